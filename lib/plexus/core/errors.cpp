@@ -1,0 +1,61 @@
+#include "plexus/core/errors.hpp"
+
+#include <string>
+
+namespace plexus {
+namespace {
+
+struct Descriptor {
+  std::string_view name;
+  std::string_view text;
+};
+
+Descriptor describe(errc e) noexcept {
+  switch (e) {
+    case errc::ok: return {"ok", "success"};
+    case errc::invalid_json: return {"invalid_json", "invalid JSON"};
+    case errc::invalid_field: return {"invalid_field", "invalid field"};
+    case errc::io_error: return {"io_error", "I/O error"};
+    case errc::frame_too_large: return {"frame_too_large", "frame larger than the limit"};
+    case errc::frame_truncated: return {"frame_truncated", "frame truncated"};
+    case errc::malformed_message: return {"malformed_message", "malformed message"};
+    case errc::bad_magic: return {"bad_magic", "not a Plexus peer (bad magic)"};
+    case errc::version_mismatch: return {"version_mismatch", "protocol version mismatch"};
+    case errc::malformed_hello: return {"malformed_hello", "malformed hello"};
+    case errc::insecure_mismatch: return {"insecure_mismatch", "insecure mode not agreed by both sides"};
+    case errc::no_common_cipher: return {"no_common_cipher", "no common record cipher"};
+    case errc::auth_failed: return {"auth_failed", "peer authentication failed (wrong cluster key?)"};
+    case errc::handshake_timeout: return {"handshake_timeout", "handshake timed out"};
+    case errc::record_tampered: return {"record_tampered", "record failed authentication (tampered)"};
+    case errc::record_replayed: return {"record_replayed", "replayed record"};
+    case errc::record_out_of_order: return {"record_out_of_order", "record out of order"};
+    case errc::record_too_large: return {"record_too_large", "record larger than the limit"};
+    case errc::truncated_stream: return {"truncated_stream", "stream truncated (closed without close record)"};
+    case errc::dead_peer: return {"dead_peer", "peer silent past the dead-peer timeout"};
+    case errc::outbox_full: return {"outbox_full", "outbox full"};
+    case errc::connection_closed: return {"connection_closed", "connection closed"};
+    case errc::peer_closed: return {"peer_closed", "peer closed the connection"};
+    case errc::shutting_down: return {"shutting_down", "shutting down"};
+    case errc::bad_key_file: return {"bad_key_file", "bad cluster key file"};
+  }
+  return {"unknown", "unknown error"};
+}
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "plexus"; }
+  std::string message(int value) const override {
+    return std::string(describe(static_cast<errc>(value)).text);
+  }
+};
+
+}  // namespace
+
+const std::error_category& plexus_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+std::string_view errc_name(errc e) noexcept { return describe(e).name; }
+
+}  // namespace plexus
