@@ -1,0 +1,106 @@
+#include "plexus/secure/aead.hpp"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "plexus/secure/cluster_key.hpp"
+
+namespace plexus::secure {
+namespace {
+
+// OpenSSL AES-256-GCM. The context is keyed once; each record only sets its
+// nonce, which keeps the per-record cost to the cipher itself.
+class AesGcm final : public Aead {
+ public:
+  explicit AesGcm(const std::uint8_t* key)
+      : encrypt_(EVP_CIPHER_CTX_new()), decrypt_(EVP_CIPHER_CTX_new()) {
+    if (!encrypt_ || !decrypt_ ||
+        EVP_EncryptInit_ex(encrypt_, EVP_aes_256_gcm(), nullptr, key, nullptr) != 1 ||
+        EVP_DecryptInit_ex(decrypt_, EVP_aes_256_gcm(), nullptr, key, nullptr) != 1) {
+      throw std::runtime_error("OpenSSL AES-256-GCM initialisation failed");
+    }
+  }
+  ~AesGcm() override {
+    EVP_CIPHER_CTX_free(encrypt_);
+    EVP_CIPHER_CTX_free(decrypt_);
+  }
+  AesGcm(const AesGcm&) = delete;
+  AesGcm& operator=(const AesGcm&) = delete;
+
+  void seal(std::uint8_t* out, std::span<const std::uint8_t> plain, const std::uint8_t* nonce,
+            std::span<const std::uint8_t> ad) override {
+    int len = 0;
+    bool ok = EVP_EncryptInit_ex(encrypt_, nullptr, nullptr, nullptr, nonce) == 1 &&
+              EVP_EncryptUpdate(encrypt_, nullptr, &len, ad.data(), int(ad.size())) == 1 &&
+              EVP_EncryptUpdate(encrypt_, out, &len, plain.data(), int(plain.size())) == 1 &&
+              EVP_EncryptFinal_ex(encrypt_, out + len, &len) == 1 &&
+              EVP_CIPHER_CTX_ctrl(encrypt_, EVP_CTRL_GCM_GET_TAG, int(aead_tag_bytes),
+                                  out + plain.size()) == 1;
+    if (!ok) throw std::runtime_error("OpenSSL AES-256-GCM seal failed");  // a bug, not input
+  }
+
+  bool open(std::uint8_t* out, std::span<const std::uint8_t> sealed, const std::uint8_t* nonce,
+            std::span<const std::uint8_t> ad) override {
+    if (sealed.size() < aead_tag_bytes) return false;
+    const auto body = sealed.size() - aead_tag_bytes;
+    int len = 0;
+    auto* tag = const_cast<std::uint8_t*>(sealed.data() + body);  // OpenSSL API is not const
+    return EVP_DecryptInit_ex(decrypt_, nullptr, nullptr, nullptr, nonce) == 1 &&
+           EVP_DecryptUpdate(decrypt_, nullptr, &len, ad.data(), int(ad.size())) == 1 &&
+           EVP_DecryptUpdate(decrypt_, out, &len, sealed.data(), int(body)) == 1 &&
+           EVP_CIPHER_CTX_ctrl(decrypt_, EVP_CTRL_GCM_SET_TAG, int(aead_tag_bytes), tag) == 1 &&
+           EVP_DecryptFinal_ex(decrypt_, out + len, &len) == 1;
+  }
+
+ private:
+  EVP_CIPHER_CTX* encrypt_;
+  EVP_CIPHER_CTX* decrypt_;
+};
+
+// libsodium ChaCha20-Poly1305 (IETF), detached tag after the ciphertext.
+class ChaCha final : public Aead {
+ public:
+  explicit ChaCha(const std::uint8_t* key) { std::copy(key, key + aead_key_bytes, key_); }
+  ~ChaCha() override { sodium_memzero(key_, sizeof key_); }
+
+  void seal(std::uint8_t* out, std::span<const std::uint8_t> plain, const std::uint8_t* nonce,
+            std::span<const std::uint8_t> ad) override {
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + plain.size(), nullptr,
+                                                       plain.data(), plain.size(), ad.data(),
+                                                       ad.size(), nullptr, nonce, key_);
+  }
+
+  bool open(std::uint8_t* out, std::span<const std::uint8_t> sealed, const std::uint8_t* nonce,
+            std::span<const std::uint8_t> ad) override {
+    if (sealed.size() < aead_tag_bytes) return false;
+    const auto body = sealed.size() - aead_tag_bytes;
+    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+               out, nullptr, sealed.data(), body, sealed.data() + body, ad.data(), ad.size(),
+               nonce, key_) == 0;
+  }
+
+ private:
+  std::uint8_t key_[aead_key_bytes]{};
+};
+
+}  // namespace
+
+std::unique_ptr<Aead> make_aead(Cipher cipher, const std::uint8_t* key) {
+  ensure_sodium();
+  if (cipher == Cipher::aes256gcm) return std::make_unique<AesGcm>(key);
+  return std::make_unique<ChaCha>(key);
+}
+
+bool aes_hardware_available() {
+  ensure_sodium();
+  return crypto_aead_aes256gcm_is_available() != 0;
+}
+
+const char* cipher_name(Cipher cipher) {
+  return cipher == Cipher::aes256gcm ? "aes-256-gcm" : "chacha20-poly1305";
+}
+
+}  // namespace plexus::secure
