@@ -37,6 +37,8 @@ Descriptor describe(errc e) noexcept {
     case errc::peer_closed: return {"peer_closed", "peer closed the connection"};
     case errc::shutting_down: return {"shutting_down", "shutting down"};
     case errc::bad_key_file: return {"bad_key_file", "bad cluster key file"};
+    case errc::too_many_handshakes: return {"too_many_handshakes", "too many handshakes in progress"};
+    case errc::dial_failed: return {"dial_failed", "could not connect"};
   }
   return {"unknown", "unknown error"};
 }

@@ -41,6 +41,8 @@ enum class errc : int {
   peer_closed,
   shutting_down,
   bad_key_file,
+  too_many_handshakes,
+  dial_failed,
 };
 
 const std::error_category& plexus_category() noexcept;

@@ -1,0 +1,329 @@
+#include "plexus/transport/connection.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <cstring>
+#include <optional>
+
+#include "plexus/core/errors.hpp"
+#include "plexus/secure/record.hpp"
+#include "plexus/transport/outbox.hpp"
+#include "plexus/wire/frame.hpp"
+
+namespace plexus::transport {
+
+using Clock = std::chrono::steady_clock;
+
+struct Connection::Impl {
+  Impl(asio::any_io_executor executor, const secure::Session& session, const Options& options)
+      : outbox(options.outbox_chunk_bytes, options.outbox_max_bytes, options.outbox_max_frames),
+        decoder(options.max_frame_bytes),
+        wake(executor),
+        watchdog(executor) {
+    if (!session.insecure) {
+      sealer.emplace(session.cipher, session.send_key.data(), options.record_max_bytes);
+      opener.emplace(session.cipher, session.receive_key.data(), options.record_max_bytes);
+    }
+    wake.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  Outbox outbox;
+  wire::FrameDecoder decoder;
+  std::optional<secure::RecordSealer> sealer;
+  std::optional<secure::RecordOpener> opener;
+  std::vector<std::uint8_t> leftover;
+  asio::steady_timer wake;
+  asio::steady_timer watchdog;
+  Clock::time_point last_rx = Clock::now();
+  Clock::time_point last_tx = Clock::now();
+  Clock::time_point closing_since{};
+  bool reader_done = false;
+  bool writer_done = false;
+};
+
+namespace {
+constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+}
+
+// The three coroutines of a connection. Each holds a shared_ptr to it, so
+// the connection lives until the last one returns (the gate).
+struct ConnectionTasks {
+  using Ptr = std::shared_ptr<Connection>;
+
+  // Deliver decrypted (or plaintext) stream bytes as frames; false stops.
+  static bool deliver(Connection& c, std::span<const std::uint8_t> bytes) {
+    auto result = c.impl_->decoder.feed(bytes, [&c](std::span<const std::uint8_t> body) {
+      if (body.empty()) return true;  // a tick: its arrival was the point
+      ++c.stats_.frames_received;
+      if (c.on_frame_) c.on_frame_(body);
+      return c.state_ != Connection::State::finished;
+    });
+    if (!result) {
+      c.abort(result.error());
+      return false;
+    }
+    return true;
+  }
+
+  static bool consume(Connection& c, std::span<const std::uint8_t> bytes) {
+    if (!c.impl_->opener) return deliver(c, bytes);
+    auto result = c.impl_->opener->feed(
+        bytes, [&c](std::span<const std::uint8_t> plain) { return deliver(c, plain); });
+    if (!result) {
+      c.abort(result.error());
+      return false;
+    }
+    return true;
+  }
+
+  static Error end_of_stream_error(Connection& c, const std::error_code& ec) {
+    const bool mid = c.impl_->decoder.mid_frame() || (c.impl_->opener && c.impl_->opener->mid_record());
+    if (ec == asio::error::eof && !mid && !c.impl_->opener) return {};
+    std::string detail = ec == asio::error::eof ? "TCP closed" : ec.message();
+    detail += mid ? " in the middle of a frame" : " without a close record (peer crashed or killed?)";
+    return make_error(errc::truncated_stream, detail);
+  }
+
+  static asio::awaitable<void> reader(Ptr self) {
+    Connection& c = *self;
+    std::vector<std::uint8_t> buffer(c.options_.read_buffer_bytes);
+    if (!c.impl_->leftover.empty()) {
+      consume(c, c.impl_->leftover);
+      c.impl_->leftover = {};
+    }
+    while (c.state_ != Connection::State::finished) {
+      auto [ec, n] = co_await c.socket_.async_read_some(asio::buffer(buffer), nothrow);
+      if (ec) {
+        if (c.state_ == Connection::State::finished) break;
+        Error why = end_of_stream_error(c, ec);
+        if (why.code) {
+          c.abort(std::move(why));
+          break;
+        }
+        c.peer_finished_ = true;  // plaintext EOF at a frame boundary
+      } else {
+        c.impl_->last_rx = Clock::now();
+        c.stats_.bytes_read += n;
+        if (!consume(c, {buffer.data(), n})) break;
+        if (c.impl_->opener && c.impl_->opener->closed()) c.peer_finished_ = true;
+      }
+      if (c.peer_finished_) {
+        if (c.state_ == Connection::State::open) c.peer_started_close_ = true;
+        c.close();  // answer the peer's close: flush, then our own close record
+        break;
+      }
+    }
+    c.impl_->reader_done = true;
+    c.task_done();
+  }
+
+  static asio::awaitable<std::error_code> write_batch(Connection& c, std::vector<ByteBuffer>& batch,
+                                                      ByteBuffer& sealed) {
+    std::error_code ec;
+    std::size_t n = 0;
+    if (c.impl_->sealer) {
+      sealed.clear();
+      for (auto& chunk : batch) c.impl_->sealer->seal(chunk.span(), sealed);
+      std::tie(ec, n) = co_await asio::async_write(c.socket_, asio::buffer(sealed.data(), sealed.size()), nothrow);
+    } else {
+      std::vector<asio::const_buffer> buffers;
+      for (auto& chunk : batch) buffers.emplace_back(chunk.data(), chunk.size());
+      std::tie(ec, n) = co_await asio::async_write(c.socket_, buffers, nothrow);
+    }
+    c.stats_.bytes_written += n;
+    ++c.stats_.writes;
+    c.impl_->last_tx = Clock::now();
+    co_return ec;
+  }
+
+  static asio::awaitable<void> finish_writing(Connection& c) {
+    if (c.impl_->sealer) {
+      ByteBuffer close_record;
+      c.impl_->sealer->seal_close(close_record);
+      co_await asio::async_write(c.socket_, asio::buffer(close_record.data(), close_record.size()), nothrow);
+    }
+    std::error_code ignored;
+    c.socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
+  static asio::awaitable<void> writer(Ptr self) {
+    Connection& c = *self;
+    std::vector<ByteBuffer> batch;
+    ByteBuffer sealed;
+    while (c.state_ != Connection::State::finished) {
+      if (c.impl_->outbox.empty()) {
+        if (c.state_ == Connection::State::closing) {
+          co_await finish_writing(c);
+          break;
+        }
+        c.writer_idle_ = true;
+        co_await c.impl_->wake.async_wait(nothrow);
+        c.writer_idle_ = false;
+        continue;
+      }
+      batch.clear();
+      c.impl_->outbox.take(c.options_.write_batch_max_bytes, batch);
+      if (c.want_writable_ && c.impl_->outbox.bytes() <= c.options_.outbox_max_bytes / 2) {
+        c.want_writable_ = false;
+        if (c.on_writable_) c.on_writable_();
+      }
+      auto ec = co_await write_batch(c, batch, sealed);
+      for (auto& chunk : batch) c.impl_->outbox.recycle(std::move(chunk));
+      if (ec) {
+        if (c.state_ != Connection::State::finished) {
+          c.abort(make_error(errc::truncated_stream, "write failed: " + ec.message()));
+        }
+        break;
+      }
+    }
+    c.impl_->writer_done = true;
+    c.task_done();
+  }
+
+  static void check_timers(Connection& c, Clock::time_point now) {
+    auto& impl = *c.impl_;
+    if (now - impl.last_rx > c.options_.dead_peer_timeout) {
+      c.abort(make_error(errc::dead_peer, "nothing received for " +
+                                              std::to_string(c.options_.dead_peer_timeout.count()) + " ms"));
+      return;
+    }
+    if (c.state_ == Connection::State::closing && now - impl.closing_since > c.options_.close_timeout) {
+      c.abort(make_error(errc::connection_closed, "peer did not finish the close within " +
+                                                      std::to_string(c.options_.close_timeout.count()) + " ms"));
+      return;
+    }
+    if (c.state_ == Connection::State::open && impl.outbox.empty() &&
+        now - impl.last_tx >= c.options_.heartbeat_interval) {
+      impl.outbox.append_frame(0);
+      impl.last_tx = now;  // the writer updates it again once written
+      ++c.stats_.ticks_sent;
+      c.wake_writer();
+    }
+  }
+
+  static asio::awaitable<void> watchdog(Ptr self) {
+    Connection& c = *self;
+    const auto period = std::max(Millis(5), std::min(c.options_.heartbeat_interval / 2,
+                                                     c.options_.dead_peer_timeout / 4));
+    while (c.state_ != Connection::State::finished &&
+           !(c.impl_->reader_done && c.impl_->writer_done)) {
+      c.impl_->watchdog.expires_after(period);
+      co_await c.impl_->watchdog.async_wait(nothrow);
+      if (c.state_ == Connection::State::finished) break;
+      check_timers(c, Clock::now());
+    }
+    c.task_done();
+  }
+};
+
+std::shared_ptr<Connection> Connection::make(asio::ip::tcp::socket socket, secure::Session session,
+                                             std::vector<std::uint8_t> leftover,
+                                             const Options& options,
+                                             std::shared_ptr<Counters> counters) {
+  return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(session),
+                                                    std::move(leftover), options, std::move(counters)));
+}
+
+Connection::Connection(asio::ip::tcp::socket socket, secure::Session session,
+                       std::vector<std::uint8_t> leftover, const Options& options,
+                       std::shared_ptr<Counters> counters)
+    : socket_(std::move(socket)),
+      session_(std::move(session)),
+      options_(options),
+      counters_(std::move(counters)),
+      impl_(std::make_unique<Impl>(socket_.get_executor(), session_, options_)) {
+  std::error_code ignored;
+  remote_ = socket_.remote_endpoint(ignored);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  impl_->leftover = std::move(leftover);
+}
+
+Connection::~Connection() = default;
+
+const char* Connection::cipher() const noexcept {
+  return session_.insecure ? "insecure" : secure::cipher_name(session_.cipher);
+}
+
+void Connection::start(FrameHandler on_frame, ClosedHandler on_closed) {
+  on_frame_ = std::move(on_frame);
+  on_closed_ = std::move(on_closed);
+  tasks_ = 3;
+  auto executor = socket_.get_executor();
+  asio::co_spawn(executor, ConnectionTasks::reader(shared_from_this()), asio::detached);
+  asio::co_spawn(executor, ConnectionTasks::writer(shared_from_this()), asio::detached);
+  asio::co_spawn(executor, ConnectionTasks::watchdog(shared_from_this()), asio::detached);
+}
+
+Result<void> Connection::send(std::span<const std::uint8_t> body) {
+  if (state_ != State::open) return make_error(errc::shutting_down, "connection is closing");
+  if (body.size() > options_.max_frame_bytes) {
+    return make_error(errc::frame_too_large, std::to_string(body.size()) + " bytes, limit " +
+                                                 std::to_string(options_.max_frame_bytes));
+  }
+  if (body.empty()) return make_error(errc::malformed_message, "empty frames are reserved for ticks");
+  if (!impl_->outbox.fits(body.size())) {
+    want_writable_ = true;
+    return make_error(errc::outbox_full, std::to_string(impl_->outbox.bytes()) + " bytes, " +
+                                             std::to_string(impl_->outbox.frames()) + " frames queued");
+  }
+  std::memcpy(impl_->outbox.append_frame(body.size()), body.data(), body.size());
+  ++stats_.frames_sent;
+  wake_writer();
+  return {};
+}
+
+void Connection::wake_writer() {
+  if (writer_idle_) {
+    writer_idle_ = false;
+    impl_->wake.cancel_one();
+  }
+}
+
+void Connection::close() {
+  if (state_ != State::open) return;
+  state_ = State::closing;
+  impl_->closing_since = Clock::now();
+  wake_writer();
+}
+
+void Connection::abort(Error why) {
+  if (state_ == State::finished) return;
+  state_ = State::finished;
+  error_ = std::move(why);
+  if (counters_ && error_.code) counters_->count(error_.code);
+  std::error_code ignored;
+  socket_.close(ignored);
+  impl_->wake.cancel();
+  impl_->watchdog.cancel();
+}
+
+void Connection::task_done() {
+  if (impl_->reader_done && impl_->writer_done) impl_->watchdog.cancel();
+  if (--tasks_ > 0) return;
+  if (state_ != State::finished) {
+    state_ = State::finished;
+    std::error_code ignored;
+    socket_.close(ignored);
+    if (peer_started_close_) error_ = make_error(errc::peer_closed);
+  }
+  if (auto handler = std::move(on_closed_)) {
+    on_closed_ = nullptr;
+    handler(error_);
+  }
+  on_frame_ = nullptr;
+  on_writable_ = nullptr;
+}
+
+Stats Connection::stats() const noexcept {
+  Stats out = stats_;
+  out.outbox_bytes = impl_->outbox.bytes();
+  out.outbox_frames = impl_->outbox.frames();
+  return out;
+}
+
+}  // namespace plexus::transport

@@ -1,0 +1,37 @@
+// Transport options: every limit and timer of a connection, with defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace plexus::transport {
+
+using Millis = std::chrono::milliseconds;
+
+struct Options {
+  /// Largest frame body accepted or sent.
+  std::size_t max_frame_bytes = 16 * 1024 * 1024;
+  /// Largest plaintext per encrypted record.
+  std::size_t record_max_bytes = 256 * 1024;
+  /// Outbox bounds: a send that would pass either fails with outbox_full.
+  std::size_t outbox_max_bytes = 64 * 1024 * 1024;
+  std::size_t outbox_max_frames = 4 * 1024 * 1024;
+  /// Frames are appended into chunks of this size (a larger frame gets its own).
+  std::size_t outbox_chunk_bytes = 256 * 1024;
+  /// Most bytes of queued frames taken into one write.
+  std::size_t write_batch_max_bytes = 1024 * 1024;
+  /// Size of each socket read.
+  std::size_t read_buffer_bytes = 256 * 1024;
+  /// A tick is sent when nothing else was written for this long.
+  Millis heartbeat_interval{250};
+  /// The peer is declared dead when nothing arrived for this long.
+  Millis dead_peer_timeout{1500};
+  /// Whole handshake must finish within this.
+  Millis handshake_timeout{5000};
+  /// Handshakes in progress on one listener; more are refused at once.
+  std::size_t max_pending_handshakes = 256;
+  /// A graceful close that the peer does not finish within this is aborted.
+  Millis close_timeout{2000};
+};
+
+}  // namespace plexus::transport
