@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Plexus: the two commands.
+#   ./run.sh cluster [--nodes N]   install what is missing, build (release), run a local cluster
+#   ./run.sh test                  install what is missing, build, run the whole test suite
+# Idempotent: packages already present are not reinstalled, builds are incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  g++ meson ninja-build pkg-config
+  capnproto libcapnp-dev libasio-dev libsodium-dev libssl-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev doctest-dev
+  clang libclang-rt-14-dev
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: need root or sudo to install: ${missing[*]}" >&2; exit 2; }
+    sudo=(sudo)
+  fi
+  say "installing ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [meson setup options...]
+build() {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir"
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  say "building $dir"
+  meson compile -C "$dir"
+}
+
+cmd_test() {
+  install_missing
+  build build/test --buildtype=debugoptimized
+  say "running the test suite"
+  meson test -C build/test --print-errorlogs --num-processes 2
+  if [ -z "${PLEXUS_SKIP_FUZZ:-}" ]; then
+    CXX=clang++ build build/fuzz -Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false \
+      -Dbenchmarks=false -Dfuzz_seconds=15
+    say "running the bounded fuzz suite"
+    meson test -C build/fuzz --suite fuzz --print-errorlogs --num-processes 2
+  fi
+}
+
+cmd_cluster() {
+  install_missing
+  build build/release --buildtype=release -Dtests=false
+  exec build/release/tools/plexus-cluster "$@"
+}
+
+case "${1:-}" in
+  test) shift; cmd_test "$@" ;;
+  cluster) shift; cmd_cluster "$@" ;;
+  *) echo "usage: ./run.sh cluster [--nodes N] | ./run.sh test" >&2; exit 2 ;;
+esac
