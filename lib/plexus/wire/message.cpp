@@ -21,18 +21,16 @@
 #include <variant>
 #include <vector>
 
+#include "plexus/wire/peer_codec.hpp"
 #include "plexus/wire/plexus.capnp.h"
 
 namespace plexus::wire {
 namespace {
 
 constexpr std::size_t word_bytes = sizeof(capnp::word);
-// Root pointer, then the Envelope struct: one data word (union tag) and one pointer.
-constexpr std::size_t envelope_words = 1 + 2;
 // Bodies up to this size are realigned on the stack instead of the heap.
 constexpr std::size_t stack_body_words = 64;
 
-std::size_t words_for(std::size_t bytes) { return (bytes + word_bytes - 1) / word_bytes; }
 
 // The segment table holds little-endian u32s, encoded like a frame prefix.
 void put_u32_le(std::uint8_t* out, std::uint32_t value) noexcept { put_frame_prefix(out, value); }
@@ -63,27 +61,19 @@ void write_message(std::vector<std::uint8_t>& out, capnp::MessageBuilder& builde
 }
 
 void encode_into(std::vector<std::uint8_t>& out, const Envelope& envelope) {
-  const std::size_t blob_words = std::visit(
-      [](const auto& kind) -> std::size_t {
-        if constexpr (std::is_same_v<std::decay_t<decltype(kind)>, Data>) {
-          return words_for(kind.payload.size());
-        } else {
-          return words_for(kind.reason.size() + 1);  // Text carries a NUL terminator
-        }
-      },
-      envelope);
-  assert(blob_words < (std::size_t{1} << 26) && "Cap'n Proto lists hold < 2^29 bytes");
-  // A first segment of the exact size keeps the message in one segment.
-  capnp::MallocMessageBuilder builder(static_cast<unsigned>(envelope_words + blob_words),
-                                      capnp::AllocationStrategy::FIXED_SIZE);
+  // A first segment of the estimated size keeps the message in one segment.
+  capnp::MallocMessageBuilder builder(static_cast<unsigned>(codec::estimate_words(envelope)),
+                                      capnp::AllocationStrategy::GROW_HEURISTICALLY);
   auto root = builder.initRoot<schema::Envelope>();
   if (const auto* data = std::get_if<Data>(&envelope)) {
+    assert(data->payload.size() < (std::size_t{1} << 29) && "Cap'n Proto lists hold < 2^29 bytes");
     auto blob = root.initData(static_cast<unsigned>(data->payload.size()));
     if (!data->payload.empty()) std::memcpy(blob.begin(), data->payload.data(), blob.size());
+  } else if (const auto* goodbye = std::get_if<Goodbye>(&envelope)) {
+    auto text = root.initGoodbye(static_cast<unsigned>(goodbye->reason.size()));
+    if (!goodbye->reason.empty()) std::memcpy(text.begin(), goodbye->reason.data(), goodbye->reason.size());
   } else {
-    const auto& reason = std::get<Goodbye>(envelope).reason;
-    auto text = root.initGoodbye(static_cast<unsigned>(reason.size()));
-    if (!reason.empty()) std::memcpy(text.begin(), reason.data(), reason.size());
+    codec::build_peer_kind(root, envelope);
   }
   write_message(out, builder);
 }
@@ -154,8 +144,9 @@ Result<Envelope> read_envelope(kj::ArrayPtr<const capnp::word> words, const Limi
       const auto text = root.getGoodbye();
       return Envelope{Goodbye{std::string(text.begin(), text.size())}};
     }
+    default:
+      return codec::read_peer_kind(root);
   }
-  return malformed("unknown envelope kind " + std::to_string(static_cast<unsigned>(root.which())));
 }
 
 // Cheap checks before Cap'n Proto sees the body; returns an empty detail when they pass.

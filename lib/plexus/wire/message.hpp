@@ -24,6 +24,7 @@
 #include "plexus/core/errors.hpp"
 #include "plexus/core/result.hpp"
 #include "plexus/wire/frame.hpp"
+#include "plexus/wire/peer_messages.hpp"
 
 namespace plexus::wire {
 
@@ -63,7 +64,7 @@ struct Goodbye {
 };
 
 /// One message, as carried in a frame body. Grows with plexus.capnp's Envelope union.
-using Envelope = std::variant<Data, Goodbye>;
+using Envelope = std::variant<Data, Goodbye, Attach, Gossip, Heartbeat, Message, Ack, Leave>;
 
 /// Encode to body bytes (no prefix), a single-segment message.
 /// Precondition: a payload or reason shorter than 2^29 - 8 bytes (Cap'n Proto's list bound).
