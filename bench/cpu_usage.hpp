@@ -56,6 +56,13 @@ inline double machine_busy_seconds() {
   return busy / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+/// CPU time (user+sys) of the calling thread so far.
+inline double thread_cpu_seconds() noexcept {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return to_seconds(usage.ru_utime) + to_seconds(usage.ru_stime);
+}
+
 /// Now, and the CPU time of the whole process so far.
 inline Snapshot take_snapshot() {
   rusage usage{};

@@ -70,6 +70,8 @@ json cell_json(const CellResult& r, double plain_mb_per_s) {
               {"user_s", round_to(r.window.user_s, 3)},
               {"sys_s", round_to(r.window.system_s, 3)},
               {"cpu_s_per_gb", gb > 0 ? json(round_to(r.window.cpu_s() / gb, 3)) : json(nullptr)},
+              {"sender_cpu_s", round_to(r.sender_cpu_s, 3)},
+              {"receiver_cpu_s", round_to(r.receiver_cpu_s, 3)},
               {"seconds", round_to(r.window.seconds, 3)},
               {"other_cpu_s", round_to(r.window.other_cpu_s(), 2)},
               {"vs_plain_tcp", plain_mb_per_s > 0 ? json(round_to(mb_per_s / plain_mb_per_s, 3)) : json(nullptr)},

@@ -65,6 +65,7 @@ struct Mark {
   std::uint64_t frames = 0, bytes = 0;
   Snapshot at;
   std::uint64_t writes = 0, wire_bytes = 0;
+  double sender_cpu_s = 0, receiver_cpu_s = 0;
 };
 
 class Cell {
@@ -93,6 +94,8 @@ class Cell {
     result.window = between(start.at, end.at);
     result.writes = end.writes - start.writes;
     result.wire_bytes = end.wire_bytes - start.wire_bytes;
+    result.sender_cpu_s = end.sender_cpu_s - start.sender_cpu_s;
+    result.receiver_cpu_s = end.receiver_cpu_s - start.receiver_cpu_s;
     finish(result);
   }
 
@@ -182,17 +185,21 @@ class Cell {
   }
 
   Mark mark(bool arm_limit) {
-    Mark m;
-    const auto stats = run_on(sender_, [this] { return tx_.connection->stats(); });
+    Mark m = run_on(receiver_, [this, arm_limit] {
+      if (arm_limit) rx_.stop_at_bytes = rx_.bytes + spec_.max_bytes;
+      Mark rx;
+      rx.frames = rx_.frames;
+      rx.bytes = rx_.bytes;
+      rx.at = take_snapshot();
+      rx.receiver_cpu_s = thread_cpu_seconds();
+      return rx;
+    });
+    const auto [stats, sender_cpu_s] = run_on(sender_, [this] {
+      return std::pair{tx_.connection->stats(), thread_cpu_seconds()};
+    });
     m.writes = stats.writes;
     m.wire_bytes = stats.bytes_written;
-    const auto rx = run_on(receiver_, [this, arm_limit] {
-      if (arm_limit) rx_.stop_at_bytes = rx_.bytes + spec_.max_bytes;
-      return Mark{rx_.frames, rx_.bytes, take_snapshot(), 0, 0};
-    });
-    m.frames = rx.frames;
-    m.bytes = rx.bytes;
-    m.at = rx.at;
+    m.sender_cpu_s = sender_cpu_s;
     return m;
   }
 

@@ -32,6 +32,10 @@ struct CellResult {
   std::uint64_t frames = 0;  ///< delivered to the receiver's handler within the window
   std::uint64_t bytes = 0;   ///< payload bytes of those frames
   Window window;
+  /// CPU time of each endpoint's thread within the window: the one near
+  /// `window.seconds` is the bottleneck.
+  double sender_cpu_s = 0;
+  double receiver_cpu_s = 0;
   std::uint64_t writes = 0;  ///< sender socket writes within the window
   std::uint64_t wire_bytes = 0;  ///< sender bytes on the wire within the window
   /// Every frame arrived once, in order, whole, and all accepted frames
