@@ -6,7 +6,9 @@
 // during the window: on a shared machine, a window where they did is suspect.
 #pragma once
 
+#include <pthread.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -61,6 +63,14 @@ inline double thread_cpu_seconds() noexcept {
   rusage usage{};
   getrusage(RUSAGE_THREAD, &usage);
   return to_seconds(usage.ru_utime) + to_seconds(usage.ru_stime);
+}
+
+/// CPU time (user+sys) of another thread of this process so far (0 when unknown).
+inline double thread_cpu_seconds(pthread_t thread) noexcept {
+  clockid_t clock{};
+  timespec t{};
+  if (pthread_getcpuclockid(thread, &clock) != 0 || clock_gettime(clock, &t) != 0) return 0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 /// Now, and the CPU time of the whole process so far.

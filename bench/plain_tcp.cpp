@@ -106,9 +106,13 @@ PlainTcpResult run_plain_tcp(const PlainTcpSpec& spec) {
   std::this_thread::sleep_for(std::chrono::duration<double>(spec.warmup_s));
   const std::uint64_t bytes_before = received.load(std::memory_order_relaxed);
   const Snapshot start = take_snapshot();
+  const double writer_before = thread_cpu_seconds(writing.native_handle());
+  const double reader_before = thread_cpu_seconds(reading.native_handle());
   std::this_thread::sleep_for(std::chrono::duration<double>(spec.seconds));
   const std::uint64_t bytes_after = received.load(std::memory_order_relaxed);
   const Snapshot end = take_snapshot();
+  result.writer_cpu_s = thread_cpu_seconds(writing.native_handle()) - writer_before;
+  result.reader_cpu_s = thread_cpu_seconds(reading.native_handle()) - reader_before;
   stop = true;
   writing.join();
   reading.join();

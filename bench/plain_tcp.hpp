@@ -23,6 +23,8 @@ struct PlainTcpSpec {
 struct PlainTcpResult {
   std::uint64_t bytes = 0;  ///< read by the receiving thread within the window
   Window window;
+  double writer_cpu_s = 0;  ///< CPU time of each thread within the window
+  double reader_cpu_s = 0;
   std::string error;  ///< empty when it ran to the end
 };
 
