@@ -142,7 +142,12 @@ TEST_CASE("100,000 frames of random sizes arrive intact and in order while heart
     }
   };
   burst();
-  REQUIRE(run_until(io, [&] { return received == total; }, std::chrono::seconds(60)));
+  const bool all = run_until(io, [&] { return received == total; }, std::chrono::seconds(60));
+  INFO("received ", received, " sent ", sent, " open ", connection->is_open(), " closed ", client.closed.size(),
+       " server closed ", server.closed.size(),
+       " why ", client.closed.empty() ? "" : client.closed[0].message(),
+       " / ", server.closed.empty() ? "" : server.closed[0].message());
+  REQUIRE(all);
   CHECK(bad == 0);
   CHECK(server.connections.size() == 1);
   CHECK(server.connections[0]->stats().ticks_sent > 0);  // the idle direction ticked

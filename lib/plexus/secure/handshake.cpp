@@ -3,10 +3,12 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "plexus/core/errors.hpp"
 #include "plexus/core/little_endian.hpp"
+#include "plexus/core/node_spec.hpp"
 
 namespace plexus::secure {
 namespace {
@@ -38,6 +40,7 @@ std::vector<std::uint8_t> encode_hello(const Hello& hello) {
 }
 
 Result<std::size_t> parse_hello(std::span<const std::uint8_t> bytes, Hello& out) {
+  if (bytes.empty()) return std::size_t{0};  // (memcmp on an empty span's null data is undefined)
   const std::size_t have = std::min<std::size_t>(bytes.size(), 4);
   if (std::memcmp(bytes.data(), magic, have) != 0) {
     return make_error(errc::bad_magic, "first bytes are not \"PLXS\"");
@@ -56,6 +59,8 @@ Result<std::size_t> parse_hello(std::span<const std::uint8_t> bytes, Hello& out)
   out.instance_id = load_le64(bytes.data() + 10);
   std::memcpy(out.ephemeral_public.data(), bytes.data() + 18, 32);
   out.name.assign(reinterpret_cast<const char*>(bytes.data() + hello_fixed_bytes), name_length);
+  // The name ends up in logs and membership: hold it to the node-name rule now.
+  if (!validate_node_name(out.name)) return make_error(errc::malformed_hello, "node name is not [A-Za-z0-9_.@-]+");
   return hello_fixed_bytes + name_length;
 }
 
@@ -63,8 +68,9 @@ Result<Cipher> choose_cipher(std::uint32_t own, std::uint32_t peer) {
   const std::uint32_t common = own & peer;
   if (common & feature::aes256gcm) return Cipher::aes256gcm;
   if (common & feature::chacha20poly1305) return Cipher::chacha20poly1305;
-  return make_error(errc::no_common_cipher, "offered 0x" + std::to_string(own) + ", peer 0x" +
-                                                std::to_string(peer));
+  char detail[64];
+  std::snprintf(detail, sizeof detail, "offered 0x%x, peer offered 0x%x", own, peer);
+  return make_error(errc::no_common_cipher, detail);
 }
 
 Handshake::Handshake(Role role, const HandshakeConfig& config) : role_(role), config_(config) {

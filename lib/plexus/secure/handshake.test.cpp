@@ -108,6 +108,9 @@ TEST_CASE("each malformed hello gets its own reason") {
     bytes[50] = 0;
     CHECK(parse_hello(bytes, parsed).error().code == errc::malformed_hello);
   }
+  SUBCASE("an empty feed is incomplete, not undefined behaviour") {
+    CHECK(*parse_hello({}, parsed) == 0);
+  }
   SUBCASE("every prefix is incomplete, not an error") {
     for (std::size_t n = 0; n < bytes.size(); ++n) {
       auto r = parse_hello(std::span(bytes).first(n), parsed);

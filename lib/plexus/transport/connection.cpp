@@ -44,6 +44,7 @@ struct Connection::Impl {
   Clock::time_point closing_since{};
   bool reader_done = false;
   bool writer_done = false;
+  bool flushed = false;
 };
 
 namespace {
@@ -89,7 +90,7 @@ struct ConnectionTasks {
     return make_error(errc::truncated_stream, detail);
   }
 
-  static asio::awaitable<void> reader(Ptr self) {
+  static asio::awaitable<void> read_loop(Ptr self) {
     Connection& c = *self;
     std::vector<std::uint8_t> buffer(c.options_.read_buffer_bytes);
     if (!c.impl_->leftover.empty()) {
@@ -110,6 +111,7 @@ struct ConnectionTasks {
         c.impl_->last_rx = Clock::now();
         c.stats_.bytes_read += n;
         if (!consume(c, {buffer.data(), n})) break;
+        if (c.on_read_done_) c.on_read_done_();
         if (c.impl_->opener && c.impl_->opener->closed()) c.peer_finished_ = true;
       }
       if (c.peer_finished_) {
@@ -118,8 +120,6 @@ struct ConnectionTasks {
         break;
       }
     }
-    c.impl_->reader_done = true;
-    c.task_done();
   }
 
   static asio::awaitable<std::error_code> write_batch(Connection& c, std::vector<ByteBuffer>& batch,
@@ -142,6 +142,10 @@ struct ConnectionTasks {
   }
 
   static asio::awaitable<void> finish_writing(Connection& c) {
+    // The close timeout runs from here: flushing what was accepted is bounded
+    // by the dead-peer timeout instead, so a slow reader loses nothing.
+    c.impl_->closing_since = Clock::now();
+    c.impl_->flushed = true;
     if (c.impl_->sealer) {
       ByteBuffer close_record;
       c.impl_->sealer->seal_close(close_record);
@@ -151,7 +155,7 @@ struct ConnectionTasks {
     c.socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   }
 
-  static asio::awaitable<void> writer(Ptr self) {
+  static asio::awaitable<void> write_loop(Ptr self) {
     Connection& c = *self;
     std::vector<ByteBuffer> batch;
     ByteBuffer sealed;
@@ -181,8 +185,6 @@ struct ConnectionTasks {
         break;
       }
     }
-    c.impl_->writer_done = true;
-    c.task_done();
   }
 
   static void check_timers(Connection& c, Clock::time_point now) {
@@ -192,7 +194,8 @@ struct ConnectionTasks {
                                               std::to_string(c.options_.dead_peer_timeout.count()) + " ms"));
       return;
     }
-    if (c.state_ == Connection::State::closing && now - impl.closing_since > c.options_.close_timeout) {
+    if (c.state_ == Connection::State::closing && impl.flushed &&
+        now - impl.closing_since > c.options_.close_timeout) {
       c.abort(make_error(errc::connection_closed, "peer did not finish the close within " +
                                                       std::to_string(c.options_.close_timeout.count()) + " ms"));
       return;
@@ -206,7 +209,7 @@ struct ConnectionTasks {
     }
   }
 
-  static asio::awaitable<void> watchdog(Ptr self) {
+  static asio::awaitable<void> watch_loop(Ptr self) {
     Connection& c = *self;
     const auto period = std::max(Millis(5), std::min(c.options_.heartbeat_interval / 2,
                                                      c.options_.dead_peer_timeout / 4));
@@ -217,8 +220,22 @@ struct ConnectionTasks {
       if (c.state_ == Connection::State::finished) break;
       check_timers(c, Clock::now());
     }
-    c.task_done();
   }
+
+  // Each task ends through here, even when its loop throws (a bug: it must
+  // still end the connection and fire the closed handler, not hang it).
+  static asio::awaitable<void> guarded(Ptr self, asio::awaitable<void> (*loop)(Ptr), bool Connection::Impl::*done) {
+    try {
+      co_await loop(self);
+    } catch (const std::exception& e) {
+      self->abort(make_error(errc::connection_closed, std::string("internal error: ") + e.what()));
+    }
+    if (done) (*self->impl_).*done = true;
+    self->task_done();
+  }
+  static asio::awaitable<void> reader(Ptr self) { return guarded(std::move(self), read_loop, &Connection::Impl::reader_done); }
+  static asio::awaitable<void> writer(Ptr self) { return guarded(std::move(self), write_loop, &Connection::Impl::writer_done); }
+  static asio::awaitable<void> watchdog(Ptr self) { return guarded(std::move(self), watch_loop, nullptr); }
 };
 
 std::shared_ptr<Connection> Connection::make(asio::ip::tcp::socket socket, secure::Session session,
@@ -317,7 +334,10 @@ void Connection::task_done() {
   }
   on_frame_ = nullptr;
   on_writable_ = nullptr;
+  on_read_done_ = nullptr;
 }
+
+std::size_t Connection::outbox_bytes() const noexcept { return impl_->outbox.bytes(); }
 
 Stats Connection::stats() const noexcept {
   Stats out = stats_;

@@ -64,6 +64,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Result<void> send(std::span<const std::uint8_t> body);
   /// Called once the outbox has drained below half after a send failed with outbox_full.
   void on_writable(WritableHandler handler) { on_writable_ = std::move(handler); }
+  /// Called after the frames of each socket read were delivered (to flush
+  /// work batched per read).
+  void set_on_read_done(std::function<void()> handler) { on_read_done_ = std::move(handler); }
   /// Graceful close (see above). Idempotent.
   void close();
   /// Immediate close; the closed handler gets `why`.
@@ -74,6 +77,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] const char* cipher() const noexcept;
   [[nodiscard]] bool is_open() const noexcept { return state_ == State::open; }
   [[nodiscard]] Stats stats() const noexcept;
+  /// Bytes waiting in the outbox (cheap; for flow decisions).
+  [[nodiscard]] std::size_t outbox_bytes() const noexcept;
   [[nodiscard]] asio::ip::tcp::endpoint remote_endpoint() const noexcept { return remote_; }
   [[nodiscard]] asio::any_io_executor get_executor() { return socket_.get_executor(); }
 
@@ -103,6 +108,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameHandler on_frame_;
   ClosedHandler on_closed_;
   WritableHandler on_writable_;
+  std::function<void()> on_read_done_;
   Stats stats_;
   friend struct ConnectionTasks;
 };

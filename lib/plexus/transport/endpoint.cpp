@@ -87,7 +87,12 @@ asio::awaitable<Result<ConnectionPtr>> dial(asio::any_io_executor executor,
                                             const Options& options,
                                             std::shared_ptr<Counters> counters) {
   asio::ip::tcp::socket socket(executor);
-  auto [ec] = co_await socket.async_connect(peer, nothrow);
+  // The connect counts against the handshake deadline too: a blackholed
+  // address must not hang a dial for the kernel's minutes-long timeout.
+  asio::steady_timer deadline(executor);
+  deadline.expires_after(options.handshake_timeout);
+  auto outcome = co_await (socket.async_connect(peer, nothrow) || deadline.async_wait(nothrow));
+  std::error_code ec = outcome.index() == 0 ? std::get<0>(std::get<0>(outcome)) : asio::error::timed_out;
   if (ec) {
     if (counters) counters->count(make_error_code(errc::dial_failed));
     co_return make_error(errc::dial_failed, describe(peer) + ": " + ec.message());
@@ -147,6 +152,7 @@ asio::awaitable<void> Listener::accept_loop(std::shared_ptr<Listener> self) {
                    self->pending_handshakes_);
       continue;  // the socket closes as it goes out of scope
     }
+    ++self->pending_handshakes_;  // counted here so a burst of accepts cannot pass the limit
     asio::co_spawn(self->acceptor_.get_executor(), admit(self, std::move(socket)), asio::detached);
   }
 }
@@ -154,7 +160,6 @@ asio::awaitable<void> Listener::accept_loop(std::shared_ptr<Listener> self) {
 asio::awaitable<void> Listener::admit(std::shared_ptr<Listener> self, asio::ip::tcp::socket socket) {
   std::error_code ignored;
   const std::string from = describe(socket.remote_endpoint(ignored));
-  ++self->pending_handshakes_;
   auto result = co_await handshake(std::move(socket), secure::Role::responder, self->identity_,
                                    self->options_, self->counters_);
   --self->pending_handshakes_;
