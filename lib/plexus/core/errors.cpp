@@ -39,6 +39,14 @@ Descriptor describe(errc e) noexcept {
     case errc::bad_key_file: return {"bad_key_file", "bad cluster key file"};
     case errc::too_many_handshakes: return {"too_many_handshakes", "too many handshakes in progress"};
     case errc::dial_failed: return {"dial_failed", "could not connect"};
+    case errc::unknown_node: return {"unknown_node", "unknown node"};
+    case errc::unknown_server: return {"unknown_server", "unknown server"};
+    case errc::unknown_channel: return {"unknown_channel", "unknown channel"};
+    case errc::not_connected: return {"not_connected", "not connected"};
+    case errc::partitioned: return {"partitioned", "partitioned"};
+    case errc::ack_table_full: return {"ack_table_full", "acknowledgement table full"};
+    case errc::delivery_failed: return {"delivery_failed", "delivery failed"};
+    case errc::not_a_member: return {"not_a_member", "not a member of the cluster"};
   }
   return {"unknown", "unknown error"};
 }

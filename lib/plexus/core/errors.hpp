@@ -43,6 +43,15 @@ enum class errc : int {
   bad_key_file,
   too_many_handshakes,
   dial_failed,
+  // Peer service.
+  unknown_node = 100,
+  unknown_server,
+  unknown_channel,
+  not_connected,
+  partitioned,
+  ack_table_full,
+  delivery_failed,
+  not_a_member,
 };
 
 const std::error_category& plexus_category() noexcept;
