@@ -107,6 +107,7 @@ void build(schema::Envelope::Builder root, const Gossip& m) {
       list[i].setVersion((*digest)[i].version);
       list[i].setRemoved((*digest)[i].removed);
       list[i].setInstanceId((*digest)[i].instance_id);
+      list[i].setSpecHash((*digest)[i].spec_hash);
     }
   } else {
     const auto& names = std::get<std::vector<std::string>>(m.body);
@@ -157,6 +158,7 @@ void build(schema::Envelope::Builder root, const Ack& m) {
   auto ids = out.initIds(static_cast<unsigned>(m.ids.size()));
   for (unsigned i = 0; i < m.ids.size(); ++i) ids.set(i, m.ids[i]);
   out.setHopsLeft(m.hops_left);
+  out.setAckerInstance(m.acker_instance);
 }
 
 void build(schema::Envelope::Builder root, const Leave& m) {
@@ -192,7 +194,7 @@ Result<wire::Envelope> read_gossip(schema::Gossip::Reader in) {
     case schema::Gossip::DIGEST: {
       std::vector<DigestEntry> digest;
       for (auto e : in.getDigest()) {
-        digest.push_back({text(e.getName()), e.getVersion(), e.getRemoved(), e.getInstanceId()});
+        digest.push_back({text(e.getName()), e.getVersion(), e.getRemoved(), e.getInstanceId(), e.getSpecHash()});
       }
       gossip.body = std::move(digest);
       break;
@@ -236,6 +238,7 @@ Result<wire::Envelope> read_ack(schema::Ack::Reader in) {
   a.acker = text(in.getAcker());
   for (auto id : in.getIds()) a.ids.push_back(id);
   a.hops_left = in.getHopsLeft();
+  a.acker_instance = in.getAckerInstance();
   return wire::Envelope{std::move(a)};
 }
 

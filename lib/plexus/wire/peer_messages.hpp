@@ -34,6 +34,7 @@ struct DigestEntry {
   std::uint64_t version = 0;
   bool removed = false;
   std::uint64_t instance_id = 0;
+  std::uint64_t spec_hash = 0;
   friend bool operator==(const DigestEntry&, const DigestEntry&) = default;
 };
 
@@ -83,6 +84,7 @@ struct Ack {
   std::string acker;
   std::vector<std::uint64_t> ids;
   std::uint8_t hops_left = 0;
+  std::uint64_t acker_instance = 0;
   friend bool operator==(const Ack&, const Ack&) = default;
 };
 

@@ -33,7 +33,7 @@ TEST_CASE("every peer-service kind round-trips with all its fields") {
   // Proves the schema and the C++ view agree field by field.
   round_trip(Attach{sample_spec("n1", 7000), "bulk", 3, true});
   round_trip(Gossip{std::vector<MemberEntry>{{sample_spec("a", 1), 7, false}, {sample_spec("b", 2), 9, true}}});
-  round_trip(Gossip{std::vector<DigestEntry>{{"a", 7, false, 1}, {"b", 9, true, 2}}});
+  round_trip(Gossip{std::vector<DigestEntry>{{"a", 7, false, 1, 11}, {"b", 9, true, 2, 22}}});
   round_trip(Gossip{std::vector<std::string>{"a", "bb", ""}});
   round_trip(Gossip{std::vector<MemberEntry>{}});
   round_trip(Heartbeat{42});
@@ -58,7 +58,7 @@ TEST_CASE("every peer-service kind round-trips with all its fields") {
   plain.target = "n2";
   plain.server = "echo";
   round_trip(plain);
-  round_trip(Ack{"n1", 77, "n2", {1, 2, 3, 1000000}, 3});
+  round_trip(Ack{"n1", 77, "n2", {1, 2, 3, 1000000}, 3, 88});
   round_trip(Leave{"n4", 5, "removed by n1"});
 }
 

@@ -64,6 +64,7 @@ struct DigestEntry {
   version @1 :UInt64;
   removed @2 :Bool;
   instanceId @3 :UInt64;
+  specHash @4 :UInt64;
 }
 
 struct Gossip {
@@ -112,6 +113,7 @@ struct Ack {
   acker @2 :Text;                # node that received them
   ids @3 :List(UInt64);
   hopsLeft @4 :UInt8;
+  ackerInstance @5 :UInt64;     # the incarnation that received them
 }
 
 struct Leave {
