@@ -46,6 +46,11 @@ Result<std::uint64_t> AckTable::add(std::string target, Payload payload, Time no
   return id;
 }
 
+std::uint64_t AckTable::next_id(std::string_view target) const {
+  const auto it = targets_.find(target);
+  return it == targets_.end() ? 1 : it->second.next_id;
+}
+
 void AckTable::schedule(std::uint64_t serial, Entry& entry, Time next_send) {
   entry.event = next_send;
   if (options_.max_age > Time{0}) entry.event = std::min(next_send, entry.first_sent + options_.max_age);

@@ -89,6 +89,9 @@ class AckTable {
   Result<std::uint64_t> add(std::string target, Payload payload, Time now);
 
   /// The target acknowledged `id`; false if unknown (already acked or failed).
+  /// The id the next add() for `target` will return, so a caller can put it
+  /// into the payload it stores (a message carries its own ack id).
+  [[nodiscard]] std::uint64_t next_id(std::string_view target) const;
   bool acknowledge(std::string_view target, std::uint64_t id);
   /// Acknowledge a batch; returns how many were pending.
   std::size_t acknowledge(std::string_view target, std::span<const std::uint64_t> ids);

@@ -184,3 +184,16 @@ TEST_CASE("due() honours its limit and leaves the rest due") {
   CHECK(table.due(100ms).size() == 3);
   CHECK(table.next_deadline() == Time{200ms});
 }
+
+TEST_CASE("next_id predicts the id add() returns, per target") {
+  // Proves a caller can encode the ack id into the payload before adding it.
+  plexus::delivery::AckTable table;
+  CHECK(table.next_id("a#1") == 1);
+  auto first = table.add("a#1", {1}, plexus::delivery::Time{0});
+  REQUIRE(first.ok());
+  CHECK(*first == 1);
+  CHECK(table.next_id("a#1") == 2);
+  CHECK(table.next_id("b#1") == 1);
+  auto second = table.add("a#1", {2}, plexus::delivery::Time{0});
+  CHECK(*second == 2);
+}

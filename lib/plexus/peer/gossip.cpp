@@ -1,0 +1,180 @@
+// Membership exchange of the peer service: applying changes to the link
+// table, broadcasting what changed (batched per tick), anti-entropy by
+// digest, leave notifications, and persistence in the data directory.
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "plexus/core/errors.hpp"
+#include "plexus/peer/service_impl.hpp"
+
+namespace plexus::peer {
+namespace {
+
+std::vector<wire::MemberEntry> to_wire(const std::vector<membership::Entry>& entries) {
+  std::vector<wire::MemberEntry> out;
+  out.reserve(entries.size());
+  for (const auto& e : entries) out.push_back({e.spec, e.version, e.removed});
+  return out;
+}
+
+}  // namespace
+
+void PeerService::Impl::apply_changes(const std::vector<membership::Change>& changes) {
+  for (const auto& change : changes) {
+    const std::string& name = change.spec.name;
+    if (name == self.name) continue;
+    dirty.insert(name);
+    if (change.kind == membership::ChangeKind::removed) {
+      if (PeerLinks* peer = find_peer(name)) {
+        drop_links(*peer, "left the cluster");
+        peers.erase(name);
+      }
+      fail_pending(process_key(name, change.spec.instance_id),
+                   make_error(errc::connection_closed, name + " left the cluster"));
+      forget_process(process_key(name, change.spec.instance_id));
+      dedupe.forget_instance(change.spec.instance_id);
+      continue;
+    }
+    PeerLinks& peer = peers[name];
+    if (change.kind == membership::ChangeKind::updated && change.previous &&
+        change.previous->instance_id != change.spec.instance_id) {
+      spdlog::info("{} restarted (instance {:x} -> {:x}): replacing its stale spec", name,
+                   change.previous->instance_id, change.spec.instance_id);
+      peer.spec = change.spec;
+      drop_links(peer, "stale spec");
+      const auto old = process_key(name, change.previous->instance_id);
+      fail_pending(old, make_error(errc::connection_closed, name + " restarted before acknowledging"));
+      forget_process(old);
+      dedupe.forget_instance(change.previous->instance_id);
+    }
+    peer.spec = change.spec;
+    peer.backoff = Millis(0);
+    peer.next_dial = Clock::now();
+    ensure_links(peer);
+    reconcile(peer, Clock::now());
+  }
+  if (members.removed_self()) removed_self();
+  persist();
+}
+
+void PeerService::Impl::merge_entries(const std::vector<wire::MemberEntry>& entries) {
+  std::vector<membership::Entry> batch;
+  batch.reserve(entries.size());
+  for (const auto& e : entries) batch.push_back({e.spec, e.version, e.removed});
+  auto changes = members.merge(batch);
+  if (!changes) {
+    spdlog::warn("ignoring gossip: {}", changes.error().message());
+    return;
+  }
+  apply_changes(*changes);
+}
+
+void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
+  if (auto* entries = std::get_if<std::vector<wire::MemberEntry>>(&gossip.body)) {
+    merge_entries(*entries);
+  } else if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip.body)) {
+    std::vector<membership::DigestEntry> remote;
+    remote.reserve(digest->size());
+    for (const auto& d : *digest) remote.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
+    members.observe(peer.spec.name, remote);
+    auto diff = members.diff(remote);
+    if (!diff) return;
+    if (!diff->push.empty()) send_control(peer, wire::Envelope{wire::Gossip{to_wire(diff->push)}});
+    if (!diff->pull.empty()) send_control(peer, wire::Envelope{wire::Gossip{std::move(diff->pull)}});
+    if (members.collect_garbage() > 0) persist();
+  } else {
+    const auto& names = std::get<std::vector<std::string>>(gossip.body);
+    send_control(peer, wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
+  }
+}
+
+// What changed since the last tick, to every member: one message per peer
+// per tick however many changes came in.
+void PeerService::Impl::broadcast_dirty() {
+  if (dirty.empty()) return;
+  const std::vector<std::string> names(dirty.begin(), dirty.end());
+  dirty.clear();
+  const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
+  for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
+}
+
+void PeerService::Impl::send_full_state(PeerLinks& peer) {
+  send_control(peer, wire::Envelope{wire::Gossip{to_wire(members.entries())}});
+}
+
+void PeerService::Impl::anti_entropy() {
+  std::vector<PeerLinks*> candidates;
+  for (auto& [name, peer] : peers) if (peer.up) candidates.push_back(&peer);
+  if (candidates.empty()) return;
+  PeerLinks& peer = *candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
+  std::vector<wire::DigestEntry> digest;
+  for (const auto& d : members.digest()) digest.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
+  send_control(peer, wire::Envelope{wire::Gossip{std::move(digest)}});
+}
+
+void PeerService::Impl::on_leave_message(PeerLinks& peer, const wire::Leave& leave) {
+  if (leave.node == self.name && leave.instance_id == self.instance_id) {
+    spdlog::warn("{} says this node was removed from the cluster", peer.spec.name);
+    if (!members.removed_self()) (void)members.remove(self.name);
+    removed_self();
+  } else if (leave.node == peer.spec.name) {
+    // The peer leaves: drop it now; its tombstone gossip follows the same path.
+    if (auto removed = members.remove(leave.node); removed && *removed) {
+      apply_changes({membership::Change{membership::ChangeKind::removed, peer.spec, std::nullopt}});
+    }
+  }
+}
+
+void PeerService::Impl::removed_self() {
+  if (left) return;
+  left = true;
+  spdlog::warn("this node is no longer a member; stopping cluster traffic");
+  for (auto& [name, peer] : peers) drop_links(peer, "this node left");
+  for (auto& w : sync_joins) if (w.done) w.done(make_error(errc::shutting_down, "this node left"));
+  sync_joins.clear();
+  if (on_removed_fn) on_removed_fn();
+}
+
+void PeerService::Impl::persist() {
+  if (config.data_dir.empty()) return;
+  const auto path = config.data_dir / "membership.json";
+  const auto temp = config.data_dir / "membership.json.tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << members.to_json().dump(1);
+    if (!out) {
+      spdlog::error("cannot write {}: membership not saved", temp.string());
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) spdlog::error("cannot replace {}: {}", path.string(), ec.message());
+}
+
+Result<void> PeerService::Impl::load_data_dir() {
+  if (config.data_dir.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return make_error(errc::io_error, "data dir " + config.data_dir.string() + ": " + ec.message());
+  const auto path = config.data_dir / "membership.json";
+  if (!std::filesystem::exists(path)) return {};
+  std::ifstream in(path);
+  auto json = nlohmann::json::parse(in, nullptr, false);
+  if (json.is_discarded()) return make_error(errc::invalid_json, path.string() + ": not JSON");
+  auto loaded = membership::Membership::from_json(json, self, members.options());
+  if (!loaded) return make_error(errc::invalid_field, path.string() + ": " + loaded.error().message());
+  members = std::move(*loaded);
+  std::vector<membership::Change> changes;
+  for (const auto& spec : members.members()) {
+    if (spec.name != self.name) changes.push_back({membership::ChangeKind::added, spec, std::nullopt});
+  }
+  spdlog::info("rejoining {} members from {}", changes.size(), path.string());
+  for (const auto& e : members.entries()) dirty.insert(e.spec.name);
+  apply_changes(changes);
+  return {};
+}
+
+}  // namespace plexus::peer

@@ -1,0 +1,331 @@
+// Messages of the peer service: forward/cast to named servers, routing
+// (direct, or relayed when `transitive`), acknowledgements with
+// retransmission and receiver dedupe, and batched dispatch to each server's
+// strand. Causal ordering per label sits between dedupe and dispatch.
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "plexus/core/errors.hpp"
+#include "plexus/peer/service_impl.hpp"
+
+namespace plexus::peer {
+delivery::Time PeerService::Impl::now_ns() const {
+  return std::chrono::duration_cast<delivery::Time>(Clock::now().time_since_epoch());
+}
+
+void PeerService::Impl::count_drop(const std::string& reason) { ++metrics.drops[reason]; }
+
+Result<void> PeerService::Impl::forward(const std::string& node, const std::string& server,
+                                        std::span<const std::uint8_t> payload, const ForwardOptions& options,
+                                        bool cast, Completion done) {
+  if (left || stopping) return make_error(errc::shutting_down, "this node left or is stopping");
+  wire::Message m;
+  m.origin = self.name;
+  m.origin_instance = self.instance_id;
+  m.target = node;
+  m.server = server;
+  m.cast = cast;
+  m.payload.assign(payload.begin(), payload.end());
+  m.channel = options.channel;
+  m.partition_key = options.partition_key;
+  m.hops_left = options.transitive ? config.relay_hops_max : 0;
+  m.causal_label = options.causal_label;
+  if (node == self.name) {
+    deliver(std::move(m));
+    flush_dispatch();
+    if (done) done({});
+    return {};
+  }
+  PeerLinks* peer = find_peer(node);
+  if (!peer) {
+    count_drop("unknown_node");
+    return make_error(errc::unknown_node, node + " is not a member");
+  }
+  if (!peer->channels.count(options.channel)) {
+    count_drop("unknown_channel");
+    return make_error(errc::unknown_channel, "channel " + options.channel + " is not served by both " +
+                                                 self.name + " and " + node);
+  }
+  // Causal order needs every message to arrive, so a causal message is acked.
+  if (options.ack || !options.causal_label.empty()) {
+    const auto target = process_key(node, peer->spec.instance_id);
+    m.ack_id = acks.next_id(target);
+    if (!m.causal_label.empty() && !stamp(m, peer->spec.instance_id)) {
+      return make_error(errc::invalid_field, "causal label " + m.causal_label + ": cannot stamp");
+    }
+    auto frame = wire::encode(wire::Envelope{m});
+    auto added = acks.add(target, frame, now_ns());
+    if (!added) {
+      count_drop("ack_table_full");
+      return make_error(errc::ack_table_full, added.error().message());
+    }
+    if (done) completions[{target, *added}] = std::move(done);
+    route(m, frame);  // a failed first try is retransmitted
+    return {};
+  }
+  const auto frame = wire::encode(wire::Envelope{m});
+  if (!route(m, frame)) {
+    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
+      return p.second.node == node && p.second.direction != Direction::inbound;
+    });
+    count_drop(cut ? "partitioned" : "not_connected");
+    return make_error(cut ? errc::partitioned : errc::not_connected, "no path to " + node);
+  }
+  if (done) done({});
+  return {};
+}
+
+// Send directly when the link is up and not cut, else relay if allowed.
+bool PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame) {
+  PeerLinks* peer = find_peer(message.target);
+  if (peer) {
+    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
+      return p.second.node == message.target && p.second.direction != Direction::inbound;
+    });
+    auto slots = peer->channels.find(message.channel);
+    if (!cut && peer->up && slots != peer->channels.end() && !slots->second.empty()) {
+      const auto index = std::uint16_t(message.partition_key.value_or(0) % slots->second.size());
+      const auto mine = self.channels.find(message.channel);
+      if (mine != self.channels.end() && mine->second.monotonic && message.partition_key &&
+          message.ack_id == 0) {
+        return send_monotonic(*peer, message.channel, index, *message.partition_key, frame);
+      }
+      if (send_frame(*peer, message.channel, index, frame, false)) return true;
+    }
+  }
+  return message.hops_left > 0 && relay(message);
+}
+
+// A monotonic channel that is behind keeps only the newest frame per key.
+bool PeerService::Impl::send_monotonic(PeerLinks& peer, const std::string& channel, std::uint16_t index,
+                                       std::uint64_t key, const std::vector<std::uint8_t>& frame) {
+  const Slot& slot = peer.channels[channel][index];
+  if (!slot.attached) return false;
+  const auto id = std::make_tuple(peer.spec.name, channel, index);
+  auto waiting = monotonic.find(id);
+  const bool behind = slot.connection->outbox_bytes() >= config.monotonic_behind_bytes;
+  if (!behind && (waiting == monotonic.end() || waiting->second.empty())) {
+    return send_frame(peer, channel, index, frame, false);
+  }
+  if (waiting == monotonic.end()) waiting = monotonic.emplace(id, MonotonicBuffer(config.monotonic_max_keys)).first;
+  if (waiting->second.put(key, frame)) count_drop("monotonic_replaced");
+  return true;
+}
+
+void PeerService::Impl::drain_monotonic() {
+  for (auto it = monotonic.begin(); it != monotonic.end();) {
+    const auto& [name, channel, index] = it->first;
+    PeerLinks* peer = find_peer(name);
+    if (!peer || !peer->channels.count(channel)) {
+      it = monotonic.erase(it);
+      continue;
+    }
+    Slot& slot = peer->channels[channel][index];
+    if (slot.attached) {
+      it->second.drain([&](const std::vector<std::uint8_t>& frame) {
+        return slot.connection->outbox_bytes() < config.monotonic_behind_bytes &&
+               send_frame(*peer, channel, index, frame, false);
+      });
+    }
+    it = it->second.empty() ? monotonic.erase(it) : std::next(it);
+  }
+}
+
+bool PeerService::Impl::relay(wire::Message message) {
+  std::vector<PeerLinks*> candidates;
+  for (auto& [name, peer] : peers) {
+    if (!peer.up || name == message.target || name == message.origin) continue;
+    if (std::find(message.via.begin(), message.via.end(), name) != message.via.end()) continue;
+    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
+      return p.second.node == name && p.second.direction != Direction::inbound;
+    });
+    if (!cut) candidates.push_back(&peer);
+  }
+  if (candidates.empty()) return false;
+  PeerLinks& via = *candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
+  message.via.push_back(self.name);
+  const std::string channel = via.channels.count(message.channel) ? message.channel : std::string(control_channel);
+  const auto index = std::uint16_t(message.partition_key.value_or(0));
+  return send_frame(via, channel, index, wire::encode(wire::Envelope{message}), false);
+}
+
+void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, wire::Message message) {
+  const auto key = metric_key(from.spec.name, channel);
+  ++metrics.messages_received[key];
+  metrics.bytes_received[key] += message.payload.size();
+  if (message.target != self.name) {  // we are a relay
+    if (message.hops_left == 0) {
+      count_drop("hops_exhausted");
+      return;
+    }
+    --message.hops_left;
+    const auto frame = wire::encode(wire::Envelope{message});
+    if (!route(message, frame)) count_drop("relay_no_path");
+    return;
+  }
+  if (!message.causal_label.empty() && !accept_causal(message)) return;  // retransmitted later
+  if (message.ack_id != 0) {
+    switch (dedupe.check(message.origin_instance, message.origin, message.ack_id)) {
+      case delivery::Verdict::deliver: break;
+      case delivery::Verdict::duplicate:
+        count_drop("duplicate");
+        ack_batcher.add(process_key(message.origin, message.origin_instance), message.ack_id);
+        return;
+      case delivery::Verdict::overflow: count_drop("dedupe_overflow"); return;
+      case delivery::Verdict::stale: count_drop("stale_sender"); return;
+    }
+    ack_batcher.add(process_key(message.origin, message.origin_instance), message.ack_id);
+  }
+  if (message.causal_label.empty()) return deliver(std::move(message));
+  // Buffer until its causal past is delivered, then deliver what is ready, in order.
+  auto* label = causal.find(message.causal_label);
+  delivery::Stamp stamp{std::move(message.causal_clock), {}};
+  for (auto& d : message.causal_deps) stamp.order.emplace_back(std::move(d.process), std::move(d.clock));
+  const auto handle = next_causal_handle++;
+  const auto from = process_key(message.origin, message.origin_instance);
+  causal_held.emplace(handle, std::move(message));
+  if (auto received = label->receive(from, std::move(stamp), handle); !received) {
+    causal_held.erase(handle);
+    count_drop("causal_rejected");
+  }
+  for (const auto ready : label->take_deliverable()) {
+    auto it = causal_held.find(ready);
+    if (it == causal_held.end()) continue;
+    deliver(std::move(it->second));
+    causal_held.erase(it);
+  }
+}
+
+bool PeerService::Impl::stamp(wire::Message& message, std::uint64_t target_instance) {
+  auto label = causal.label(message.causal_label);
+  if (!label) return false;
+  auto stamped = (*label)->stamp_send(process_key(message.target, target_instance));
+  if (!stamped) return false;
+  message.causal_clock = std::move(stamped->time);
+  for (auto& [process, clock] : stamped->order) message.causal_deps.push_back({process, std::move(clock)});
+  return true;
+}
+
+// Whether a causal message may enter the buffer (no ack when full: the
+// sender retransmits once the buffer drained).
+bool PeerService::Impl::accept_causal(wire::Message& message) {
+  auto label = causal.label(message.causal_label);
+  if (!label) {
+    count_drop("causal_too_many_labels");
+    return false;
+  }
+  delivery::Stamp stamp{message.causal_clock, {}};
+  for (const auto& d : message.causal_deps) stamp.order.emplace_back(d.process, d.clock);
+  if (auto admitted = (*label)->admit(process_key(message.origin, message.origin_instance), stamp); !admitted) {
+    count_drop("causal_buffer_full");
+    return false;
+  }
+  return true;
+}
+
+void PeerService::Impl::forget_process(const std::string& process) {
+  for (const auto& [label, handle] : causal.forget_process(process)) causal_held.erase(handle);
+}
+
+void PeerService::Impl::deliver(wire::Message message) {
+  if (!message.server.empty() && !servers.count(message.server)) {
+    count_drop("unknown_server");
+    spdlog::debug("dropping message from {} for unknown server {}", message.origin, message.server);
+    return;
+  }
+  dispatch_queue[message.server].push_back(Received{std::move(message.origin), message.origin_instance,
+                                                    std::move(message.channel), message.cast,
+                                                    std::move(message.payload)});
+}
+
+// Hand each server its batch: one post per server per read, not per message.
+void PeerService::Impl::flush_dispatch() {
+  for (auto& [name, batch] : dispatch_queue) {
+    if (batch.empty()) continue;
+    Handler handler;
+    std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
+    if (name.empty()) {
+      handler = message_handler;
+      strand = message_strand;
+    } else if (auto it = servers.find(name); it != servers.end()) {
+      handler = it->second.handler;
+      strand = it->second.strand;
+    }
+    if (!handler) {
+      count_drop(name.empty() ? "no_message_handler" : "unknown_server");
+      batch.clear();
+      continue;
+    }
+    asio::post(*strand, [handler = std::move(handler), batch = std::move(batch)] {
+      for (const auto& received : batch) handler(received);
+    });
+    batch = {};
+  }
+}
+
+void PeerService::Impl::on_ack(wire::Ack ack) {
+  if (ack.origin != self.name) {  // relay it on towards the origin
+    PeerLinks* origin = find_peer(ack.origin);
+    if (origin && origin->up && send_control(*origin, wire::Envelope{ack})) return;
+    if (ack.hops_left == 0) return count_drop("hops_exhausted");
+    --ack.hops_left;
+    for (auto& [name, peer] : peers) {
+      if (peer.up && name != ack.acker && send_control(peer, wire::Envelope{ack})) return;
+    }
+    return count_drop("relay_no_path");
+  }
+  if (ack.origin_instance != self.instance_id) return;  // for a previous life of this node
+  const auto acker = process_key(ack.acker, ack.acker_instance);
+  for (const auto id : ack.ids) {
+    if (!acks.acknowledge(acker, id)) continue;
+    if (auto it = completions.find({acker, id}); it != completions.end()) {
+      auto done = std::move(it->second);
+      completions.erase(it);
+      done({});
+    }
+  }
+}
+
+void PeerService::Impl::flush_acks() {
+  for (auto& batch : ack_batcher.drain()) {
+    const auto hash = batch.origin.rfind('#');
+    wire::Ack ack;
+    ack.origin = batch.origin.substr(0, hash);
+    ack.origin_instance = std::stoull(batch.origin.substr(hash + 1));
+    ack.acker = self.name;
+    ack.acker_instance = self.instance_id;
+    ack.ids = std::move(batch.ids);
+    ack.hops_left = config.relay_hops_max;
+    on_ack(std::move(ack));  // routes it: direct, else through a relay
+  }
+}
+
+void PeerService::Impl::retransmit(Clock::time_point) {
+  const auto now = now_ns();
+  for (const auto& due : acks.due(now, 10'000)) {
+    ++metrics.retransmits;
+    auto decoded = wire::decode(due.payload);
+    if (!decoded) continue;  // our own encoding: cannot fail
+    auto& message = std::get<wire::Message>(*decoded);
+    route(message, std::vector<std::uint8_t>(due.payload.begin(), due.payload.end()));
+  }
+  for (auto& failed : acks.expired(now)) {
+    if (auto it = completions.find({failed.target, failed.id}); it != completions.end()) {
+      auto done = std::move(it->second);
+      completions.erase(it);
+      done(make_error(errc::delivery_failed, failed.reason.message()));
+    }
+  }
+}
+
+void PeerService::Impl::fail_pending(const std::string& target_process, const Error& why) {
+  for (auto& failed : acks.fail_target(target_process)) {
+    if (auto it = completions.find({failed.target, failed.id}); it != completions.end()) {
+      auto done = std::move(it->second);
+      completions.erase(it);
+      done(why);
+    }
+  }
+}
+
+}  // namespace plexus::peer

@@ -1,0 +1,223 @@
+// PeerService: the peer service manager of a Plexus node (partisan's
+// partisan_peer_service_manager, full mesh). It keeps the membership, keeps
+// `parallelism` authenticated connections per channel to every member,
+// detects failures, and carries messages to named servers on other nodes:
+// acknowledged (exactly once per sender incarnation), causally ordered per
+// label, relayed when there is no direct path, with partition keys for
+// per-key FIFO order.
+//
+// The protocol decisions live in sans-IO classes (membership::Membership,
+// delivery::AckTable / Dedupe / CausalLabel); this class is the Asio shell
+// that feeds them real sockets and time. All methods must be called on the
+// executor passed to start() (one thread); handlers registered with
+// register_server run on their own strand of the worker pool.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "plexus/core/node_spec.hpp"
+#include "plexus/core/result.hpp"
+#include "plexus/secure/cluster_key.hpp"
+#include "plexus/transport/counters.hpp"
+#include "plexus/transport/options.hpp"
+
+namespace plexus::peer {
+
+using Millis = std::chrono::milliseconds;
+
+/// Name of the internal channel for membership, heartbeats and acks.
+inline constexpr std::string_view control_channel = "_control";
+
+struct Config {
+  std::string name;
+  std::vector<ListenAddr> listen = {{"127.0.0.1", 0}};
+  /// User channels; "default" (parallelism 1) is added when absent.
+  std::map<std::string, ChannelSpec, std::less<>> channels;
+  secure::ClusterKey key;
+  bool insecure = false;
+  /// Random when 0.
+  std::uint64_t instance_id = 0;
+  /// Membership is saved here and reloaded at start, when set.
+  std::filesystem::path data_dir;
+
+  transport::Options transport;
+  /// Peer-level heartbeats on the control channel; a member not heard from
+  /// for peer_timeout is down (connections stay; they redial if they drop).
+  Millis heartbeat_interval{200};
+  Millis peer_timeout{1000};
+  /// Anti-entropy: a digest to one random member this often.
+  Millis gossip_interval{1000};
+  /// Redial backoff: jittered exponential between these.
+  Millis redial_min{50};
+  Millis redial_max{2000};
+  /// The housekeeping tick: timers, retransmits, dials, ack flushes.
+  Millis tick_interval{10};
+  /// Acked messages: retransmitted every retransmit_interval until acked.
+  Millis retransmit_interval{200};
+  std::size_t ack_table_max = 100'000;
+  /// Causally ordered messages waiting for their predecessors, per label.
+  std::size_t causal_buffer_max = 10'000;
+  /// Monotonic channels: once a connection's outbox holds this many bytes,
+  /// keyed messages wait in a newest-per-key buffer of at most
+  /// monotonic_max_keys keys instead of queueing every value.
+  std::size_t monotonic_behind_bytes = 256 * 1024;
+  std::size_t monotonic_max_keys = 65'536;
+  /// Most relays a transitive message may cross.
+  std::uint8_t relay_hops_max = 3;
+  /// Most members (0 = unlimited); see reserve().
+  std::size_t max_members = 0;
+  /// Worker threads that run server handlers.
+  std::size_t worker_threads = 1;
+};
+
+struct ForwardOptions {
+  std::string channel = std::string(default_channel);
+  std::optional<std::uint64_t> partition_key;
+  bool ack = false;
+  std::string causal_label;
+  bool transitive = false;
+};
+
+/// A message delivered to a server handler.
+struct Received {
+  std::string from;  ///< sending node
+  std::uint64_t from_instance = 0;
+  std::string channel;
+  bool cast = false;
+  std::vector<std::uint8_t> payload;
+};
+
+using Handler = std::function<void(const Received&)>;
+/// Definite outcome of a forward: ok when delivered (acked) or sent (unacked).
+using Completion = std::function<void(const Result<void>&)>;
+/// on_up / on_down callback: node name, and the channel for channel events ("" for node events).
+using EventFn = std::function<void(const std::string& node, const std::string& channel)>;
+
+enum class Direction { both, inbound, outbound };
+
+struct Partition {
+  std::uint64_t ref = 0;
+  std::string node;
+  Direction direction = Direction::both;
+  std::optional<std::chrono::steady_clock::time_point> expires;
+};
+
+/// One member as seen from here.
+struct MemberStatus {
+  NodeSpec spec;
+  bool self = false;
+  bool up = false;
+  std::map<std::string, bool> channels_up;
+};
+
+/// Counters for metrics (snapshot).
+struct Metrics {
+  std::map<std::string, std::uint64_t> messages_sent;      ///< by "peer/channel"
+  std::map<std::string, std::uint64_t> messages_received;  ///< by "peer/channel"
+  std::map<std::string, std::uint64_t> bytes_sent;         ///< by "peer/channel"
+  std::map<std::string, std::uint64_t> bytes_received;     ///< by "peer/channel"
+  std::map<std::string, std::uint64_t> drops;              ///< by reason
+  std::uint64_t retransmits = 0;
+  std::uint64_t up_transitions = 0;
+  std::uint64_t down_transitions = 0;
+  std::size_t ack_table_size = 0;
+  std::size_t outbox_bytes = 0;
+  std::size_t members = 0;
+};
+
+class PeerService {
+ public:
+  /// Listen, load the data directory, start dialing members.
+  static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config);
+  ~PeerService();
+  PeerService(const PeerService&) = delete;
+  PeerService& operator=(const PeerService&) = delete;
+
+  [[nodiscard]] const NodeSpec& spec() const noexcept;
+
+  // ---- membership ----
+  /// Add a member and connect to it (asynchronous).
+  Result<void> join(const NodeSpec& spec);
+  /// Contact a node by address only: it sends back its spec, then as join(spec).
+  void join_address(const ListenAddr& address, Completion done = {});
+  /// join(spec), completing when connected to every member on every channel
+  /// at full parallelism, or failing with the reason at the deadline.
+  void sync_join(const NodeSpec& spec, Millis timeout, Completion done);
+  /// This node leaves: every member drops it, and it stops cluster traffic.
+  void leave(Completion done = {});
+  /// Remove another node; it is told and stops too.
+  Result<void> leave(const std::string& node);
+  [[nodiscard]] std::vector<std::string> members() const;
+  [[nodiscard]] std::vector<NodeSpec> members_for_orchestration() const;
+  [[nodiscard]] std::vector<MemberStatus> member_status() const;
+  /// Make the membership exactly `specs` (plus this node): joins and leaves.
+  Result<void> update_members(const std::vector<NodeSpec>& specs);
+  /// Take `spec` as the current spec of its node; returns the specs it made
+  /// stale (previous addresses or instance) when `prune`.
+  Result<std::vector<NodeSpec>> connect(const NodeSpec& spec, bool prune);
+  /// Reserve a membership slot for node `tag` under max_members.
+  Result<void> reserve(const std::string& tag);
+  [[nodiscard]] bool supports_capability(std::string_view name) const;
+  /// The whole local state as JSON (membership, connections, partitions,
+  /// delivery tables); decode_local_state reads it back.
+  [[nodiscard]] nlohmann::json get_local_state() const;
+
+  // ---- events ----
+  /// `node` empty = any node; `channel` empty = node-level events. Fired
+  /// exactly once per transition, on the peer service executor.
+  std::uint64_t on_up(const std::string& node, EventFn fn, const std::string& channel = {});
+  std::uint64_t on_down(const std::string& node, EventFn fn, const std::string& channel = {});
+  void remove_watch(std::uint64_t id);
+
+  // ---- servers and messages ----
+  Result<void> register_server(const std::string& name, Handler handler);
+  void unregister_server(const std::string& name);
+  /// Deliver `payload` to server `server` on `node`.
+  Result<void> forward_message(const std::string& node, const std::string& server,
+                               std::span<const std::uint8_t> payload, const ForwardOptions& options = {},
+                               Completion done = {});
+  /// As forward_message, delivered with Received::cast set.
+  Result<void> cast_message(const std::string& node, const std::string& server,
+                            std::span<const std::uint8_t> payload, const ForwardOptions& options = {},
+                            Completion done = {});
+  /// To the remote peer service itself (its set_message_handler handler).
+  Result<void> send_message(const std::string& node, std::span<const std::uint8_t> payload);
+  void set_message_handler(Handler handler);
+
+  // ---- partitions (for tests) ----
+  std::uint64_t inject_partition(const std::string& node, std::optional<Millis> ttl,
+                                 Direction direction = Direction::both);
+  Result<void> resolve_partition(std::uint64_t ref);
+  [[nodiscard]] std::vector<Partition> partitions() const;
+
+  // ---- life and metrics ----
+  /// Graceful stop: flush, close connections (without leaving), then `done`.
+  void stop(std::function<void()> done = {});
+  [[nodiscard]] Metrics metrics() const;
+  [[nodiscard]] const transport::Counters& transport_counters() const noexcept;
+  /// Set when this node left or was removed (it no longer takes part).
+  [[nodiscard]] bool has_left() const noexcept;
+  /// Called once when this node was removed by another node.
+  void on_removed(std::function<void()> fn);
+
+  struct Impl;
+
+ private:
+  explicit PeerService(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace plexus::peer

@@ -1,0 +1,198 @@
+// Internal state of the peer service shell, shared by its .cpp files:
+// links.cpp (connections, attach, status, the tick), gossip.cpp (membership
+// exchange and persistence), messaging.cpp (forward, relay, acks, dispatch).
+#pragma once
+
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+
+#include "plexus/delivery/ack_table.hpp"
+#include "plexus/delivery/causal.hpp"
+#include "plexus/delivery/dedupe.hpp"
+#include "plexus/membership/membership.hpp"
+#include "plexus/peer/monotonic.hpp"
+#include "plexus/peer/peer_service.hpp"
+#include "plexus/transport/endpoint.hpp"
+#include "plexus/wire/message.hpp"
+
+namespace plexus::peer {
+
+using Clock = std::chrono::steady_clock;
+
+/// One of the `parallelism` connections of a channel to a peer.
+struct Slot {
+  transport::ConnectionPtr connection;
+  bool attached = false;
+  bool dialing = false;
+};
+
+/// What this node knows and holds for one other member.
+struct PeerLinks {
+  NodeSpec spec;
+  std::map<std::string, std::vector<Slot>, std::less<>> channels;  // control included
+  Clock::time_point last_heard{};
+  Clock::time_point next_dial{};
+  Millis backoff{0};
+  bool up = false;
+  std::map<std::string, bool, std::less<>> channel_up;
+};
+
+/// Which peer, channel and slot a connection serves (known after attach).
+struct LinkContext {
+  std::string peer;
+  std::string channel;
+  std::uint16_t index = 0;
+  bool dialer = false;
+  bool attached = false;
+  bool nudge = false;
+  Completion on_nudge_reply;  // join_address / nudge: the peer answered
+};
+
+struct Watch {
+  bool up = false;
+  std::string node;
+  std::string channel;
+  EventFn fn;
+};
+
+struct Server {
+  Handler handler;
+  std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
+};
+
+struct SyncJoin {
+  std::string node;
+  Clock::time_point deadline;
+  Completion done;
+};
+
+struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
+  Impl(asio::any_io_executor executor, Config config, NodeSpec self);
+
+  // ---- links.cpp ----
+  Result<void> open_listeners();
+  void on_accepted(transport::ConnectionPtr connection);
+  void start_connection(const transport::ConnectionPtr& connection, std::shared_ptr<LinkContext> context);
+  void on_frame(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
+                std::span<const std::uint8_t> body);
+  void on_attach(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
+                 wire::Attach attach);
+  void on_connection_closed(const std::shared_ptr<LinkContext>& context,
+                            const transport::ConnectionPtr& connection, const Error& why);
+  void ensure_links(PeerLinks& peer);
+  void reconcile(PeerLinks& peer, Clock::time_point now);
+  void dial_slot(const std::string& peer, const std::string& channel, std::uint16_t index);
+  void nudge(const ListenAddr& address, Completion done);
+  void refresh(PeerLinks& peer, Clock::time_point now);
+  void fire(bool up, const std::string& node, const std::string& channel);
+  void drop_links(PeerLinks& peer, const char* why);
+  void tick();
+  void arm_tick();
+  PeerLinks* find_peer(std::string_view name);
+  bool send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
+                  const std::vector<std::uint8_t>& frame, bool control);
+  bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
+  void check_sync_joins(Clock::time_point now);
+
+  // ---- gossip.cpp ----
+  void apply_changes(const std::vector<membership::Change>& changes);
+  void on_gossip(PeerLinks& peer, wire::Gossip gossip);
+  void merge_entries(const std::vector<wire::MemberEntry>& entries);
+  void broadcast_dirty();
+  void send_full_state(PeerLinks& peer);
+  void anti_entropy();
+  void on_leave_message(PeerLinks& peer, const wire::Leave& leave);
+  void persist();
+  void removed_self();
+  Result<void> load_data_dir();
+
+  // ---- messaging.cpp ----
+  Result<void> forward(const std::string& node, const std::string& server,
+                       std::span<const std::uint8_t> payload, const ForwardOptions& options, bool cast,
+                       Completion done);
+  bool route(wire::Message& message, const std::vector<std::uint8_t>& frame);
+  bool relay(wire::Message message);
+  void on_message(PeerLinks& from, const std::string& channel, wire::Message message);
+  void on_ack(wire::Ack ack);
+  void deliver(wire::Message message);
+  void flush_dispatch();
+  void flush_acks();
+  void retransmit(Clock::time_point now);
+  void fail_pending(const std::string& target_process, const Error& why);
+  void forget_process(const std::string& process);
+  bool stamp(wire::Message& message, std::uint64_t target_instance);
+  bool accept_causal(wire::Message& message);
+  void count_drop(const std::string& reason);
+  delivery::Time now_ns() const;
+
+  // ---- state ----
+  asio::any_io_executor executor;
+  Config config;
+  NodeSpec self;
+  membership::Membership members;
+  std::shared_ptr<transport::Counters> counters = std::make_shared<transport::Counters>();
+  secure::HandshakeConfig identity;
+  std::vector<std::shared_ptr<transport::Listener>> listeners;
+  std::map<std::string, PeerLinks, std::less<>> peers;
+  std::set<transport::ConnectionPtr> unattached;  // accepted, attach pending; nudges
+  std::map<std::uint64_t, Watch> watches;
+  std::uint64_t next_watch = 1;
+  std::map<std::string, Server, std::less<>> servers;
+  asio::thread_pool workers;
+  Handler message_handler;
+  std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> message_strand;
+  std::map<std::uint64_t, Partition> partition_table;
+  std::uint64_t next_partition = 1;
+  asio::steady_timer tick_timer;
+  std::mt19937_64 rng;
+  Clock::time_point last_heartbeat{};
+  Clock::time_point last_anti_entropy{};
+  std::uint64_t heartbeat_sequence = 0;
+  std::set<std::string> dirty;  // membership names to broadcast at the next tick
+  std::vector<SyncJoin> sync_joins;
+  bool left = false;
+  bool stopping = false;
+  std::function<void()> on_removed_fn;
+  std::function<void()> on_stopped;
+
+  // delivery
+  delivery::AckTable acks;
+  delivery::Dedupe dedupe;
+  delivery::AckBatcher ack_batcher;
+  delivery::CausalRegistry causal;
+  std::map<std::uint64_t, wire::Message> causal_held;  // handle -> message waiting for its causal past
+  std::uint64_t next_causal_handle = 1;
+  std::map<std::pair<std::string, std::uint64_t>, Completion> completions;
+  std::map<std::string, std::vector<Received>, std::less<>> dispatch_queue;
+  /// Monotonic channels: newest frame per key, per (peer, channel, index).
+  std::map<std::tuple<std::string, std::string, std::uint16_t>, MonotonicBuffer> monotonic;
+  bool send_monotonic(PeerLinks& peer, const std::string& channel, std::uint16_t index, std::uint64_t key,
+                      const std::vector<std::uint8_t>& frame);
+  void drain_monotonic();
+  Metrics metrics;
+};
+
+/// Whether node `a` dials node `b` (the smaller name dials).
+inline bool dials(std::string_view a, std::string_view b) { return a < b; }
+
+/// Channels a connection set to `peer` has: control plus user channels both
+/// sides serve, at the smaller parallelism.
+std::map<std::string, std::uint32_t, std::less<>> shared_channels(const NodeSpec& self, const NodeSpec& peer);
+
+/// A process: one incarnation of a node, "node#instance" (ack targets, causal clocks).
+inline std::string process_key(std::string_view node, std::uint64_t instance) {
+  return std::string(node) + "#" + std::to_string(instance);
+}
+
+/// "node/channel" metric key.
+inline std::string metric_key(std::string_view node, std::string_view channel) {
+  return std::string(node) + "/" + std::string(channel);
+}
+
+}  // namespace plexus::peer

@@ -1,0 +1,425 @@
+// Peer service over real sockets on 127.0.0.1: nodes are embedded
+// PeerService objects on one io_context, each with its own listener and
+// connections. Waits are on conditions with deadlines, never sleeps.
+#include <doctest/doctest.h>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <filesystem>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include "plexus/core/errors.hpp"
+#include "plexus/peer/peer_service.hpp"
+#include "../support/loop.hpp"
+
+using namespace plexus;
+using namespace plexus::peer;
+using plexus::testing::run_until;
+
+namespace {
+
+struct Inbox {
+  std::mutex mutex;
+  std::vector<Received> messages;
+  void push(const Received& r) {
+    std::lock_guard lock(mutex);
+    messages.push_back(r);
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex);
+    return messages.size();
+  }
+  std::vector<Received> copy() {
+    std::lock_guard lock(mutex);
+    return messages;
+  }
+};
+
+struct Cluster {
+  asio::io_context io;
+  secure::ClusterKey key = secure::generate_cluster_key();
+  std::map<std::string, std::shared_ptr<PeerService>> nodes;
+  std::map<std::string, std::shared_ptr<Inbox>> sinks;
+
+  Config config(const std::string& name) {
+    Config c;
+    c.name = name;
+    c.key = key;
+    c.channels["bulk"] = ChannelSpec{4, false};
+    c.channels["state"] = ChannelSpec{1, true};
+    c.monotonic_behind_bytes = 4096;
+    c.heartbeat_interval = Millis(50);
+    c.peer_timeout = Millis(400);
+    c.retransmit_interval = Millis(50);
+    c.transport.heartbeat_interval = Millis(200);
+    c.transport.dead_peer_timeout = Millis(3000);
+    return c;
+  }
+
+  PeerService& start(const std::string& name, std::optional<Config> custom = std::nullopt) {
+    auto started = PeerService::start(io.get_executor(), custom ? *custom : config(name));
+    REQUIRE_MESSAGE(started.ok(), started.error().message());
+    auto inbox = std::make_shared<Inbox>();
+    REQUIRE((*started)->register_server("sink", [inbox](const Received& r) { inbox->push(r); }).ok());
+    nodes[name] = *started;
+    sinks[name] = inbox;
+    return *nodes[name];
+  }
+  PeerService& operator[](const std::string& name) { return *nodes.at(name); }
+
+  bool all_see(std::size_t count) {
+    for (auto& [name, node] : nodes) {
+      if (node->has_left()) continue;
+      auto status = node->member_status();
+      if (status.size() != count) return false;
+      for (const auto& m : status) {
+        if (!m.up) return false;
+        for (const auto& [channel, up] : m.channels_up) if (!up) return false;
+      }
+    }
+    return true;
+  }
+  bool wait(auto&& condition, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    return run_until(io, condition, deadline);
+  }
+};
+
+std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+}  // namespace
+
+TEST_CASE("three nodes join through one and sync_join completes fully connected") {
+  // Proves join/sync_join: membership spreads from the seed and every channel reaches full parallelism.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  auto& c = cluster.start("c");
+  std::optional<Result<void>> b_done, c_done;
+  b.sync_join(a.spec(), Millis(5000), [&](const Result<void>& r) { b_done = r; });
+  c.sync_join(a.spec(), Millis(5000), [&](const Result<void>& r) { c_done = r; });
+  REQUIRE(cluster.wait([&] { return b_done && c_done; }));
+  CHECK(b_done->ok());
+  CHECK(c_done->ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  CHECK(a.members() == std::vector<std::string>{"a", "b", "c"});
+  CHECK(c.members_for_orchestration().size() == 3);
+}
+
+TEST_CASE("join by address only learns the spec from the node") {
+  // Proves join_address: a node reachable by host:port is enough to join.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  std::optional<Result<void>> done;
+  b.join_address(a.spec().listen_addrs.front(), [&](const Result<void>& r) { done = r; });
+  REQUIRE(cluster.wait([&] { return done.has_value(); }));
+  CHECK_MESSAGE(done->ok(), done->error().message());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+}
+
+TEST_CASE("leave() makes every member drop the node, and leave(node) stops the removed node") {
+  // Proves both leaves: graceful self-leave and removal of another node, which is told.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  auto& c = cluster.start("c");
+  auto& d = cluster.start("d");
+  for (auto* n : {&b, &c, &d}) REQUIRE(n->join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(4); }));
+
+  d.leave();
+  CHECK(d.has_left());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  CHECK(a.members() == std::vector<std::string>{"a", "b", "c"});
+
+  REQUIRE(a.leave("c").ok());
+  REQUIRE(cluster.wait([&] { return c.has_left() && cluster.all_see(2); }));
+  CHECK(b.members() == std::vector<std::string>{"a", "b"});
+  CHECK(a.forward_message("c", "sink", bytes("x")).error().code == errc::unknown_node);
+}
+
+TEST_CASE("update_members makes the membership exactly the list") {
+  // Proves update_members computes both the joins and the leaves.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  auto& c = cluster.start("c");
+  REQUIRE(a.update_members({b.spec(), c.spec()}).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  REQUIRE(a.update_members({b.spec()}).ok());
+  REQUIRE(cluster.wait([&] { return c.has_left() && cluster.all_see(2); }));
+  CHECK(a.members() == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("a node restarted with a new address and instance replaces its stale spec everywhere") {
+  // Proves stale spec replacement and connect(prune) returning the stale spec.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  cluster.start("b");
+  auto& c = cluster.start("c");
+  REQUIRE(cluster["b"].join(a.spec()).ok());
+  REQUIRE(c.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  const NodeSpec old_b = cluster["b"].spec();
+  cluster.nodes.erase("b");  // crash: connections aborted, no leave
+  REQUIRE(cluster.wait([&] {
+    auto s = a.member_status();
+    return std::any_of(s.begin(), s.end(), [](auto& m) { return m.spec.name == "b" && !m.up; });
+  }));
+  auto& b2 = cluster.start("b");
+  CHECK(b2.spec().instance_id != old_b.instance_id);
+  CHECK(b2.spec().listen_addrs != old_b.listen_addrs);
+  REQUIRE(b2.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  for (auto* n : {&a, &c}) {
+    auto specs = n->members_for_orchestration();
+    auto it = std::find_if(specs.begin(), specs.end(), [](auto& s) { return s.name == "b"; });
+    REQUIRE(it != specs.end());
+    CHECK(it->instance_id == b2.spec().instance_id);
+  }
+  // connect() with a newer spec returns the one it made stale.
+  NodeSpec moved = b2.spec();
+  moved.listen_addrs.push_back({"127.0.0.2", 1});
+  auto stale = c.connect(moved, true);
+  REQUIRE(stale.ok());
+  REQUIRE(stale->size() == 1);
+  CHECK((*stale)[0] == b2.spec());
+}
+
+TEST_CASE("messages with a partition key keep FIFO order per key on a parallel channel") {
+  // Proves partition_key picks one connection of four, so order per key holds.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  cluster.start("b");
+  REQUIRE(cluster["b"].join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  constexpr int per_key = 500, keys = 16;
+  for (int i = 0; i < per_key; ++i) {
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      ForwardOptions options;
+      options.channel = "bulk";
+      options.partition_key = k;
+      const std::string text = std::to_string(k) + ":" + std::to_string(i);
+      REQUIRE(a.forward_message("b", "sink", bytes(text), options).ok());
+    }
+  }
+  REQUIRE(cluster.wait([&] { return cluster.sinks["b"]->size() == per_key * keys; }));
+  std::map<int, int> last;
+  for (const auto& r : cluster.sinks["b"]->copy()) {
+    const std::string text(r.payload.begin(), r.payload.end());
+    const int k = std::stoi(text.substr(0, text.find(':')));
+    const int i = std::stoi(text.substr(text.find(':') + 1));
+    CHECK(i == last[k]);
+    last[k] = i + 1;
+    CHECK(r.channel == "bulk");
+    CHECK(r.from == "a");
+  }
+}
+
+TEST_CASE("acked messages sent during a partition are delivered exactly once after it resolves") {
+  // Proves retransmission plus receiver dedupe: none lost, none duplicated.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  const auto ref = a.inject_partition("b", std::nullopt);
+  REQUIRE(cluster.wait([&] { return !b.member_status()[0].up; }));
+  constexpr int total = 200;
+  int acked = 0;
+  for (int i = 0; i < total; ++i) {
+    ForwardOptions options;
+    options.ack = true;
+    REQUIRE(a.forward_message("b", "sink", bytes(std::to_string(i)), options,
+                              [&](const Result<void>& r) { acked += r.ok() ? 1 : 0; }).ok());
+  }
+  REQUIRE(cluster.wait([&] { return a.metrics().retransmits > 0; }));
+  CHECK(cluster.sinks["b"]->size() == 0);
+  REQUIRE(a.resolve_partition(ref).ok());
+  REQUIRE(cluster.wait([&] { return acked == total; }));
+  REQUIRE(cluster.wait([&] { return cluster.sinks["b"]->size() >= total; }));
+  std::multiset<std::string> seen;
+  for (const auto& r : cluster.sinks["b"]->copy()) seen.insert(std::string(r.payload.begin(), r.payload.end()));
+  CHECK(seen.size() == total);
+  for (int i = 0; i < total; ++i) CHECK(seen.count(std::to_string(i)) == 1);
+  CHECK(a.metrics().ack_table_size == 0);
+}
+
+TEST_CASE("a transitive message crosses a one-way partition through a relay, once") {
+  // Proves relaying when the direct path is cut in one direction only.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  auto& c = cluster.start("c");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(c.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  a.inject_partition("c", std::nullopt, Direction::outbound);
+  ForwardOptions direct;
+  CHECK(a.forward_message("c", "sink", bytes("direct"), direct).error().code == errc::partitioned);
+  ForwardOptions transitive;
+  transitive.transitive = true;
+  transitive.ack = true;
+  std::optional<Result<void>> outcome;
+  REQUIRE(a.forward_message("c", "sink", bytes("relayed"), transitive,
+                            [&](const Result<void>& r) { outcome = r; }).ok());
+  REQUIRE(cluster.wait([&] { return outcome.has_value(); }));
+  CHECK(outcome->ok());
+  REQUIRE(cluster.wait([&] { return cluster.sinks["c"]->size() == 1; }));
+  auto got = cluster.sinks["c"]->copy();
+  CHECK(std::string(got[0].payload.begin(), got[0].payload.end()) == "relayed");
+  CHECK(got[0].from == "a");
+}
+
+TEST_CASE("on_up and on_down fire exactly once per transition, per node and per channel") {
+  // Proves watchers see each transition once, both sides of a partition, and the heal.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  int a_up = 0, a_down = 0, b_down = 0, bulk_up = 0, any_up = 0;
+  a.on_up("b", [&](auto&, auto&) { ++a_up; });
+  a.on_down("b", [&](auto&, auto&) { ++a_down; });
+  a.on_up("", [&](auto&, auto&) { ++any_up; });
+  a.on_up("b", [&](auto&, auto& channel) { bulk_up += channel == "bulk"; }, "bulk");
+  b.on_down("a", [&](auto&, auto&) { ++b_down; });
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  CHECK(a_up == 1);
+  CHECK(any_up == 1);
+  CHECK(bulk_up == 1);
+  const auto ref = a.inject_partition("b", std::nullopt);
+  REQUIRE(cluster.wait([&] { return a_down == 1 && b_down == 1; }));
+  REQUIRE(a.resolve_partition(ref).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  CHECK(a_up == 2);
+  CHECK(a_down == 1);
+  CHECK(b_down == 1);
+  CHECK(bulk_up == 2);
+}
+
+TEST_CASE("a node with the wrong cluster key never joins") {
+  // Proves the handshake keeps an outsider out of the membership.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto bad = cluster.config("mallory");
+  bad.key = secure::generate_cluster_key();
+  auto& m = cluster.start("mallory", bad);
+  REQUIRE(m.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return a.transport_counters().get(errc::auth_failed) >= 1; }));
+  CHECK(a.members() == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("unknown nodes, servers and channels are refused with a reason, never a hang") {
+  // Proves each bad send fails fast and is counted.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  CHECK(a.forward_message("zed", "sink", bytes("x")).error().code == errc::unknown_node);
+  ForwardOptions nowhere;
+  nowhere.channel = "nope";
+  CHECK(a.forward_message("b", "sink", bytes("x"), nowhere).error().code == errc::unknown_channel);
+  REQUIRE(a.forward_message("b", "nobody", bytes("x")).ok());
+  REQUIRE(cluster.wait([&] { return b.metrics().drops["unknown_server"] == 1; }));
+}
+
+TEST_CASE("a monotonic channel that falls behind sends only the newest value per key") {
+  // Proves monotonic channels: a backlog collapses to the latest value per key, never an older one after a newer.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  cluster.start("b");
+  REQUIRE(cluster["b"].join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  constexpr int rounds = 5000, keys = 10;
+  // One synchronous burst: the writer cannot drain during it, so the outbox falls behind.
+  for (int i = 0; i < rounds; ++i) {
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      ForwardOptions options;
+      options.channel = "state";
+      options.partition_key = k;
+      REQUIRE(a.forward_message("b", "sink", bytes(std::to_string(k) + ":" + std::to_string(i)), options).ok());
+    }
+  }
+  auto latest_seen = [&] {
+    std::map<int, int> last;
+    for (const auto& r : cluster.sinks["b"]->copy()) {
+      const std::string text(r.payload.begin(), r.payload.end());
+      last[std::stoi(text.substr(0, text.find(':')))] = std::stoi(text.substr(text.find(':') + 1));
+    }
+    return last;
+  };
+  REQUIRE(cluster.wait([&] {
+    auto last = latest_seen();
+    return last.size() == keys && std::all_of(last.begin(), last.end(), [](auto& kv) { return kv.second == rounds - 1; });
+  }));
+  const auto received = cluster.sinks["b"]->copy();
+  CHECK(received.size() < std::size_t(rounds * keys));
+  CHECK(a.metrics().drops["monotonic_replaced"] > 0);
+  std::map<int, int> last;
+  for (const auto& r : received) {
+    const std::string text(r.payload.begin(), r.payload.end());
+    const int k = std::stoi(text.substr(0, text.find(':')));
+    const int i = std::stoi(text.substr(text.find(':') + 1));
+    if (last.count(k)) CHECK(i > last[k]);
+    last[k] = i;
+  }
+}
+
+TEST_CASE("causal order holds across three nodes when the first message is delayed") {
+  // Proves causal_label: m1 (a->c) is held up by a partition; m3 (b->c) is caused by m2 (a->b),
+  // which a sent after m1, so c must deliver m1 before m3 even though m3 arrives first.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  auto& c = cluster.start("c");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(c.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  // b relays what it gets on "relay" to c, on the executor (handlers run on workers).
+  REQUIRE(b.register_server("relay", [&](const Received& r) {
+    asio::post(cluster.io, [&, payload = r.payload] {
+      ForwardOptions causal;
+      causal.causal_label = "orders";
+      REQUIRE(b.forward_message("c", "sink", std::vector<std::uint8_t>{'m', '3'}, causal).ok());
+      (void)payload;
+    });
+  }).ok());
+  const auto cut = a.inject_partition("c", std::nullopt, Direction::outbound);
+  ForwardOptions causal;
+  causal.causal_label = "orders";
+  REQUIRE(a.forward_message("c", "sink", bytes("m1"), causal).ok());
+  REQUIRE(a.forward_message("b", "relay", bytes("m2"), causal).ok());
+  // m3 reaches c and must wait for m1.
+  REQUIRE(cluster.wait([&] { return b.metrics().messages_sent["c/default"] >= 1; }));
+  REQUIRE(cluster.wait([&] { return c.metrics().messages_received["b/default"] >= 1; }));
+  CHECK(cluster.sinks["c"]->size() == 0);
+  REQUIRE(a.resolve_partition(cut).ok());
+  REQUIRE(cluster.wait([&] { return cluster.sinks["c"]->size() == 2; }));
+  auto got = cluster.sinks["c"]->copy();
+  CHECK(std::string(got[0].payload.begin(), got[0].payload.end()) == "m1");
+  CHECK(std::string(got[1].payload.begin(), got[1].payload.end()) == "m3");
+}
+
+TEST_CASE("a node restarted with its data directory rejoins without being told") {
+  // Proves membership persistence: the restarted node dials its old members from disk.
+  Cluster cluster;
+  char tmpl[] = "/tmp/plexus-data-XXXXXX";
+  const std::filesystem::path dir = mkdtemp(tmpl);
+  auto& a = cluster.start("a");
+  auto config_b = cluster.config("b");
+  config_b.data_dir = dir / "b";
+  cluster.start("b", config_b);
+  REQUIRE(cluster["b"].join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  cluster.nodes.erase("b");
+  REQUIRE(cluster.wait([&] { return !a.member_status()[1].up; }));
+  auto& b2 = cluster.start("b", config_b);  // no join
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  CHECK(b2.members() == std::vector<std::string>{"a", "b"});
+  std::filesystem::remove_all(dir);
+}
