@@ -25,6 +25,7 @@ namespace {
 struct Node {
   std::string name;
   std::string address;
+  std::string spec_json;  // what the node printed: other nodes join by it
   tools::Child child;
   std::ofstream log;
   std::string partial;  // stderr bytes past the last full line
@@ -50,7 +51,7 @@ Result<Node> start_node(const fs::path& plexusd, const fs::path& dir, const std:
   }
   const auto& addr = ready["spec"]["listen_addrs"][0];
   Node node{name, addr["ip"].get<std::string>() + ":" + std::to_string(addr["port"].get<int>()),
-            std::move(*child), std::ofstream(dir / (name + ".log")), {}};
+            ready["spec"].dump(), std::move(*child), std::ofstream(dir / (name + ".log")), {}};
   return node;
 }
 
@@ -78,7 +79,7 @@ int run(int nodes_wanted, const fs::path& plexusd, const fs::path& dir) {
   std::vector<Node> nodes;
   for (int i = 1; i <= nodes_wanted; ++i) {
     std::vector<std::string> joins;
-    if (!nodes.empty()) joins.push_back(nodes.front().address);
+    if (!nodes.empty()) joins.push_back(nodes.front().spec_json);  // join by node spec
     auto node = start_node(plexusd, dir, "n" + std::to_string(i), joins);
     if (!node) {
       std::cerr << "plexus-cluster: " << node.error().message() << "\n";
