@@ -92,13 +92,14 @@ struct ConnectionTasks {
 
   static asio::awaitable<void> read_loop(Ptr self) {
     Connection& c = *self;
-    std::vector<std::uint8_t> buffer(c.options_.read_buffer_bytes);
+    // Not zero-filled: an idle connection touches only the pages its reads use.
+    ByteBuffer buffer(c.options_.read_buffer_bytes);
     if (!c.impl_->leftover.empty()) {
       consume(c, c.impl_->leftover);
       c.impl_->leftover = {};
     }
     while (c.state_ != Connection::State::finished) {
-      auto [ec, n] = co_await c.socket_.async_read_some(asio::buffer(buffer), nothrow);
+      auto [ec, n] = co_await c.socket_.async_read_some(asio::buffer(buffer.data(), buffer.capacity()), nothrow);
       if (ec) {
         if (c.state_ == Connection::State::finished) break;
         Error why = end_of_stream_error(c, ec);
