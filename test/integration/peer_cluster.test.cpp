@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -107,6 +108,19 @@ TEST_CASE("three nodes join through one and sync_join completes fully connected"
   REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
   CHECK(a.members() == std::vector<std::string>{"a", "b", "c"});
   CHECK(c.members_for_orchestration().size() == 3);
+  // get_local_state reads back through decode_local_state, field for field.
+  auto state = decode_local_state(a.get_local_state());
+  REQUIRE_MESSAGE(state.ok(), state.error().message());
+  CHECK(state->node == "a");
+  CHECK(state->spec == a.spec());
+  CHECK(state->links.size() == 2);
+  CHECK(state->links["b"].up);
+  CHECK(state->links["b"].channels["bulk"] == std::pair<std::size_t, std::size_t>{4, 4});
+  CHECK(state->membership.entries.size() == 3);
+  CHECK(state->servers == std::vector<std::string>{"sink"});
+  auto broken = a.get_local_state();
+  broken["links"]["b"]["up"] = "yes";
+  CHECK(decode_local_state(broken).error().detail.rfind("links.b.up", 0) == 0);
 }
 
 TEST_CASE("join by address only learns the spec from the node") {

@@ -30,6 +30,7 @@
 
 #include "plexus/core/node_spec.hpp"
 #include "plexus/core/result.hpp"
+#include "plexus/membership/membership.hpp"
 #include "plexus/secure/cluster_key.hpp"
 #include "plexus/transport/counters.hpp"
 #include "plexus/transport/options.hpp"
@@ -219,5 +220,25 @@ class PeerService {
   explicit PeerService(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
+
+/// get_local_state() read back into plain data (partisan's decode/1).
+struct LocalState {
+  std::string node;
+  NodeSpec spec;
+  bool left = false;
+  membership::LocalState membership;
+  struct Link {
+    bool up = false;
+    std::map<std::string, std::pair<std::size_t, std::size_t>> channels;  ///< connections, parallelism
+  };
+  std::map<std::string, Link> links;
+  std::vector<Partition> partitions;  ///< expiry is not carried
+  std::size_t ack_entries = 0;
+  std::size_t ack_bytes = 0;
+  std::vector<std::string> servers;
+};
+
+/// Strict parse of get_local_state() output; errors name the field.
+Result<LocalState> decode_local_state(const nlohmann::json& state);
 
 }  // namespace plexus::peer
