@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/json_path.hpp"
 
 namespace plexus {
 namespace {
@@ -34,43 +35,7 @@ using Channels = std::map<std::string, ChannelSpec, std::less<>>;
 /// Longest text parse_node_spec reads; a full spec (64 channels, 16
 /// addresses, pretty-printed) stays well under 16 KiB.
 constexpr std::size_t spec_text_max_bytes = 64 * 1024;
-/// Longest key echoed in a field path, so a hostile key cannot flood the log.
-constexpr std::size_t path_key_max_bytes = 64;
-constexpr std::string_view root_path = "(root)";
-
-Error field_error(std::string_view path, std::string_view what) {
-  std::string detail;
-  detail.append(path).append(": ").append(what);
-  return make_error(errc::invalid_field, std::move(detail));
-}
-
-/// Untrusted text as shown in a detail: printable ASCII as is, other bytes as
-/// \xNN, cut after path_key_max_bytes.
-std::string printable(std::string_view key) {
-  std::string out;
-  for (const char c : key) {
-    if (out.size() >= path_key_max_bytes) return out + "...";
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      std::array<char, 5> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", byte);
-      out += escaped.data();
-    }
-  }
-  return out;
-}
-
-std::string join_path(std::string_view parent, std::string_view key) {
-  std::string path(parent);
-  if (!path.empty()) path += '.';
-  return path + (key.empty() ? std::string("\"\"") : printable(key));
-}
-
-std::string index_path(std::string_view parent, std::size_t index) {
-  return std::string(parent) + "[" + std::to_string(index) + "]";
-}
+constexpr std::string_view root_path = json_path::root;
 
 bool is_ascii_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -80,13 +45,13 @@ bool is_ascii_alnum(char c) {
 /// and the bytes in `punctuation`; `allowed` spells the set for the message.
 Result<void> check_name(std::string_view name, std::string_view field, std::size_t max_bytes,
                         std::string_view punctuation, std::string_view allowed) {
-  if (name.empty()) return field_error(field, "must not be empty");
+  if (name.empty()) return json_path::field_error(field, "must not be empty");
   if (name.size() > max_bytes) {
-    return field_error(field, "must be at most " + std::to_string(max_bytes) + " bytes");
+    return json_path::field_error(field, "must be at most " + std::to_string(max_bytes) + " bytes");
   }
   for (std::size_t i = 0; i < name.size(); ++i) {
     if (!is_ascii_alnum(name[i]) && punctuation.find(name[i]) == std::string_view::npos) {
-      return field_error(field, "has '" + printable(name.substr(i, 1)) + "' at byte " + std::to_string(i) +
+      return json_path::field_error(field, "has '" + json_path::printable(name.substr(i, 1)) + "' at byte " + std::to_string(i) +
                                     "; only " + std::string(allowed) + " allowed");
     }
   }
@@ -110,7 +75,7 @@ constexpr std::string_view ip_requirement =
 
 Result<void> validate_ip(std::string_view ip, std::string_view field) {
   if (is_ip_literal(ip, AF_INET) || is_ip_literal(ip, AF_INET6)) return {};
-  return field_error(field, ip_requirement);
+  return json_path::field_error(field, ip_requirement);
 }
 
 /// All of `text` as an unsigned number in `base`: from_chars takes digits
@@ -126,25 +91,25 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, int base) {
 
 Result<void> validate_listen_addrs(const std::vector<ListenAddr>& addrs) {
   if (addrs.empty() || addrs.size() > listen_addrs_max) {
-    return field_error("listen_addrs", "must hold 1.." + std::to_string(listen_addrs_max) + " addresses");
+    return json_path::field_error("listen_addrs", "must hold 1.." + std::to_string(listen_addrs_max) + " addresses");
   }
   for (std::size_t i = 0; i < addrs.size(); ++i) {
-    if (auto ok = validate_ip(addrs[i].ip, index_path("listen_addrs", i) + ".ip"); !ok) return ok;
+    if (auto ok = validate_ip(addrs[i].ip, json_path::index("listen_addrs", i) + ".ip"); !ok) return ok;
   }
   return {};
 }
 
 Result<void> validate_channels(const Channels& channels) {
   if (channels.size() > channels_max) {
-    return field_error("channels", "must hold at most " + std::to_string(channels_max) +
+    return json_path::field_error("channels", "must hold at most " + std::to_string(channels_max) +
                                        " channels (\"default\" included)");
   }
-  if (!channels.contains(default_channel)) return field_error("channels.default", "missing");
+  if (!channels.contains(default_channel)) return json_path::field_error("channels.default", "missing");
   for (const auto& [name, channel] : channels) {
-    const std::string path = join_path("channels", name);
+    const std::string path = json_path::join("channels", name);
     if (auto ok = validate_channel_name(name, path); !ok) return ok;
     if (channel.parallelism < 1 || channel.parallelism > channel_parallelism_max) {
-      return field_error(path + ".parallelism",
+      return json_path::field_error(path + ".parallelism",
                          "must be 1.." + std::to_string(channel_parallelism_max));
     }
   }
@@ -157,7 +122,7 @@ Result<void> check_known_keys(const json& object, std::string_view path,
                               std::initializer_list<std::string_view> known) {
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-      return field_error(join_path(path, it.key()), "unknown field");
+      return json_path::field_error(json_path::join(path, it.key()), "unknown field");
     }
   }
   return {};
@@ -166,7 +131,7 @@ Result<void> check_known_keys(const json& object, std::string_view path,
 /// The member `key` of `object`, or "<path>: missing".
 Result<const json*> require(const json& object, const char* key, std::string_view path) {
   const auto it = object.find(key);
-  if (it == object.end()) return field_error(path, "missing");
+  if (it == object.end()) return json_path::field_error(path, "missing");
   return &*it;
 }
 
@@ -180,18 +145,18 @@ Result<std::uint64_t> integer_from_json(const json& value, std::string_view path
     number = static_cast<std::uint64_t>(value.get<std::int64_t>());
   }
   if (!number || *number < min || *number > max) {
-    return field_error(path, "must be an integer " + std::to_string(min) + ".." + std::to_string(max));
+    return json_path::field_error(path, "must be an integer " + std::to_string(min) + ".." + std::to_string(max));
   }
   return *number;
 }
 
 Result<ListenAddr> listen_addr_from_json(const json& value, const std::string& path) {
-  if (!value.is_object()) return field_error(path, "must be an object {\"ip\": ..., \"port\": ...}");
+  if (!value.is_object()) return json_path::field_error(path, "must be an object {\"ip\": ..., \"port\": ...}");
   if (auto ok = check_known_keys(value, path, {"ip", "port"}); !ok) return ok.error();
   const std::string ip_path = path + ".ip";
   const auto ip = require(value, "ip", ip_path);
   if (!ip) return ip.error();
-  if (!(*ip)->is_string()) return field_error(ip_path, ip_requirement);
+  if (!(*ip)->is_string()) return json_path::field_error(ip_path, ip_requirement);
   const auto& ip_text = (*ip)->get_ref<const std::string&>();
   if (auto ok = validate_ip(ip_text, ip_path); !ok) return ok.error();
   const auto port = require(value, "port", path + ".port");
@@ -203,11 +168,11 @@ Result<ListenAddr> listen_addr_from_json(const json& value, const std::string& p
 
 Result<std::vector<ListenAddr>> listen_addrs_from_json(const json& value) {
   const std::string expected = "must be an array of 1.." + std::to_string(listen_addrs_max) + " addresses";
-  if (!value.is_array()) return field_error("listen_addrs", expected);
-  if (value.empty() || value.size() > listen_addrs_max) return field_error("listen_addrs", expected);
+  if (!value.is_array()) return json_path::field_error("listen_addrs", expected);
+  if (value.empty() || value.size() > listen_addrs_max) return json_path::field_error("listen_addrs", expected);
   std::vector<ListenAddr> addrs;
   for (std::size_t i = 0; i < value.size(); ++i) {
-    auto addr = listen_addr_from_json(value[i], index_path("listen_addrs", i));
+    auto addr = listen_addr_from_json(value[i], json_path::index("listen_addrs", i));
     if (!addr) return addr.error();
     addrs.push_back(std::move(addr).value());
   }
@@ -215,7 +180,7 @@ Result<std::vector<ListenAddr>> listen_addrs_from_json(const json& value) {
 }
 
 Result<ChannelSpec> channel_from_json(const json& value, const std::string& path) {
-  if (!value.is_object()) return field_error(path, "must be an object {\"parallelism\": ..., \"monotonic\": ...}");
+  if (!value.is_object()) return json_path::field_error(path, "must be an object {\"parallelism\": ..., \"monotonic\": ...}");
   if (auto ok = check_known_keys(value, path, {"parallelism", "monotonic"}); !ok) return ok.error();
   ChannelSpec channel;
   if (const auto it = value.find("parallelism"); it != value.end()) {
@@ -224,7 +189,7 @@ Result<ChannelSpec> channel_from_json(const json& value, const std::string& path
     channel.parallelism = static_cast<std::uint32_t>(*number);
   }
   if (const auto it = value.find("monotonic"); it != value.end()) {
-    if (!it->is_boolean()) return field_error(path + ".monotonic", "must be true or false");
+    if (!it->is_boolean()) return json_path::field_error(path + ".monotonic", "must be true or false");
     channel.monotonic = it->get<bool>();
   }
   return channel;
@@ -236,10 +201,10 @@ Result<Channels> channels_from_json(const json* value) {
                                " channels (\"default\" included)";
   Channels channels;
   if (value != nullptr) {
-    if (!value->is_object()) return field_error("channels", "must be an object {name: {...}}");
-    if (value->size() > channels_max) return field_error("channels", too_many);
+    if (!value->is_object()) return json_path::field_error("channels", "must be an object {name: {...}}");
+    if (value->size() > channels_max) return json_path::field_error("channels", too_many);
     for (auto it = value->begin(); it != value->end(); ++it) {
-      const std::string path = join_path("channels", it.key());
+      const std::string path = json_path::join("channels", it.key());
       if (auto ok = validate_channel_name(it.key(), path); !ok) return ok.error();
       auto channel = channel_from_json(it.value(), path);
       if (!channel) return channel.error();
@@ -247,19 +212,19 @@ Result<Channels> channels_from_json(const json* value) {
     }
   }
   channels.try_emplace(std::string(default_channel));
-  if (channels.size() > channels_max) return field_error("channels", too_many);
+  if (channels.size() > channels_max) return json_path::field_error("channels", too_many);
   return channels;
 }
 
 Result<NodeSpec> decode_spec(const json& value) {
-  if (!value.is_object()) return field_error(root_path, "must be a JSON object");
+  if (!value.is_object()) return json_path::field_error(root_path, "must be a JSON object");
   const auto known = {std::string_view("name"), std::string_view("listen_addrs"),
                       std::string_view("channels"), std::string_view("instance_id")};
   if (auto ok = check_known_keys(value, "", known); !ok) return ok.error();
   NodeSpec spec;
   const auto name = require(value, "name", "name");
   if (!name) return name.error();
-  if (!(*name)->is_string()) return field_error("name", "must be a string");
+  if (!(*name)->is_string()) return json_path::field_error("name", "must be a string");
   spec.name = (*name)->get<std::string>();
   if (auto ok = validate_node_name(spec.name); !ok) return ok.error();
   const auto addrs_json = require(value, "listen_addrs", "listen_addrs");
@@ -319,7 +284,7 @@ class DuplicateKeyFinder {
   [[nodiscard]] std::string child_path() const {
     if (frames_.empty()) return {};
     const Frame& top = frames_.back();
-    return top.is_array ? index_path(top.path, top.index) : join_path(top.path, top.key);
+    return top.is_array ? json_path::index(top.path, top.index) : json_path::join(top.path, top.key);
   }
   void on_key(const std::string& key) {
     Frame& top = frames_.back();
@@ -346,8 +311,8 @@ Result<void> validate_channel_name(std::string_view name, std::string_view field
 
 Result<ListenAddr> parse_listen_addr(std::string_view text) {
   const auto malformed = [text] {
-    return field_error("listen_addr", "must be IPV4:PORT or [IPV6]:PORT with PORT 0..65535, got \"" +
-                                          printable(text) + "\"");
+    return json_path::field_error("listen_addr", "must be IPV4:PORT or [IPV6]:PORT with PORT 0..65535, got \"" +
+                                          json_path::printable(text) + "\"");
   };
   std::string_view ip;
   std::string_view port;
@@ -387,7 +352,7 @@ Result<NodeSpec> node_spec_from_json(const nlohmann::json& json) {
   } catch (const std::exception& e) {
     // Unreachable by design (types are checked first); kept so a missed case
     // turns into a rejection instead of an escaping exception.
-    return field_error(root_path, std::string("cannot decode: ") + e.what());
+    return json_path::field_error(root_path, std::string("cannot decode: ") + e.what());
   }
 }
 
@@ -409,7 +374,7 @@ Result<NodeSpec> parse_node_spec(std::string_view text) {
   } catch (const std::exception& e) {
     return make_error(errc::invalid_json, std::string(root_path) + ": not JSON (" + e.what() + ")");
   }
-  if (const auto& path = duplicates.duplicate_path()) return field_error(*path, "duplicate key");
+  if (const auto& path = duplicates.duplicate_path()) return json_path::field_error(*path, "duplicate key");
   return node_spec_from_json(document);
 }
 
@@ -437,7 +402,7 @@ std::string instance_id_to_hex(std::uint64_t id) {
 
 Result<std::uint64_t> instance_id_from_hex(std::string_view hex, std::string_view field) {
   const auto id = hex.size() == 16 ? parse_unsigned(hex, 16) : std::nullopt;
-  if (!id) return field_error(field, "must be 16 hex digits");
+  if (!id) return json_path::field_error(field, "must be 16 hex digits");
   return *id;
 }
 

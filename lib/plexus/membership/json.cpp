@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/json_path.hpp"
 #include "plexus/membership/internal.hpp"
 
 namespace plexus::membership {
@@ -22,9 +23,7 @@ namespace {
 using nlohmann::json;
 using Keys = std::span<const std::string_view>;
 
-constexpr std::string_view root_path = "(root)";
-/// Longest key echoed in an error, so a hostile key cannot flood the log.
-constexpr std::size_t path_key_max_bytes = 64;
+constexpr std::string_view root_path = json_path::root;
 
 constexpr std::array<std::string_view, 6> persisted_keys = {"format_version", "local", "version_floor",
                                                             "entries", "tombstones", "reservations"};
@@ -34,47 +33,16 @@ constexpr std::array<std::string_view, 9> local_state_keys = {
 constexpr std::array<std::string_view, 2> entry_keys = {"version", "spec"};
 constexpr std::array<std::string_view, 3> observed_entry_keys = {"version", "spec", "observed_by"};
 
-Error field_error(std::string_view path, std::string_view what) {
-  std::string detail(path);
-  detail.append(": ").append(what);
-  return make_error(plexus::errc::invalid_field, std::move(detail));
-}
-
-/// An untrusted key as shown in a path: printable ASCII as is, other bytes as \xNN, cut short.
-std::string printable(std::string_view key) {
-  std::string out;
-  for (const char c : key) {
-    if (out.size() >= path_key_max_bytes) return out + "...";
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      std::array<char, 5> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", byte);
-      out += escaped.data();
-    }
-  }
-  return out;
-}
-
-std::string join_path(std::string_view parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
-}
-
-std::string index_path(std::string_view parent, std::size_t index) {
-  return std::string(parent) + "[" + std::to_string(index) + "]";
-}
-
 /// `value` is an object holding exactly `keys`.
 Result<void> check_object(const json& value, std::string_view path, Keys keys) {
-  if (!value.is_object()) return field_error(path.empty() ? root_path : path, "must be a JSON object");
+  if (!value.is_object()) return json_path::field_error(path.empty() ? root_path : path, "must be a JSON object");
   for (auto it = value.begin(); it != value.end(); ++it) {
     if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) {
-      return field_error(join_path(path, printable(it.key())), "unknown field");
+      return json_path::field_error(json_path::join(path, json_path::printable(it.key())), "unknown field");
     }
   }
   for (const std::string_view key : keys) {
-    if (!value.contains(key)) return field_error(join_path(path, key), "missing");
+    if (!value.contains(key)) return json_path::field_error(json_path::join(path, key), "missing");
   }
   return {};
 }
@@ -88,11 +56,11 @@ Result<std::uint64_t> unsigned_from_json(const json& value, std::string_view pat
     number = static_cast<std::uint64_t>(value.get<std::int64_t>());
   }
   if (number && *number >= min && *number <= max) return *number;
-  return field_error(path, "must be an integer " + std::to_string(min) + ".." + std::to_string(max));
+  return json_path::field_error(path, "must be an integer " + std::to_string(min) + ".." + std::to_string(max));
 }
 
 Result<std::string> name_from_json(const json& value, std::string_view path) {
-  if (!value.is_string()) return field_error(path, "must be a string");
+  if (!value.is_string()) return json_path::field_error(path, "must be a string");
   const auto& name = value.get_ref<const std::string&>();
   if (auto ok = validate_node_name(name, path); !ok) return ok.error();
   return name;
@@ -101,13 +69,13 @@ Result<std::string> name_from_json(const json& value, std::string_view path) {
 /// An array of at most entries_max distinct node names, returned sorted.
 Result<std::vector<std::string>> names_from_json(const json& value, std::string_view path) {
   if (!value.is_array() || value.size() > entries_max) {
-    return field_error(path, "must be an array of at most " + std::to_string(entries_max) + " node names");
+    return json_path::field_error(path, "must be an array of at most " + std::to_string(entries_max) + " node names");
   }
   std::set<std::string> names;
   for (std::size_t i = 0; i < value.size(); ++i) {
-    auto name = name_from_json(value[i], index_path(path, i));
+    auto name = name_from_json(value[i], json_path::index(path, i));
     if (!name) return name.error();
-    if (!names.insert(*name).second) return field_error(index_path(path, i), "duplicate name");
+    if (!names.insert(*name).second) return json_path::field_error(json_path::index(path, i), "duplicate name");
   }
   return std::vector<std::string>(names.begin(), names.end());
 }
@@ -123,14 +91,14 @@ struct Decoded {
 Result<void> decode_entries(const json& root, bool removed, bool observed, Decoded& out) {
   const std::string section = removed ? "tombstones" : "entries";
   const json& list = root.at(section);
-  if (!list.is_array()) return field_error(section, "must be an array");
+  if (!list.is_array()) return json_path::field_error(section, "must be an array");
   if (out.entries.size() + list.size() > entries_max) {
     return internal::error(errc::too_many_entries, section + ": more than " + std::to_string(entries_max) +
                                                        " entries and tombstones in all");
   }
   const bool with_observers = observed && removed;
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string path = index_path(section, i);
+    const std::string path = json_path::index(section, i);
     const json& value = list[i];
     const Keys keys = with_observers ? Keys(observed_entry_keys) : Keys(entry_keys);
     if (auto ok = check_object(value, path, keys); !ok) return ok.error();
@@ -138,7 +106,7 @@ Result<void> decode_entries(const json& root, bool removed, bool observed, Decod
     if (!version) return version.error();
     auto spec = node_spec_from_json(value.at("spec"));
     if (!spec) return internal::nested(spec.error(), path + ".spec");
-    if (out.entries.contains(spec->name)) return field_error(path + ".spec.name", "name appears twice");
+    if (out.entries.contains(spec->name)) return json_path::field_error(path + ".spec.name", "name appears twice");
     if (with_observers) {
       auto observers = names_from_json(value.at("observed_by"), path + ".observed_by");
       if (!observers) return observers.error();
@@ -164,13 +132,13 @@ Result<Persisted> decode_persisted(const json& root, std::string_view local_name
   if (auto ok = check_object(root, "", persisted_keys); !ok) return ok.error();
   const json& format = root.at("format_version");
   if (!unsigned_from_json(format, "format_version", format_version, format_version)) {
-    return field_error("format_version",
+    return json_path::field_error("format_version",
                        "must be " + std::to_string(format_version) + ", the format this build reads");
   }
   const auto local = name_from_json(root.at("local"), "local");
   if (!local) return local.error();
   if (*local != local_name) {
-    return field_error("local",
+    return json_path::field_error("local",
                        "is the state of \"" + *local + "\", not of \"" + std::string(local_name) + "\"");
   }
   Persisted persisted;
@@ -196,7 +164,7 @@ Result<LocalState> decode_state(const json& root) {
                                              "local_instance_id");
   if (!instance) return instance.error();
   state.local_instance_id = *instance;
-  if (!root.at("removed_self").is_boolean()) return field_error("removed_self", "must be true or false");
+  if (!root.at("removed_self").is_boolean()) return json_path::field_error("removed_self", "must be true or false");
   state.removed_self = root.at("removed_self").get<bool>();
   const auto max_members = unsigned_from_json(root.at("max_members"), "max_members", 0,
                                               std::numeric_limits<std::size_t>::max());
@@ -237,12 +205,12 @@ json Membership::to_json() const {
 }
 
 Result<Membership> Membership::from_json(const json& document, NodeSpec local, Options options) {
-  Result<Persisted> persisted = field_error(root_path, "not decoded");
+  Result<Persisted> persisted = json_path::field_error(root_path, "not decoded");
   try {
     persisted = decode_persisted(document, local.name);
   } catch (const std::exception& e) {
     // Unreachable by design (types are checked first); a missed case becomes a rejection.
-    return field_error(root_path, std::string("cannot decode: ") + e.what());
+    return json_path::field_error(root_path, std::string("cannot decode: ") + e.what());
   }
   if (!persisted) return persisted.error();
   Membership membership(std::move(local), options);
@@ -298,7 +266,7 @@ Result<LocalState> decode_local_state(const json& document) {
   try {
     return decode_state(document);
   } catch (const std::exception& e) {
-    return field_error(root_path, std::string("cannot decode: ") + e.what());
+    return json_path::field_error(root_path, std::string("cannot decode: ") + e.what());
   }
 }
 
