@@ -340,6 +340,69 @@ TEST_CASE("unknown nodes, servers and channels are refused with a reason, never 
   CHECK(a.forward_message("b", "sink", bytes("x"), nowhere).error().code == errc::unknown_channel);
   REQUIRE(a.forward_message("b", "nobody", bytes("x")).ok());
   REQUIRE(cluster.wait([&] { return b.metrics().drops["unknown_server"] == 1; }));
+  // With ack, the sender learns it definitely: the receiver refuses, not acks.
+  ForwardOptions acked;
+  acked.ack = true;
+  std::optional<Result<void>> outcome;
+  REQUIRE(a.forward_message("b", "nobody", bytes("x"), acked, [&](const Result<void>& r) { outcome = r; }).ok());
+  REQUIRE(cluster.wait([&] { return outcome.has_value(); }));
+  CHECK(outcome->error().code == errc::unknown_server);
+  std::vector<std::uint8_t> huge(32 * 1024 * 1024);
+  CHECK(a.forward_message("b", "sink", huge).error().code == errc::frame_too_large);
+}
+
+TEST_CASE("bad configurations are refused at start with the field named") {
+  // Proves start() validates instead of asserting deep inside.
+  Cluster cluster;
+  auto no_listen = cluster.config("a");
+  no_listen.listen.clear();
+  CHECK(PeerService::start(cluster.io.get_executor(), no_listen).error().detail.rfind("listen", 0) == 0);
+  auto bad_channel = cluster.config("a");
+  bad_channel.channels["x"] = ChannelSpec{0, false};
+  CHECK_FALSE(PeerService::start(cluster.io.get_executor(), bad_channel).ok());
+  auto hasty = cluster.config("a");
+  hasty.peer_timeout = hasty.heartbeat_interval;
+  CHECK(PeerService::start(cluster.io.get_executor(), hasty).error().detail.rfind("peer_timeout", 0) == 0);
+}
+
+TEST_CASE("waiting acked messages get a definite answer when the sender stops") {
+  // Proves no completion is silently dropped: stop() answers every pending one.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  a.inject_partition("b", std::nullopt);
+  ForwardOptions acked;
+  acked.ack = true;
+  std::optional<Result<void>> outcome;
+  REQUIRE(a.forward_message("b", "sink", bytes("x"), acked, [&](const Result<void>& r) { outcome = r; }).ok());
+  bool stopped = false;
+  a.stop([&] { stopped = true; });
+  REQUIRE(cluster.wait([&] { return stopped && outcome.has_value(); }));
+  CHECK(outcome->error().code == errc::shutting_down);
+}
+
+TEST_CASE("on_removed fires when another node removes us, not on our own leave, and callbacks may re-enter") {
+  // Proves the removal callback's contract and that watchers can call back into the service.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  auto& c = cluster.start("c");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(c.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  int b_removed = 0, c_removed = 0;
+  b.on_removed([&] { ++b_removed; });
+  c.on_removed([&] { ++c_removed; });
+  // a removes whoever goes down, from inside its on_down callback.
+  a.on_down("", [&](const std::string& node, const std::string&) { (void)a.leave(node); });
+  c.leave();
+  REQUIRE(cluster.wait([&] { return c.has_left() && cluster.all_see(2); }));
+  REQUIRE(a.leave("b").ok());
+  REQUIRE(cluster.wait([&] { return b.has_left(); }));
+  CHECK(b_removed == 1);
+  CHECK(c_removed == 0);
 }
 
 TEST_CASE("a monotonic channel that falls behind sends only the newest value per key") {

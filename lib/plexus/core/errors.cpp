@@ -46,7 +46,7 @@ Descriptor describe(errc e) noexcept {
     case errc::partitioned: return {"partitioned", "partitioned"};
     case errc::ack_table_full: return {"ack_table_full", "acknowledgement table full"};
     case errc::delivery_failed: return {"delivery_failed", "delivery failed"};
-    case errc::not_a_member: return {"not_a_member", "not a member of the cluster"};
+    case errc::timed_out: return {"timed_out", "timed out"};
   }
   return {"unknown", "unknown error"};
 }

@@ -51,7 +51,7 @@ enum class errc : int {
   partitioned,
   ack_table_full,
   delivery_failed,
-  not_a_member,
+  timed_out,
 };
 
 const std::error_category& plexus_category() noexcept;

@@ -134,7 +134,8 @@ void PeerService::Impl::removed_self() {
   for (auto& [name, peer] : peers) drop_links(peer, "this node left");
   for (auto& w : sync_joins) if (w.done) w.done(make_error(errc::shutting_down, "this node left"));
   sync_joins.clear();
-  if (on_removed_fn) on_removed_fn();
+  fail_completions(make_error(errc::shutting_down, "this node left the cluster"));
+  if (!leaving_by_choice && on_removed_fn) on_removed_fn();
 }
 
 void PeerService::Impl::persist() {

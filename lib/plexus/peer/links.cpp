@@ -4,6 +4,7 @@
 // that drives timers.
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
@@ -83,7 +84,7 @@ void PeerService::Impl::on_accepted(transport::ConnectionPtr connection) {
   }
   auto context = std::make_shared<LinkContext>();
   context->peer = connection->peer().name;
-  unattached.insert(connection);
+  unattached.emplace(connection, Clock::now());
   start_connection(connection, context);
 }
 
@@ -242,7 +243,7 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
     context->channel = channel;
     context->index = index;
     context->dialer = true;
-    s.unattached.insert(connection);
+    s.unattached.emplace(connection, Clock::now());
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, channel, index, false}});
   }, asio::detached);
@@ -270,7 +271,7 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done) {
     context->dialer = true;
     context->nudge = true;
     context->on_nudge_reply = std::move(done);
-    s.unattached.insert(connection);
+    s.unattached.emplace(connection, Clock::now());
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, std::string(control_channel), 0, true}});
     std::vector<wire::MemberEntry> entries;
@@ -316,30 +317,44 @@ bool partitioned(const std::map<std::uint64_t, Partition>& table, std::string_vi
 
 }  // namespace
 
-bool PeerService::Impl::send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
-                                   const std::vector<std::uint8_t>& frame, bool control) {
-  if (partitioned(partition_table, peer.spec.name, Direction::outbound)) {
-    if (!control) count_drop("partitioned");
-    return false;
-  }
+// Hand one frame to a link. Callers count what did not go out, once.
+SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
+                                          const std::vector<std::uint8_t>& frame, bool control) {
+  if (partitioned(partition_table, peer.spec.name, Direction::outbound)) return SendOutcome::partitioned;
   auto it = peer.channels.find(channel);
-  if (it == peer.channels.end() || it->second.empty()) return false;
+  if (it == peer.channels.end() || it->second.empty()) return SendOutcome::not_connected;
   Slot& slot = it->second[index % it->second.size()];
-  if (!slot.attached) return false;
+  if (!slot.attached) return SendOutcome::not_connected;
   if (auto sent = slot.connection->send(frame); !sent) {
-    count_drop(std::string(errc_name(static_cast<errc>(sent.error().code.value()))));
-    return false;
+    if (sent.error().code == errc::outbox_full) return SendOutcome::outbox_full;
+    if (sent.error().code == errc::frame_too_large) return SendOutcome::too_large;
+    return SendOutcome::not_connected;
   }
   if (!control) {
     const auto key = metric_key(peer.spec.name, channel);
     ++metrics.messages_sent[key];
     metrics.bytes_sent[key] += frame.size();
   }
-  return true;
+  return SendOutcome::sent;
 }
 
 bool PeerService::Impl::send_control(PeerLinks& peer, const wire::Envelope& envelope) {
-  return send_frame(peer, control_channel, 0, wire::encode(envelope), true);
+  return send_frame(peer, control_channel, 0, wire::encode(envelope), true) == SendOutcome::sent;
+}
+
+// Accepted or nudge connections that never attach are closed after the
+// handshake timeout: they hold a socket and memory each.
+void PeerService::Impl::close_stale_unattached(Clock::time_point now) {
+  std::vector<transport::ConnectionPtr> stale;
+  for (const auto& [connection, since] : unattached) {
+    if (now - since > config.transport.handshake_timeout) stale.push_back(connection);
+  }
+  for (const auto& connection : stale) {
+    spdlog::warn("closing connection from {}: no attach within {} ms", connection->peer().name,
+                 config.transport.handshake_timeout.count());
+    unattached.erase(connection);
+    connection->abort(make_error(errc::timed_out, "no attach"));
+  }
 }
 
 void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
@@ -383,7 +398,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(*peer, std::move(kind));
-        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, context->channel, std::move(kind));
+        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, context->channel, std::move(kind), body.size());
         else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
         else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
         // Heartbeats only refresh last_heard; Data/Goodbye are not peer-service kinds.
@@ -391,13 +406,15 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
       std::move(*decoded));
 }
 
+// Watchers run from the executor's queue, not inside the loop that found the
+// transition, so a callback may call back into the service (leave, join...).
 void PeerService::Impl::fire(bool up, const std::string& node, const std::string& channel) {
   if (channel.empty()) ++(up ? metrics.up_transitions : metrics.down_transitions);
-  std::vector<EventFn> to_call;
   for (const auto& [id, w] : watches) {
-    if (w.up == up && w.channel == channel && (w.node.empty() || w.node == node)) to_call.push_back(w.fn);
+    if (w.up == up && w.channel == channel && (w.node.empty() || w.node == node)) {
+      asio::post(executor, [fn = w.fn, node, channel] { fn(node, channel); });
+    }
   }
-  for (const auto& fn : to_call) fn(node, channel);
 }
 
 // Recompute up/down for a peer and fire exactly the transitions.
@@ -461,7 +478,7 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
     } else if (now >= it->deadline) {
       auto done = std::move(it->done);
       it = sync_joins.erase(it);
-      if (done) done(make_error(errc::handshake_timeout, "sync_join: " + (known ? missing : it->node + " unknown")));
+      if (done) done(make_error(errc::timed_out, "sync_join: " + (known ? missing : it->node + " unknown")));
     } else {
       ++it;
     }
@@ -484,6 +501,7 @@ void PeerService::Impl::tick() {
     reconcile(peer, now);
   }
   broadcast_dirty();
+  close_stale_unattached(now);
   if (now - last_anti_entropy >= config.gossip_interval) {
     last_anti_entropy = now;
     anti_entropy();

@@ -6,9 +6,37 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/delivery/errors.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
+namespace {
+
+// Room in a frame around the payload for the message's own fields.
+constexpr std::size_t message_overhead_bytes = 4096;
+
+const char* outcome_name(SendOutcome outcome) {
+  switch (outcome) {
+    case SendOutcome::sent: return "sent";
+    case SendOutcome::partitioned: return "partitioned";
+    case SendOutcome::not_connected: return "not_connected";
+    case SendOutcome::outbox_full: return "outbox_full";
+    case SendOutcome::too_large: return "frame_too_large";
+  }
+  return "not_connected";
+}
+
+errc outcome_code(SendOutcome outcome) {
+  switch (outcome) {
+    case SendOutcome::partitioned: return errc::partitioned;
+    case SendOutcome::outbox_full: return errc::outbox_full;
+    case SendOutcome::too_large: return errc::frame_too_large;
+    default: return errc::not_connected;
+  }
+}
+
+}  // namespace
+
 delivery::Time PeerService::Impl::now_ns() const {
   return std::chrono::duration_cast<delivery::Time>(Clock::now().time_since_epoch());
 }
@@ -19,6 +47,11 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
                                         std::span<const std::uint8_t> payload, const ForwardOptions& options,
                                         bool cast, Completion done) {
   if (left || stopping) return make_error(errc::shutting_down, "this node left or is stopping");
+  if (payload.size() + message_overhead_bytes > config.transport.max_frame_bytes) {
+    count_drop("frame_too_large");
+    return make_error(errc::frame_too_large, std::to_string(payload.size()) + " bytes of payload, frames up to " +
+                                                 std::to_string(config.transport.max_frame_bytes));
+  }
   wire::Message m;
   m.origin = self.name;
   m.origin_instance = self.instance_id;
@@ -46,9 +79,15 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     return make_error(errc::unknown_channel, "channel " + options.channel + " is not served by both " +
                                                  self.name + " and " + node);
   }
+  m.target_instance = peer->spec.instance_id;
   // Causal order needs every message to arrive, so a causal message is acked.
   if (options.ack || !options.causal_label.empty()) {
     const auto target = process_key(node, peer->spec.instance_id);
+    // Checked before stamping: a causal stamp must only count sent messages.
+    if (acks.size() >= config.ack_table_max) {
+      count_drop("ack_table_full");
+      return make_error(errc::ack_table_full, std::to_string(acks.size()) + " messages await acknowledgement");
+    }
     m.ack_id = acks.next_id(target);
     if (!m.causal_label.empty() && !stamp(m, peer->spec.instance_id)) {
       return make_error(errc::invalid_field, "causal label " + m.causal_label + ": cannot stamp");
@@ -64,36 +103,38 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     return {};
   }
   const auto frame = wire::encode(wire::Envelope{m});
-  if (!route(m, frame)) {
-    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
-      return p.second.node == node && p.second.direction != Direction::inbound;
-    });
-    count_drop(cut ? "partitioned" : "not_connected");
-    return make_error(cut ? errc::partitioned : errc::not_connected, "no path to " + node);
+  if (const auto outcome = route(m, frame); outcome != SendOutcome::sent) {
+    count_drop(outcome_name(outcome));
+    return make_error(outcome_code(outcome), "to " + node);
   }
   if (done) done({});
   return {};
 }
 
 // Send directly when the link is up and not cut, else relay if allowed.
-bool PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame) {
-  PeerLinks* peer = find_peer(message.target);
-  if (peer) {
-    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
-      return p.second.node == message.target && p.second.direction != Direction::inbound;
-    });
+SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame) {
+  SendOutcome outcome = SendOutcome::not_connected;
+  if (PeerLinks* peer = find_peer(message.target); peer && peer->up) {
     auto slots = peer->channels.find(message.channel);
-    if (!cut && peer->up && slots != peer->channels.end() && !slots->second.empty()) {
+    if (slots != peer->channels.end() && !slots->second.empty()) {
       const auto index = std::uint16_t(message.partition_key.value_or(0) % slots->second.size());
       const auto mine = self.channels.find(message.channel);
       if (mine != self.channels.end() && mine->second.monotonic && message.partition_key &&
           message.ack_id == 0) {
-        return send_monotonic(*peer, message.channel, index, *message.partition_key, frame);
+        return send_monotonic(*peer, message.channel, index, *message.partition_key, frame)
+                   ? SendOutcome::sent : SendOutcome::not_connected;
       }
-      if (send_frame(*peer, message.channel, index, frame, false)) return true;
+      outcome = send_frame(*peer, message.channel, index, frame, false);
+      if (outcome == SendOutcome::sent) return outcome;
     }
+  } else if (peer) {
+    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
+      return p.second.node == message.target && p.second.direction != Direction::inbound;
+    });
+    if (cut) outcome = SendOutcome::partitioned;
   }
-  return message.hops_left > 0 && relay(message);
+  if (message.hops_left > 0 && relay(message)) return SendOutcome::sent;
+  return outcome;
 }
 
 // A monotonic channel that is behind keeps only the newest frame per key.
@@ -105,10 +146,12 @@ bool PeerService::Impl::send_monotonic(PeerLinks& peer, const std::string& chann
   auto waiting = monotonic.find(id);
   const bool behind = slot.connection->outbox_bytes() >= config.monotonic_behind_bytes;
   if (!behind && (waiting == monotonic.end() || waiting->second.empty())) {
-    return send_frame(peer, channel, index, frame, false);
+    return send_frame(peer, channel, index, frame, false) == SendOutcome::sent;
   }
   if (waiting == monotonic.end()) waiting = monotonic.emplace(id, MonotonicBuffer(config.monotonic_max_keys)).first;
+  const auto evicted_before = waiting->second.evicted();
   if (waiting->second.put(key, frame)) count_drop("monotonic_replaced");
+  if (waiting->second.evicted() != evicted_before) count_drop("monotonic_evicted");
   return true;
 }
 
@@ -124,7 +167,7 @@ void PeerService::Impl::drain_monotonic() {
     if (slot.attached) {
       it->second.drain([&](const std::vector<std::uint8_t>& frame) {
         return slot.connection->outbox_bytes() < config.monotonic_behind_bytes &&
-               send_frame(*peer, channel, index, frame, false);
+               send_frame(*peer, channel, index, frame, false) == SendOutcome::sent;
       });
     }
     it = it->second.empty() ? monotonic.erase(it) : std::next(it);
@@ -146,35 +189,51 @@ bool PeerService::Impl::relay(wire::Message message) {
   message.via.push_back(self.name);
   const std::string channel = via.channels.count(message.channel) ? message.channel : std::string(control_channel);
   const auto index = std::uint16_t(message.partition_key.value_or(0));
-  return send_frame(via, channel, index, wire::encode(wire::Envelope{message}), false);
+  return send_frame(via, channel, index, wire::encode(wire::Envelope{message}), false) == SendOutcome::sent;
 }
 
-void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, wire::Message message) {
+void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, wire::Message message,
+                                   std::size_t frame_bytes) {
   const auto key = metric_key(from.spec.name, channel);
   ++metrics.messages_received[key];
-  metrics.bytes_received[key] += message.payload.size();
+  metrics.bytes_received[key] += frame_bytes;
   if (message.target != self.name) {  // we are a relay
-    if (message.hops_left == 0) {
-      count_drop("hops_exhausted");
-      return;
-    }
+    if (message.hops_left == 0) return count_drop("hops_exhausted");
     --message.hops_left;
     const auto frame = wire::encode(wire::Envelope{message});
-    if (!route(message, frame)) count_drop("relay_no_path");
+    if (route(message, frame) != SendOutcome::sent) count_drop("relay_no_path");
     return;
   }
-  if (!message.causal_label.empty() && !accept_causal(message)) return;  // retransmitted later
+  if (message.target_instance != 0 && message.target_instance != self.instance_id) {
+    return count_drop("stale_target");  // meant for a previous life of this node
+  }
+  const auto origin = process_key(message.origin, message.origin_instance);
+  if (!message.server.empty() && !servers.count(message.server)) {
+    count_drop("unknown_server");
+    if (message.ack_id != 0) refused_acks[origin].push_back(message.ack_id);  // a definite no
+    return;
+  }
+  if (!message.causal_label.empty()) {
+    switch (accept_causal(message)) {
+      case CausalAdmit::accept: break;
+      case CausalAdmit::duplicate:  // delivered before; its ack was lost
+        count_drop("duplicate");
+        ack_batcher.add(origin, message.ack_id);
+        return;
+      case CausalAdmit::full: return count_drop("causal_buffer_full");  // no ack: retransmitted later
+    }
+  }
   if (message.ack_id != 0) {
     switch (dedupe.check(message.origin_instance, message.origin, message.ack_id)) {
       case delivery::Verdict::deliver: break;
       case delivery::Verdict::duplicate:
         count_drop("duplicate");
-        ack_batcher.add(process_key(message.origin, message.origin_instance), message.ack_id);
+        ack_batcher.add(origin, message.ack_id);
         return;
-      case delivery::Verdict::overflow: count_drop("dedupe_overflow"); return;
-      case delivery::Verdict::stale: count_drop("stale_sender"); return;
+      case delivery::Verdict::overflow: return count_drop("dedupe_overflow");
+      case delivery::Verdict::stale: return count_drop("stale_sender");
     }
-    ack_batcher.add(process_key(message.origin, message.origin_instance), message.ack_id);
+    ack_batcher.add(origin, message.ack_id);
   }
   if (message.causal_label.empty()) return deliver(std::move(message));
   // Buffer until its causal past is delivered, then deliver what is ready, in order.
@@ -182,9 +241,8 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
   delivery::Stamp stamp{std::move(message.causal_clock), {}};
   for (auto& d : message.causal_deps) stamp.order.emplace_back(std::move(d.process), std::move(d.clock));
   const auto handle = next_causal_handle++;
-  const auto from = process_key(message.origin, message.origin_instance);
   causal_held.emplace(handle, std::move(message));
-  if (auto received = label->receive(from, std::move(stamp), handle); !received) {
+  if (auto received = label->receive(origin, std::move(stamp), handle); !received) {
     causal_held.erase(handle);
     count_drop("causal_rejected");
   }
@@ -199,6 +257,7 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
 bool PeerService::Impl::stamp(wire::Message& message, std::uint64_t target_instance) {
   auto label = causal.label(message.causal_label);
   if (!label) return false;
+  causal_labels.insert(message.causal_label);
   auto stamped = (*label)->stamp_send(process_key(message.target, target_instance));
   if (!stamped) return false;
   message.causal_clock = std::move(stamped->time);
@@ -206,31 +265,44 @@ bool PeerService::Impl::stamp(wire::Message& message, std::uint64_t target_insta
   return true;
 }
 
-// Whether a causal message may enter the buffer (no ack when full: the
-// sender retransmits once the buffer drained).
-bool PeerService::Impl::accept_causal(wire::Message& message) {
+// May a causal message enter the buffer? A message already delivered is a
+// duplicate (re-ack it); a full buffer refuses it unacked, so the sender
+// retransmits once the buffer drained.
+PeerService::Impl::CausalAdmit PeerService::Impl::accept_causal(wire::Message& message) {
   auto label = causal.label(message.causal_label);
-  if (!label) {
-    count_drop("causal_too_many_labels");
-    return false;
-  }
+  if (!label) return CausalAdmit::full;
+  causal_labels.insert(message.causal_label);
   delivery::Stamp stamp{message.causal_clock, {}};
   for (const auto& d : message.causal_deps) stamp.order.emplace_back(d.process, d.clock);
-  if (auto admitted = (*label)->admit(process_key(message.origin, message.origin_instance), stamp); !admitted) {
-    count_drop("causal_buffer_full");
-    return false;
+  auto admitted = (*label)->admit(process_key(message.origin, message.origin_instance), stamp);
+  if (admitted) return CausalAdmit::accept;
+  if (admitted.error().code == delivery::errc::stale_clock) return CausalAdmit::duplicate;
+  return CausalAdmit::full;
+}
+
+// A retired process no longer holds anything back: deliver what it blocked.
+void PeerService::Impl::deliver_unblocked() {
+  for (const auto& name : causal_labels) {
+    auto* label = causal.find(name);
+    if (!label) continue;
+    for (const auto ready : label->take_deliverable()) {
+      auto it = causal_held.find(ready);
+      if (it == causal_held.end()) continue;
+      deliver(std::move(it->second));
+      causal_held.erase(it);
+    }
   }
-  return true;
+  flush_dispatch();
 }
 
 void PeerService::Impl::forget_process(const std::string& process) {
   for (const auto& [label, handle] : causal.forget_process(process)) causal_held.erase(handle);
+  deliver_unblocked();
 }
 
 void PeerService::Impl::deliver(wire::Message message) {
   if (!message.server.empty() && !servers.count(message.server)) {
     count_drop("unknown_server");
-    spdlog::debug("dropping message from {} for unknown server {}", message.origin, message.server);
     return;
   }
   dispatch_queue[message.server].push_back(Received{std::move(message.origin), message.origin_instance,
@@ -276,28 +348,39 @@ void PeerService::Impl::on_ack(wire::Ack ack) {
   }
   if (ack.origin_instance != self.instance_id) return;  // for a previous life of this node
   const auto acker = process_key(ack.acker, ack.acker_instance);
-  for (const auto id : ack.ids) {
-    if (!acks.acknowledge(acker, id)) continue;
+  auto complete = [&](std::uint64_t id, const Result<void>& outcome) {
+    if (!acks.acknowledge(acker, id)) return;
     if (auto it = completions.find({acker, id}); it != completions.end()) {
       auto done = std::move(it->second);
       completions.erase(it);
-      done({});
+      done(outcome);
     }
+  };
+  for (const auto id : ack.ids) complete(id, {});
+  for (const auto id : ack.refused) {
+    complete(id, make_error(errc::unknown_server, "no such server on " + ack.acker));
   }
 }
 
 void PeerService::Impl::flush_acks() {
-  for (auto& batch : ack_batcher.drain()) {
-    const auto hash = batch.origin.rfind('#');
+  auto send = [this](const std::string& origin, std::vector<std::uint64_t> ids, std::vector<std::uint64_t> refused) {
+    const auto hash = origin.rfind('#');
     wire::Ack ack;
-    ack.origin = batch.origin.substr(0, hash);
-    ack.origin_instance = std::stoull(batch.origin.substr(hash + 1));
+    ack.origin = origin.substr(0, hash);
+    ack.origin_instance = std::stoull(origin.substr(hash + 1));
     ack.acker = self.name;
     ack.acker_instance = self.instance_id;
-    ack.ids = std::move(batch.ids);
+    ack.ids = std::move(ids);
+    ack.refused = std::move(refused);
     ack.hops_left = config.relay_hops_max;
     on_ack(std::move(ack));  // routes it: direct, else through a relay
+  };
+  for (auto& batch : ack_batcher.drain()) {
+    auto refused = refused_acks.extract(batch.origin);
+    send(batch.origin, std::move(batch.ids), refused ? std::move(refused.mapped()) : std::vector<std::uint64_t>{});
   }
+  for (auto& [origin, ids] : refused_acks) send(origin, {}, std::move(ids));
+  refused_acks.clear();
 }
 
 void PeerService::Impl::retransmit(Clock::time_point) {
@@ -326,6 +409,13 @@ void PeerService::Impl::fail_pending(const std::string& target_process, const Er
       done(why);
     }
   }
+}
+
+// Every completion still waiting gets a definite answer (stop, leave, destruction).
+void PeerService::Impl::fail_completions(const Error& why) {
+  auto pending = std::move(completions);
+  completions.clear();
+  for (auto& [key, done] : pending) done(why);
 }
 
 }  // namespace plexus::peer

@@ -35,6 +35,7 @@ delivery::AckTable::Options ack_options(const Config& config) {
   options.max_entries = config.ack_table_max;
   options.retransmit_interval = config.retransmit_interval;
   options.retransmit_interval_max = std::max(config.retransmit_interval * 8, config.retransmit_interval);
+  options.max_age = config.ack_timeout;
   return options;
 }
 
@@ -63,7 +64,12 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   for (const auto& [name, channel] : config.channels) {
     if (name == control_channel) return make_error(errc::invalid_field, "channels: _control is reserved");
   }
+  if (config.listen.empty()) return make_error(errc::invalid_field, "listen: at least one address");
   NodeSpec spec = initial_spec(config);
+  if (auto valid = validate(spec); !valid) return valid.error();
+  if (config.peer_timeout < 2 * config.heartbeat_interval) {
+    return make_error(errc::invalid_field, "peer_timeout: must be at least twice heartbeat_interval");
+  }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
   // The listening ports are known now: this is the spec the cluster sees.
@@ -80,6 +86,7 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
 PeerService::PeerService(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PeerService::~PeerService() {
+  impl_->fail_completions(make_error(errc::shutting_down, "peer service destroyed"));
   impl_->stopping = true;
   impl_->tick_timer.cancel();
   for (auto& l : impl_->listeners) l->stop();
@@ -88,7 +95,7 @@ PeerService::~PeerService() {
       for (auto& slot : slots) if (slot.connection) slot.connection->abort(make_error(errc::shutting_down));
     }
   }
-  for (const auto& c : std::set(impl_->unattached)) c->abort(make_error(errc::shutting_down));
+  for (const auto& [c, since] : std::map(impl_->unattached)) c->abort(make_error(errc::shutting_down));
   impl_->workers.join();
 }
 
@@ -99,7 +106,7 @@ Result<void> PeerService::join(const NodeSpec& spec) {
   if (spec.name == impl_->self.name) return make_error(errc::invalid_field, "cannot join itself");
   if (auto valid = validate(spec); !valid) return valid.error();
   auto added = impl_->members.add(spec);
-  if (!added) return Error{added.error().code, added.error().message()};
+  if (!added) return added.error();
   if (*added) impl_->apply_changes({membership::Change{membership::ChangeKind::added, spec, std::nullopt}});
   return {};
 }
@@ -133,6 +140,7 @@ void PeerService::leave(Completion done) {
     s.send_control(peer, wire::Envelope{wire::Leave{me, s.self.instance_id, "leaving"}});
   }
   s.persist();
+  s.leaving_by_choice = true;
   s.removed_self();  // closes every link gracefully: the frames above go out first
   if (done) done({});
 }
@@ -147,7 +155,7 @@ Result<void> PeerService::leave(const std::string& node) {
   if (!peer) return make_error(errc::unknown_node, node + " is not a member");
   const NodeSpec spec = peer->spec;
   auto removed = s.members.remove(node);
-  if (!removed) return Error{removed.error().code, removed.error().message()};
+  if (!removed) return removed.error();
   // Tell the removed node first, then everyone (apply_changes drops its links).
   const auto tombstone = s.members.entries_for(std::span(&node, 1));
   std::vector<wire::MemberEntry> entries;
@@ -200,7 +208,7 @@ Result<std::vector<NodeSpec>> PeerService::connect(const NodeSpec& spec, bool pr
     stale.push_back(entry->spec);
   }
   auto added = impl_->members.add(spec);
-  if (!added) return Error{added.error().code, added.error().message()};
+  if (!added) return added.error();
   if (*added) {
     const auto kind = stale.empty() ? membership::ChangeKind::added : membership::ChangeKind::updated;
     std::optional<NodeSpec> previous;
@@ -212,14 +220,15 @@ Result<std::vector<NodeSpec>> PeerService::connect(const NodeSpec& spec, bool pr
 
 Result<void> PeerService::reserve(const std::string& tag) {
   auto reserved = impl_->members.reserve(tag);
-  if (!reserved) return Error{reserved.error().code, reserved.error().message()};
+  if (!reserved) return reserved.error();
   return {};
 }
 
 bool PeerService::supports_capability(std::string_view name) const {
   static const std::set<std::string_view> capabilities = {
       "ack", "causal", "transitive", "partition_key", "monotonic_channels", "one_way_partitions",
-      "sync_join", "tombstone_gc", "encryption"};
+      "sync_join", "tombstone_gc"};
+  if (name == "encryption") return !impl_->config.insecure;
   return capabilities.count(name) > 0;
 }
 
@@ -328,6 +337,7 @@ void PeerService::stop(std::function<void()> done) {
   auto& s = *impl_;
   s.stopping = true;
   s.tick_timer.cancel();
+  s.fail_completions(make_error(errc::shutting_down, "peer service stopping"));
   s.broadcast_dirty();
   s.flush_acks();
   for (auto& l : s.listeners) l->stop();
@@ -339,7 +349,7 @@ void PeerService::stop(std::function<void()> done) {
       }
     }
   }
-  for (const auto& c : std::set(s.unattached)) c->close();
+  for (const auto& [c, since] : std::map(s.unattached)) c->close();
   // Connections report their close through on_connection_closed; poll the
   // count on a timer bounded by the transport close timeout.
   auto timer = std::make_shared<asio::steady_timer>(s.executor);

@@ -68,6 +68,8 @@ struct Config {
   Millis tick_interval{10};
   /// Acked messages: retransmitted every retransmit_interval until acked.
   Millis retransmit_interval{200};
+  /// An acked message not acknowledged within this fails with delivery_failed.
+  Millis ack_timeout{60'000};
   std::size_t ack_table_max = 100'000;
   /// Causally ordered messages waiting for their predecessors, per label.
   std::size_t causal_buffer_max = 10'000;
@@ -211,7 +213,7 @@ class PeerService {
   [[nodiscard]] const transport::Counters& transport_counters() const noexcept;
   /// Set when this node left or was removed (it no longer takes part).
   [[nodiscard]] bool has_left() const noexcept;
-  /// Called once when this node was removed by another node.
+  /// Called once when another node removed this one (not on our own leave()).
   void on_removed(std::function<void()> fn);
 
   struct Impl;

@@ -25,6 +25,9 @@ namespace plexus::peer {
 
 using Clock = std::chrono::steady_clock;
 
+/// What became of one frame handed to a link.
+enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_large };
+
 /// One of the `parallelism` connections of a channel to a peer.
 struct Slot {
   transport::ConnectionPtr connection;
@@ -95,8 +98,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void tick();
   void arm_tick();
   PeerLinks* find_peer(std::string_view name);
-  bool send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
-                  const std::vector<std::uint8_t>& frame, bool control);
+  SendOutcome send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
+                         const std::vector<std::uint8_t>& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(Clock::time_point now);
 
@@ -116,9 +119,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   Result<void> forward(const std::string& node, const std::string& server,
                        std::span<const std::uint8_t> payload, const ForwardOptions& options, bool cast,
                        Completion done);
-  bool route(wire::Message& message, const std::vector<std::uint8_t>& frame);
+  SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame);
   bool relay(wire::Message message);
-  void on_message(PeerLinks& from, const std::string& channel, wire::Message message);
+  void on_message(PeerLinks& from, const std::string& channel, wire::Message message, std::size_t frame_bytes);
   void on_ack(wire::Ack ack);
   void deliver(wire::Message message);
   void flush_dispatch();
@@ -127,7 +130,11 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void fail_pending(const std::string& target_process, const Error& why);
   void forget_process(const std::string& process);
   bool stamp(wire::Message& message, std::uint64_t target_instance);
-  bool accept_causal(wire::Message& message);
+  enum class CausalAdmit { accept, duplicate, full };
+  CausalAdmit accept_causal(wire::Message& message);
+  void deliver_unblocked();
+  void fail_completions(const Error& why);
+  void close_stale_unattached(Clock::time_point now);
   void count_drop(const std::string& reason);
   delivery::Time now_ns() const;
 
@@ -140,7 +147,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   secure::HandshakeConfig identity;
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
-  std::set<transport::ConnectionPtr> unattached;  // accepted, attach pending; nudges
+  std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
   std::map<std::string, Server, std::less<>> servers;
@@ -157,6 +164,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::set<std::string> dirty;  // membership names to broadcast at the next tick
   std::vector<SyncJoin> sync_joins;
   bool left = false;
+  bool leaving_by_choice = false;  // leave() was called here (not removed by another node)
+  std::set<std::string> causal_labels;  // labels seen, to re-check after a process is retired
+  std::map<std::string, std::vector<std::uint64_t>> refused_acks;  // origin process -> ids
   bool stopping = false;
   std::function<void()> on_removed_fn;
   std::function<void()> on_stopped;

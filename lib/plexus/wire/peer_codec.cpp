@@ -134,6 +134,7 @@ void build(schema::Envelope::Builder root, const Message& m) {
   out.setHasPartitionKey(m.partition_key.has_value());
   out.setAckId(m.ack_id);
   out.setHopsLeft(m.hops_left);
+  out.setTargetInstance(m.target_instance);
   if (!m.via.empty()) {
     auto via = out.initVia(static_cast<unsigned>(m.via.size()));
     for (unsigned i = 0; i < m.via.size(); ++i) set_text([&](unsigned n) { return via.init(i, n); }, m.via[i]);
@@ -159,6 +160,10 @@ void build(schema::Envelope::Builder root, const Ack& m) {
   for (unsigned i = 0; i < m.ids.size(); ++i) ids.set(i, m.ids[i]);
   out.setHopsLeft(m.hops_left);
   out.setAckerInstance(m.acker_instance);
+  if (!m.refused.empty()) {
+    auto refused = out.initRefused(static_cast<unsigned>(m.refused.size()));
+    for (unsigned i = 0; i < m.refused.size(); ++i) refused.set(i, m.refused[i]);
+  }
 }
 
 void build(schema::Envelope::Builder root, const Leave& m) {
@@ -224,6 +229,7 @@ Result<wire::Envelope> read_message(schema::Message::Reader in) {
   if (in.getHasPartitionKey()) m.partition_key = in.getPartitionKey();
   m.ack_id = in.getAckId();
   m.hops_left = in.getHopsLeft();
+  m.target_instance = in.getTargetInstance();
   for (auto v : in.getVia()) m.via.push_back(text(v));
   m.causal_label = text(in.getCausalLabel());
   m.causal_clock = read_clock(in.getCausalClock());
@@ -239,6 +245,7 @@ Result<wire::Envelope> read_ack(schema::Ack::Reader in) {
   for (auto id : in.getIds()) a.ids.push_back(id);
   a.hops_left = in.getHopsLeft();
   a.acker_instance = in.getAckerInstance();
+  for (auto id : in.getRefused()) a.refused.push_back(id);
   return wire::Envelope{std::move(a)};
 }
 
@@ -262,7 +269,7 @@ std::size_t estimate_words(const wire::Envelope& envelope) {
     }
     std::size_t operator()(const Heartbeat&) const { return 6; }
     std::size_t operator()(const Message& m) const {
-      std::size_t words = 24 + m.payload.size() / 8 + text_words(m.origin) + text_words(m.target) +
+      std::size_t words = 26 + m.payload.size() / 8 + text_words(m.origin) + text_words(m.target) +
                           text_words(m.server) + text_words(m.channel) + text_words(m.causal_label) +
                           clock_words(m.causal_clock);
       for (const auto& v : m.via) words += 1 + text_words(v);
@@ -270,7 +277,7 @@ std::size_t estimate_words(const wire::Envelope& envelope) {
       return words;
     }
     std::size_t operator()(const Ack& m) const {
-      return 10 + m.ids.size() + text_words(m.origin) + text_words(m.acker);
+      return 12 + m.ids.size() + m.refused.size() + text_words(m.origin) + text_words(m.acker);
     }
     std::size_t operator()(const Leave& m) const { return 8 + text_words(m.node) + text_words(m.reason); }
   };

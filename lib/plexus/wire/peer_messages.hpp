@@ -74,6 +74,7 @@ struct Message {
   std::string causal_label;
   Clock causal_clock;
   std::vector<Dependency> causal_deps;
+  std::uint64_t target_instance = 0;  ///< 0 = any incarnation of target
   friend bool operator==(const Message&, const Message&) = default;
 };
 
@@ -85,6 +86,7 @@ struct Ack {
   std::vector<std::uint64_t> ids;
   std::uint8_t hops_left = 0;
   std::uint64_t acker_instance = 0;
+  std::vector<std::uint64_t> refused;  ///< ids received but refused (unknown server)
   friend bool operator==(const Ack&, const Ack&) = default;
 };
 

@@ -52,13 +52,14 @@ TEST_CASE("every peer-service kind round-trips with all its fields") {
   m.causal_label = "orders";
   m.causal_clock = {{"n1#77", 3}, {"n2#5", 1}};
   m.causal_deps = {{"n3#9", {{"n1#77", 2}}}};
+  m.target_instance = 4242;
   round_trip(m);
   Message plain;
   plain.origin = "n1";
   plain.target = "n2";
   plain.server = "echo";
   round_trip(plain);
-  round_trip(Ack{"n1", 77, "n2", {1, 2, 3, 1000000}, 3, 88});
+  round_trip(Ack{"n1", 77, "n2", {1, 2, 3, 1000000}, 3, 88, {4, 5}});
   round_trip(Leave{"n4", 5, "removed by n1"});
 }
 

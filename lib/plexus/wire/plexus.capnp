@@ -105,6 +105,7 @@ struct Message {
   causalLabel @12 :Text;         # empty = no causal ordering
   causalClock @13 :List(ClockEntry);
   causalDeps @14 :List(Dependency);
+  targetInstance @15 :UInt64;    # incarnation it is for; 0 = any (a later life drops it)
 }
 
 struct Ack {
@@ -114,6 +115,7 @@ struct Ack {
   ids @3 :List(UInt64);
   hopsLeft @4 :UInt8;
   ackerInstance @5 :UInt64;     # the incarnation that received them
+  refused @6 :List(UInt64);      # received but refused: no such server there
 }
 
 struct Leave {
