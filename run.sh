@@ -42,11 +42,31 @@ build() {
   meson compile -C "$dir"
 }
 
+# "N passed, N failed" over every meson test log given (meson is Python, so python3 is there).
+summarize() {
+  python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        result = json.loads(line).get("result")
+        if result in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif result == "SKIP": skipped += 1
+        else: failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+}
+
 cmd_test() {
   install_missing
   build build/test --buildtype=debugoptimized
   say "running the test suite"
-  meson test -C build/test --print-errorlogs --num-processes 2
+  local status=0 logs=(build/test/meson-logs/testlog.json)
+  meson test -C build/test --print-errorlogs --num-processes 2 || status=$?
   if [ -z "${PLEXUS_SKIP_FUZZ:-}" ]; then
     # clang + sanitizers, fuzz targets only; `meson test` builds just what they need.
     if [ ! -f build/fuzz/build.ninja ]; then
@@ -55,8 +75,11 @@ cmd_test() {
         -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz_seconds=15 >/dev/null
     fi
     say "running the bounded fuzz suite"
-    meson test -C build/fuzz --suite fuzz --print-errorlogs --num-processes 2
+    meson test -C build/fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=$?
+    logs+=(build/fuzz/meson-logs/testlog.json)
   fi
+  summarize "${logs[@]}"
+  return $status
 }
 
 cmd_cluster() {
