@@ -7,6 +7,7 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/delivery/errors.hpp"
+#include "plexus/peer/relay.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -175,17 +176,16 @@ void PeerService::Impl::drain_monotonic() {
 }
 
 bool PeerService::Impl::relay(wire::Message message) {
-  std::vector<PeerLinks*> candidates;
-  for (auto& [name, peer] : peers) {
-    if (!peer.up || name == message.target || name == message.origin) continue;
-    if (std::find(message.via.begin(), message.via.end(), name) != message.via.end()) continue;
+  std::vector<RelayCandidate> members;
+  for (const auto& [name, peer] : peers) {
     const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
       return p.second.node == name && p.second.direction != Direction::inbound;
     });
-    if (!cut) candidates.push_back(&peer);
+    members.push_back({name, peer.up, cut});
   }
-  if (candidates.empty()) return false;
-  PeerLinks& via = *candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
+  const auto chosen = choose_relay(members, message.target, message.origin, message.via, rng);
+  if (!chosen) return false;
+  PeerLinks& via = *find_peer(*chosen);
   message.via.push_back(self.name);
   const std::string channel = via.channels.count(message.channel) ? message.channel : std::string(control_channel);
   const auto index = std::uint16_t(message.partition_key.value_or(0));
