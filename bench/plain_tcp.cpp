@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -68,7 +70,60 @@ std::string connect_pair(Fd& writer, Fd& reader) {
   return {};
 }
 
+// Blocking transfer of exactly `size` bytes; false on error or end of stream.
+bool send_all(int fd, const std::uint8_t* data, std::size_t size) {
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool receive_all(int fd, std::uint8_t* data, std::size_t size) {
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::recv(fd, data + done, size - done, 0);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+PingPongResult run_plain_ping_pong(const PingPongSpec& spec) {
+  PingPongResult result;
+  Fd client, server;
+  result.error = connect_pair(client, server);
+  if (!result.error.empty()) return result;
+  std::thread echo([&server, bytes = spec.bytes] {
+    std::vector<std::uint8_t> buffer(bytes);
+    while (receive_all(server.get(), buffer.data(), bytes) && send_all(server.get(), buffer.data(), bytes)) {
+    }
+  });
+  place_thread(echo, "tcp-echo", -1);
+  std::vector<std::uint8_t> buffer(spec.bytes, 0x33);
+  result.rtt_ns.reserve(spec.round_trips);
+  const auto deadline = now_ns() + static_cast<std::int64_t>(spec.limit_s * 1e9);
+  for (std::size_t i = 0; i < spec.warmup + spec.round_trips; ++i) {
+    const auto start = now_ns();
+    if (start > deadline) break;
+    if (!send_all(client.get(), buffer.data(), buffer.size()) ||
+        !receive_all(client.get(), buffer.data(), buffer.size())) {
+      result.error = failed("ping-pong");
+      break;
+    }
+    if (i >= spec.warmup) result.rtt_ns.push_back(now_ns() - start);
+  }
+  ::shutdown(client.get(), SHUT_RDWR);  // the echo thread sees end of stream
+  echo.join();
+  std::sort(result.rtt_ns.begin(), result.rtt_ns.end());
+  return result;
+}
 
 PlainTcpResult run_plain_tcp(const PlainTcpSpec& spec) {
   PlainTcpResult result;
