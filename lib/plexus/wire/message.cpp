@@ -227,41 +227,49 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
   assert(cursor == segment_words);
 }
 
-// Envelope{Message} from a body in exactly the fast path's layout; nullopt
-// for anything else (the full path decides).
-std::optional<Envelope> decode_message_fast(std::span<const std::uint8_t> body, const Limits& limits) {
+// Where the Message struct starts when `body` begins as the fast path's
+// layout does (one segment, whole; root, Envelope and Message pointers as the
+// layout implies); 0 otherwise.
+std::size_t fast_message_at(std::span<const std::uint8_t> body, const Limits& limits) {
   const MessageLayout& l = message_layout();
-  if (!l.usable || limits.nesting_limit < 4 || body.size() < 2 * word_bytes) return std::nullopt;
+  if (!l.usable || limits.nesting_limit < 4 || body.size() < 2 * word_bytes) return 0;
   const std::size_t segment_words = read_u32_le(body.data() + 4);
-  if (read_u32_le(body.data()) != 0 || body.size() != (segment_words + 1) * word_bytes) return std::nullopt;
-  if (2 * std::uint64_t{segment_words} > limits.traversal_limit_words(body.size())) return std::nullopt;
+  if (read_u32_le(body.data()) != 0 || body.size() != (segment_words + 1) * word_bytes) return 0;
+  if (2 * std::uint64_t{segment_words} > limits.traversal_limit_words(body.size())) return 0;
   const std::uint8_t* const segment = body.data() + word_bytes;
   const auto word = [segment](std::size_t index) { return load_le64(segment + index * word_bytes); };
   const std::size_t envelope_at = 1;
   const std::size_t message_at = envelope_at + l.envelope_data_words + l.envelope_pointers;
-  const std::size_t lists_at = message_at + l.message_data_words + l.message_pointers;
   const std::size_t envelope_pointer = envelope_at + l.envelope_data_words + l.message_pointer;
-  if (lists_at > segment_words ||
+  if (message_at + l.message_data_words + l.message_pointers > segment_words ||
       word(0) != struct_pointer_word(envelope_at - 1, l.envelope_data_words, l.envelope_pointers) ||
       load_le16(segment + envelope_at * word_bytes + l.which_byte) != l.message_which ||
       word(envelope_pointer) !=
           struct_pointer_word(message_at - envelope_pointer - 1, l.message_data_words, l.message_pointers)) {
-    return std::nullopt;
+    return 0;
   }
   for (std::size_t i = 0; i < l.envelope_pointers; ++i) {  // no other Envelope pointer may hold anything
-    if (i != l.message_pointer && word(envelope_at + l.envelope_data_words + i) != 0) return std::nullopt;
+    if (i != l.message_pointer && word(envelope_at + l.envelope_data_words + i) != 0) return 0;
   }
-  Message m;
-  std::size_t cursor = lists_at;
+  return message_at;
+}
+
+// Fill `m` from the Message at `message_at` (see fast_message_at); false when
+// its lists are not exactly the fast path's (the full path decides).
+bool read_message_fast(std::span<const std::uint8_t> body, std::size_t message_at, Message& m) {
+  const MessageLayout& l = message_layout();
+  const std::size_t segment_words = body.size() / word_bytes - 1;
+  const std::uint8_t* const segment = body.data() + word_bytes;
+  std::size_t cursor = message_at + l.message_data_words + l.message_pointers;
   for (std::size_t i = 0; i < l.roles.size(); ++i) {
     const std::size_t pointer = message_at + l.message_data_words + i;
-    const std::uint64_t value = word(pointer);
+    const std::uint64_t value = load_le64(segment + pointer * word_bytes);
     if (value == 0) continue;
-    if (l.roles[i] == Role::must_be_null) return std::nullopt;
+    if (l.roles[i] == Role::must_be_null) return false;
     const std::size_t count = value >> 35;
     if (value != byte_list_pointer_word(cursor - pointer - 1, count) || count == 0 ||
         words_for(count) > segment_words - cursor) {
-      return std::nullopt;
+      return false;
     }
     const std::uint8_t* bytes = segment + cursor * word_bytes;
     cursor += words_for(count);
@@ -269,14 +277,14 @@ std::optional<Envelope> decode_message_fast(std::span<const std::uint8_t> body, 
       m.payload.assign(bytes, bytes + count);
       continue;
     }
-    if (bytes[count - 1] != 0) return std::nullopt;  // text must end in NUL
+    if (bytes[count - 1] != 0) return false;  // text must end in NUL
     std::string* const text = l.roles[i] == Role::origin   ? &m.origin
                               : l.roles[i] == Role::target ? &m.target
                               : l.roles[i] == Role::server ? &m.server
                                                            : &m.channel;
     text->assign(reinterpret_cast<const char*>(bytes), count - 1);
   }
-  if (cursor != segment_words) return std::nullopt;
+  if (cursor != segment_words) return false;
   const std::uint8_t* const data = segment + message_at * word_bytes;
   m.origin_instance = load_le64(data + l.origin_instance);
   m.target_instance = load_le64(data + l.target_instance);
@@ -286,7 +294,7 @@ std::optional<Envelope> decode_message_fast(std::span<const std::uint8_t> body, 
   if ((data[l.has_partition_key_bit / 8] >> (l.has_partition_key_bit % 8)) & 1) {
     m.partition_key = load_le64(data + l.partition_key);
   }
-  return Envelope{std::move(m)};
+  return true;
 }
 
 void encode_into(std::vector<std::uint8_t>& out, const Envelope& envelope) {
@@ -423,7 +431,11 @@ Result<Envelope> decode(std::span<const std::uint8_t> body, const Limits& limits
                                                  std::to_string(limits.max_frame_bytes));
   }
   if (auto fault = precheck(body); !fault.empty()) return malformed(std::move(fault));
-  if (auto fast = decode_message_fast(body, limits)) return std::move(*fast);
+  if (const std::size_t message_at = fast_message_at(body, limits); message_at != 0) {
+    // Filled where it will stay: a Message is too big to move around per frame.
+    Result<Envelope> decoded{Envelope{std::in_place_type<Message>}};
+    if (read_message_fast(body, message_at, std::get<Message>(*decoded))) return decoded;
+  }
   // Cap'n Proto 0.9.2 requires word-aligned input; frame bodies sit 4 bytes after a prefix,
   // so most arrive unaligned and are copied.
   const std::size_t word_count = body.size() / word_bytes;
