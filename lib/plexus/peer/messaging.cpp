@@ -27,6 +27,14 @@ const char* outcome_name(SendOutcome outcome) {
   return "not_connected";
 }
 
+// Take `message` apart into its server's dispatch batch (by reference: a
+// Message is big, and this runs for every one received).
+void queue_for_dispatch(PeerService::Impl& service, wire::Message& message) {
+  service.dispatch_queue[message.server].push_back(Received{std::move(message.origin), message.origin_instance,
+                                                            std::move(message.channel), message.cast,
+                                                            std::move(message.payload)});
+}
+
 errc outcome_code(SendOutcome outcome) {
   switch (outcome) {
     case SendOutcome::partitioned: return errc::partitioned;
@@ -53,7 +61,9 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     return make_error(errc::frame_too_large, std::to_string(payload.size()) + " bytes of payload, frames up to " +
                                                  std::to_string(config.transport.max_frame_bytes));
   }
-  wire::Message m;
+  // Built inside its envelope: encoding then needs no copy of the payload.
+  wire::Envelope envelope{wire::Message{}};
+  auto& m = std::get<wire::Message>(envelope);
   m.origin = self.name;
   m.origin_instance = self.instance_id;
   m.target = node;
@@ -93,7 +103,7 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     if (!m.causal_label.empty() && !stamp(m, peer->spec.instance_id)) {
       return make_error(errc::invalid_field, "causal label " + m.causal_label + ": cannot stamp");
     }
-    auto frame = wire::encode(wire::Envelope{m});
+    auto frame = wire::encode(envelope);
     auto added = acks.add(target, frame, now_ns());
     if (!added) {
       count_drop("ack_table_full");
@@ -103,7 +113,7 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     route(m, frame);  // a failed first try is retransmitted
     return {};
   }
-  const auto frame = wire::encode(wire::Envelope{m});
+  const auto frame = wire::encode(envelope);
   if (const auto outcome = route(m, frame); outcome != SendOutcome::sent) {
     count_drop(outcome_name(outcome));
     return make_error(outcome_code(outcome), "to " + node);
@@ -207,10 +217,11 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
   if (message.target_instance != 0 && message.target_instance != self.instance_id) {
     return count_drop("stale_target");  // meant for a previous life of this node
   }
-  const auto origin = process_key(message.origin, message.origin_instance);
+  // Built only when an ack or the causal order needs it, not per plain message.
+  const auto origin = [&message] { return process_key(message.origin, message.origin_instance); };
   if (!message.server.empty() && !servers.count(message.server)) {
     count_drop("unknown_server");
-    if (message.ack_id != 0) refused_acks[origin].push_back(message.ack_id);  // a definite no
+    if (message.ack_id != 0) refused_acks[origin()].push_back(message.ack_id);  // a definite no
     return;
   }
   if (!message.causal_label.empty()) {
@@ -218,7 +229,7 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
       case CausalAdmit::accept: break;
       case CausalAdmit::duplicate:  // delivered before; its ack was lost
         count_drop("duplicate");
-        ack_batcher.add(origin, message.ack_id);
+        ack_batcher.add(origin(), message.ack_id);
         return;
       case CausalAdmit::full: return count_drop("causal_buffer_full");  // no ack: retransmitted later
     }
@@ -228,21 +239,22 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
       case delivery::Verdict::deliver: break;
       case delivery::Verdict::duplicate:
         count_drop("duplicate");
-        ack_batcher.add(origin, message.ack_id);
+        ack_batcher.add(origin(), message.ack_id);
         return;
       case delivery::Verdict::overflow: return count_drop("dedupe_overflow");
       case delivery::Verdict::stale: return count_drop("stale_sender");
     }
-    ack_batcher.add(origin, message.ack_id);
+    ack_batcher.add(origin(), message.ack_id);
   }
-  if (message.causal_label.empty()) return deliver(std::move(message));
+  if (message.causal_label.empty()) return queue_for_dispatch(*this, message);  // servers checked above
   // Buffer until its causal past is delivered, then deliver what is ready, in order.
   auto* label = causal.find(message.causal_label);
   delivery::Stamp stamp{std::move(message.causal_clock), {}};
   for (auto& d : message.causal_deps) stamp.order.emplace_back(std::move(d.process), std::move(d.clock));
   const auto handle = next_causal_handle++;
+  const auto from = origin();
   causal_held.emplace(handle, std::move(message));
-  if (auto received = label->receive(origin, std::move(stamp), handle); !received) {
+  if (auto received = label->receive(from, std::move(stamp), handle); !received) {
     causal_held.erase(handle);
     count_drop("causal_rejected");
   }
@@ -305,9 +317,7 @@ void PeerService::Impl::deliver(wire::Message message) {
     count_drop("unknown_server");
     return;
   }
-  dispatch_queue[message.server].push_back(Received{std::move(message.origin), message.origin_instance,
-                                                    std::move(message.channel), message.cast,
-                                                    std::move(message.payload)});
+  queue_for_dispatch(*this, message);
 }
 
 // Hand each server its batch: one post per server per read, not per message.
