@@ -1,0 +1,229 @@
+// Status of the peer service's links: sending and receiving frames on them,
+// up/down per node and channel with exactly-once watcher events, sync_join
+// completion, and the tick that drives heartbeats, dials and timers.
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "plexus/core/errors.hpp"
+#include "plexus/peer/service_impl.hpp"
+
+namespace plexus::peer {
+
+namespace {
+
+bool partitioned(const std::map<std::uint64_t, Partition>& table, std::string_view node, Direction way) {
+  for (const auto& [ref, p] : table) {
+    if (p.node == node && (p.direction == Direction::both || p.direction == way)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// Hand one frame to a link. Callers count what did not go out, once.
+SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
+                                          const std::vector<std::uint8_t>& frame, bool control) {
+  if (partitioned(partition_table, peer.spec.name, Direction::outbound)) return SendOutcome::partitioned;
+  auto it = peer.channels.find(channel);
+  if (it == peer.channels.end() || it->second.empty()) return SendOutcome::not_connected;
+  Slot& slot = it->second[index % it->second.size()];
+  if (!slot.attached) return SendOutcome::not_connected;
+  if (auto sent = slot.connection->send(frame); !sent) {
+    if (sent.error().code == errc::outbox_full) return SendOutcome::outbox_full;
+    if (sent.error().code == errc::frame_too_large) return SendOutcome::too_large;
+    return SendOutcome::not_connected;
+  }
+  if (!control) {
+    const auto key = metric_key(peer.spec.name, channel);
+    ++metrics.messages_sent[key];
+    metrics.bytes_sent[key] += frame.size();
+  }
+  return SendOutcome::sent;
+}
+
+bool PeerService::Impl::send_control(PeerLinks& peer, const wire::Envelope& envelope) {
+  return send_frame(peer, control_channel, 0, wire::encode(envelope), true) == SendOutcome::sent;
+}
+
+// Accepted or nudge connections that never attach are closed after the
+// handshake timeout: they hold a socket and memory each.
+void PeerService::Impl::close_stale_unattached(Clock::time_point now) {
+  std::vector<transport::ConnectionPtr> stale;
+  for (const auto& [connection, since] : unattached) {
+    if (now - since > config.transport.handshake_timeout) stale.push_back(connection);
+  }
+  for (const auto& connection : stale) {
+    spdlog::warn("closing connection from {}: no attach within {} ms", connection->peer().name,
+                 config.transport.handshake_timeout.count());
+    unattached.erase(connection);
+    connection->abort(make_error(errc::timed_out, "no attach"));
+  }
+}
+
+void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
+                                 const transport::ConnectionPtr& connection, std::span<const std::uint8_t> body) {
+  wire::Limits limits;
+  limits.max_frame_bytes = config.transport.max_frame_bytes;
+  auto decoded = wire::decode(body, limits);
+  if (!decoded) {
+    spdlog::warn("closing connection from {}: {}", connection->peer().name, decoded.error().message());
+    connection->abort(decoded.error());
+    return;
+  }
+  if (auto* attach = std::get_if<wire::Attach>(&*decoded)) {
+    if (context->on_nudge_reply) {  // join_address / nudge: the peer introduced itself
+      auto done = std::move(context->on_nudge_reply);
+      context->on_nudge_reply = nullptr;
+      auto added = attach->spec.name == self.name ? Result<bool>(false) : members.add(attach->spec);
+      if (added && *added) {
+        dirty.insert(attach->spec.name);
+        apply_changes({membership::Change{membership::ChangeKind::added, attach->spec, std::nullopt}});
+      }
+      done(added ? Result<void>() : Result<void>(added.error()));
+      return;
+    }
+    if (context->attached) return;  // a repeated attach changes nothing
+    on_attach(context, connection, std::move(*attach));
+    return;
+  }
+  if (!context->attached && !context->nudge) {
+    connection->abort(make_error(errc::malformed_message, "message before attach"));
+    return;
+  }
+  PeerLinks* peer = find_peer(context->peer);
+  if (!peer) return;
+  if (partitioned(partition_table, peer->spec.name, Direction::inbound)) {
+    if (std::holds_alternative<wire::Message>(*decoded)) count_drop("partitioned");
+    return;
+  }
+  peer->last_heard = Clock::now();
+  std::visit(
+      [&](auto&& kind) {
+        using Kind = std::decay_t<decltype(kind)>;
+        if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(*peer, std::move(kind));
+        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, context->channel, std::move(kind), body.size());
+        else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
+        else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
+        // Heartbeats only refresh last_heard; Data/Goodbye are not peer-service kinds.
+      },
+      std::move(*decoded));
+}
+
+// Watchers run from the executor's queue, not inside the loop that found the
+// transition, so a callback may call back into the service (leave, join...).
+void PeerService::Impl::fire(bool up, const std::string& node, const std::string& channel) {
+  if (channel.empty()) ++(up ? metrics.up_transitions : metrics.down_transitions);
+  for (const auto& [id, w] : watches) {
+    if (w.up == up && w.channel == channel && (w.node.empty() || w.node == node)) {
+      asio::post(executor, [fn = w.fn, node, channel] { fn(node, channel); });
+    }
+  }
+}
+
+// Recompute up/down for a peer and fire exactly the transitions.
+void PeerService::Impl::refresh(PeerLinks& peer, Clock::time_point now) {
+  const auto& control = peer.channels[std::string(control_channel)];
+  const bool node_up = !control.empty() && control[0].attached && now - peer.last_heard <= config.peer_timeout;
+  const std::string name = peer.spec.name;
+  if (node_up != peer.up) {
+    peer.up = node_up;
+    spdlog::info("{} {}", name, node_up ? "up" : "down");
+    if (!node_up) {  // channels go down first, then the node
+      for (auto& [channel, was_up] : peer.channel_up) {
+        if (was_up) {
+          was_up = false;
+          fire(false, name, channel);
+        }
+      }
+    }
+    fire(node_up, name, "");
+  }
+  for (const auto& [channel, slots] : peer.channels) {
+    if (channel == control_channel) continue;
+    bool full = node_up;
+    for (const auto& slot : slots) full = full && slot.attached;
+    bool& was = peer.channel_up[channel];
+    if (full != was) {
+      was = full;
+      fire(full, name, channel);
+    }
+  }
+}
+
+void PeerService::Impl::drop_links(PeerLinks& peer, const char* why) {
+  spdlog::info("dropping links to {}: {}", peer.spec.name, why);
+  for (auto& [channel, slots] : peer.channels) {
+    for (auto& slot : slots) {
+      if (slot.connection) slot.connection->close();
+      slot = Slot{};
+    }
+  }
+  refresh(peer, Clock::now());
+}
+
+void PeerService::Impl::check_sync_joins(Clock::time_point now) {
+  for (auto it = sync_joins.begin(); it != sync_joins.end();) {
+    std::string missing;
+    for (const auto& spec : members.members()) {
+      if (spec.name == self.name) continue;
+      const PeerLinks* peer = find_peer(spec.name);
+      if (!peer || !peer->up) { missing = spec.name + " is not up"; break; }
+      for (const auto& [channel, up] : peer->channel_up) {
+        if (!up) { missing = spec.name + " channel " + channel + " not at full parallelism"; break; }
+      }
+      if (!missing.empty()) break;
+    }
+    const bool known = members.find(it->node) && !members.find(it->node)->removed;
+    if (missing.empty() && known) {
+      auto done = std::move(it->done);
+      it = sync_joins.erase(it);
+      if (done) done({});
+    } else if (now >= it->deadline) {
+      auto done = std::move(it->done);
+      it = sync_joins.erase(it);
+      if (done) done(make_error(errc::timed_out, "sync_join: " + (known ? missing : it->node + " unknown")));
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PeerService::Impl::tick() {
+  const auto now = Clock::now();
+  for (auto it = partition_table.begin(); it != partition_table.end();) {
+    it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
+  }
+  if (now - last_heartbeat >= config.heartbeat_interval) {
+    last_heartbeat = now;
+    ++heartbeat_sequence;
+    const auto frame = wire::encode(wire::Envelope{wire::Heartbeat{heartbeat_sequence}});
+    for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
+  }
+  for (auto& [name, peer] : peers) {
+    refresh(peer, now);
+    reconcile(peer, now);
+  }
+  broadcast_dirty();
+  close_stale_unattached(now);
+  if (now - last_anti_entropy >= config.gossip_interval) {
+    last_anti_entropy = now;
+    anti_entropy();
+  }
+  retransmit(now);
+  drain_monotonic();
+  flush_acks();
+  check_sync_joins(now);
+}
+
+void PeerService::Impl::arm_tick() {
+  tick_timer.expires_after(config.tick_interval);
+  std::weak_ptr<Impl> weak = shared_from_this();
+  tick_timer.async_wait([weak](std::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->stopping) return;
+    self->tick();
+    self->arm_tick();
+  });
+}
+
+}  // namespace plexus::peer
