@@ -194,13 +194,15 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
     const auto bytes = role_bytes(m, role, text);
     if (!bytes.empty()) segment_words += words_for(bytes.size() + (text ? 1 : 0));
   }
+  // Only the table and the structs are zero-filled; the lists are appended,
+  // so a large payload is written once instead of zeroed and then copied.
   const std::size_t start = out.size();
-  out.resize(start + word_bytes + segment_words * word_bytes);  // zero-filled: padding and defaults
-  std::uint8_t* const table = out.data() + start;
-  put_u32_le(table, 0);
-  put_u32_le(table + 4, static_cast<std::uint32_t>(segment_words));
-  std::uint8_t* const segment = table + word_bytes;
-  const auto at_word = [segment](std::size_t index) { return segment + index * word_bytes; };
+  const std::size_t end = start + word_bytes + segment_words * word_bytes;
+  if (out.capacity() < end) out.reserve(std::max(end, 2 * out.capacity()));  // appends stay amortized
+  out.resize(start + word_bytes + lists_at * word_bytes);
+  const auto at_word = [&out, start](std::size_t index) { return out.data() + start + (index + 1) * word_bytes; };
+  put_u32_le(out.data() + start, 0);
+  put_u32_le(out.data() + start + 4, static_cast<std::uint32_t>(segment_words));
   store_le64(at_word(0), struct_pointer_word(envelope_at - 1, l.envelope_data_words, l.envelope_pointers));
   store_le16(at_word(envelope_at) + l.which_byte, l.message_which);
   const std::size_t envelope_pointer = envelope_at + l.envelope_data_words + l.message_pointer;
@@ -221,10 +223,11 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
     const std::size_t pointer = message_at + l.message_data_words + i;
     const std::size_t count = bytes.size() + (text ? 1 : 0);
     store_le64(at_word(pointer), byte_list_pointer_word(cursor - pointer - 1, count));
-    std::memcpy(at_word(cursor), bytes.data(), bytes.size());
+    out.insert(out.end(), bytes.begin(), bytes.end());
     cursor += words_for(count);
+    out.resize(start + (cursor + 1) * word_bytes);  // the NUL and the padding: zeros
   }
-  assert(cursor == segment_words);
+  assert(cursor == segment_words && out.size() == end);
 }
 
 // Where the Message struct starts when `body` begins as the fast path's
