@@ -153,6 +153,9 @@ void parse(int argc, char** argv, PeerFlags& flags, std::set<std::string>& only)
   app.add_option("--idle-seconds", flags.idle_seconds)->check(CLI::Range(0.1, 600.0));
   app.add_option("--settle-seconds", flags.settle_seconds)->check(CLI::Range(0.0, 60.0));
   app.add_flag("--pin", flags.pin, "Throughput: pin the sender node to core 0, the receiver to core 1");
+  app.add_option("--node-arg", flags.node_args,
+                 "Experiments only: pass to every node, e.g. --node-arg=--tick-ms=50 (see `bench_peer node --help`)")
+      ->allow_extra_args(false);
   app.add_option("--node-log-level", flags.node_log_level)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   try {
     app.parse(argc, argv);
@@ -194,7 +197,7 @@ int main(int argc, char** argv) {
       {"machine", {{"cores", std::thread::hardware_concurrency()}, {"cpu", cpu_model()}}},
       {"settings", {{"seconds", flags.seconds}, {"warmup_s", flags.warmup_s}, {"round_trips", flags.round_trips},
                     {"nodes", flags.nodes}, {"large_nodes", flags.large_nodes}, {"idle_seconds", flags.idle_seconds},
-                    {"pinned", flags.pin}, {"parts", only}}},
+                    {"pinned", flags.pin}, {"parts", only}, {"node_args", flags.node_args}}},
       {"notes", "node processes on 127.0.0.1, default peer::Config (heartbeat 200 ms, peer_timeout 1 s);"
                 " times across processes use CLOCK_MONOTONIC; throughput counts what the receiver's"
                 " server handler got; round trips run from forward_message to the reply's handler;"

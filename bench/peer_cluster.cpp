@@ -84,14 +84,24 @@ std::vector<std::size_t> all_but(std::size_t count, std::vector<std::size_t> exc
   return out;
 }
 
-// Every node but 0 joins node 0 by spec, all at once.
+double nodes_cpu_s(Fleet& fleet) {
+  double total = 0;
+  for (std::size_t i = 0; i < fleet.size(); ++i) total += sample_process(fleet.pid(i)).scheduled_s;
+  return total;
+}
+
+// Every node but 0 joins node 0 by spec, all at once. Also the CPU time all
+// nodes took meanwhile: near cores x seconds means convergence was CPU-bound.
 json converge(Fleet& fleet) {
   const std::size_t n = fleet.size();
   arm(fleet, all_but(n, {}), "converged", "converged " + std::to_string(n));
+  const double cpu_before = nodes_cpu_s(fleet);
   const auto joins_ns = monotonic_ns();
   for (std::size_t i = 1; i < n; ++i) fleet.send(i, "join " + fleet.spec(0));
   json out = collect(fleet, n, "converged", joins_ns);
   out["nodes"] = n;
+  out["nodes_cpu_s"] = round_to(nodes_cpu_s(fleet) - cpu_before, 2);
+  out["wall_s"] = round_to(seconds_between(joins_ns, monotonic_ns()), 3);
   return out;
 }
 
@@ -110,13 +120,14 @@ json measure_idle(Fleet& fleet, const PeerFlags& flags) {
   for (std::size_t i = 0; i < fleet.size(); ++i) after.push_back(sample_process(fleet.pid(i)));
   const double window = seconds_between(start_ns, monotonic_ns());
   const double busy = machine_busy_seconds() - busy_before;
-  std::vector<double> cpu, scheduled, rss;
+  std::vector<double> cpu, scheduled, rss, rss_anon;
   double ours = 0;
   for (std::size_t i = 0; i < fleet.size(); ++i) {
     if (!before[i].ok || !after[i].ok) throw std::runtime_error(fleet.name(i) + ": /proc unreadable");
     cpu.push_back((after[i].cpu_s - before[i].cpu_s) / window * 100);
     scheduled.push_back((after[i].scheduled_s - before[i].scheduled_s) / window * 100);
     rss.push_back(after[i].rss_mib);
+    rss_anon.push_back(after[i].rss_anon_mib);
     ours += after[i].scheduled_s - before[i].scheduled_s;
   }
   return {{"nodes", fleet.size()},
@@ -127,6 +138,8 @@ json measure_idle(Fleet& fleet, const PeerFlags& flags) {
           {"cpu_percent_schedstat_max", round_to(*std::max_element(scheduled.begin(), scheduled.end()), 3)},
           {"rss_mib_median", round_to(median(rss), 2)},
           {"rss_mib_max", round_to(*std::max_element(rss.begin(), rss.end()), 2)},
+          {"rss_anon_mib_median", round_to(median(rss_anon), 2)},
+          {"rss_anon_mib_max", round_to(*std::max_element(rss_anon.begin(), rss_anon.end()), 2)},
           {"other_cpu_s", round_to(std::max(0.0, busy - ours), 2)}};
 }
 
@@ -156,7 +169,7 @@ json leave_one(Fleet& fleet) {
 json run_cluster(const PeerFlags& flags, bool cluster, bool idle) {
   json out = json::object();
   try {
-    Fleet fleet(flags.node_log_level);
+    Fleet fleet(flags.node_log_level, flags.node_args);
     fleet.start(cluster_nodes(flags.nodes), event_limit_s + double(flags.nodes));
     out["converge"] = converge(fleet);
     spdlog::info("{} nodes converged: {}", flags.nodes, out["converge"].dump());
@@ -176,7 +189,7 @@ json run_cluster(const PeerFlags& flags, bool cluster, bool idle) {
   }
   if (cluster && flags.large_nodes > 0) {
     try {
-      Fleet fleet(flags.node_log_level);
+      Fleet fleet(flags.node_log_level, flags.node_args);
       fleet.start(cluster_nodes(flags.large_nodes), event_limit_s + double(flags.large_nodes));
       out["large_converge"] = converge(fleet);
       spdlog::info("{} nodes converged: {}", flags.large_nodes, out["large_converge"].dump());

@@ -39,8 +39,10 @@ double remaining_s(std::int64_t deadline_ns) { return double(deadline_ns - monot
 
 }  // namespace
 
-Fleet::Fleet(std::string log_level)
-    : log_level_(std::move(log_level)), key_hex_(secure::to_hex(secure::generate_cluster_key())) {
+Fleet::Fleet(std::string log_level, std::vector<std::string> node_args)
+    : log_level_(std::move(log_level)),
+      node_args_(std::move(node_args)),
+      key_hex_(secure::to_hex(secure::generate_cluster_key())) {
   ::signal(SIGPIPE, SIG_IGN);  // a node that died makes send() fail, not us
 }
 
@@ -56,6 +58,7 @@ void Fleet::spawn(Node& node, const NodeOptions& options) {
   if (options.insecure) args.push_back("--insecure");
   if (options.cpu >= 0) args.insert(args.end(), {"--cpu", std::to_string(options.cpu)});
   for (const auto& c : options.channels) args.insert(args.end(), {"--channel", c});
+  args.insert(args.end(), node_args_.begin(), node_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -266,6 +269,7 @@ ProcessSample sample_process(pid_t pid) {
   std::ifstream status(base + "/status");
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmRSS:", 0) == 0) sample.rss_mib = std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind("RssAnon:", 0) == 0) sample.rss_anon_mib = std::stod(line.substr(8)) / 1024.0;
   }
   sample.ok = true;
   return sample;

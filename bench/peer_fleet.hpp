@@ -31,8 +31,9 @@ enum class Take { skip, take, done };
 
 class Fleet {
  public:
-  /// Nodes of one fleet share a fresh cluster key; they log at `log_level` to our stderr.
-  explicit Fleet(std::string log_level);
+  /// Nodes of one fleet share a fresh cluster key; they log at `log_level` to
+  /// our stderr and get `node_args` on their command lines (experiments).
+  explicit Fleet(std::string log_level, std::vector<std::string> node_args = {});
   ~Fleet();
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;
@@ -73,6 +74,7 @@ class Fleet {
   bool read_events(int timeout_ms, std::vector<std::pair<std::size_t, nlohmann::json>>& out);
 
   std::string log_level_;
+  std::vector<std::string> node_args_;
   std::string key_hex_;
   std::vector<Node> nodes_;
   std::vector<std::pair<std::size_t, nlohmann::json>> held_;
@@ -84,6 +86,7 @@ struct ProcessSample {
   double cpu_s = 0;        ///< utime+stime from /proc/PID/stat (clock-tick resolution)
   double scheduled_s = 0;  ///< sum over its threads of /proc/PID/task/*/schedstat (ns resolution)
   double rss_mib = 0;      ///< VmRSS from /proc/PID/status
+  double rss_anon_mib = 0;  ///< RssAnon: its own memory (VmRSS also counts shared library pages)
 };
 ProcessSample sample_process(pid_t pid);
 

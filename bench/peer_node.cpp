@@ -112,7 +112,7 @@ struct Ping {
 constexpr std::size_t burst_messages_max = 4096;
 constexpr std::size_t burst_bytes_max = 256 * 1024;
 constexpr auto refused_backoff = 200us;
-constexpr auto await_poll_interval = 25ms;
+constexpr auto await_poll_interval = 50ms;
 
 class Node {
  public:
@@ -214,6 +214,8 @@ class Node {
       const auto names = service_->members();
       return std::find(names.begin(), names.end(), a.argument) == names.end();
     }
+    // member_status() copies every spec: count the members first (converged is checked per up event).
+    if (a.kind == "converged" && service_->members().size() != a.count) return false;
     const auto status = service_->member_status();
     if (a.kind == "down") {
       for (const auto& m : status) if (m.spec.name == a.argument) return !m.up;
@@ -427,6 +429,7 @@ int run_node(int argc, char** argv) {
   bool insecure = false;
   int cpu = -1;
   pid_t parent = 0;
+  peer::Config config;  // defaults, unless an experiment asks otherwise
   CLI::App app{"bench_peer node (started by bench_peer itself)"};
   app.add_option("--name", name)->required();
   app.add_option("--channel", channels, "NAME:PARALLELISM");
@@ -434,7 +437,16 @@ int run_node(int argc, char** argv) {
   app.add_option("--cpu", cpu, "pin to this core");
   app.add_option("--parent", parent, "exit if this is not our parent");
   app.add_option("--log-level", log_level);
+  int tick_ms = int(config.tick_interval.count());
+  int transport_heartbeat_ms = int(config.transport.heartbeat_interval.count());
+  app.add_option("--tick-ms", tick_ms, "Config::tick_interval (experiments)");
+  app.add_option("--transport-heartbeat-ms", transport_heartbeat_ms, "transport::Options::heartbeat_interval (experiments)");
+  int dead_peer_ms = int(config.transport.dead_peer_timeout.count());
+  app.add_option("--transport-dead-peer-ms", dead_peer_ms, "transport::Options::dead_peer_timeout (experiments)");
   CLI11_PARSE(app, argc, argv);
+  config.transport.dead_peer_timeout = peer::Millis(dead_peer_ms);
+  config.tick_interval = peer::Millis(tick_ms);
+  config.transport.heartbeat_interval = peer::Millis(transport_heartbeat_ms);
 
   // Die with the parent, including the race where it died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -453,7 +465,6 @@ int run_node(int argc, char** argv) {
     emit_error("start", std::string(key_environment_variable) + ": " + key.error().message());
     return 2;
   }
-  peer::Config config;
   config.name = name;
   config.key = *key;
   config.insecure = insecure;

@@ -23,6 +23,8 @@ struct PeerFlags {
   double settle_seconds = 1;  ///< after convergence, before the idle window
   bool pin = false;           ///< throughput: sender on core 0, receiver on core 1
   std::string node_log_level = "warn";
+  /// Passed to every node: Config changes for experiments (none by default).
+  std::vector<std::string> node_args;
 };
 
 /// forward_message throughput between two nodes: {"cells": [...]}.

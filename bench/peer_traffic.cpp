@@ -165,7 +165,7 @@ json run_throughput(const PeerFlags& flags) {
   json cells = json::array();
   for (const auto& mode : flags.modes) {
     try {
-      Fleet fleet(flags.node_log_level);
+      Fleet fleet(flags.node_log_level, flags.node_args);
       start_pair(fleet, mode == "insecure", {}, flags.pin);
       for (const auto bytes : flags.sizes) {
         json cell = throughput_cell(fleet, bytes, flags);
@@ -186,7 +186,7 @@ json run_round_trip(const PeerFlags& flags) {
   out["plain_tcp"] = plain_ping_pong(flags);
   spdlog::info("plain tcp ping-pong: {}", out["plain_tcp"].dump());
   try {
-    Fleet fleet(flags.node_log_level);
+    Fleet fleet(flags.node_log_level, flags.node_args);
     start_pair(fleet, false, {"bulk:1"}, false);
     out["plexus_idle"] = ping(fleet, "default", flags);
     spdlog::info("plexus ping-pong: {}", out["plexus_idle"].dump());
