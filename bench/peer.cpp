@@ -79,11 +79,20 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// A number at `path`; for a cluster event that did not happen within its
+// limit, a string saying so (a missed target, not a missing figure).
 json at(const json& doc, std::initializer_list<const char*> path) {
   const json* node = &doc;
+  const json* parent = node;
   for (const char* key : path) {
     if (!node->is_object() || !node->contains(key)) return nullptr;
+    parent = node;
     node = &(*node)[key];
+  }
+  if (parent->value("timed_out", false)) {
+    return "not within " + parent->value("limit_s", json(0)).dump() + " s (" +
+           parent->value("nodes_seen", json(0)).dump() + " of " + parent->value("nodes_expected", json(0)).dump() +
+           " nodes)";
   }
   return node->is_number() ? *node : json(nullptr);
 }
@@ -187,8 +196,9 @@ int main(int argc, char** argv) {
     summary[f.name] = {{"value", value}, {"anchor", f.anchor}};
     if (std::isnan(f.target)) continue;
     targets[f.name] = f.target;
-    met[f.name] = value.is_number() ? json(f.at_most ? value.get<double>() <= f.target : value.get<double>() >= f.target)
-                                    : json(nullptr);
+    met[f.name] = value.is_number()   ? json(f.at_most ? value.get<double>() <= f.target : value.get<double>() >= f.target)
+                  : value.is_string() ? json(false)
+                                      : json(nullptr);
     summary[f.name]["target"] = (f.at_most ? "<= " : ">= ") + json(f.target).dump();
     summary[f.name]["met"] = met[f.name];
   }

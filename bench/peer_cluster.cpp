@@ -63,9 +63,9 @@ json collect(Fleet& fleet, std::size_t nodes, const std::string& id, std::int64_
     return seconds.size() == nodes ? Take::done : Take::take;
   });
   json out = {{"nodes_seen", seconds.size()}, {"nodes_expected", nodes}, {"via_poll", via_poll}};
-  if (seconds.size() != nodes) {
-    out["error"] = std::to_string(seconds.size()) + " of " + std::to_string(nodes) + " nodes within " +
-                   std::to_string(event_limit_s) + " s";
+  if (seconds.size() != nodes) {  // a result (the target is missed), not a failure of the harness
+    out["timed_out"] = true;
+    out["limit_s"] = event_limit_s;
     out["seconds"] = nullptr;
     return out;
   }
@@ -120,7 +120,7 @@ json measure_idle(Fleet& fleet, const PeerFlags& flags) {
   for (std::size_t i = 0; i < fleet.size(); ++i) after.push_back(sample_process(fleet.pid(i)));
   const double window = seconds_between(start_ns, monotonic_ns());
   const double busy = machine_busy_seconds() - busy_before;
-  std::vector<double> cpu, scheduled, rss, rss_anon;
+  std::vector<double> cpu, scheduled, rss, rss_anon, pss;
   double ours = 0;
   for (std::size_t i = 0; i < fleet.size(); ++i) {
     if (!before[i].ok || !after[i].ok) throw std::runtime_error(fleet.name(i) + ": /proc unreadable");
@@ -128,6 +128,7 @@ json measure_idle(Fleet& fleet, const PeerFlags& flags) {
     scheduled.push_back((after[i].scheduled_s - before[i].scheduled_s) / window * 100);
     rss.push_back(after[i].rss_mib);
     rss_anon.push_back(after[i].rss_anon_mib);
+    pss.push_back(after[i].pss_mib);
     ours += after[i].scheduled_s - before[i].scheduled_s;
   }
   return {{"nodes", fleet.size()},
@@ -140,6 +141,7 @@ json measure_idle(Fleet& fleet, const PeerFlags& flags) {
           {"rss_mib_max", round_to(*std::max_element(rss.begin(), rss.end()), 2)},
           {"rss_anon_mib_median", round_to(median(rss_anon), 2)},
           {"rss_anon_mib_max", round_to(*std::max_element(rss_anon.begin(), rss_anon.end()), 2)},
+          {"pss_mib_median", round_to(median(pss), 2)},
           {"other_cpu_s", round_to(std::max(0.0, busy - ours), 2)}};
 }
 

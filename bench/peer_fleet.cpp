@@ -271,6 +271,10 @@ ProcessSample sample_process(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) sample.rss_mib = std::stod(line.substr(6)) / 1024.0;
     if (line.rfind("RssAnon:", 0) == 0) sample.rss_anon_mib = std::stod(line.substr(8)) / 1024.0;
   }
+  std::ifstream rollup(base + "/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);) {
+    if (line.rfind("Pss:", 0) == 0) sample.pss_mib = std::stod(line.substr(4)) / 1024.0;
+  }
   sample.ok = true;
   return sample;
 }

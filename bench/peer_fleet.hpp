@@ -87,6 +87,7 @@ struct ProcessSample {
   double scheduled_s = 0;  ///< sum over its threads of /proc/PID/task/*/schedstat (ns resolution)
   double rss_mib = 0;      ///< VmRSS from /proc/PID/status
   double rss_anon_mib = 0;  ///< RssAnon: its own memory (VmRSS also counts shared library pages)
+  double pss_mib = 0;       ///< Pss from /proc/PID/smaps_rollup: shared pages divided among their users
 };
 ProcessSample sample_process(pid_t pid);
 

@@ -443,6 +443,8 @@ int run_node(int argc, char** argv) {
   app.add_option("--transport-heartbeat-ms", transport_heartbeat_ms, "transport::Options::heartbeat_interval (experiments)");
   int dead_peer_ms = int(config.transport.dead_peer_timeout.count());
   app.add_option("--transport-dead-peer-ms", dead_peer_ms, "transport::Options::dead_peer_timeout (experiments)");
+  app.add_option("--transport-write-batch-bytes", config.transport.write_batch_max_bytes, "experiments");
+  app.add_option("--transport-read-buffer-bytes", config.transport.read_buffer_bytes, "experiments");
   CLI11_PARSE(app, argc, argv);
   config.transport.dead_peer_timeout = peer::Millis(dead_peer_ms);
   config.tick_interval = peer::Millis(tick_ms);
