@@ -156,6 +156,9 @@ std::uint64_t byte_list_pointer_word(std::size_t offset, std::size_t count) {
 
 std::size_t words_for(std::size_t bytes) { return (bytes + word_bytes - 1) / word_bytes; }
 
+// From this payload size on, encoding appends the lists rather than zero-filling them first.
+constexpr std::size_t append_payload_bytes_min = 4096;
+
 // The bytes a pointer role carries: text gets its NUL, empty means a null pointer.
 std::span<const std::uint8_t> role_bytes(const Message& m, Role role, bool& text) {
   const auto of = [](const std::string& s) {
@@ -194,12 +197,13 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
     const auto bytes = role_bytes(m, role, text);
     if (!bytes.empty()) segment_words += words_for(bytes.size() + (text ? 1 : 0));
   }
-  // Only the table and the structs are zero-filled; the lists are appended,
-  // so a large payload is written once instead of zeroed and then copied.
+  // A large payload is appended, so it is written once instead of zeroed and
+  // then copied; small ones are cheaper with one zero-filled resize.
+  const bool append_lists = m.payload.size() >= append_payload_bytes_min;
   const std::size_t start = out.size();
   const std::size_t end = start + word_bytes + segment_words * word_bytes;
   if (out.capacity() < end) out.reserve(std::max(end, 2 * out.capacity()));  // appends stay amortized
-  out.resize(start + word_bytes + lists_at * word_bytes);
+  out.resize(append_lists ? start + word_bytes + lists_at * word_bytes : end);
   const auto at_word = [&out, start](std::size_t index) { return out.data() + start + (index + 1) * word_bytes; };
   put_u32_le(out.data() + start, 0);
   put_u32_le(out.data() + start + 4, static_cast<std::uint32_t>(segment_words));
@@ -223,9 +227,13 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
     const std::size_t pointer = message_at + l.message_data_words + i;
     const std::size_t count = bytes.size() + (text ? 1 : 0);
     store_le64(at_word(pointer), byte_list_pointer_word(cursor - pointer - 1, count));
-    out.insert(out.end(), bytes.begin(), bytes.end());
+    if (append_lists) {
+      out.insert(out.end(), bytes.begin(), bytes.end());
+      out.resize(start + (cursor + words_for(count) + 1) * word_bytes);  // the NUL and the padding: zeros
+    } else {
+      std::memcpy(at_word(cursor), bytes.data(), bytes.size());
+    }
     cursor += words_for(count);
-    out.resize(start + (cursor + 1) * word_bytes);  // the NUL and the padding: zeros
   }
   assert(cursor == segment_words && out.size() == end);
 }
