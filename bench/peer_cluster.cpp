@@ -56,13 +56,18 @@ void arm(Fleet& fleet, const std::vector<std::size_t>& nodes, const std::string&
 json collect(Fleet& fleet, std::size_t nodes, const std::string& id, std::int64_t from_ns) {
   std::vector<double> seconds;
   std::size_t via_poll = 0;
-  fleet.wait(event_limit_s, [&](std::size_t, const json& e) {
+  json missed = json::array();  // up states whose events were still queued when a poll saw them
+  fleet.wait(event_limit_s, [&](std::size_t from, const json& e) {
     if (e.value("event", "") != "await" || e.value("id", "") != id) return Take::skip;
     seconds.push_back(seconds_between(from_ns, e["t_ns"].get<std::int64_t>()));
     via_poll += e.value("via", "") == "poll" ? 1 : 0;
+    if (!e.value("events_pending", json::array()).empty() && missed.size() < 4) {
+      missed.push_back({{"node", fleet.name(from)}, {"missed", e["events_pending"]}});
+    }
     return seconds.size() == nodes ? Take::done : Take::take;
   });
   json out = {{"nodes_seen", seconds.size()}, {"nodes_expected", nodes}, {"via_poll", via_poll}};
+  if (!missed.empty()) out["events_pending"] = missed;
   if (seconds.size() != nodes) {  // a result (the target is missed), not a failure of the harness
     out["timed_out"] = true;
     out["limit_s"] = event_limit_s;

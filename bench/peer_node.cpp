@@ -21,6 +21,7 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -112,19 +113,31 @@ struct Ping {
 constexpr std::size_t burst_messages_max = 4096;
 constexpr std::size_t burst_bytes_max = 256 * 1024;
 constexpr auto refused_backoff = 200us;
-constexpr auto await_poll_interval = 50ms;
+constexpr auto await_poll_interval = 200ms;
 
 class Node {
  public:
   Node(asio::io_context& io, std::shared_ptr<PeerService> service)
       : io_(io), service_(std::move(service)), blast_timer_(io), ping_timer_(io), poll_timer_(io) {
     register_servers();
-    auto changed = [this](const std::string&, const std::string&) { schedule_check(); };
-    service_->on_up("", changed);
-    service_->on_down("", changed);
+    // Every transition fires once: the sets below follow the cluster as this node sees it.
+    service_->on_up("", [this](const std::string& node, const std::string&) {
+      up_nodes_.insert(node);
+      schedule_check();
+    });
+    service_->on_down("", [this](const std::string& node, const std::string&) {
+      up_nodes_.erase(node);
+      schedule_check();
+    });
     for (const auto& [channel, spec] : service_->spec().channels) {
-      service_->on_up("", changed, channel);
-      service_->on_down("", changed, channel);
+      service_->on_up("", [this](const std::string& node, const std::string& c) {
+        up_channels_.insert({node, c});
+        schedule_check();
+      }, channel);
+      service_->on_down("", [this](const std::string& node, const std::string& c) {
+        up_channels_.erase({node, c});
+        schedule_check();
+      }, channel);
     }
   }
 
@@ -209,13 +222,22 @@ class Node {
     if (!awaits_.empty() && !polling_) arm_poll();
   }
 
-  bool holds(const Await& a) const {
-    if (a.kind == "gone") {
-      const auto names = service_->members();
-      return std::find(names.begin(), names.end(), a.argument) == names.end();
+  // From the up/down events (cheap: checked after every event), or from
+  // member_status(), which copies every spec (the poll's cross-check).
+  bool holds(const Await& a, bool from_events) const {
+    const auto names = service_->members();
+    if (a.kind == "gone") return std::find(names.begin(), names.end(), a.argument) == names.end();
+    if (from_events) {
+      if (a.kind == "down") return up_nodes_.count(a.argument) == 0;
+      if (names.size() != a.count || up_nodes_.size() + 1 != a.count ||
+          up_channels_.size() != (a.count - 1) * service_->spec().channels.size()) {
+        return false;
+      }
+      for (const auto& name : names) {
+        if (name != service_->spec().name && !up_nodes_.count(name)) return false;
+      }
+      return true;
     }
-    // member_status() copies every spec: count the members first (converged is checked per up event).
-    if (a.kind == "converged" && service_->members().size() != a.count) return false;
     const auto status = service_->member_status();
     if (a.kind == "down") {
       for (const auto& m : status) if (m.spec.name == a.argument) return !m.up;
@@ -243,13 +265,30 @@ class Node {
   void check_awaits(const char* via) {
     const auto t = monotonic_ns();
     for (auto it = awaits_.begin(); it != awaits_.end();) {
-      if (holds(*it)) {
-        emit({{"event", "await"}, {"id", it->id}, {"via", via}, {"t_ns", t}});
+      if (holds(*it, std::strcmp(via, "poll") != 0)) {
+        json event = {{"event", "await"}, {"id", it->id}, {"via", via}, {"t_ns", t}};
+        if (std::strcmp(via, "poll") == 0) event["events_pending"] = events_pending();
+        emit(std::move(event));
         it = awaits_.erase(it);
       } else {
         ++it;
       }
     }
+  }
+
+  // What member_status() shows up that no up event announced yet (a poll found
+  // the await): watchers run from the executor's queue, so under load the poll
+  // can see a transition before its event is delivered.
+  json events_pending() const {
+    json missed = json::array();
+    for (const auto& m : service_->member_status()) {
+      if (m.self) continue;
+      if (m.up && !up_nodes_.count(m.spec.name)) missed.push_back(m.spec.name);
+      for (const auto& [channel, up] : m.channels_up) {
+        if (up && !up_channels_.count({m.spec.name, channel})) missed.push_back(m.spec.name + "/" + channel);
+      }
+    }
+    return missed;
   }
 
   // A safety net only: an await found by the poll is late by up to the interval (reported as via "poll").
@@ -407,6 +446,8 @@ class Node {
   std::shared_ptr<Sink> sink_ = std::make_shared<Sink>();
   std::uint64_t echo_errors_ = 0;
   std::vector<Await> awaits_;
+  std::set<std::string> up_nodes_;
+  std::set<std::pair<std::string, std::string>> up_channels_;  // (node, channel)
   bool check_posted_ = false;
   bool polling_ = false;
   Blast blast_;
