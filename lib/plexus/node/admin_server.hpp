@@ -1,0 +1,150 @@
+// The admin HTTP API server (internal to plexus::node): cpp-httplib on its
+// own threads, bearer-token check before routing, strict JSON request
+// reading, and the bridge to the peer service, whose methods may only run on
+// the io_context thread: a handler posts a lambda there and waits for its
+// reply with a deadline. Routes live in admin_*.cpp; docs/admin-api.md
+// documents them.
+#pragma once
+
+#include <httplib.h>
+
+#include <asio/any_io_executor.hpp>
+
+#include <atomic>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "plexus/core/node_spec.hpp"
+#include "plexus/core/result.hpp"
+#include "plexus/peer/peer_service.hpp"
+
+namespace plexus::node {
+
+class Sink;
+
+/// What an admin route answers.
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+Reply json_reply(const nlohmann::json& body, int status = 200);
+/// {"error": message, "code": code}.
+Reply error_reply(int status, std::string_view code, const std::string& message);
+/// A peer-service error with the HTTP status its code maps to.
+Reply error_reply(const Error& error);
+
+/// A request field that is missing, unknown or of the wrong type. Thrown only
+/// while reading a request (the untrusted-input boundary) and answered 400.
+struct BadRequest : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Strict reader of a request's fields: the JSON object body, or the query
+/// parameters. Fields not in `allowed` and values of the wrong type throw
+/// BadRequest naming the field.
+class Fields {
+ public:
+  static Fields body(const httplib::Request& request, std::initializer_list<std::string_view> allowed);
+  static Fields query(const httplib::Request& request, std::initializer_list<std::string_view> allowed);
+
+  [[nodiscard]] bool has(std::string_view key) const;
+  [[nodiscard]] std::optional<std::string> text(std::string_view key) const;
+  [[nodiscard]] std::string text(std::string_view key, const std::string& fallback) const;
+  [[nodiscard]] std::string required_text(std::string_view key) const;
+  [[nodiscard]] bool flag(std::string_view key, bool fallback) const;
+  [[nodiscard]] std::optional<std::uint64_t> number(std::string_view key, std::uint64_t min, std::uint64_t max) const;
+  [[nodiscard]] std::uint64_t number(std::string_view key, std::uint64_t fallback, std::uint64_t min,
+                                     std::uint64_t max) const;
+  /// The raw JSON value, or nullptr.
+  [[nodiscard]] const nlohmann::json* raw(std::string_view key) const;
+
+ private:
+  Fields(nlohmann::json object, bool from_query) : object_(std::move(object)), from_query_(from_query) {}
+  nlohmann::json object_;
+  bool from_query_ = false;
+};
+
+/// A node spec from a request field, or BadRequest naming the field inside it.
+NodeSpec spec_field(const nlohmann::json& value, std::string_view field);
+
+/// Counters of the built-in echo server.
+struct EchoCounters {
+  std::atomic<std::uint64_t> replies{0};
+  std::atomic<std::uint64_t> failures{0};
+};
+
+/// What the routes reach besides the peer service.
+struct NodeState {
+  asio::any_io_executor io;
+  std::shared_ptr<peer::PeerService> service;
+  std::shared_ptr<Sink> sink;
+  std::shared_ptr<EchoCounters> echo;
+  std::function<void()> on_left;  ///< run on the io thread after this node left by an admin call
+  ListenAddr admin;
+};
+
+class AdminServer {
+ public:
+  using Route = std::function<Reply(const httplib::Request&)>;
+  using Replier = std::function<void(Reply)>;
+  /// Longest wait for the io thread when a route gives no deadline of its own.
+  static constexpr peer::Millis default_wait{5000};
+
+  /// Bind (and listen on) the address now, so a port in use fails before anything starts.
+  static Result<std::unique_ptr<AdminServer>> bind(const ListenAddr& address, std::string token);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  [[nodiscard]] const ListenAddr& address() const noexcept { return address_; }
+  /// Register the routes and serve on a thread of its own.
+  void start(NodeState state);
+  /// Stop serving; pending requests answer 503 at once. Joins the threads.
+  void stop();
+
+  void get(const std::string& pattern, Route route);
+  void post(const std::string& pattern, Route route);
+  void del(const std::string& pattern, Route route);
+
+  /// Run `fn` on the io thread. Its Replier gives the answer, at once or
+  /// later (from a completion); without one within `wait`: 504.
+  Reply on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait = default_wait);
+  /// Run `fn` on the io thread and answer what it returns.
+  Reply on_io_now(std::function<Reply(peer::PeerService&)> fn);
+
+  [[nodiscard]] NodeState& state() noexcept { return state_; }
+  /// Requests answered so far, by HTTP status.
+  [[nodiscard]] std::map<int, std::uint64_t> requests_by_status() const;
+
+ private:
+  AdminServer(ListenAddr address, std::string token);
+  httplib::Server::Handler wrap(Route route);
+  bool authorized(const httplib::Request& request) const;
+  void count(int status);
+
+  ListenAddr address_;
+  std::string token_;
+  httplib::Server server_;
+  NodeState state_;
+  std::thread thread_;
+  std::atomic<bool> closing_{false};
+  mutable std::mutex counts_mutex_;
+  std::map<int, std::uint64_t> counts_;
+};
+
+void add_membership_routes(AdminServer& admin);
+void add_messaging_routes(AdminServer& admin);
+void add_metrics_routes(AdminServer& admin);
+
+}  // namespace plexus::node

@@ -1,0 +1,152 @@
+// Node: start-up in the order that leaves nothing half-started (admin port
+// bound, then the peer service, then servers and joins, then the admin API
+// serves), the built-in servers, and stop.
+//
+// Built-in servers:
+//  - `sink` keeps what it receives (sink.hpp); the admin API reads and clears it.
+//  - `echo` sends each payload back, unchanged and on the same channel, to
+//    the sending node's server named by the payload's "reply_to" when the
+//    payload is a JSON object with a string "reply_to", else to its `sink`.
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "plexus/core/errors.hpp"
+#include "plexus/node/admin_server.hpp"
+#include "plexus/node/node.hpp"
+#include "plexus/node/sink.hpp"
+
+namespace plexus::node {
+
+struct Node::Impl {
+  asio::io_context& io;
+  std::shared_ptr<peer::PeerService> service;
+  std::shared_ptr<Sink> sink;
+  std::shared_ptr<EchoCounters> echo = std::make_shared<EchoCounters>();
+  std::unique_ptr<AdminServer> admin;
+  std::function<void()> on_finished;
+  bool finished = false;
+
+  void finish() {
+    if (finished) return;
+    finished = true;
+    if (on_finished) on_finished();
+  }
+};
+
+namespace {
+
+std::string reply_server_of(const std::vector<std::uint8_t>& payload) {
+  const auto document = nlohmann::json::parse(payload.begin(), payload.end(), nullptr, false);
+  if (document.is_object()) {
+    const auto it = document.find("reply_to");
+    if (it != document.end() && it->is_string() && !it->get<std::string>().empty()) return it->get<std::string>();
+  }
+  return "sink";
+}
+
+Result<void> register_builtin_servers(Node::Impl& node) {
+  auto sink = node.sink;
+  if (auto ok = node.service->register_server("sink", [sink](const peer::Received& r) { sink->push(r); }); !ok) return ok;
+  std::weak_ptr<peer::PeerService> weak = node.service;
+  auto io = node.io.get_executor();
+  auto counters = node.echo;
+  // Handlers run on worker threads; the reply is sent from the io thread.
+  return node.service->register_server("echo", [weak, io, counters](const peer::Received& r) {
+    asio::post(io, [weak, counters, r, reply_to = reply_server_of(r.payload)] {
+      auto service = weak.lock();
+      if (!service) return;
+      peer::ForwardOptions options;
+      options.channel = r.channel;
+      auto sent = r.cast ? service->cast_message(r.from, reply_to, r.payload, options)
+                         : service->forward_message(r.from, reply_to, r.payload, options);
+      if (sent) {
+        ++counters->replies;
+      } else {
+        ++counters->failures;
+        spdlog::warn("echo: cannot reply to {} on {}: {}", reply_to, r.from, sent.error().message());
+      }
+    });
+  });
+}
+
+void join_all(peer::PeerService& service, const std::vector<JoinTarget>& joins) {
+  for (const auto& target : joins) {
+    if (const auto* spec = std::get_if<NodeSpec>(&target)) {
+      if (auto joined = service.join(*spec); !joined) spdlog::warn("join {}: {}", spec->name, joined.error().message());
+      continue;
+    }
+    const auto address = std::get<ListenAddr>(target);
+    service.join_address(address, [address](const Result<void>& joined) {
+      if (!joined) spdlog::warn("join {}: {}", to_string(address), joined.error().message());
+    });
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& settings,
+                                          std::function<void()> on_finished) {
+  for (const auto& target : settings.joins) {
+    const auto* spec = std::get_if<NodeSpec>(&target);
+    if (spec && spec->name == settings.peer.name) return make_error(errc::invalid_field, "--join: a node cannot join itself");
+  }
+  auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
+                                          std::make_shared<EchoCounters>(), nullptr, std::move(on_finished)});
+  auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));
+  if (!admin) return admin.error();
+  impl->admin = std::move(*admin);
+  auto service = peer::PeerService::start(io.get_executor(), settings.peer);
+  if (!service) {
+    const auto& e = service.error();
+    return make_error(errc::io_error, "cannot start the peer service: " + (e.detail.empty() ? e.message() : e.detail));
+  }
+  impl->service = *service;
+  if (auto ok = register_builtin_servers(*impl); !ok) return ok.error();
+  Impl* raw = impl.get();
+  impl->service->on_removed([raw] {
+    spdlog::warn("removed from the cluster: stopping");
+    raw->finish();
+  });
+  join_all(*impl->service, settings.joins);
+  impl->admin->start(NodeState{io.get_executor(), impl->service, impl->sink, impl->echo,
+                               [raw] {
+                                 spdlog::info("left the cluster: stopping");
+                                 raw->finish();
+                               },
+                               impl->admin->address()});
+  spdlog::info("node {} listening on {}, admin API on {}", settings.peer.name,
+               to_string(impl->service->spec().listen_addrs.front()), to_string(impl->admin->address()));
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() {
+  close_admin();
+  // Drop our servers (and their strands) while the peer service's worker pool
+  // still exists: PeerService::Impl declares its server table before the pool,
+  // so a strand released in its destructor would touch the destroyed pool's
+  // strand service (seen as a hang at exit).
+  if (impl_->service) {
+    impl_->service->unregister_server("echo");
+    impl_->service->unregister_server("sink");
+  }
+}
+
+std::string Node::ready_line() const {
+  // Written by hand to keep "spec" first, as documented (nlohmann::json sorts keys).
+  return "{\"spec\":" + to_json(impl_->service->spec()).dump() + ",\"admin\":" +
+         nlohmann::json(to_string(impl_->admin->address())).dump() + "}";
+}
+
+peer::PeerService& Node::service() { return *impl_->service; }
+
+void Node::stop(std::function<void()> done) { impl_->service->stop(std::move(done)); }
+
+void Node::close_admin() {
+  if (impl_->admin) impl_->admin->stop();
+}
+
+}  // namespace plexus::node

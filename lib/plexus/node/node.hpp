@@ -1,0 +1,116 @@
+// plexus::node: one whole Plexus node as plexusd runs it: the peer service,
+// the built-in `echo` and `sink` servers, and the admin HTTP API (JSON over
+// HTTP on loopback by default, bearer token derived from the cluster key).
+// Also the node's configuration: the flags and the equivalent JSON file
+// (keys named as the flags, '-' written '_'), checked in one place so that a
+// bad setting is one clear line naming it, before anything starts.
+#pragma once
+
+#include <asio/io_context.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "plexus/core/node_spec.hpp"
+#include "plexus/core/result.hpp"
+#include "plexus/peer/peer_service.hpp"
+#include "plexus/secure/cluster_key.hpp"
+
+namespace plexus::node {
+
+/// Purpose string of the admin token subkey.
+inline constexpr std::string_view admin_token_purpose = "plexus admin token";
+
+/// Every setting of a node as given on the command line or in the config
+/// file, with its default. resolve() checks them all.
+struct NodeOptions {
+  std::string name;
+  std::vector<std::string> listen{"127.0.0.1:0"};
+  std::string admin = "127.0.0.1:0";
+  std::string secret_file;
+  std::vector<std::string> join;  ///< HOST:PORT or node spec JSON
+  std::string data_dir;
+  std::vector<std::string> channels;  ///< NAME:PARALLELISM[:monotonic]
+  bool insecure = false;
+  int heartbeat_ms = 200;
+  int peer_timeout_ms = 1000;
+  int gossip_interval_ms = 1000;
+  int retransmit_interval_ms = 200;
+  int ack_timeout_ms = 60'000;
+  int transport_heartbeat_ms = 250;
+  int dead_peer_timeout_ms = 1500;
+  int handshake_timeout_ms = 5000;
+  int sink_capacity = 1000;
+  int sink_max_bytes = 64 * 1024 * 1024;
+  int worker_threads = 1;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+/// Apply a JSON config file to `options`. Unknown keys and wrong types are
+/// errors naming the file and the key; relative paths in the file are taken
+/// from the file's folder.
+Result<void> load_config_file(const std::filesystem::path& file, NodeOptions& options);
+
+using JoinTarget = std::variant<ListenAddr, NodeSpec>;
+
+enum class LogFormat { text, json };
+
+/// Checked options: what the node runs with.
+struct Settings {
+  peer::Config peer;
+  ListenAddr admin;
+  std::vector<JoinTarget> joins;
+  std::size_t sink_capacity = 0;
+  std::size_t sink_max_bytes = 0;
+  std::string log_level;
+  LogFormat log_format = LogFormat::text;
+};
+
+/// Check every option (reads the key file, creates and probes the data
+/// directory). The error detail starts with the flag, e.g. "--listen: ...".
+Result<Settings> resolve(const NodeOptions& options);
+
+/// Log to stderr as text or as one JSON object per line.
+void setup_logging(const Settings& settings);
+
+/// The admin API bearer token: hex(derive_subkey(key, admin_token_purpose)).
+std::string admin_token(const secure::ClusterKey& key);
+/// A token file: the 64 hex digits and an optional newline.
+Result<std::string> read_token_file(const std::filesystem::path& file);
+
+/// A running node. Create, use and stop it on the io_context's thread.
+class Node {
+ public:
+  /// Bind the admin API, start the peer service, register the built-in
+  /// servers, join. `on_finished` runs (on the io thread) once this node
+  /// has left the cluster or was removed from it.
+  static Result<std::unique_ptr<Node>> start(asio::io_context& io, const Settings& settings,
+                                             std::function<void()> on_finished);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  /// {"spec":{...},"admin":"127.0.0.1:PORT"}: the line plexusd prints when ready (no newline).
+  [[nodiscard]] std::string ready_line() const;
+  [[nodiscard]] peer::PeerService& service();
+  /// Graceful: the peer service closes its connections, then `done`.
+  void stop(std::function<void()> done);
+  /// Stop the admin API; call after the io_context stopped running.
+  void close_admin();
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace plexus::node

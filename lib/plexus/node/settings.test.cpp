@@ -1,0 +1,126 @@
+// Node configuration: the JSON file and resolve(), each bad setting named.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "plexus/node/node.hpp"
+
+using namespace plexus;
+using namespace plexus::node;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/plexus-node-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return path / name;
+  }
+};
+
+NodeOptions valid(const TempDir& dir) {
+  NodeOptions options;
+  options.name = "n1";
+  options.secret_file = (dir.path / "key").string();
+  if (!fs::exists(options.secret_file)) REQUIRE(secure::write_new_cluster_key(options.secret_file).ok());
+  return options;
+}
+
+std::string problem(const NodeOptions& options) {
+  auto settings = resolve(options);
+  REQUIRE_FALSE(settings.ok());
+  return settings.error().detail;
+}
+
+}  // namespace
+
+TEST_CASE("a config file sets every key, relative paths from its folder") {
+  // Proves the file's keys map onto the options and paths resolve against the file.
+  TempDir dir;
+  const auto file = dir.write("node.json", R"({"name": "n2", "listen": "127.0.0.1:7100", "secret_file": "key",
+    "data_dir": "data", "join": ["127.0.0.1:7200", {"name": "x"}], "channels": {"bulk": {"parallelism": 4}},
+    "heartbeat_ms": 100, "peer_timeout_ms": 900, "log_format": "json", "insecure": true})");
+  NodeOptions options;
+  REQUIRE(load_config_file(file, options).ok());
+  CHECK(options.name == "n2");
+  CHECK(options.listen == std::vector<std::string>{"127.0.0.1:7100"});
+  CHECK(fs::path(options.secret_file) == dir.path / "key");
+  CHECK(fs::path(options.data_dir) == dir.path / "data");
+  CHECK(options.join.size() == 2);
+  CHECK(options.join[1] == R"({"name":"x"})");
+  CHECK(options.channels == std::vector<std::string>{"bulk:4"});
+  CHECK(options.heartbeat_ms == 100);
+  CHECK(options.insecure);
+  CHECK(options.log_format == "json");
+}
+
+TEST_CASE("unknown keys and wrong types in the config file are named") {
+  // Proves a typo in the file is one clear error, never ignored.
+  TempDir dir;
+  NodeOptions options;
+  auto unknown = load_config_file(dir.write("a.json", R"({"name": "a", "colour": "red"})"), options);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().detail.find("unknown key 'colour'") != std::string::npos);
+  auto typed = load_config_file(dir.write("b.json", R"({"heartbeat_ms": "fast"})"), options);
+  REQUIRE_FALSE(typed.ok());
+  CHECK(typed.error().detail.find("'heartbeat_ms': expected an integer") != std::string::npos);
+  auto broken = load_config_file(dir.write("c.json", "{"), options);
+  REQUIRE_FALSE(broken.ok());
+  CHECK(broken.error().detail.find("not valid JSON") != std::string::npos);
+  CHECK_FALSE(load_config_file(dir.path / "missing.json", options).ok());
+}
+
+TEST_CASE("resolve names the flag of each bad setting") {
+  // Proves every rejected option says which flag is wrong.
+  TempDir dir;
+  auto o = valid(dir);
+  REQUIRE(resolve(o).ok());
+  auto bad = o;
+  bad.listen = {"127.0.0.1:99999"};
+  CHECK(problem(bad).starts_with("--listen"));
+  bad = o;
+  bad.admin = "localhost:80";
+  CHECK(problem(bad).starts_with("--admin"));
+  bad = o;
+  bad.secret_file = (dir.path / "nope").string();
+  CHECK(problem(bad).starts_with("--secret-file"));
+  bad = o;
+  bad.channels = {"bulk:0"};
+  CHECK(problem(bad).starts_with("--channel bulk:0"));
+  bad = o;
+  bad.peer_timeout_ms = bad.heartbeat_ms;
+  CHECK(problem(bad).starts_with("--peer-timeout-ms"));
+  bad = o;
+  bad.log_format = "xml";
+  CHECK(problem(bad).starts_with("--log-format"));
+  bad = o;
+  bad.join = {"{\"name\": 1}"};
+  CHECK(problem(bad).starts_with("--join"));
+  bad = o;
+  bad.data_dir = dir.write("file", "x").string();
+  CHECK(problem(bad).find("not a directory") != std::string::npos);
+  bad = o;
+  bad.name = "";
+  CHECK(problem(bad).starts_with("--name"));
+}
+
+TEST_CASE("the admin token is the hex of the derived subkey, and token files are checked") {
+  // Proves the CLI and the node agree on the token and a bad token file is refused.
+  TempDir dir;
+  const auto key = secure::generate_cluster_key();
+  const auto token = admin_token(key);
+  CHECK(token.size() == 64);
+  CHECK(token == admin_token(key));
+  CHECK(token != admin_token(secure::generate_cluster_key()));
+  auto read = read_token_file(dir.write("t", token + "\n"));
+  REQUIRE(read.ok());
+  CHECK(*read == token);
+  CHECK_FALSE(read_token_file(dir.write("u", "xyz")).ok());
+}
