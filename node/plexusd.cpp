@@ -1,150 +1,153 @@
-// plexusd: one Plexus node process. It runs the peer service (membership,
-// channels, messaging), prints one JSON line with its node spec when ready,
-// and stops gracefully on SIGINT/SIGTERM (a second signal stops at once).
+// plexusd: one Plexus node process. It runs the peer service with the
+// built-in `echo` and `sink` servers and the admin HTTP API, prints one JSON
+// line when ready ({"spec": {...}, "admin": "127.0.0.1:PORT"}), and stops
+// gracefully on SIGINT/SIGTERM (a second signal stops at once).
+//
+// Configuration: flags, or a JSON file (--config) with the same keys ('_' for
+// '-'); a flag given on the command line wins over the file. A bad setting is
+// one line on stderr naming it, and exit code 2, before anything starts.
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 
-#include "plexus/core/errors.hpp"
-#include "plexus/peer/peer_service.hpp"
-#include "plexus/secure/cluster_key.hpp"
+#include "plexus/node/node.hpp"
 
 namespace {
 
-using plexus::Result;
+using plexus::node::NodeOptions;
 
-struct Flags {
-  std::string name;
-  std::vector<std::string> listen{"127.0.0.1:0"};
-  std::string secret_file;
-  std::vector<std::string> join;
-  std::vector<std::string> channels;
-  std::string data_dir;
-  bool insecure = false;
-  int heartbeat_ms = 200;
-  int peer_timeout_ms = 1000;
-  std::string log_level = "info";
-};
+constexpr int exit_bad_config = 2;
 
-[[noreturn]] void fail(const std::string& message) {
-  std::cerr << "plexusd: " << message << "\n";
-  std::exit(2);
+[[noreturn]] void fail(const plexus::Error& error) {
+  std::cerr << "plexusd: " << (error.detail.empty() ? error.message() : error.detail) << "\n";
+  std::exit(exit_bad_config);
 }
 
-// NAME:PARALLELISM[:monotonic]
-std::pair<std::string, plexus::ChannelSpec> parse_channel(const std::string& text) {
-  const auto first = text.find(':');
-  if (first == std::string::npos) fail("--channel " + text + ": expected NAME:PARALLELISM[:monotonic]");
-  const std::string name = text.substr(0, first);
-  std::string rest = text.substr(first + 1);
-  plexus::ChannelSpec spec;
-  if (const auto second = rest.find(':'); second != std::string::npos) {
-    if (rest.substr(second + 1) != "monotonic") fail("--channel " + text + ": third part must be 'monotonic'");
-    spec.monotonic = true;
-    rest = rest.substr(0, second);
-  }
-  try {
-    const long parallelism = std::stol(rest);
-    if (parallelism < 1 || parallelism > long(plexus::channel_parallelism_max)) throw std::out_of_range("p");
-    spec.parallelism = std::uint32_t(parallelism);
-  } catch (const std::exception&) {
-    fail("--channel " + text + ": parallelism must be 1..256");
-  }
-  if (auto ok = plexus::validate_channel_name(name, "--channel"); !ok) fail(ok.error().message());
-  return {name, spec};
-}
+/// Flags bound to a NodeOptions; after parsing, copy_given() applies only the
+/// flags that were on the command line, over what the config file set.
+class Flags {
+ public:
+  explicit Flags(CLI::App& app) : app_(app) {}
 
-plexus::peer::Config make_config(const Flags& flags) {
-  plexus::peer::Config config;
-  if (auto ok = plexus::validate_node_name(flags.name, "--name"); !ok) fail(ok.error().message());
-  config.name = flags.name;
-  config.listen.clear();
-  for (const auto& text : flags.listen) {
-    auto addr = plexus::parse_listen_addr(text);
-    if (!addr) fail("--listen: " + addr.error().message());
-    config.listen.push_back(*addr);
-  }
-  auto key = plexus::secure::read_cluster_key(flags.secret_file);
-  if (!key) fail("--secret-file: " + key.error().message());
-  config.key = *key;
-  for (const auto& text : flags.channels) config.channels.insert(parse_channel(text));
-  config.insecure = flags.insecure;
-  config.data_dir = flags.data_dir;
-  config.heartbeat_interval = plexus::peer::Millis(flags.heartbeat_ms);
-  config.peer_timeout = plexus::peer::Millis(flags.peer_timeout_ms);
-  if (config.peer_timeout < 2 * config.heartbeat_interval) fail("--peer-timeout-ms must be at least twice --heartbeat-ms");
-  return config;
-}
-
-void join_all(plexus::peer::PeerService& service, const std::vector<std::string>& joins) {
-  for (const auto& text : joins) {
-    if (!text.empty() && text.front() == '{') {
-      auto spec = plexus::parse_node_spec(text);
-      if (!spec) fail("--join: " + spec.error().message());
-      if (auto joined = service.join(*spec); !joined) fail("--join: " + joined.error().message());
-      continue;
+  template <class T>
+  CLI::Option* option(const std::string& name, T NodeOptions::*member, const std::string& help) {
+    auto* added = app_.add_option(name, given_.*member, help);
+    // Show defaults, but not empty ones ("--join TEXT=[]" says nothing).
+    if constexpr (requires(const T& value) { value.empty(); }) {
+      if (!(given_.*member).empty()) added->capture_default_str();
+    } else {
+      added->capture_default_str();
     }
-    auto addr = plexus::parse_listen_addr(text);
-    if (!addr) fail("--join: " + addr.error().message());
-    service.join_address(*addr, [text](const Result<void>& r) {
-      if (!r) spdlog::warn("join {}: {}", text, r.error().message());
+    copies_.push_back([added, member](const NodeOptions& from, NodeOptions& to) {
+      if (added->count() > 0) to.*member = from.*member;
+    });
+    return added;
+  }
+  void flag(const std::string& name, bool NodeOptions::*member, const std::string& help) {
+    auto* added = app_.add_flag(name, given_.*member, help);
+    copies_.push_back([added, member](const NodeOptions& from, NodeOptions& to) {
+      if (added->count() > 0) to.*member = from.*member;
     });
   }
+  void copy_given(NodeOptions& to) const {
+    for (const auto& copy : copies_) copy(given_, to);
+  }
+
+ private:
+  CLI::App& app_;
+  NodeOptions given_;
+  std::vector<std::function<void(const NodeOptions&, NodeOptions&)>> copies_;
+};
+
+void add_flags(Flags& f) {
+  f.option("--name", &NodeOptions::name, "node name, unique in the cluster ([A-Za-z0-9_.@-], required)");
+  f.option("--listen", &NodeOptions::listen, "IP:PORT for peers (repeatable); port 0 picks one");
+  f.option("--admin", &NodeOptions::admin, "IP:PORT of the admin HTTP API; port 0 picks one");
+  f.option("--secret-file", &NodeOptions::secret_file, "cluster key file (plexus keygen FILE; required)");
+  f.option("--join", &NodeOptions::join, "IP:PORT or node spec JSON of a member to join (repeatable)");
+  f.option("--data-dir", &NodeOptions::data_dir, "keeps the membership, so a restart rejoins without --join");
+  f.option("--channel", &NodeOptions::channels, "NAME:PARALLELISM[:monotonic] (repeatable)");
+  f.flag("--insecure", &NodeOptions::insecure, "plaintext frames (benchmarks/debugging only; all nodes must agree)");
+  f.option("--heartbeat-ms", &NodeOptions::heartbeat_ms, "peer heartbeat interval");
+  f.option("--peer-timeout-ms", &NodeOptions::peer_timeout_ms, "a member not heard from this long is down");
+  f.option("--gossip-interval-ms", &NodeOptions::gossip_interval_ms, "anti-entropy: a digest to one member this often");
+  f.option("--retransmit-interval-ms", &NodeOptions::retransmit_interval_ms, "acked messages resent this often (backing off)");
+  f.option("--ack-timeout-ms", &NodeOptions::ack_timeout_ms, "an acked message not acknowledged within this fails");
+  f.option("--transport-heartbeat-ms", &NodeOptions::transport_heartbeat_ms, "connection keepalive when idle");
+  f.option("--dead-peer-timeout-ms", &NodeOptions::dead_peer_timeout_ms, "a connection silent this long is closed");
+  f.option("--handshake-timeout-ms", &NodeOptions::handshake_timeout_ms, "a handshake must finish within this");
+  f.option("--sink-capacity", &NodeOptions::sink_capacity, "messages the built-in sink keeps");
+  f.option("--sink-max-bytes", &NodeOptions::sink_max_bytes, "payload bytes the built-in sink keeps");
+  f.option("--worker-threads", &NodeOptions::worker_threads, "threads that run server handlers");
+  f.option("--log-level", &NodeOptions::log_level, "trace|debug|info|warn|error|off");
+  f.option("--log-format", &NodeOptions::log_format, "text|json (one JSON object per line)");
+}
+
+plexus::node::Settings parse_settings(int argc, char** argv) {
+  CLI::App app{"plexusd: a Plexus cluster node (docs/operations.md)"};
+  app.get_formatter()->column_width(40);
+  std::string config_file;
+  app.add_option("--config", config_file, "JSON config file; flags given here override its keys");
+  Flags flags(app);
+  add_flags(flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) std::exit(app.exit(e));
+    std::cerr << "plexusd: " << e.what() << " (see plexusd --help)\n";
+    std::exit(exit_bad_config);
+  }
+  NodeOptions options;
+  if (!config_file.empty()) {
+    if (auto loaded = plexus::node::load_config_file(config_file, options); !loaded) fail(loaded.error());
+  }
+  flags.copy_given(options);
+  auto settings = plexus::node::resolve(options);
+  if (!settings) fail(settings.error());
+  return std::move(*settings);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags flags;
-  CLI::App app{"plexusd: a Plexus cluster node"};
-  app.add_option("--name", flags.name, "node name, unique in the cluster ([A-Za-z0-9_.@-])")->required();
-  app.add_option("--listen", flags.listen, "HOST:PORT to listen on (repeatable); port 0 picks one")
-      ->capture_default_str();
-  app.add_option("--secret-file", flags.secret_file, "cluster key file (plexus keygen FILE)")->required();
-  app.add_option("--join", flags.join, "HOST:PORT or node spec JSON of a member to join (repeatable)");
-  app.add_option("--channel", flags.channels, "NAME:PARALLELISM[:monotonic] (repeatable)");
-  app.add_option("--data-dir", flags.data_dir, "keeps the membership so a restart rejoins without --join");
-  app.add_flag("--insecure", flags.insecure, "plaintext frames (benchmarks/debugging only; all nodes must agree)");
-  app.add_option("--heartbeat-ms", flags.heartbeat_ms, "peer heartbeat interval")->capture_default_str();
-  app.add_option("--peer-timeout-ms", flags.peer_timeout_ms, "a member silent this long is down")
-      ->capture_default_str();
-  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-
-  spdlog::set_default_logger(spdlog::stderr_color_mt("plexusd"));
-  spdlog::set_level(spdlog::level::from_str(flags.log_level));
-  auto config = make_config(flags);
+  std::signal(SIGPIPE, SIG_IGN);
+  const auto settings = parse_settings(argc, argv);
+  plexus::node::setup_logging(settings);
 
   asio::io_context io(1);
-  auto started = plexus::peer::PeerService::start(io.get_executor(), config);
-  if (!started) fail(started.error().message());
-  auto service = *started;
-  join_all(*service, flags.join);
-  std::cout << nlohmann::json{{"spec", plexus::to_json(service->spec())}}.dump() << std::endl;
+  // Stop within a bounded time: the peer service closes its connections
+  // (bounded by the transport close timeout), then the loop ends.
+  bool stopping = false;
+  std::unique_ptr<plexus::node::Node> node;
+  auto stop = [&] {
+    if (stopping) return;
+    stopping = true;
+    node->stop([&] { io.stop(); });
+  };
+  auto started = plexus::node::Node::start(io, settings, [&] { stop(); });
+  if (!started) fail(started.error());
+  node = std::move(*started);
+  std::cout << node->ready_line() << std::endl;
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  int signals_seen = 0;
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int number) {
     if (ec) return;
-    if (++signals_seen > 1) {
+    if (stopping) {
       spdlog::warn("second signal ({}): stopping at once", number);
       std::_Exit(1);
     }
     spdlog::info("signal {}: stopping", number);
-    service->stop([&] { io.stop(); });
+    stop();
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
-  service->on_removed([&] {
-    spdlog::warn("removed from the cluster: stopping");
-    service->stop([&] { io.stop(); });
-  });
   io.run();
+  node->close_admin();
   spdlog::info("stopped");
   return 0;
 }
