@@ -12,7 +12,10 @@ constexpr std::chrono::milliseconds status_timeout{800};
 
 std::string names(const nlohmann::json& list) {
   std::string out;
-  for (const auto& name : list) out += (out.empty() ? "" : ",") + name.get<std::string>();
+  for (const auto& name : list) {
+    if (!out.empty()) out += ',';
+    out += name.get<std::string>();
+  }
   return out.empty() ? "-" : out;
 }
 

@@ -12,7 +12,10 @@ using nlohmann::json;
 
 std::string known_list(std::initializer_list<std::string_view> allowed) {
   std::string out;
-  for (const auto name : allowed) out += (out.empty() ? "" : ", ") + std::string(name);
+  for (const auto name : allowed) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
   return out.empty() ? "none" : out;
 }
 
