@@ -105,8 +105,9 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   impl->service = *service;
   if (auto ok = register_builtin_servers(*impl); !ok) return ok.error();
   Impl* raw = impl.get();
+  // Runs when another node removed this one, and on this node's own leave().
   impl->service->on_removed([raw] {
-    spdlog::warn("removed from the cluster: stopping");
+    spdlog::warn("no longer a member of the cluster: stopping");
     raw->finish();
   });
   join_all(*impl->service, settings.joins);
