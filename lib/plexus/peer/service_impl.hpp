@@ -150,8 +150,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
-  std::map<std::string, Server, std::less<>> servers;
+  // The pool first: members are destroyed in reverse, and the strands below
+  // (in servers and message_strand) must go before the pool they run on.
   asio::thread_pool workers;
+  std::map<std::string, Server, std::less<>> servers;
   Handler message_handler;
   std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> message_strand;
   std::map<std::uint64_t, Partition> partition_table;
