@@ -38,12 +38,12 @@ bool up_before(const RunData& data, const std::string& observer, const std::stri
   return up;
 }
 
-json detection(const RunData& data, std::vector<double>& latencies, std::size_t& undetected) {
+json detection(const RunData& data, std::vector<double>& latencies, std::vector<double>& recoveries, std::size_t& undetected) {
   json per_fault = json::array();
   for (const auto& f : data.faults) {
     if (f.fault == "churn") continue;  // a leave is not a failure to detect
     const double end = f.end_ms < 0 ? data.fault_phase_end_ms : f.end_ms;
-    json observers = json::object();
+    json observers = json::object(), recovered = json::object();
     for (const auto& [observer, peer] : f.affected) {
       if (!up_before(data, observer, peer, f.start_ms)) continue;  // already down: nothing to detect
       std::optional<double> seen;
@@ -56,9 +56,20 @@ json detection(const RunData& data, std::vector<double>& latencies, std::size_t&
       if (seen) latencies.push_back(*seen);
       else ++undetected;
       observers[observer + "->" + peer] = seen ? json(std::round(*seen)) : json(nullptr);
+      if (!seen) continue;
+      // Recovery: the first time the observer saw the peer up again after the fault ended.
+      std::optional<double> back;
+      for (const auto& o : data.observations) {
+        if (o.observer == observer && o.peer == peer && o.up && o.t_ms >= end) {
+          back = o.t_ms - end;
+          break;
+        }
+      }
+      recovered[observer + "->" + peer] = back ? json(std::round(*back)) : json(nullptr);
+      if (back) recoveries.push_back(*back);
     }
     per_fault.push_back({{"fault_id", f.id}, {"fault", f.fault}, {"start_ms", std::round(f.start_ms)},
-                         {"end_ms", std::round(end)}, {"detection_ms", observers}});
+                         {"end_ms", std::round(end)}, {"detection_ms", observers}, {"recovery_after_end_ms", recovered}});
   }
   return per_fault;
 }
@@ -66,9 +77,9 @@ json detection(const RunData& data, std::vector<double>& latencies, std::size_t&
 }  // namespace
 
 json check_membership(const RunData& data) {
-  std::vector<double> latencies;
+  std::vector<double> latencies, recoveries;
   std::size_t undetected = 0;
-  json per_fault = detection(data, latencies, undetected);
+  json per_fault = detection(data, latencies, recoveries, undetected);
   std::size_t false_downs = 0, flaps = 0;
   json false_examples = json::array();
   std::set<std::tuple<int, std::string, std::string>> down_in_fault;
@@ -89,6 +100,7 @@ json check_membership(const RunData& data) {
                         {"time_to_converge_ms", converged ? json(std::round(*data.converged_after_heal_ms)) : json(nullptr)},
                         {"liveness_bound_ms", data.liveness_bound_ms},
                         {"detection_latency_ms", quantiles(latencies)},
+                        {"recovery_after_fault_ms", quantiles(recoveries)},
                         {"detected", latencies.size()}, {"undetected", undetected},
                         {"false_downs", false_downs}, {"flaps", flaps},
                         {"transitions_observed", data.observations.size()}}},

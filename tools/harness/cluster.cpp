@@ -207,15 +207,31 @@ Result<void> Cluster::rejoin(const std::string& name) {
 void Cluster::stop_all() {
   {
     std::lock_guard lock(mutex_);
+    // One SIGTERM each (plexusd takes a second one as "stop at once"), all in parallel.
     for (auto& [name, proc] : procs_) {
-      if (proc->child) {
-        proc->child->signal(SIGCONT);
-        proc->child->signal(SIGTERM);
+      if (!proc->child) continue;
+      proc->child->signal(SIGCONT);
+      proc->child->signal(SIGTERM);
+    }
+    const auto until = std::chrono::steady_clock::now() + stop_grace;
+    for (bool running = true; running && std::chrono::steady_clock::now() < until;) {
+      running = false;
+      for (auto& [name, proc] : procs_) {
+        if (!proc->child || proc->child->try_wait()) continue;
+        running = true;
+        pollfd p{proc->child->stderr_fd(), POLLIN, 0};  // their last log lines, or a short wait
+        if (::poll(&p, 1, 10) > 0) pump_one(*proc);
       }
     }
     for (auto& [name, proc] : procs_) {
       if (!proc->child) continue;
-      const int status = proc->child->stop(stop_grace);
+      int status = 0;
+      if (auto exited = proc->child->try_wait()) {
+        status = *exited;
+      } else {
+        ::kill(proc->child->pid(), SIGKILL);
+        status = proc->child->stop(stop_grace);
+      }
       pump_one(*proc);
       proc->child.reset();
       proc->log << "=== plexus-harness: stopped, " << tools::describe_status(status) << "\n" << std::flush;

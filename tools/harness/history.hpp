@@ -76,6 +76,7 @@ struct MetricsSample {
 /// Everything a run leaves for the checkers.
 struct RunData {
   std::vector<std::string> names;
+  std::set<std::string> workloads;  ///< kinds the scenario runs: checkers of the others are left out
   std::vector<Op> ops;
   std::vector<Delivery> deliveries;
   std::vector<ProcessEvent> processes;

@@ -1,6 +1,8 @@
 // Following the cluster: every sink (what each node received, in its
 // delivery order) and every node's membership view (up/down transitions),
 // each polled about every 100 ms from its own thread; convergence; metrics.
+#include <cstdio>
+#include <ctime>
 #include <sstream>
 #include <thread>
 
@@ -44,6 +46,19 @@ std::map<std::string, double> parse_metrics(const std::string& text) {
   return out;
 }
 
+// "2024-05-01T12:00:00.123Z" as milliseconds since the epoch (0 when unreadable).
+double parse_utc_ms(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &millis) < 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return double(timegm(&tm)) * 1000 + millis;
+}
+
 }  // namespace
 
 void Runner::poll_sinks_loop() {
@@ -80,6 +95,7 @@ void Runner::poll_sink(const NodeView& node) {
       d.from = m.value("from", "");
       d.from_instance = m.value("from_instance", "");
       d.op_id = payload.value("id", std::uint64_t(0));
+      d.received_wall_ms = parse_utc_ms(m.value("received_at", ""));
       d.workload = payload.value("w", "");
       if (d.workload == "causal") {
         // The node delivered it, so whatever the node sends from now on comes after it.

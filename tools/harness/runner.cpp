@@ -37,6 +37,7 @@ bool Runner::wait_until(double at_ms) const {
 RunResult Runner::run() {
   auto& data = history_.data();
   data.names = names_;
+  for (const auto& w : options_.scenario.workloads) data.workloads.insert(to_string(w.kind));
   data.liveness_bound_ms = options_.scenario.liveness_bound_s * 1000;
   auto timeout = options_.scenario.node_settings.find("peer_timeout_ms");
   data.peer_timeout_ms = timeout == options_.scenario.node_settings.end() ? 600 : timeout->second.get<int>();
