@@ -89,10 +89,10 @@ inline constexpr const char* report_js = R"JS(
       });
       y += row;
     });
-    [[d.heal_ms, 'heal'], [d.converged_ms, 'converged']].forEach(function (m) {
+    [[d.heal_ms, 'heal', 0], [d.converged_ms, 'converged', 1]].forEach(function (m) {
       if (m[0] === null || m[0] === undefined) return;
       el(svg, 'line', {x1: x(m[0]), x2: x(m[0]), y1: 0, y2: y, stroke: '#333', 'stroke-dasharray': '4 3'});
-      el(svg, 'text', {x: x(m[0]) + 3, y: y + 12}, m[1]);
+      el(svg, 'text', {x: x(m[0]) - 3, y: 12 + m[2] * 12, 'text-anchor': 'end'}, m[1]);
     });
     // Latency over time: every completed op, by workload.
     var lat = document.getElementById('latency'), h = 220;
