@@ -47,9 +47,11 @@ json detection(const RunData& data, std::vector<double>& latencies, std::vector<
     for (const auto& [observer, peer] : f.affected) {
       if (!up_before(data, observer, peer, f.start_ms)) continue;  // already down: nothing to detect
       std::optional<double> seen;
+      double down_at = 0;
       for (const auto& o : data.observations) {
         if (o.observer == observer && o.peer == peer && !o.up && o.t_ms >= f.start_ms && o.t_ms <= end + grace_ms(data)) {
           seen = o.t_ms - f.start_ms;
+          down_at = o.t_ms;
           break;
         }
       }
@@ -57,11 +59,12 @@ json detection(const RunData& data, std::vector<double>& latencies, std::vector<
       else ++undetected;
       observers[observer + "->" + peer] = seen ? json(std::round(*seen)) : json(nullptr);
       if (!seen) continue;
-      // Recovery: the first time the observer saw the peer up again after the fault ended.
+      // Recovery: the observer saw the peer up again, counted from the fault's end (0 when a
+      // swizzle or flap healed this pair before its last step); null if not within the grace.
       std::optional<double> back;
       for (const auto& o : data.observations) {
-        if (o.observer == observer && o.peer == peer && o.up && o.t_ms >= end) {
-          back = o.t_ms - end;
+        if (o.observer == observer && o.peer == peer && o.up && o.t_ms > down_at && o.t_ms <= end + grace_ms(data)) {
+          back = std::max(0.0, o.t_ms - end);
           break;
         }
       }
