@@ -173,6 +173,11 @@ int main(int argc, char** argv) {
                "2 unknown or harness error, 3 liveness failure (no convergence within the bound after the heal).\n"
                "Docs: docs/harness.md"};
   app.require_subcommand(1);
+  app.footer("\nScenario (JSON): nodes, duration_s, liveness_bound_s, seed, node_settings, workloads (acked, causal, unacked,\n"
+             "churn; each at rate_per_s), nemesis {start_s, interval_s, fault_duration_s, faults: partition (shape: halves,\n"
+             "random-halves, one, minority-third, bridge, majorities-ring, asymmetric), kill, pause, flap, swizzle}.\n"
+             "Output in --out: report.json, report.html (open it in a browser), history.jsonl, logs/NODE.log.\n"
+             "The same seed gives the same fault schedule and workload; on failure the last line is the replay command.");
   app.get_formatter()->column_width(36);
   RunArgs run_args;
   auto* run = app.add_subcommand("run", "run SCENARIO.json; writes report.json, report.html, history.jsonl and logs/ to --out");
