@@ -3,6 +3,7 @@
 // a flap's repeated cuts inject each partition once and resolve it when the
 // last step that wanted it is undone. A node that restarts gets back the
 // partitions still in force against it, so a shape stays whole.
+#include <cmath>
 #include <thread>
 
 #include "tools/harness/runner.hpp"
@@ -65,12 +66,13 @@ void Runner::execute(const Step& step) {
   json event = to_json(step);
   event["type"] = "nemesis";
   event["planned_ms"] = step.at_ms;
-  std::string error;
+  event["started_ms"] = std::round((history_.now_ms() - phase_start_ms_) * 10) / 10;  // t_ms is when it was done
+  std::vector<std::string> errors;
   const std::string target = step.targets.empty() ? "" : step.targets.front();
   Result<void> done;
   switch (step.action) {
-    case Action::cut: apply_cuts(step.grudge, true); break;
-    case Action::heal: apply_cuts(step.grudge, false); break;
+    case Action::cut: errors = apply_cuts(step.grudge, true); break;
+    case Action::heal: errors = apply_cuts(step.grudge, false); break;
     case Action::kill: before_stop(target); done = cluster_.kill(target); break;
     case Action::pause: done = cluster_.pause(target); break;
     case Action::resume: done = cluster_.resume(target); break;
@@ -86,7 +88,8 @@ void Runner::execute(const Step& step) {
       break;
     }
   }
-  if (!done) event["error"] = done.error().detail.empty() ? done.error().message() : done.error().detail;
+  if (!done) errors.push_back(done.error().detail.empty() ? done.error().message() : done.error().detail);
+  if (!errors.empty()) event["errors"] = errors;
   history_.record(std::move(event));
 }
 
@@ -101,7 +104,47 @@ void Runner::before_stop(const std::string& node) {
   for (auto& s : samples) history_.data().metrics_end.push_back(std::move(s));
 }
 
-void Runner::apply_cuts(const Grudge& grudge, bool add) {
+namespace {
+
+/// A node's admin threads can all be busy with acked sends waiting for their acks, so a
+/// partition call is tried a few times before it counts as failed.
+constexpr int partition_call_attempts = 4;
+
+// POST /v1/partitions; the partition's ref, or -1. The TTL is a safety net: even if every
+// resolve failed, the cut ends on its own soon after the fault should have.
+std::int64_t inject(const NodeView& node, const Cut& c, int ttl_ms, std::vector<std::string>& errors) {
+  const json body{{"node", c.peer}, {"direction", c.direction}, {"ttl_ms", ttl_ms}};
+  std::string why;
+  for (int attempt = 0; attempt < partition_call_attempts && !interrupted; ++attempt) {
+    auto answer = node.admin->post("/v1/partitions", body, nemesis_call_timeout);
+    if (answer && answer->status == 201) {
+      const auto reply = json::parse(answer->body, nullptr, false);
+      if (reply.is_object()) return reply.value("ref", std::int64_t(-1));
+    }
+    why = answer ? "HTTP " + std::to_string(answer->status) : answer.error().detail;
+  }
+  errors.push_back("inject " + c.node + " -/-> " + c.peer + ": " + why);
+  return -1;
+}
+
+void resolve(const NodeView& node, const Cut& c, std::int64_t ref, std::vector<std::string>& errors) {
+  std::string why;
+  for (int attempt = 0; attempt < partition_call_attempts && !interrupted; ++attempt) {
+    auto answer = node.admin->del("/v1/partitions/" + std::to_string(ref), nemesis_call_timeout);
+    if (answer && (answer->status == 200 || answer->status == 404)) return;  // 404: its TTL ended it
+    why = answer ? "HTTP " + std::to_string(answer->status) : answer.error().detail;
+  }
+  errors.push_back("resolve " + c.node + " -/-> " + c.peer + ": " + why);
+}
+
+}  // namespace
+
+int Runner::partition_ttl_ms() const {
+  return int(options_.scenario.nemesis.fault_duration_s * 1000) + 10'000;
+}
+
+std::vector<std::string> Runner::apply_cuts(const Grudge& grudge, bool add) {
+  std::vector<std::string> errors;
   std::lock_guard lock(cut_mutex_);
   for (const auto& c : grudge) {
     auto& [count, ref] = cuts_[c];
@@ -111,32 +154,26 @@ void Runner::apply_cuts(const Grudge& grudge, bool add) {
       continue;
     }
     const NodeView node = cluster_.node(c.node);
-    if (node.state != NodeState::running || !node.admin) {
-      if (add) ref = -1;  // applied when the node comes back (reapply_cuts)
-      else cuts_.erase(c);
-      continue;
-    }
+    const bool reachable = node.state == NodeState::running && node.admin;
     if (add) {
-      auto answer = node.admin->post("/v1/partitions", json{{"node", c.peer}, {"direction", c.direction}}, nemesis_call_timeout);
-      const auto reply = answer ? json::parse(answer->body, nullptr, false) : json();
-      ref = answer && answer->status == 201 && reply.is_object() ? reply.value("ref", std::int64_t(-1)) : -1;
+      ref = reachable ? inject(node, c, partition_ttl_ms(), errors) : -1;  // else applied when it comes back
     } else {
-      if (ref >= 0) (void)node.admin->del("/v1/partitions/" + std::to_string(ref), nemesis_call_timeout);
+      if (reachable && ref >= 0) resolve(node, c, ref, errors);
       cuts_.erase(c);
     }
   }
+  return errors;
 }
 
 void Runner::reapply_cuts(const std::string& name) {
+  std::vector<std::string> errors;
   std::lock_guard lock(cut_mutex_);
   const NodeView node = cluster_.node(name);
   if (node.state != NodeState::running || !node.admin) return;
   for (auto& [c, entry] : cuts_) {
-    if (c.node != name || entry.first == 0) continue;
-    auto answer = node.admin->post("/v1/partitions", json{{"node", c.peer}, {"direction", c.direction}}, nemesis_call_timeout);
-    const auto reply = answer ? json::parse(answer->body, nullptr, false) : json();
-    entry.second = answer && answer->status == 201 && reply.is_object() ? reply.value("ref", std::int64_t(-1)) : -1;
+    if (c.node == name && entry.first > 0) entry.second = inject(node, c, partition_ttl_ms(), errors);
   }
+  for (const auto& e : errors) history_.record({{"type", "nemesis"}, {"action", "reapply"}, {"error", e}});
 }
 
 void Runner::heal_everything() {
@@ -144,14 +181,14 @@ void Runner::heal_everything() {
     if (n.state == NodeState::paused) (void)cluster_.resume(n.name);
   }
   {
+    std::vector<std::string> errors;
     std::lock_guard lock(cut_mutex_);
     for (auto& [c, entry] : cuts_) {
       const NodeView node = cluster_.node(c.node);
-      if (entry.second >= 0 && node.state == NodeState::running && node.admin) {
-        (void)node.admin->del("/v1/partitions/" + std::to_string(entry.second), nemesis_call_timeout);
-      }
+      if (entry.second >= 0 && node.state == NodeState::running && node.admin) resolve(node, c, entry.second, errors);
     }
     cuts_.clear();
+    for (const auto& e : errors) history_.record({{"type", "nemesis"}, {"action", "heal-all"}, {"error", e}});
   }
   for (const auto& n : cluster_.nodes()) {
     Result<void> done;

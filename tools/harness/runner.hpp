@@ -56,7 +56,9 @@ class Runner {
   // nemesis.cpp
   void nemesis_loop(const std::vector<Step>& steps);
   void execute(const Step& step);
-  void apply_cuts(const Grudge& grudge, bool add);
+  /// Add or remove the grudge's partitions; the calls that failed, as text.
+  std::vector<std::string> apply_cuts(const Grudge& grudge, bool add);
+  [[nodiscard]] int partition_ttl_ms() const;
   void reapply_cuts(const std::string& node);
   void heal_everything();
   void before_stop(const std::string& node);
