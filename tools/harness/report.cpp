@@ -26,11 +26,17 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-// JSON inside <script>: "</" would end the element, so write it as "<\/" (the same JSON string).
+// JSON inside <script>: '<', '>' and '&' only occur inside JSON strings, where \u003c etc. mean
+// the same; written so, nothing in the data can end the element or open a comment.
 std::string script_safe(const json& value) {
-  std::string text = value.dump();
-  for (std::size_t at = text.find("</"); at != std::string::npos; at = text.find("</", at + 3)) text.replace(at, 2, "<\\/");
-  return text;
+  std::string out;
+  for (const char c : value.dump()) {
+    if (c == '<') out += "\\u003c";
+    else if (c == '>') out += "\\u003e";
+    else if (c == '&') out += "\\u0026";
+    else out += c;
+  }
+  return out;
 }
 
 std::string verdict_text(const json& valid) {
