@@ -198,5 +198,11 @@ int main(int argc, char** argv) {
   }
   install_signals();
   if (*list) return cmd_list(scenarios);
-  return cmd_run(run_args);
+  try {
+    return cmd_run(run_args);
+  } catch (const std::exception& e) {
+    // A bug; unwinding has stopped every node the run started (Cluster's destructor).
+    std::cerr << "plexus-harness: internal error: " << e.what() << "\n";
+    return exit_harness_error;
+  }
 }
