@@ -170,8 +170,12 @@ bool Runner::converged(std::string& why) {
       return false;
     }
     const auto reply = json::parse(answer->body, nullptr, false);
+    if (!reply.is_object() || !reply.contains("members") || !reply["members"].is_array()) {
+      why = n.name + ": unexpected members answer";
+      return false;
+    }
     std::set<std::string> members;
-    for (const auto& m : reply.value("members", json::array())) {
+    for (const auto& m : reply["members"]) {
       members.insert(m.value("name", ""));
       if (!m.value("self", false) && !m.value("up", false)) {
         why = n.name + " sees " + m.value("name", "") + " down";
