@@ -209,6 +209,25 @@ TEST_CASE("pause: SIGSTOP longer than the peer timeout is detected, SIGCONT reco
   CHECK(resumed == paused);
 }
 
+TEST_CASE("churn: a node leaves, exits, comes back as a new member, and the cluster converges") {
+  const Run r = run_scenario("churn", 2);
+  CHECK(r.exit_code == 0);
+  CHECK(r.report["checkers"]["membership"]["liveness"] == true);
+  CHECK(r.report["checkers"]["acked"]["figures"]["lost"] == 0);
+  std::map<std::string, std::string> left;
+  std::size_t rejoined = 0;
+  for (const auto& e : events(r, "process")) {
+    if (e["event"] == "left") left[e["node"]] = e["instance"];
+    if (e["event"] == "rejoined") {
+      REQUIRE(left.count(e["node"]));
+      CHECK(left[e["node"]] != e["instance"]);  // a new incarnation
+      ++rejoined;
+    }
+  }
+  CHECK(rejoined >= 1);
+  CHECK(rejoined == left.size());
+}
+
 TEST_CASE("a node built without dedupe makes the acked checker fail: exit 1, replay command last") {
   const Run r = run_scenario("broken-dedupe", 3);
   CHECK(r.exit_code == 1);
