@@ -111,6 +111,7 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     }
     if (done) completions[{target, *added}] = std::move(done);
     route(m, frame);  // a failed first try is retransmitted
+    wake();
     return {};
   }
   const auto frame = wire::encode(envelope);
@@ -343,6 +344,7 @@ void PeerService::Impl::flush_dispatch() {
     });
     batch = {};
   }
+  wake();  // acks to flush, gossip to pass on: tick soon
 }
 
 void PeerService::Impl::on_ack(wire::Ack ack) {

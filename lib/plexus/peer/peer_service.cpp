@@ -70,6 +70,12 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   if (config.peer_timeout < 2 * config.heartbeat_interval) {
     return make_error(errc::invalid_field, "peer_timeout: must be at least twice heartbeat_interval");
   }
+  if (config.tick_interval.count() <= 0 || config.idle_tick_interval < config.tick_interval) {
+    return make_error(errc::invalid_field, "idle_tick_interval: must be at least tick_interval (> 0)");
+  }
+  if (config.data_link_dead_timeout < 2 * config.data_link_heartbeat) {
+    return make_error(errc::invalid_field, "data_link_dead_timeout: must be at least twice data_link_heartbeat");
+  }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
   // The listening ports are known now: this is the spec the cluster sees.

@@ -57,15 +57,30 @@ struct Config {
   transport::Options transport;
   /// Peer-level heartbeats on the control channel; a member not heard from
   /// for peer_timeout is down (connections stay; they redial if they drop).
-  Millis heartbeat_interval{200};
-  Millis peer_timeout{1000};
+  /// A killed peer is seen at once (its sockets close); these bound how long
+  /// a silent one (paused, partitioned) takes.
+  Millis heartbeat_interval{500};
+  Millis peer_timeout{2000};
   /// Anti-entropy: a digest to one random member this often.
   Millis gossip_interval{1000};
+  /// Membership changes learned from gossip go on to this many random members.
+  std::size_t gossip_fanout = 2;
+  /// A member learned from gossip that should dial us is given this long
+  /// (plus jitter) before we nudge it to.
+  Millis nudge_delay{250};
   /// Redial backoff: jittered exponential between these.
   Millis redial_min{50};
   Millis redial_max{2000};
-  /// The housekeeping tick: timers, retransmits, dials, ack flushes.
+  /// The housekeeping tick: timers, retransmits, dials, ack flushes. It
+  /// runs every tick_interval while there is such work, and every
+  /// idle_tick_interval when there is none.
   Millis tick_interval{10};
+  Millis idle_tick_interval{100};
+  /// Transport liveness of user-channel connections: the peer heartbeats on
+  /// the control channel already watch the node, so these only reap a
+  /// connection that went silent on its own.
+  Millis data_link_heartbeat{5000};
+  Millis data_link_dead_timeout{20000};
   /// Acked messages: retransmitted every retransmit_interval until acked.
   Millis retransmit_interval{200};
   /// An acked message not acknowledged within this fails with delivery_failed.
