@@ -284,10 +284,14 @@ std::uint64_t PeerService::on_down(const std::string& node, EventFn fn, const st
 
 void PeerService::remove_watch(std::uint64_t id) { impl_->watches.erase(id); }
 
-Result<void> PeerService::register_server(const std::string& name, Handler handler) {
+Result<void> PeerService::register_server(const std::string& name, Handler handler, ServerOptions options) {
   if (name.empty()) return make_error(errc::invalid_field, "server name: empty");
+  if (!handler) return make_error(errc::invalid_field, "server " + name + ": no handler");
   if (impl_->servers.count(name)) return make_error(errc::invalid_field, "server " + name + ": already registered");
-  impl_->servers[name] = Server{std::move(handler), std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()))};
+  auto strand = options.on_service_executor
+                    ? nullptr
+                    : std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()));
+  impl_->servers[name] = Server{std::move(handler), std::move(strand)};
   return {};
 }
 

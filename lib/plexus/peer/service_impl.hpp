@@ -66,6 +66,7 @@ struct Watch {
 
 struct Server {
   Handler handler;
+  /// Null: the handler runs on the peer service executor (ServerOptions).
   std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
 };
 
@@ -132,6 +133,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void on_ack(wire::Ack ack);
   void deliver(wire::Message message);
   void flush_dispatch();
+  bool dispatch_round();
   void flush_acks();
   void retransmit(Clock::time_point now);
   void fail_pending(const std::string& target_process, const Error& why);
@@ -192,6 +194,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::uint64_t next_causal_handle = 1;
   std::map<std::pair<std::string, std::uint64_t>, Completion> completions;
   std::map<std::string, std::vector<Received>, std::less<>> dispatch_queue;
+  bool dispatching = false;  // flush_dispatch is running (an inline handler may re-enter)
   /// Monotonic channels: newest frame per key, per (peer, channel, index).
   std::map<std::tuple<std::string, std::string, std::uint16_t>, MonotonicBuffer> monotonic;
   bool send_monotonic(PeerLinks& peer, const std::string& channel, std::uint16_t index, std::uint64_t key,
