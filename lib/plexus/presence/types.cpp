@@ -14,6 +14,7 @@ Error bad(std::string_view option, std::string_view why) {
 
 Result<void> validate(const Options& o) {
   if (o.name.empty() || o.name.size() > 200) return bad("name", "must be 1..200 bytes");
+  if (o.channel.empty()) return bad("channel", "must not be empty");
   if (o.pool_size < 1 || o.pool_size > 1024) return bad("pool_size", "must be 1..1024");
   if (o.broadcast_period.count() < 1) return bad("broadcast_period", "must be >= 1 ms");
   if (o.max_silent_periods < 1) return bad("max_silent_periods", "must be >= 1");

@@ -32,6 +32,9 @@ using MetaPtr = std::shared_ptr<const nlohmann::json>;
 struct Options {
   /// Tracker name: shards register as "presence.<name>.<i>".
   std::string name = "presence";
+  /// Peer-service channel the shards talk on (shard i uses partition key i);
+  /// the peer service must serve it (peer::Config::channels).
+  std::string channel = "_presence";
   /// Number of shards; every node must use the same value.
   std::uint32_t pool_size = 1;
   /// Heartbeat period while anything changed (Phoenix: 1500 ms).
