@@ -33,7 +33,7 @@ struct Entry {
 /// Entries in chunks of chunk_size; freed slots are reused.
 class EntryStore {
  public:
-  static constexpr std::uint32_t chunk_size = 4096;
+  static constexpr std::uint32_t chunk_size = 1024;
 
   std::uint32_t allocate() {
     if (!free_.empty()) {
