@@ -64,6 +64,7 @@ class Key {
   friend bool operator==(const Key& a, const Key& b) noexcept { return a.view() == b.view(); }
   friend bool operator==(const Key& a, std::string_view b) noexcept { return a.view() == b; }
   friend bool operator==(const Key& a, const char* b) noexcept { return a.view() == std::string_view(b); }
+  friend bool operator==(const Key& a, const std::string& b) noexcept { return a.view() == std::string_view(b); }
   friend auto operator<=>(const Key& a, const Key& b) noexcept { return a.view() <=> b.view(); }
 
  private:
