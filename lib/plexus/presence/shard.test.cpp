@@ -259,3 +259,17 @@ TEST_CASE("garbage bytes are counted and reported, nothing else happens") {
   REQUIRE(net.errors["b"].size() == 1);
   CHECK(net.errors["b"].front().code == plexus::errc::malformed_message);
 }
+
+TEST_CASE("a burst that fills a delta message is sent before the flush timer") {
+  // Proves the eager flush: max_delta_entries changes go out from the track call itself.
+  Options o;
+  o.max_delta_entries = 10;
+  FakeNet net = three(o);
+  const auto sent = net.at("a").counters().deltas_sent;
+  for (int i = 0; i < 9; ++i) REQUIRE(net.at("a").track(1, "room", "k" + std::to_string(i), online, net.now).ok());
+  CHECK(net.at("a").counters().deltas_sent == sent);
+  REQUIRE(net.at("a").track(1, "room", "k9", online, net.now).ok());
+  CHECK(net.at("a").counters().deltas_sent == sent + 1);
+  net.deliver();  // no tick, no time passing
+  CHECK(net.at("b").state().topic_size("room") == 10);
+}
