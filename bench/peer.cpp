@@ -53,6 +53,11 @@ const Figure figures[] = {
     {"rtt_with_stream_p99_us", none, true, 6300},
     {"rtt_idle_p50_vs_plain_tcp", 1.2, true, nullptr},
     {"rtt_with_stream_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
+    {"rtt_idle_on_io_p50_us", none, true, 146},
+    {"rtt_idle_on_io_p99_us", none, true, 241},
+    {"rtt_with_stream_on_io_p99_us", none, true, 6300},
+    {"rtt_idle_on_io_p50_vs_plain_tcp", 1.2, true, nullptr},
+    {"rtt_with_stream_on_io_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
     {"cluster_converge_s", 0.3, true, 0.43},
     {"kill9_seen_by_all_s", 0.2, true, 6.8},
     {"leave_seen_by_all_s", 0.1, true, 0.95},
@@ -124,6 +129,14 @@ json headline(const json& results) {
       ratio(at(results, {"rtt", "plexus_idle", "p50_us"}), at(results, {"rtt", "plain_tcp", "p50_us"}));
   out["rtt_with_stream_p99_vs_idle"] =
       ratio(at(results, {"rtt", "plexus_with_stream", "p99_us"}), at(results, {"rtt", "plexus_idle", "p99_us"}));
+  // The same with echo and pong on the service executor (ServerOptions).
+  out["rtt_idle_on_io_p50_us"] = at(results, {"rtt", "plexus_idle_on_io", "p50_us"});
+  out["rtt_idle_on_io_p99_us"] = at(results, {"rtt", "plexus_idle_on_io", "p99_us"});
+  out["rtt_with_stream_on_io_p99_us"] = at(results, {"rtt", "plexus_with_stream_on_io", "p99_us"});
+  out["rtt_idle_on_io_p50_vs_plain_tcp"] =
+      ratio(at(results, {"rtt", "plexus_idle_on_io", "p50_us"}), at(results, {"rtt", "plain_tcp", "p50_us"}));
+  out["rtt_with_stream_on_io_p99_vs_idle"] = ratio(at(results, {"rtt", "plexus_with_stream_on_io", "p99_us"}),
+                                                   at(results, {"rtt", "plexus_idle_on_io", "p99_us"}));
   out["cluster_converge_s"] = at(results, {"cluster", "converge", "seconds"});
   out["kill9_seen_by_all_s"] = at(results, {"cluster", "kill9", "seconds"});
   out["leave_seen_by_all_s"] = at(results, {"cluster", "leave", "seconds"});
@@ -208,9 +221,11 @@ int main(int argc, char** argv) {
       {"settings", {{"seconds", flags.seconds}, {"warmup_s", flags.warmup_s}, {"round_trips", flags.round_trips},
                     {"nodes", flags.nodes}, {"large_nodes", flags.large_nodes}, {"idle_seconds", flags.idle_seconds},
                     {"pinned", flags.pin}, {"parts", only}, {"node_args", flags.node_args}}},
-      {"notes", "node processes on 127.0.0.1, default peer::Config (heartbeat 200 ms, peer_timeout 1 s);"
+      {"notes", "node processes on 127.0.0.1, default peer::Config (heartbeat 500 ms, peer_timeout 2 s);"
                 " times across processes use CLOCK_MONOTONIC; throughput counts what the receiver's"
-                " server handler got; round trips run from forward_message to the reply's handler;"
+                " server handler got; round trips run from forward_message to the reply's handler"
+                " (rtt_*: handlers on worker strands, the default; rtt_*_on_io: handlers on the service"
+                " executor, ServerOptions::on_service_executor);"
                 " idle CPU from /proc/PID/stat utime+stime (tick resolution; schedstat figures in ns)"},
       {"results", results},
       {"summary", summary},

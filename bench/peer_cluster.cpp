@@ -2,7 +2,7 @@
 // time until every node sees N members up on every channel; the idle cost
 // of a converged node; the time until all others see a kill -9'd node down
 // and a node that left gone; and the convergence of a larger cluster.
-// Default Config values throughout (heartbeat 200 ms, peer_timeout 1 s).
+// Default Config values throughout (heartbeat 500 ms, peer_timeout 2 s).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

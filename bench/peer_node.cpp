@@ -100,6 +100,7 @@ struct Blast {
 struct Ping {
   bool running = false;
   std::string node;
+  std::string server = "echo";  ///< or "echo_inline": handlers on the service executor
   peer::ForwardOptions options;
   std::vector<std::uint8_t> payload;
   std::uint64_t count = 0, warmup = 0, done = 0, sequence = 0, errors = 0, mismatched = 0;
@@ -197,6 +198,19 @@ class Node {
       const auto t = monotonic_ns();  // the reply reached the application
       asio::post(io_, [this, t, payload = r.payload] { on_pong(t, payload); });
     });
+    // The same pair run on the service executor (ServerOptions): no worker hop.
+    const peer::ServerOptions on_io{true};
+    (void)service_->register_server("echo_inline", [this](const peer::Received& r) {
+      auto payload = r.payload;
+      put_stamp(payload, echo_handler, monotonic_ns());
+      peer::ForwardOptions options;
+      options.channel = r.channel;
+      put_stamp(payload, echo_forward, monotonic_ns());
+      if (!service_->forward_message(r.from, "pong_inline", payload, options)) ++echo_errors_;
+    }, on_io);
+    (void)service_->register_server("pong_inline", [this](const peer::Received& r) {
+      on_pong(monotonic_ns(), r.payload);
+    }, on_io);
   }
 
   void join(const std::string& text) {
@@ -375,8 +389,11 @@ class Node {
     double seconds = 0;
     in >> p.node >> p.options.channel >> bytes >> p.count >> p.warmup >> seconds;
     if (!in || bytes < 8 * stamps || p.count == 0) {
-      return emit_error("ping", "expected: ping NODE CHANNEL BYTES COUNT WARMUP SECONDS");
+      return emit_error("ping", "expected: ping NODE CHANNEL BYTES COUNT WARMUP SECONDS [inline]");
     }
+    std::string mode;
+    in >> mode;
+    p.server = mode == "inline" ? "echo_inline" : "echo";
     p.payload.assign(bytes, 0x33);
     p.rtt_ns.reserve(p.count);
     p.running = true;
@@ -394,7 +411,7 @@ class Node {
     std::memcpy(ping_.payload.data(), &ping_.sequence, 8);
     ping_.sent_ns = monotonic_ns();
     put_stamp(ping_.payload, ping_sent, ping_.sent_ns);
-    if (!service_->forward_message(ping_.node, "echo", ping_.payload, ping_.options)) {
+    if (!service_->forward_message(ping_.node, ping_.server, ping_.payload, ping_.options)) {
       ++ping_.errors;
       ping_timer_.expires_after(100us);
       ping_timer_.async_wait([this](std::error_code ec) { if (!ec) ping_send(); });

@@ -130,11 +130,12 @@ json round_trip_json(const json& done) {
   return out;
 }
 
-json ping(Fleet& fleet, const std::string& channel, const PeerFlags& flags) {
+// `on_io`: echo and pong registered with ServerOptions::on_service_executor.
+json ping(Fleet& fleet, const std::string& channel, const PeerFlags& flags, bool on_io) {
   const std::size_t warmup = std::max<std::size_t>(100, flags.round_trips / 20);
   fleet.request(node_a, "ping b " + channel + " " + std::to_string(ping_bytes) + " " +
                             std::to_string(flags.round_trips) + " " + std::to_string(warmup) + " " +
-                            std::to_string(ping_limit_s), "ping");
+                            std::to_string(ping_limit_s) + (on_io ? " inline" : ""), "ping");
   return round_trip_json(wait_event(fleet, node_a, "ping_done", ping_limit_s + 10));
 }
 
@@ -188,13 +189,16 @@ json run_round_trip(const PeerFlags& flags) {
   try {
     Fleet fleet(flags.node_log_level, flags.node_args);
     start_pair(fleet, false, {"bulk:1"}, false);
-    out["plexus_idle"] = ping(fleet, "default", flags);
+    out["plexus_idle"] = ping(fleet, "default", flags, false);
     spdlog::info("plexus ping-pong: {}", out["plexus_idle"].dump());
+    out["plexus_idle_on_io"] = ping(fleet, "default", flags, true);
+    spdlog::info("plexus ping-pong, handlers on the service executor: {}", out["plexus_idle_on_io"].dump());
     // The same ping-pong while a 64 KiB stream fills channel "bulk" a -> b.
     fleet.request(node_a, blast_command("bulk", 65536, 600), "blast");
     pause_for(flags.warmup_s);
     const auto b1 = fleet.request(node_b, "count", "count");
-    out["plexus_with_stream"] = ping(fleet, "default", flags);
+    out["plexus_with_stream"] = ping(fleet, "default", flags, false);
+    out["plexus_with_stream_on_io"] = ping(fleet, "default", flags, true);
     const auto b2 = fleet.request(node_b, "count", "count");
     fleet.send(node_a, "stop_blast");
     wait_event(fleet, node_a, "blast_done", 10);

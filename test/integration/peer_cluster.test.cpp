@@ -12,6 +12,7 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "plexus/core/errors.hpp"
 #include "plexus/peer/peer_service.hpp"
@@ -500,4 +501,41 @@ TEST_CASE("a node restarted with its data directory rejoins without being told")
   REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
   CHECK(b2.members() == std::vector<std::string>{"a", "b"});
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a server on the service executor runs inline and may answer and re-enter at once") {
+  // Proves ServerOptions::on_service_executor: the handler runs on the thread
+  // running the io_context (not a worker), in arrival order, and a reply it
+  // forwards from inside the handler — to another node and to its own node —
+  // is delivered.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  const auto io_thread = std::this_thread::get_id();
+  std::vector<std::string> echoed;  // touched only on the io thread
+  bool off_thread = false;
+  REQUIRE(b.register_server("echo", [&](const Received& r) {
+              off_thread |= std::this_thread::get_id() != io_thread;
+              echoed.emplace_back(r.payload.begin(), r.payload.end());
+              CHECK(b.forward_message(r.from, "sink", r.payload).ok());      // answer the sender
+              CHECK(b.forward_message("b", "local", r.payload).ok());        // and re-enter: to self
+            }, ServerOptions{true}).ok());
+  std::vector<std::string> local;
+  REQUIRE(b.register_server("local", [&](const Received& r) {
+              off_thread |= std::this_thread::get_id() != io_thread;
+              local.emplace_back(r.payload.begin(), r.payload.end());
+            }, ServerOptions{true}).ok());
+  CHECK_FALSE(b.register_server("none", Handler{}).ok());
+  for (int i = 0; i < 50; ++i) REQUIRE(a.forward_message("b", "echo", bytes("m" + std::to_string(i))).ok());
+  REQUIRE(cluster.wait([&] { return cluster.sinks["a"]->size() == 50 && local.size() == 50; }));
+  CHECK_FALSE(off_thread);
+  const auto answers = cluster.sinks["a"]->copy();
+  for (int i = 0; i < 50; ++i) {
+    CHECK(echoed[i] == "m" + std::to_string(i));
+    CHECK(local[i] == "m" + std::to_string(i));
+    const auto& back = answers[i].payload;
+    CHECK(std::string(back.begin(), back.end()) == "m" + std::to_string(i));
+  }
 }

@@ -39,13 +39,13 @@ struct NodeOptions {
   std::string data_dir;
   std::vector<std::string> channels;  ///< NAME:PARALLELISM[:monotonic]
   bool insecure = false;
-  int heartbeat_ms = 200;
-  int peer_timeout_ms = 1000;
+  int heartbeat_ms = 500;
+  int peer_timeout_ms = 2000;
   int gossip_interval_ms = 1000;
   int retransmit_interval_ms = 200;
   int ack_timeout_ms = 60'000;
-  int transport_heartbeat_ms = 250;
-  int dead_peer_timeout_ms = 1500;
+  int transport_heartbeat_ms = 1000;
+  int dead_peer_timeout_ms = 5000;
   int handshake_timeout_ms = 5000;
   int sink_capacity = 1000;
   int sink_max_bytes = 64 * 1024 * 1024;

@@ -3,6 +3,7 @@
 // digest, leave notifications, and persistence in the data directory.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -21,11 +22,12 @@ std::vector<wire::MemberEntry> to_wire(const std::vector<membership::Entry>& ent
 
 }  // namespace
 
-void PeerService::Impl::apply_changes(const std::vector<membership::Change>& changes) {
+void PeerService::Impl::apply_changes(const std::vector<membership::Change>& changes, Source source) {
+  const auto now = Clock::now();
   for (const auto& change : changes) {
     const std::string& name = change.spec.name;
     if (name == self.name) continue;
-    dirty.insert(name);
+    (source == Source::gossip ? rumors : dirty).insert(name);
     if (change.kind == membership::ChangeKind::removed) {
       if (PeerLinks* peer = find_peer(name)) {
         drop_links(*peer, "left the cluster");
@@ -51,13 +53,20 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
     }
     peer.spec = change.spec;
     peer.backoff = Millis(0);
-    peer.next_dial = Clock::now();
+    // Heard of through gossip, the peer most likely heard of us too: the
+    // smaller name dials at once, the larger waits before nudging so that a
+    // cluster-wide join does not open a redundant nudge per pair.
+    const bool wait = source == Source::gossip && !dials(self.name, name);
+    peer.next_dial = wait ? now + config.nudge_delay + Millis(jitter_ms(config.nudge_delay.count() / 2)) : now;
     ensure_links(peer);
-    reconcile(peer, Clock::now());
+    reconcile(peer, now);
   }
   if (members.removed_self()) removed_self();
   persist();
+  wake();
 }
+
+long PeerService::Impl::jitter_ms(long max) { return std::uniform_int_distribution<long>(0, std::max<long>(0, max))(rng); }
 
 void PeerService::Impl::merge_entries(const std::vector<wire::MemberEntry>& entries) {
   std::vector<membership::Entry> batch;
@@ -68,7 +77,7 @@ void PeerService::Impl::merge_entries(const std::vector<wire::MemberEntry>& entr
     spdlog::warn("ignoring gossip: {}", changes.error().message());
     return;
   }
-  apply_changes(*changes);
+  apply_changes(*changes, Source::gossip);
 }
 
 void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
@@ -90,28 +99,46 @@ void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
   }
 }
 
-// What changed since the last tick, to every member: one message per peer
-// per tick however many changes came in.
+// What changed since the last tick: one message per peer per tick however
+// many changes came in. Changes seen here first (a join, an attach, a leave)
+// go to every member; changes learned from gossip go on as a rumor to
+// gossip_fanout random members only — their source already told everyone it
+// is connected to, so re-sending to all would be n^2 messages per change.
 void PeerService::Impl::broadcast_dirty() {
-  if (dirty.empty()) return;
-  const std::vector<std::string> names(dirty.begin(), dirty.end());
-  dirty.clear();
+  if (!dirty.empty()) {
+    for (const auto& name : dirty) rumors.erase(name);
+    const std::vector<std::string> names(dirty.begin(), dirty.end());
+    dirty.clear();
+    const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
+    for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
+  }
+  if (rumors.empty()) return;
+  const std::vector<std::string> names(rumors.begin(), rumors.end());
+  rumors.clear();
+  std::vector<PeerLinks*> up;
+  for (auto& [name, peer] : peers) if (peer.up) up.push_back(&peer);
+  std::shuffle(up.begin(), up.end(), rng);
+  if (up.size() > config.gossip_fanout) up.resize(config.gossip_fanout);
+  if (up.empty()) return;
   const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
-  for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
+  for (auto* peer : up) send_frame(*peer, control_channel, 0, frame, true);
 }
 
-void PeerService::Impl::send_full_state(PeerLinks& peer) {
-  send_control(peer, wire::Envelope{wire::Gossip{to_wire(members.entries())}});
+// A digest (name, version, instance, spec hash per member) rather than every
+// spec: the peer answers with what we lack and asks for what it lacks, so a
+// cluster-wide join costs each attach a few bytes per member, not a full
+// state to decode and merge.
+void PeerService::Impl::send_digest(PeerLinks& peer) {
+  std::vector<wire::DigestEntry> digest;
+  for (const auto& d : members.digest()) digest.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
+  send_control(peer, wire::Envelope{wire::Gossip{std::move(digest)}});
 }
 
 void PeerService::Impl::anti_entropy() {
   std::vector<PeerLinks*> candidates;
   for (auto& [name, peer] : peers) if (peer.up) candidates.push_back(&peer);
   if (candidates.empty()) return;
-  PeerLinks& peer = *candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
-  std::vector<wire::DigestEntry> digest;
-  for (const auto& d : members.digest()) digest.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
-  send_control(peer, wire::Envelope{wire::Gossip{std::move(digest)}});
+  send_digest(*candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)]);
 }
 
 void PeerService::Impl::on_leave_message(PeerLinks& peer, const wire::Leave& leave) {

@@ -183,7 +183,9 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   if (attach.channel == control_channel) {
     peer->last_heard = now;
     peer->backoff = Millis(0);
-    send_full_state(*peer);
+    send_digest(*peer);
+  } else {
+    connection->set_liveness(config.data_link_heartbeat, config.data_link_dead_timeout);
   }
   refresh(*peer, now);
 }

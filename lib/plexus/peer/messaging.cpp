@@ -111,6 +111,7 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     }
     if (done) completions[{target, *added}] = std::move(done);
     route(m, frame);  // a failed first try is retransmitted
+    wake();
     return {};
   }
   const auto frame = wire::encode(envelope);
@@ -321,29 +322,57 @@ void PeerService::Impl::deliver(wire::Message message) {
   queue_for_dispatch(*this, message);
 }
 
-// Hand each server its batch: one post per server per read, not per message.
+// Hand each server its batch: one post per server per read, not per message;
+// or, for servers on the service executor, call the handler right here.
 void PeerService::Impl::flush_dispatch() {
-  for (auto& [name, batch] : dispatch_queue) {
+  if (dispatching) return;  // an inline handler re-entered: the loop below picks up what it queued
+  dispatching = true;
+  bool pending = true;
+  for (int round = 0; round < 8 && pending; ++round) pending = dispatch_round();
+  dispatching = false;
+  if (pending) {  // inline handlers kept queueing (messages to self): go on after other work
+    std::weak_ptr<Impl> weak = shared_from_this();
+    asio::post(executor, [weak] {
+      if (auto self = weak.lock()) self->flush_dispatch();
+    });
+  }
+  wake();  // acks to flush, gossip to pass on: tick soon
+}
+
+// One pass over the queue; true when an inline handler ran (it may have queued more).
+bool PeerService::Impl::dispatch_round() {
+  bool ran_inline = false;
+  for (auto& [name, batch] : dispatch_queue) {  // handlers may add entries, never erase them
     if (batch.empty()) continue;
     Handler handler;
     std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
+    bool known = false;
     if (name.empty()) {
       handler = message_handler;
       strand = message_strand;
+      known = static_cast<bool>(handler);
     } else if (auto it = servers.find(name); it != servers.end()) {
       handler = it->second.handler;
       strand = it->second.strand;
+      known = true;
     }
-    if (!handler) {
+    if (!known) {
       count_drop(name.empty() ? "no_message_handler" : "unknown_server");
       batch.clear();
       continue;
     }
-    asio::post(*strand, [handler = std::move(handler), batch = std::move(batch)] {
-      for (const auto& received : batch) handler(received);
-    });
+    auto taken = std::move(batch);
     batch = {};
+    if (!strand) {
+      for (const auto& received : taken) handler(received);
+      ran_inline = true;
+      continue;
+    }
+    asio::post(*strand, [handler = std::move(handler), taken = std::move(taken)] {
+      for (const auto& received : taken) handler(received);
+    });
   }
+  return ran_inline;
 }
 
 void PeerService::Impl::on_ack(wire::Ack ack) {

@@ -70,6 +70,12 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   if (config.peer_timeout < 2 * config.heartbeat_interval) {
     return make_error(errc::invalid_field, "peer_timeout: must be at least twice heartbeat_interval");
   }
+  if (config.tick_interval.count() <= 0 || config.idle_tick_interval < config.tick_interval) {
+    return make_error(errc::invalid_field, "idle_tick_interval: must be at least tick_interval (> 0)");
+  }
+  if (config.data_link_dead_timeout < 2 * config.data_link_heartbeat) {
+    return make_error(errc::invalid_field, "data_link_dead_timeout: must be at least twice data_link_heartbeat");
+  }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
   // The listening ports are known now: this is the spec the cluster sees.
@@ -278,10 +284,14 @@ std::uint64_t PeerService::on_down(const std::string& node, EventFn fn, const st
 
 void PeerService::remove_watch(std::uint64_t id) { impl_->watches.erase(id); }
 
-Result<void> PeerService::register_server(const std::string& name, Handler handler) {
+Result<void> PeerService::register_server(const std::string& name, Handler handler, ServerOptions options) {
   if (name.empty()) return make_error(errc::invalid_field, "server name: empty");
+  if (!handler) return make_error(errc::invalid_field, "server " + name + ": no handler");
   if (impl_->servers.count(name)) return make_error(errc::invalid_field, "server " + name + ": already registered");
-  impl_->servers[name] = Server{std::move(handler), std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()))};
+  auto strand = options.on_service_executor
+                    ? nullptr
+                    : std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()));
+  impl_->servers[name] = Server{std::move(handler), std::move(strand)};
   return {};
 }
 

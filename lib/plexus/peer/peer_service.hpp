@@ -57,15 +57,30 @@ struct Config {
   transport::Options transport;
   /// Peer-level heartbeats on the control channel; a member not heard from
   /// for peer_timeout is down (connections stay; they redial if they drop).
-  Millis heartbeat_interval{200};
-  Millis peer_timeout{1000};
+  /// A killed peer is seen at once (its sockets close); these bound how long
+  /// a silent one (paused, partitioned) takes.
+  Millis heartbeat_interval{500};
+  Millis peer_timeout{2000};
   /// Anti-entropy: a digest to one random member this often.
   Millis gossip_interval{1000};
+  /// Membership changes learned from gossip go on to this many random members.
+  std::size_t gossip_fanout = 2;
+  /// A member learned from gossip that should dial us is given this long
+  /// (plus jitter) before we nudge it to.
+  Millis nudge_delay{250};
   /// Redial backoff: jittered exponential between these.
   Millis redial_min{50};
   Millis redial_max{2000};
-  /// The housekeeping tick: timers, retransmits, dials, ack flushes.
+  /// The housekeeping tick: timers, retransmits, dials, ack flushes. It
+  /// runs every tick_interval while there is such work, and every
+  /// idle_tick_interval when there is none.
   Millis tick_interval{10};
+  Millis idle_tick_interval{100};
+  /// Transport liveness of user-channel connections: the peer heartbeats on
+  /// the control channel already watch the node, so these only reap a
+  /// connection that went silent on its own.
+  Millis data_link_heartbeat{5000};
+  Millis data_link_dead_timeout{20000};
   /// Acked messages: retransmitted every retransmit_interval until acked.
   Millis retransmit_interval{200};
   /// An acked message not acknowledged within this fails with delivery_failed.
@@ -108,6 +123,16 @@ struct Received {
 };
 
 using Handler = std::function<void(const Received&)>;
+
+struct ServerOptions {
+  /// Run the handler on the peer service executor, right after the socket
+  /// read that brought its messages, instead of on a strand of the worker
+  /// pool: no thread hop each way, so a handler that answers with
+  /// forward_message does so at once (about half the round-trip time). The
+  /// handler then must not block, and it stalls every connection while it
+  /// runs; it may call any PeerService method.
+  bool on_service_executor = false;
+};
 /// Definite outcome of a forward: ok when delivered (acked) or sent (unacked).
 using Completion = std::function<void(const Result<void>&)>;
 /// on_up / on_down callback: node name, and the channel for channel events ("" for node events).
@@ -190,7 +215,7 @@ class PeerService {
   void remove_watch(std::uint64_t id);
 
   // ---- servers and messages ----
-  Result<void> register_server(const std::string& name, Handler handler);
+  Result<void> register_server(const std::string& name, Handler handler, ServerOptions options = {});
   void unregister_server(const std::string& name);
   /// Deliver `payload` to server `server` on `node`.
   Result<void> forward_message(const std::string& node, const std::string& server,

@@ -66,6 +66,7 @@ struct Watch {
 
 struct Server {
   Handler handler;
+  /// Null: the handler runs on the peer service executor (ServerOptions).
   std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
 };
 
@@ -97,6 +98,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void drop_links(PeerLinks& peer, const char* why);
   void tick();
   void arm_tick();
+  /// Tick soon when there is work for it (the tick slows down when idle).
+  void wake();
+  [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
   SendOutcome send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
                          const std::vector<std::uint8_t>& frame, bool control);
@@ -104,11 +108,15 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void check_sync_joins(Clock::time_point now);
 
   // ---- gossip.cpp ----
-  void apply_changes(const std::vector<membership::Change>& changes);
+  /// Where a membership change was seen: here first (join, attach, leave,
+  /// the data directory) or in another member's gossip.
+  enum class Source { local, gossip };
+  void apply_changes(const std::vector<membership::Change>& changes, Source source = Source::local);
+  long jitter_ms(long max);
   void on_gossip(PeerLinks& peer, wire::Gossip gossip);
   void merge_entries(const std::vector<wire::MemberEntry>& entries);
   void broadcast_dirty();
-  void send_full_state(PeerLinks& peer);
+  void send_digest(PeerLinks& peer);
   void anti_entropy();
   void on_leave_message(PeerLinks& peer, const wire::Leave& leave);
   void persist();
@@ -125,6 +133,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void on_ack(wire::Ack ack);
   void deliver(wire::Message message);
   void flush_dispatch();
+  bool dispatch_round();
   void flush_acks();
   void retransmit(Clock::time_point now);
   void fail_pending(const std::string& target_process, const Error& why);
@@ -159,11 +168,14 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<std::uint64_t, Partition> partition_table;
   std::uint64_t next_partition = 1;
   asio::steady_timer tick_timer;
+  Clock::time_point tick_due{};
+  Clock::time_point next_sweep{};
   std::mt19937_64 rng;
   Clock::time_point last_heartbeat{};
   Clock::time_point last_anti_entropy{};
   std::uint64_t heartbeat_sequence = 0;
-  std::set<std::string> dirty;  // membership names to broadcast at the next tick
+  std::set<std::string> dirty;   // membership names to send every member at the next tick
+  std::set<std::string> rumors;  // learned from gossip: to gossip_fanout members at the next tick
   std::vector<SyncJoin> sync_joins;
   bool left = false;
   bool leaving_by_choice = false;  // leave() was called here (not removed by another node)
@@ -182,6 +194,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::uint64_t next_causal_handle = 1;
   std::map<std::pair<std::string, std::uint64_t>, Completion> completions;
   std::map<std::string, std::vector<Received>, std::less<>> dispatch_queue;
+  bool dispatching = false;  // flush_dispatch is running (an inline handler may re-enter)
   /// Monotonic channels: newest frame per key, per (peer, channel, index).
   std::map<std::tuple<std::string, std::string, std::uint16_t>, MonotonicBuffer> monotonic;
   bool send_monotonic(PeerLinks& peer, const std::string& channel, std::uint16_t index, std::uint64_t key,

@@ -122,8 +122,9 @@ void PeerService::Impl::fire(bool up, const std::string& node, const std::string
 
 // Recompute up/down for a peer and fire exactly the transitions.
 void PeerService::Impl::refresh(PeerLinks& peer, Clock::time_point now) {
-  const auto& control = peer.channels[std::string(control_channel)];
-  const bool node_up = !control.empty() && control[0].attached && now - peer.last_heard <= config.peer_timeout;
+  const auto control = peer.channels.find(control_channel);
+  const bool node_up = control != peer.channels.end() && !control->second.empty() &&
+                       control->second[0].attached && now - peer.last_heard <= config.peer_timeout;
   const std::string name = peer.spec.name;
   if (node_up != peer.up) {
     peer.up = node_up;
@@ -188,23 +189,30 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
   }
 }
 
+// Every tick: gossip, retransmits, monotonic drains, acks, sync_joins. At
+// most every idle_tick_interval: the per-peer sweep (up/down by timeout,
+// redials), partition TTLs, stale attaches — these need no finer timing,
+// and sweeping every peer every 10 ms was most of a large cluster's tick.
 void PeerService::Impl::tick() {
   const auto now = Clock::now();
-  for (auto it = partition_table.begin(); it != partition_table.end();) {
-    it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
-  }
   if (now - last_heartbeat >= config.heartbeat_interval) {
     last_heartbeat = now;
     ++heartbeat_sequence;
     const auto frame = wire::encode(wire::Envelope{wire::Heartbeat{heartbeat_sequence}});
     for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
   }
-  for (auto& [name, peer] : peers) {
-    refresh(peer, now);
-    reconcile(peer, now);
+  if (now >= next_sweep) {
+    next_sweep = now + config.idle_tick_interval;
+    for (auto it = partition_table.begin(); it != partition_table.end();) {
+      it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
+    }
+    for (auto& [name, peer] : peers) {
+      refresh(peer, now);
+      reconcile(peer, now);
+    }
+    close_stale_unattached(now);
   }
   broadcast_dirty();
-  close_stale_unattached(now);
   if (now - last_anti_entropy >= config.gossip_interval) {
     last_anti_entropy = now;
     anti_entropy();
@@ -215,15 +223,30 @@ void PeerService::Impl::tick() {
   check_sync_joins(now);
 }
 
+// Work that needs the fast tick: changes to gossip, acks to flush or await,
+// monotonic buffers to drain, sync_joins to complete, connections attaching.
+// Redials (backoff >= redial_min) and timeouts are fine at the idle pace.
+bool PeerService::Impl::has_timed_work() const {
+  return !dirty.empty() || !rumors.empty() || acks.size() > 0 || ack_batcher.pending() > 0 ||
+         !monotonic.empty() || !sync_joins.empty() || !unattached.empty();
+}
+
 void PeerService::Impl::arm_tick() {
-  tick_timer.expires_after(config.tick_interval);
+  const auto interval = has_timed_work() ? config.tick_interval : config.idle_tick_interval;
+  tick_due = Clock::now() + interval;
+  tick_timer.expires_at(tick_due);
   std::weak_ptr<Impl> weak = shared_from_this();
   tick_timer.async_wait([weak](std::error_code ec) {
     auto self = weak.lock();
-    if (ec || !self || self->stopping) return;
+    if (ec || !self || self->stopping) return;  // cancelled: a re-arm or stop owns the timer now
     self->tick();
     self->arm_tick();
   });
+}
+
+void PeerService::Impl::wake() {
+  if (stopping || tick_due - Clock::now() <= config.tick_interval || !has_timed_work()) return;
+  arm_tick();  // expires_at cancels the slow wait; its handler returns on the error
 }
 
 }  // namespace plexus::peer

@@ -210,13 +210,22 @@ struct ConnectionTasks {
     }
   }
 
+  // When check_timers next has something to do: the dead-peer deadline, the
+  // next idle tick, the close deadline. Sleeping until then (not polling)
+  // keeps an idle connection at about one wakeup per heartbeat interval.
+  static Clock::time_point next_due(const Connection& c) {
+    const auto& impl = *c.impl_;
+    auto due = impl.last_rx + c.options_.dead_peer_timeout;
+    if (c.state_ == Connection::State::open) due = std::min(due, impl.last_tx + c.options_.heartbeat_interval);
+    if (c.state_ == Connection::State::closing) due = std::min(due, impl.closing_since + c.options_.close_timeout);
+    return due + Millis(1);
+  }
+
   static asio::awaitable<void> watch_loop(Ptr self) {
     Connection& c = *self;
-    const auto period = std::max(Millis(5), std::min(c.options_.heartbeat_interval / 2,
-                                                     c.options_.dead_peer_timeout / 4));
     while (c.state_ != Connection::State::finished &&
            !(c.impl_->reader_done && c.impl_->writer_done)) {
-      c.impl_->watchdog.expires_after(period);
+      c.impl_->watchdog.expires_at(next_due(c));
       co_await c.impl_->watchdog.async_wait(nothrow);
       if (c.state_ == Connection::State::finished) break;
       check_timers(c, Clock::now());
@@ -306,7 +315,14 @@ void Connection::close() {
   if (state_ != State::open) return;
   state_ = State::closing;
   impl_->closing_since = Clock::now();
+  impl_->watchdog.cancel();  // the close deadline may come before the sleeping one
   wake_writer();
+}
+
+void Connection::set_liveness(Millis heartbeat_interval, Millis dead_peer_timeout) {
+  options_.heartbeat_interval = heartbeat_interval;
+  options_.dead_peer_timeout = dead_peer_timeout;
+  impl_->watchdog.cancel();  // recompute the next wakeup
 }
 
 void Connection::abort(Error why) {

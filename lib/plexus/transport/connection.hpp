@@ -71,6 +71,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close();
   /// Immediate close; the closed handler gets `why`.
   void abort(Error why);
+  /// Change the idle tick and dead-peer timeout of this connection (e.g. once
+  /// the peer service knows which channel it carries).
+  void set_liveness(Millis heartbeat_interval, Millis dead_peer_timeout);
 
   [[nodiscard]] const secure::Hello& peer() const noexcept { return session_.peer; }
   [[nodiscard]] bool insecure() const noexcept { return session_.insecure; }

@@ -25,9 +25,11 @@ struct Options {
   /// Size of each socket read.
   std::size_t read_buffer_bytes = 256 * 1024;
   /// A tick is sent when nothing else was written for this long.
-  Millis heartbeat_interval{250};
-  /// The peer is declared dead when nothing arrived for this long.
-  Millis dead_peer_timeout{1500};
+  Millis heartbeat_interval{1000};
+  /// The peer is declared dead when nothing arrived for this long. (The
+  /// peer service watches nodes with its own, faster heartbeats; this reaps
+  /// connections that went silent.)
+  Millis dead_peer_timeout{5000};
   /// Whole handshake must finish within this.
   Millis handshake_timeout{5000};
   /// Handshakes in progress on one listener; more are refused at once.
