@@ -11,6 +11,7 @@ PACKAGES=(
   capnproto libcapnp-dev libasio-dev libsodium-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev doctest-dev
   clang libclang-rt-14-dev
+  chromium
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -86,6 +86,8 @@ void add_flags(Flags& f) {
   f.option("--worker-threads", &NodeOptions::worker_threads, "threads that run server handlers");
   f.option("--log-level", &NodeOptions::log_level, "trace|debug|info|warn|error|off");
   f.option("--log-format", &NodeOptions::log_format, "text|json (one JSON object per line)");
+  f.flag("--test-only-disable-dedupe", &NodeOptions::test_only_disable_dedupe,
+         "TEST ONLY: deliver retransmitted acked messages twice (breaks exactly-once; for plexus-harness's own tests)");
 }
 
 plexus::node::Settings parse_settings(int argc, char** argv) {

@@ -121,6 +121,7 @@ std::map<std::string, Reader, std::less<>> readers(const fs::path& base) {
       {"data_dir", path_in(base, &NodeOptions::data_dir)},
       {"channels", read_channels},
       {"insecure", boolean(&NodeOptions::insecure)},
+      {"test_only_disable_dedupe", boolean(&NodeOptions::test_only_disable_dedupe)},
       {"heartbeat_ms", integer(&NodeOptions::heartbeat_ms)},
       {"peer_timeout_ms", integer(&NodeOptions::peer_timeout_ms)},
       {"gossip_interval_ms", integer(&NodeOptions::gossip_interval_ms)},

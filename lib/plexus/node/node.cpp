@@ -92,6 +92,9 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
     const auto* spec = std::get_if<NodeSpec>(&target);
     if (spec && spec->name == settings.peer.name) return make_error(errc::invalid_field, "--join: a node cannot join itself");
   }
+  if (settings.peer.test_only_disable_dedupe) {
+    spdlog::warn("TEST ONLY: --test-only-disable-dedupe is set: retransmitted messages are delivered twice");
+  }
   auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
                                           std::make_shared<EchoCounters>(), nullptr, std::move(on_finished)});
   auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));

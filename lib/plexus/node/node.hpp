@@ -52,6 +52,8 @@ struct NodeOptions {
   int worker_threads = 1;
   std::string log_level = "info";
   std::string log_format = "text";
+  /// TEST ONLY: see peer::Config::test_only_disable_dedupe.
+  bool test_only_disable_dedupe = false;
 };
 
 /// Apply a JSON config file to `options`. Unknown keys and wrong types are

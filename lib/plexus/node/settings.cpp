@@ -141,6 +141,7 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   config.transport.dead_peer_timeout = peer::Millis(o.dead_peer_timeout_ms);
   config.transport.handshake_timeout = peer::Millis(o.handshake_timeout_ms);
   config.worker_threads = std::size_t(o.worker_threads);
+  config.test_only_disable_dedupe = o.test_only_disable_dedupe;
   return {};
 }
 

@@ -61,6 +61,15 @@ TEST_CASE("a config file sets every key, relative paths from its folder") {
   CHECK(options.log_format == "json");
 }
 
+TEST_CASE("the test-only dedupe switch is off unless set, and reaches the peer config") {
+  // Proves plexus-harness's broken-build switch is opt-in and wired through (docs/harness.md).
+  TempDir dir;
+  NodeOptions options;
+  CHECK_FALSE(options.test_only_disable_dedupe);
+  REQUIRE(load_config_file(dir.write("t.json", R"({"test_only_disable_dedupe": true})"), options).ok());
+  CHECK(options.test_only_disable_dedupe);
+}
+
 TEST_CASE("unknown keys and wrong types in the config file are named") {
   // Proves a typo in the file is one clear error, never ignored.
   TempDir dir;

@@ -99,6 +99,10 @@ struct Config {
   std::size_t max_members = 0;
   /// Worker threads that run server handlers.
   std::size_t worker_threads = 1;
+  /// TEST ONLY (plexus-harness proves its checkers can fail): deliver
+  /// retransmitted acked messages again instead of dropping them as
+  /// duplicates. Never set in production: it breaks exactly-once delivery.
+  bool test_only_disable_dedupe = false;
 };
 
 struct ForwardOptions {

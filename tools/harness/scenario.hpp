@@ -1,0 +1,83 @@
+// plexus-harness scenarios: what to run against a cluster (workloads at a
+// rate, a nemesis schedule, the liveness bound), read from JSON and checked
+// strictly: an unknown key, a wrong type or a value out of range is an error
+// naming its field path ("workloads[1].rate_per_s: must be 0.1..1000").
+// docs/harness.md documents every field.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "plexus/core/result.hpp"
+
+namespace plexus::harness {
+
+/// Workload kinds. `presence` is reserved for the presence tracker (lib/plexus/presence):
+/// a new kind is one enum value, one parser branch (scenario.cpp) and one driver (workloads.cpp).
+enum class WorkloadKind { acked, causal, unacked, churn };
+
+struct Workload {
+  WorkloadKind kind = WorkloadKind::acked;
+  double rate_per_s = 10;        ///< ops per second (churn: leaves per second)
+  int concurrency = 4;           ///< ops in flight at once
+  int timeout_ms = 3000;         ///< acked sends: how long one send waits for its ack
+  bool transitive = false;       ///< acked/causal/unacked: allow relays
+  std::string label = "harness"; ///< causal: the causal label
+  int rejoin_after_ms = 1500;    ///< churn: a left node is started again this much later
+};
+
+enum class FaultKind { partition, kill, pause, flap, swizzle };
+
+/// Partition shapes, as in Jepsen's partition nemeses.
+enum class Shape { halves, random_halves, one, minority_third, bridge, majorities_ring, asymmetric };
+
+struct Fault {
+  FaultKind kind = FaultKind::partition;
+  Shape shape = Shape::halves;   ///< partition and flap
+  int flap_period_ms = 400;      ///< flap: cut and heal alternate this often
+  int swizzle_step_ms = 300;     ///< swizzle: one node clogged (then unclogged) per step
+};
+
+struct Nemesis {
+  std::vector<Fault> faults;     ///< picked in turn by the seeded schedule
+  double start_s = 1;            ///< first fault
+  double interval_s = 3;         ///< a fault starts this often
+  double fault_duration_s = 2;   ///< and lasts this long (at most interval_s)
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  int nodes = 5;
+  double duration_s = 10;        ///< workloads and faults run this long
+  std::optional<std::uint64_t> seed;
+  double liveness_bound_s = 15;  ///< after the heal, convergence must come within this
+  std::vector<Workload> workloads;
+  Nemesis nemesis;
+  /// plexusd settings, as flags without "--" ("peer_timeout_ms": 600); see node_flags().
+  std::map<std::string, nlohmann::json> node_settings;
+};
+
+/// Parse and check a scenario document; `source` names it in errors.
+Result<Scenario> parse_scenario(const nlohmann::json& document);
+/// Read and parse a scenario file.
+Result<Scenario> load_scenario(const std::string& path);
+/// The plexusd flags for the scenario's node settings over the harness defaults.
+std::vector<std::string> node_flags(const Scenario& scenario);
+/// The scenario back as JSON (every field, defaults filled in), for the report.
+nlohmann::json to_json(const Scenario& scenario);
+
+std::string to_string(WorkloadKind kind);
+std::string to_string(FaultKind kind);
+std::string to_string(Shape shape);
+/// Every shape name, for `plexus-harness list`.
+std::vector<std::string> shape_names();
+std::vector<std::string> fault_names();
+std::vector<std::string> workload_names();
+
+}  // namespace plexus::harness
