@@ -128,7 +128,9 @@ json list_times(Fleet& fleet, const std::string& topic, std::size_t repeat) {
   for (const auto& [i, role] : {std::pair{std::size_t{0}, "tracker"}, std::pair{std::size_t{1}, "replica"}}) {
     const auto e = fleet.request(i, "list " + topic + " " + std::to_string(repeat), "list", 120);
     out[role] = {{"count", e["count"]}, {"median_ms", round_to(e["median_ns"].get<double>() * 1e-6, 4)},
-                 {"min_ms", round_to(e["min_ns"].get<double>() * 1e-6, 4)}};
+                 {"min_ms", round_to(e["min_ns"].get<double>() * 1e-6, 4)},
+                 {"for_each_median_ms", round_to(e["for_each_median_ns"].get<double>() * 1e-6, 4)},
+                 {"for_each_min_ms", round_to(e["for_each_min_ns"].get<double>() * 1e-6, 4)}};
   }
   return out;
 }
@@ -157,6 +159,7 @@ json replicate(Fleet& fleet, std::uint64_t n, PresenceDigest& expected) {
   row["tracking_s"] = round_to(seconds(first, last), 4);
   row["tracks_per_s"] = std::round(double(n) / std::max(1e-9, seconds(first, last)));
   row["track_errors"] = out.run["errors"];
+  row["tracks_per_io_cpu_s"] = std::round(double(n) / std::max(1e-9, out.run["io_cpu_ns"].get<double>() * 1e-9));
   row["rss_bytes_per_presence"] = {{"tracker", std::round((anon_bytes(fleet.pid(0)) - rss_a) / double(n))},
                                    {"replica", std::round((anon_bytes(fleet.pid(1)) - rss_b) / double(n))}};
   if (n <= 100'000) row["list"] = list_times(fleet, topic, n <= 10'000 ? 51 : 11);
@@ -195,6 +198,8 @@ json run_pools(const Flags& flags) {
       std::int64_t all = 0;
       for (const auto& [node, t] : o.seen_ns) all = std::max(all, t);
       row["tracks_per_s"] = std::round(double(flags.pool_tracks) / std::max(1e-9, seconds(first, last)));
+      row["tracks_per_io_cpu_s"] =
+          std::round(double(flags.pool_tracks) / std::max(1e-9, o.run["io_cpu_ns"].get<double>() * 1e-9));
       row["after_last_track_s"] = round_to(seconds(last, all), 4);
     } catch (const std::exception& e) {
       row["error"] = e.what();
@@ -248,7 +253,18 @@ json run_split(const Flags& flags) {
     if (!h.complete) throw std::runtime_error("not healed within 60 s (" + std::to_string(h.seen_ns.size()) + " of 3)");
     std::int64_t all = 0;
     for (const auto& [node, t] : h.seen_ns) all = std::max(all, t);
-    out["heal_s"] = round_to(seconds(heal["t_ns"].get<std::int64_t>(), all), 4);
+    const auto heal_ns = heal["t_ns"].get<std::int64_t>();
+    out["heal_s"] = round_to(seconds(heal_ns, all), 4);
+    // The peer service's part: until a and b see c up again on the tracker's channel, and c sees both.
+    std::set<std::pair<std::size_t, std::string>> ups;
+    std::int64_t last_up = 0;
+    fleet.wait(5, [&](std::size_t from, const json& e) {
+      if (e.value("event", "") != "peer_up" || e.at("t_ns").get<std::int64_t>() < heal_ns) return Take::skip;
+      ups.insert({from, e.value("node", "")});
+      last_up = std::max(last_up, e.at("t_ns").get<std::int64_t>());
+      return ups.size() == 4 ? Take::done : Take::take;
+    });
+    out["peer_up_after_heal_s"] = ups.size() == 4 ? json(round_to(seconds(heal_ns, last_up), 4)) : json(nullptr);
     out["metrics_a"] = fleet.request(0, "metrics", "metrics");
     out["metrics_c"] = fleet.request(2, "metrics", "metrics");
   } catch (const std::exception& e) {
@@ -293,10 +309,12 @@ json summary(const json& results) {
     json phoenix;
   };
   const json r10k = row_of(results, 10'000), r100k = row_of(results, 100'000), r1m = row_of(results, 1'000'000);
-  json pool1 = nullptr;
   json pools = json::object();
   if (results.contains("pools")) {
-    for (const auto& p : results["pools"]) pools["pool_size_" + p["pool_size"].dump()] = p.value("tracks_per_s", json(nullptr));
+    for (const auto& p : results["pools"]) {
+      pools["pool_size_" + p["pool_size"].dump()] = {{"value", p.value("tracks_per_s", json(nullptr))},
+                                                     {"per_io_cpu_s", p.value("tracks_per_io_cpu_s", json(nullptr))}};
+    }
   }
   const double none = std::numeric_limits<double>::quiet_NaN();
   const std::vector<Figure> figures{
@@ -307,6 +325,7 @@ json summary(const json& results) {
       {"replicate_1m_after_first_s", value_at(r1m, {"after_first_track_s"}), none, true, nullptr},
       {"replicate_1m_after_last_s", value_at(r1m, {"after_last_track_s"}), none, true, nullptr},
       {"tracks_per_s_one_topic_pool_1", value_at(r100k, {"tracks_per_s"}), 500'000, false, phoenix["tracks_per_s"]},
+      {"tracks_per_io_cpu_s_one_topic_pool_1", value_at(r100k, {"tracks_per_io_cpu_s"}), none, false, nullptr},
       {"list_10k_tracker_ms", value_at(r10k, {"list", "tracker", "median_ms"}), 0.3, true, 4.0},
       {"list_10k_replica_ms", value_at(r10k, {"list", "replica", "median_ms"}), 0.3, true, 2.0},
       {"list_100k_tracker_ms", value_at(r100k, {"list", "tracker", "median_ms"}), 4, true, "48-72"},
@@ -315,6 +334,9 @@ json summary(const json& results) {
       {"bytes_per_presence_tracker", value_at(r100k, {"rss_bytes_per_presence", "tracker"}), 300, true, 831},
       {"netsplit_heal_s", results.contains("split") ? results["split"].value("heal_s", json(nullptr)) : json(nullptr), 1,
        true, phoenix["heal_s"]},
+      {"netsplit_peer_up_after_heal_s",
+       results.contains("split") ? results["split"].value("peer_up_after_heal_s", json(nullptr)) : json(nullptr), none,
+       true, nullptr},
   };
   json out = json::object();
   for (const auto& f : figures) {
@@ -328,7 +350,8 @@ json summary(const json& results) {
     out[f.name] = entry;
   }
   for (const auto& [name, value] : pools.items()) {
-    out["tracks_per_s_64_topics_" + name] = {{"value", value}, {"target", ">= 500000 (pool 1), scaling"}};
+    out["tracks_per_s_64_topics_" + name] = {{"value", value["value"]}, {"per_io_cpu_s", value["per_io_cpu_s"]},
+                                             {"target", ">= 500000 (pool 1), scaling"}};
   }
   return out;
 }

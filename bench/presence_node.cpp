@@ -44,6 +44,14 @@ void emit_error(const std::string& command, const std::string& detail) {
   emit({{"event", "error"}, {"command", command}, {"detail", detail}});
 }
 
+// CPU time of the calling thread (the io thread): on a loaded machine, work
+// per CPU second says what the code costs, whatever the scheduler gave us.
+std::int64_t thread_cpu_ns() noexcept {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+
 struct Await {
   std::string id, kind;
   std::size_t members = 0;
@@ -55,7 +63,7 @@ struct Run {
   bool track = true;
   std::string topic, prefix;
   std::uint64_t topics = 1, next = 0, end = 0, count = 0, errors = 0;
-  std::int64_t first_ns = 0, last_ns = 0;
+  std::int64_t first_ns = 0, last_ns = 0, cpu_start_ns = 0;
 };
 
 constexpr std::uint64_t burst = 1024;
@@ -65,7 +73,14 @@ class Node {
   Node(asio::io_context& io, std::shared_ptr<PeerService> service, std::shared_ptr<presence::Tracker>* tracker)
       : io_(io), service_(std::move(service)), tracker_(tracker), poll_(io) {}
 
-  void start() { owner_ = (*tracker_)->open_owner(); }
+  void start(const std::string& channel) {
+    owner_ = (*tracker_)->open_owner();
+    // When peers come up on the tracker's channel: splits the heal time into
+    // the peer service's reconnection and the tracker's exchange.
+    service_->on_up("", [](const std::string& node, const std::string&) {
+      emit({{"event", "peer_up"}, {"node", node}});
+    }, channel);
+  }
 
   // handle_diff: keep the digest of what this node lists.
   void on_diff(const presence::Diff& diff) {
@@ -176,7 +191,10 @@ class Node {
     for (; r.next < stop; ++r.next) {
       const auto key = presence_key(r.prefix[0], r.next);
       const auto topic = presence_topic(r.topic, r.next, r.topics);
-      if (r.first_ns == 0) r.first_ns = monotonic_ns();
+      if (r.first_ns == 0) {
+        r.first_ns = monotonic_ns();
+        r.cpu_start_ns = thread_cpu_ns();
+      }
       const bool ok = r.track ? tracker().track(owner_, topic, key, meta).ok() : tracker().untrack(owner_, topic, key).ok();
       r.errors += ok ? 0 : 1;
       ++r.count;
@@ -186,8 +204,9 @@ class Node {
       return;
     }
     r.last_ns = monotonic_ns();
+    // The io thread's CPU over the run: the calls, and the deltas sent between bursts.
     emit({{"event", r.track ? "track" : "untrack"}, {"count", r.count}, {"errors", r.errors},
-          {"first_ns", r.first_ns}, {"last_ns", r.last_ns}});
+          {"first_ns", r.first_ns}, {"last_ns", r.last_ns}, {"io_cpu_ns", thread_cpu_ns() - r.cpu_start_ns}});
   }
 
   void list(std::istringstream& in) {
@@ -204,7 +223,19 @@ class Node {
       count = presences.size();
     }
     std::sort(times.begin(), times.end());
-    emit({{"event", "list"}, {"count", count}, {"median_ns", times[times.size() / 2]}, {"min_ns", times.front()}});
+    // for_each: the same walk without building the vector (keys and metas not copied).
+    std::vector<std::int64_t> visits;
+    std::size_t visited = 0;
+    for (std::size_t i = 0; i < repeat; ++i) {
+      visited = 0;
+      const auto t0 = monotonic_ns();
+      tracker().for_each(topic, [&visited](std::string_view, const presence::MetaPtr&, presence::Ref) { ++visited; });
+      visits.push_back(monotonic_ns() - t0);
+    }
+    std::sort(visits.begin(), visits.end());
+    emit({{"event", "list"}, {"count", count}, {"median_ns", times[times.size() / 2]}, {"min_ns", times.front()},
+          {"for_each_median_ns", visits[visits.size() / 2]}, {"for_each_min_ns", visits.front()},
+          {"for_each_count", visited}});
   }
 
   void partition(std::istringstream& in) {
@@ -295,7 +326,7 @@ int run_presence_node(int argc, char** argv) {
     return 2;
   }
   tracker = *tracking;
-  node.start();
+  node.start(options.channel);
   emit({{"event", "ready"}, {"spec", to_json((*started)->spec())}, {"pid", ::getpid()}});
   std::thread input([&io, &node] {
     for (std::string line; std::getline(std::cin, line);) {
