@@ -81,7 +81,7 @@ struct Cluster {
   }
   std::vector<std::string> keys(const std::string& node, const std::string& topic) {
     std::vector<std::string> out;
-    for (const auto& p : nodes[node].tracker->list(topic)) out.push_back(p.key);
+    for (const auto& p : nodes[node].tracker->list(topic)) out.push_back(p.key.str());
     std::sort(out.begin(), out.end());
     return out;
   }

@@ -125,7 +125,7 @@ void add_read_commands(CLI::App& presence, std::vector<Command>& out) {
     std::uint64_t limit = 10'000;
   };
   auto list = std::make_shared<List>();
-  auto* l = presence.add_subcommand("list", "presences of TOPIC on every up node: key, meta, ref, owner; and the count");
+  auto* l = presence.add_subcommand("list", "presences of TOPIC on every up node: key, meta, ref; and the count");
   l->add_option("TOPIC", list->topic, "topic")->required();
   l->add_option("--limit", list->limit, "print at most this many (count stays exact)")
       ->capture_default_str()
@@ -136,7 +136,7 @@ void add_read_commands(CLI::App& presence, std::vector<Command>& out) {
                  }, nullptr});
 
   auto get = std::make_shared<std::pair<std::string, std::string>>();
-  auto* g = presence.add_subcommand("get", "presences of KEY in TOPIC (one per owner tracking it)");
+  auto* g = presence.add_subcommand("get", "presences of KEY in TOPIC, one per owner tracking it, with the owner (node, id)");
   g->add_option("TOPIC", get->first, "topic")->required();
   g->add_option("KEY", get->second, "key")->required();
   out.push_back({g, [get] {

@@ -110,8 +110,13 @@ Target target_of(const Fields& fields) {
   return t;
 }
 
+// list() answers (key, meta, ref); get_by_key() adds the owner.
+json listed_json(const pr::Listed& p) {
+  return {{"key", p.key.str()}, {"meta", p.meta ? *p.meta : json(nullptr)}, {"ref", p.ref.str()}};
+}
+
 json presence_json(const pr::Presence& p) {
-  return {{"key", p.key}, {"meta", p.meta ? *p.meta : json(nullptr)}, {"ref", p.ref.str()},
+  return {{"key", p.key.str()}, {"meta", p.meta ? *p.meta : json(nullptr)}, {"ref", p.ref.str()},
           {"owner", {{"node", p.owner.node}, {"id", p.owner.id}}}};
 }
 
@@ -238,7 +243,7 @@ void add_read_routes(AdminServer& admin) {
       json presences = json::array();
       std::size_t count = 0;
       for (const auto& p : host.tracker().list(topic)) {
-        if (count++ < limit) presences.push_back(presence_json(p));
+        if (count++ < limit) presences.push_back(listed_json(p));
       }
       return json_reply({{"topic", topic}, {"count", count}, {"truncated", count > limit}, {"presences", presences}});
     });

@@ -126,7 +126,7 @@ Result<Batch> read_batch(schema::Batch::Reader in, const Replica& from, const Co
     }
     previous = item.getClock();
     b.items.push_back(Batch::Item{item.getOwner(), item.getClock(), item.getTopic(), item.getMeta(),
-                                  std::string(view(item.getKey()))});
+                                  Key(view(item.getKey()))});
   }
   return b;
 }

@@ -27,6 +27,7 @@ struct FakeNet {
   std::set<std::pair<std::string, std::string>> cut;   ///< (from, to) links dropping everything
   std::set<std::pair<std::string, std::string>> lose_next;  ///< drop the next message on (from, to)
   std::map<std::string, Diff> diffs;                    ///< per node, accumulated
+  std::map<std::string, std::vector<Diff>> diff_log;    ///< per node, one Diff per take()
   std::map<std::string, std::vector<Error>> errors;     ///< per node
   std::vector<InFlight> captured;                       ///< every message put on the wire
   std::uint64_t next_instance = 1000;
@@ -60,6 +61,7 @@ struct FakeNet {
       if (lose_next.erase({id.first, send.to}) > 0) continue;
       wire.push_back(std::move(m));
     }
+    if (!out.diff.empty()) diff_log[id.first].push_back(out.diff);
     append(diffs[id.first], std::move(out.diff));
     for (auto& e : out.errors) errors[id.first].push_back(std::move(e));
   }

@@ -109,8 +109,8 @@ class Tracker {
   /// Replace the meta with fn(current meta).
   Result<Ref> update(const Owner& owner, std::string_view topic, std::string_view key, const MetaFn& fn);
 
-  /// Presences of `topic` on every up replica: key, shared meta, ref, owner.
-  [[nodiscard]] std::vector<Presence> list(std::string_view topic) const;
+  /// Presences of `topic` on every up replica: key, shared meta, ref.
+  [[nodiscard]] std::vector<Listed> list(std::string_view topic) const;
   /// As list() without building a vector: visit(key, meta, ref) per presence.
   void for_each(std::string_view topic, const Visitor& visit) const;
   /// Presences of `key` in `topic` (one per owner that tracks it).

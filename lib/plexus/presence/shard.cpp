@@ -17,6 +17,12 @@ void Shard::changed(TimePoint now) {
   if (!dirty_) dirty_since_ = now;
   dirty_ = true;
   changed_since_heartbeat_ = true;
+  // A burst that already fills a delta message goes out now, so a long run of
+  // tracks on the executor streams to the peers instead of waiting for the timer.
+  if (state_.clock() - sent_clock_ >= options_.max_delta_entries) {
+    dirty_since_ = now - options_.delta_flush_period;
+    flush(now);
+  }
 }
 
 Result<Ref> Shard::track(std::uint64_t owner, std::string_view topic, std::string_view key,

@@ -284,3 +284,39 @@ TEST_CASE("garbage bytes are counted and reported, nothing else happens") {
   REQUIRE(net.errors["b"].size() == 1);
   CHECK(net.errors["b"].front().code == plexus::errc::malformed_message);
 }
+
+TEST_CASE("a burst that fills a delta message is sent before the flush timer") {
+  // Proves the eager flush: max_delta_entries changes go out from the track call itself.
+  Options o;
+  o.max_delta_entries = 10;
+  FakeNet net = three(o);
+  const auto sent = net.at("a").counters().deltas_sent;
+  for (int i = 0; i < 9; ++i) REQUIRE(net.at("a").track(1, "room", "k" + std::to_string(i), online, net.now).ok());
+  CHECK(net.at("a").counters().deltas_sent == sent);
+  REQUIRE(net.at("a").track(1, "room", "k9", online, net.now).ok());
+  CHECK(net.at("a").counters().deltas_sent == sent + 1);
+  net.deliver();  // no tick, no time passing
+  CHECK(net.at("b").state().topic_size("room") == 10);
+}
+
+TEST_CASE("a message still in flight when a node went down does not show it again") {
+  // Proves a down reported by the peer service holds until the node comes up again.
+  FakeNet net = three();
+  REQUIRE(net.at("a").track(1, "room", "x", online, net.now).ok());
+  net.advance(10ms);
+  net.captured.clear();
+  net.advance(200ms);  // heartbeats from a, captured
+  std::vector<Bytes> late;
+  for (auto& m : net.captured) if (m.from == "a" && m.to == "b") late.push_back(m.bytes);
+  REQUIRE_FALSE(late.empty());
+  net.take_diff("b");
+  net.at("b").on_peer_down("a", net.now);
+  for (auto& bytes : late) net.at("b").on_message("a", *bytes, net.now);
+  net.collect_all();
+  CHECK(net.list("b", "room").empty());
+  CHECK(net.take_diff("b") == std::vector<DiffRow>{{"room", false, "x", on, 1}});
+  net.at("b").on_peer_up("a", net.now);
+  net.deliver();
+  CHECK(net.list("b", "room") == std::vector<std::string>{"x"});
+  CHECK(net.take_diff("b") == std::vector<DiffRow>{{"room", true, "x", on, 1}});
+}

@@ -60,7 +60,6 @@ bool Shard::accept_sender(const std::string& node, const Message& m, TimePoint n
     peer.transfer_pending = false;
   }
   peer.last_heard = now;
-  peer.connected = true;
   return true;
 }
 
@@ -108,8 +107,10 @@ void Shard::on_message(const std::string& from, std::span<const std::uint8_t> by
   if (state_.known_clock(peer.instance) >= m.clock) {
     peer.ahead_samples = 0;
     // A hidden replica is shown again only once caught up, so the joins it
-    // reports are its current presences, not the ones it had when it went down.
-    if (peer.replica_down) {
+    // reports are its current presences, not the ones it had when it went down;
+    // and only while the peer service says its node is up, so a message still
+    // in flight when the node went down does not show it again.
+    if (peer.replica_down && peer.connected) {
       peer.replica_down = false;
       state_.set_up(peer.instance, true, diff());
     }

@@ -8,9 +8,9 @@ using detail::no_slot;
 State::Impl::Impl(Replica self, std::size_t log_max, std::size_t tomb_max)
     : removal_log_max(log_max),
       tombstones_max(tomb_max),
-      local(16, LocalHash{&store}, LocalEq{&store}) {
+      local(LocalTraits{&store}) {
   by_instance.emplace(self.instance, 0);
-  replicas.push_back(ReplicaSlot{ReplicaInfo{std::move(self), 0, true, 0}, {}, true});
+  replicas.push_back(make_replica(self));
 }
 
 std::uint32_t State::Impl::add_entry(std::uint32_t replica, Clock clock, std::uint64_t owner,
@@ -25,7 +25,7 @@ std::uint32_t State::Impl::add_entry(std::uint32_t replica, Clock clock, std::ui
   e.topic = topic;
   e.topic_pos = topics.add(topic, slot);
   auto& r = replicas[replica];
-  r.dots.emplace(clock, slot);
+  r.dots.insert(slot);
   ++r.info.size;
   if (replica == 0) {
     local.insert(slot);
@@ -41,7 +41,7 @@ void State::Impl::remove_entry(std::uint32_t slot, Diff* diff) {
   auto& e = store[slot];
   report(e, false, diff);
   auto& r = replicas[e.replica];
-  r.dots.erase(e.clock);
+  r.dots.erase(slot);
   --r.info.size;
   if (e.replica == 0) {
     local.erase(slot);
@@ -71,8 +71,12 @@ void State::Impl::report(const detail::Entry& e, bool join, Diff* diff) const {
 std::uint32_t State::Impl::find_local(std::uint64_t owner, std::string_view topic, std::string_view key) const {
   const std::uint32_t tid = topics.find(topic);
   if (tid == no_slot) return no_slot;
-  auto it = local.find(LocalKey{owner, tid, key});
-  return it == local.end() ? no_slot : *it;
+  return find_local(owner, tid, key);
+}
+
+std::uint32_t State::Impl::find_local(std::uint64_t owner, std::uint32_t tid, std::string_view key) const {
+  const std::uint32_t slot = local.find(LocalKey{owner, tid, key});
+  return slot == detail::SlotTable<LocalTraits>::empty ? no_slot : slot;
 }
 
 void State::Impl::log_removal(Clock event, Clock removed) {
@@ -102,11 +106,12 @@ std::size_t State::size() const noexcept { return impl_->store.size(); }
 Result<Ref> State::track(std::uint64_t owner, std::string_view topic, std::string_view key,
                          const nlohmann::json& meta, Diff* diff) {
   auto& m = *impl_;
-  if (m.find_local(owner, topic, key) != no_slot) {
+  const std::uint32_t tid = m.topics.intern(topic);
+  if (m.find_local(owner, tid, key) != no_slot) {
     return make_error(errc::already_tracked, std::string(topic) + "/" + std::string(key));
   }
   const Clock clock = ++m.replicas[0].info.clock;
-  m.add_entry(0, clock, owner, m.topics.intern(topic), key, m.metas.intern(meta), diff);
+  m.add_entry(0, clock, owner, tid, key, m.metas.intern(meta), diff);
   return Ref{self().instance, clock};
 }
 
@@ -121,9 +126,9 @@ Result<Ref> State::update(std::uint64_t owner, std::string_view topic, std::stri
   const Clock clock = ++m.replicas[0].info.clock;
   m.log_removal(clock, e.clock);
   auto& dots = m.replicas[0].dots;
-  dots.erase(e.clock);
-  dots.emplace(clock, slot);
+  dots.erase(slot);
   e.clock = clock;
+  dots.insert(slot);
   e.meta = m.metas.intern(meta);
   m.report(e, true, diff);
   return Ref{self().instance, clock};
@@ -154,7 +159,7 @@ std::size_t State::untrack(std::uint64_t owner, Diff* diff) {
 
 void State::clear_local(Diff* diff) {
   std::vector<std::uint32_t> slots;
-  for (const auto& [clock, slot] : impl_->replicas[0].dots) slots.push_back(slot);
+  impl_->replicas[0].dots.for_each([&](std::uint32_t slot) { slots.push_back(slot); });
   for (std::uint32_t slot : slots) impl_->remove_local(slot, diff);
 }
 
@@ -170,15 +175,16 @@ void State::for_each(std::string_view topic, const Visitor& visit) const {
   }
 }
 
-std::vector<Presence> State::list(std::string_view topic) const {
-  std::vector<Presence> out;
+std::vector<Listed> State::list(std::string_view topic) const {
+  std::vector<Listed> out;
   const auto& m = *impl_;
   const std::uint32_t tid = m.topics.find(topic);
   if (tid == no_slot) return out;
   out.reserve(m.topics[tid].slots.size());
   for (std::uint32_t slot : m.topics[tid].slots) {
     const auto& e = m.store[slot];
-    if (m.replicas[e.replica].info.up) out.push_back(m.presence(e));
+    const auto& r = m.replicas[e.replica].info;
+    if (r.up) out.push_back(Listed{e.key, e.meta, Ref{r.id.instance, e.clock}});
   }
   return out;
 }

@@ -40,7 +40,7 @@ struct Batch {
     Clock clock = 0;
     std::uint32_t topic = 0;
     std::uint32_t meta = 0;
-    std::string key;
+    Key key;
   };
   Replica replica;
   Clock start = 0;
@@ -89,7 +89,7 @@ class State {
   using Visitor = std::function<void(std::string_view key, const MetaPtr& meta, Ref ref,
                                      const Replica& replica, std::uint64_t owner)>;
   void for_each(std::string_view topic, const Visitor& visit) const;
-  [[nodiscard]] std::vector<Presence> list(std::string_view topic) const;
+  [[nodiscard]] std::vector<Listed> list(std::string_view topic) const;
   [[nodiscard]] std::vector<Presence> get_by_key(std::string_view topic, std::string_view key) const;
   /// Presences of `owner` (local) in `topic` with `key`, if tracked.
   [[nodiscard]] std::optional<Presence> get_local(std::uint64_t owner, std::string_view topic,

@@ -268,3 +268,28 @@ TEST_CASE("topic routing is a stable hash") {
   CHECK(name_for_number("p", 3) == "presence.p.3");
   CHECK(name_for_topic("p", "a", 8) == "presence.p." + std::to_string(0xaf63dc4c8601ec8cull % 8));
 }
+
+TEST_CASE("keys longer than the inline size, and many presences through one table") {
+  // Proves Key's heap path and the open-addressing tables under growth, erase and reuse.
+  const std::string long_key(100, 'k');
+  Key a(long_key);
+  Key b = a;
+  Key c = std::move(a);
+  CHECK(b == long_key);
+  CHECK(c.view() == long_key);
+  CHECK(a.empty());
+  b = Key("short");
+  CHECK(b == "short");
+
+  State s(rep("a", 1));
+  State r(rep("b", 2));
+  for (int i = 0; i < 5000; ++i) REQUIRE(s.track(1, "t", long_key + std::to_string(i), online, nullptr).ok());
+  for (int i = 0; i < 5000; i += 2) REQUIRE(s.untrack(1, "t", long_key + std::to_string(i), nullptr).ok());
+  for (int i = 0; i < 5000; i += 4) REQUIRE(s.track(1, "t", long_key + std::to_string(i), away, nullptr).ok());
+  CHECK(s.topic_size("t") == 2500 + 1250);
+  CHECK(s.get_local(1, "t", long_key + "3").has_value());
+  CHECK_FALSE(s.get_local(1, "t", long_key + "2").has_value());
+  REQUIRE(merge_all(r, s.extract(1000)));
+  CHECK(view(r, 1) == view(s, 1));
+  CHECK(keys(r.list("t")) == keys(s.list("t")));
+}

@@ -77,10 +77,10 @@ std::optional<std::vector<Batch>> State::delta_since(Clock start, std::size_t ma
   std::vector<std::uint32_t> slots;
   if (now - start <= self_slot.dots.size()) {
     for (Clock c = start + 1; c <= now; ++c) {
-      if (auto it = self_slot.dots.find(c); it != self_slot.dots.end()) slots.push_back(it->second);
+      if (auto slot = self_slot.dots.find(c); slot != no_slot) slots.push_back(slot);
     }
   } else {
-    for (const auto& [clock, slot] : self_slot.dots) if (clock > start) slots.push_back(slot);
+    self_slot.dots.for_each([&](std::uint32_t slot) { if (m.store[slot].clock > start) slots.push_back(slot); });
   }
   auto batches = split(m, 0, start, now, std::move(slots), max_items);
   auto first = std::upper_bound(m.removal_log.begin(), m.removal_log.end(), start,
@@ -97,7 +97,7 @@ std::vector<Batch> State::extract(std::uint64_t instance, std::size_t max_items)
   if (index == no_slot) return {};
   std::vector<std::uint32_t> slots;
   slots.reserve(m.replicas[index].dots.size());
-  for (const auto& [clock, slot] : m.replicas[index].dots) slots.push_back(slot);
+  m.replicas[index].dots.for_each([&](std::uint32_t slot) { slots.push_back(slot); });
   return split(m, index, 0, m.replicas[index].info.clock, std::move(slots), max_items);
 }
 
@@ -117,16 +117,17 @@ Result<void> State::merge(const Batch& batch, Diff* diff) {
   const Clock top = std::min(batch.end, r.info.clock);
   if (top > batch.start && top - batch.start <= r.dots.size()) {
     for (Clock c = batch.start + 1; c <= top; ++c) {
-      if (auto it = r.dots.find(c); it != r.dots.end() && !holds(batch, c)) gone.push_back(it->second);
+      if (auto slot = r.dots.find(c); slot != no_slot && !holds(batch, c)) gone.push_back(slot);
     }
   } else if (top > batch.start) {
-    for (const auto& [c, slot] : r.dots) {
+    r.dots.for_each([&](std::uint32_t slot) {
+      const Clock c = m.store[slot].clock;
       if (c > batch.start && c <= top && !holds(batch, c)) gone.push_back(slot);
-    }
+    });
   }
   for (Clock d : batch.removed) {
     if (d > batch.start) continue;
-    if (auto it = r.dots.find(d); it != r.dots.end()) gone.push_back(it->second);
+    if (auto slot = r.dots.find(d); slot != no_slot) gone.push_back(slot);
   }
   std::sort(gone.begin(), gone.end());
   gone.erase(std::unique(gone.begin(), gone.end()), gone.end());
@@ -165,10 +166,10 @@ Result<std::uint32_t> State::Impl::ensure_replica(const Replica& replica, Diff* 
   if (!free_replicas.empty()) {
     index = free_replicas.back();
     free_replicas.pop_back();
-    replicas[index] = ReplicaSlot{ReplicaInfo{replica, 0, true, 0}, {}, true};
+    replicas[index] = make_replica(replica);
   } else {
     index = static_cast<std::uint32_t>(replicas.size());
-    replicas.push_back(ReplicaSlot{ReplicaInfo{replica, 0, true, 0}, {}, true});
+    replicas.push_back(make_replica(replica));
   }
   by_instance.emplace(replica.instance, index);
   return index;
@@ -177,10 +178,10 @@ Result<std::uint32_t> State::Impl::ensure_replica(const Replica& replica, Diff* 
 void State::Impl::drop(std::uint32_t index, Diff* diff) {
   if (index == 0 || !replicas[index].live) return;
   std::vector<std::uint32_t> slots;
-  for (const auto& [clock, slot] : replicas[index].dots) slots.push_back(slot);
+  replicas[index].dots.for_each([&](std::uint32_t slot) { slots.push_back(slot); });
   for (std::uint32_t slot : slots) remove_entry(slot, diff);
   const std::uint64_t instance = replicas[index].info.id.instance;
-  replicas[index] = ReplicaSlot{};
+  replicas[index] = make_replica(Replica{});
   replicas[index].live = false;
   by_instance.erase(instance);
   free_replicas.push_back(index);
@@ -222,7 +223,7 @@ void State::set_up(std::uint64_t instance, bool up, Diff* diff) {
   if (index == no_slot || index == 0 || m.replicas[index].info.up == up) return;
   auto& r = m.replicas[index];
   if (up) r.info.up = true;
-  for (const auto& [clock, slot] : r.dots) m.report(m.store[slot], up, diff);
+  r.dots.for_each([&](std::uint32_t slot) { m.report(m.store[slot], up, diff); });
   if (!up) r.info.up = false;
 }
 

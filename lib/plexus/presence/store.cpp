@@ -45,21 +45,26 @@ void Topics::remove(std::uint32_t id, std::uint32_t pos, EntryStore& store) {
 }
 
 MetaPtr MetaPool::intern(const nlohmann::json& meta) {
+  // Comparing with the last meta is much cheaper than dumping and hashing.
+  if (last_ && *last_ == meta) return last_;
   std::string text = meta.dump();
-  if (auto it = by_text_.find(std::string_view(text)); it != by_text_.end()) return it->second;
+  if (auto it = by_text_.find(std::string_view(text)); it != by_text_.end()) return last_ = it->second;
   if (by_text_.size() >= collect_at_) collect();
   auto ptr = std::make_shared<const nlohmann::json>(meta);
   by_text_.emplace(std::move(text), ptr);
-  return ptr;
+  return last_ = ptr;
 }
 
 MetaPtr MetaPool::intern(const MetaPtr& meta) {
   if (!meta) return intern(nlohmann::json::object());
+  if (meta == last_) return last_;
   return intern(*meta);
 }
 
 void MetaPool::collect() {
-  std::erase_if(by_text_, [](const auto& item) { return item.second.use_count() == 1; });
+  std::erase_if(by_text_, [this](const auto& item) {
+    return item.second.use_count() == (item.second == last_ ? 2 : 1);
+  });
   // Amortised: the next collection waits until the pool doubled.
   collect_at_ = std::max<std::size_t>(64, 2 * by_text_.size());
 }

@@ -18,9 +18,9 @@ namespace plexus::presence::detail {
 
 inline constexpr std::uint32_t no_slot = 0xffffffffu;
 
-/// One presence as stored: 88 bytes plus the key's heap bytes when longer than 15.
+/// One presence as stored: 88 bytes (keys up to 30 bytes inline).
 struct Entry {
-  std::string key;
+  Key key;
   MetaPtr meta;
   std::uint64_t owner = 0;
   Clock clock = 0;
@@ -33,7 +33,7 @@ struct Entry {
 /// Entries in chunks of chunk_size; freed slots are reused.
 class EntryStore {
  public:
-  static constexpr std::uint32_t chunk_size = 4096;
+  static constexpr std::uint32_t chunk_size = 1024;
 
   std::uint32_t allocate() {
     if (!free_.empty()) {
@@ -47,7 +47,6 @@ class EntryStore {
   void release(std::uint32_t slot) {
     Entry& e = (*this)[slot];
     e.key.clear();
-    e.key.shrink_to_fit();
     e.meta.reset();
     free_.push_back(slot);
   }
@@ -101,6 +100,7 @@ class MetaPool {
  private:
   std::unordered_map<std::string, MetaPtr, StringHash, std::equal_to<>> by_text_;
   std::size_t collect_at_ = 64;
+  MetaPtr last_;  ///< the last meta interned: tracks in a row mostly share one
 };
 
 }  // namespace plexus::presence::detail

@@ -19,7 +19,7 @@ inline std::pair<Clock, std::set<Row>> view(const State& state, std::uint64_t in
   std::set<Row> rows;
   for (const auto& batch : state.extract(instance, 1'000'000)) {
     for (const auto& item : batch.items) {
-      rows.emplace(instance, item.clock, item.owner, batch.topics[item.topic], item.key,
+      rows.emplace(instance, item.clock, item.owner, batch.topics[item.topic], item.key.str(),
                    batch.metas[item.meta]->dump());
     }
   }
@@ -31,17 +31,18 @@ using DiffRow = std::tuple<std::string, bool, std::string, std::string, Clock>;
 inline std::vector<DiffRow> rows(const Diff& diff) {
   std::vector<DiffRow> out;
   for (const auto& [topic, d] : diff) {
-    for (const auto& p : d.joins) out.emplace_back(topic, true, p.key, p.meta->dump(), p.ref.clock);
-    for (const auto& p : d.leaves) out.emplace_back(topic, false, p.key, p.meta->dump(), p.ref.clock);
+    for (const auto& p : d.joins) out.emplace_back(topic, true, p.key.str(), p.meta->dump(), p.ref.clock);
+    for (const auto& p : d.leaves) out.emplace_back(topic, false, p.key.str(), p.meta->dump(), p.ref.clock);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
 /// Keys listed in `topic`, sorted.
-inline std::vector<std::string> keys(const std::vector<Presence>& list) {
+template <class P>
+std::vector<std::string> keys(const std::vector<P>& list) {
   std::vector<std::string> out;
-  for (const auto& p : list) out.push_back(p.key);
+  for (const auto& p : list) out.push_back(p.key.str());
   std::sort(out.begin(), out.end());
   return out;
 }

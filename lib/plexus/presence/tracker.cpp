@@ -136,7 +136,7 @@ Result<Ref> Tracker::update(const Owner& owner, std::string_view topic, std::str
   return ref;
 }
 
-std::vector<Presence> Tracker::list(std::string_view topic) const { return impl_->shard_of(topic).state().list(topic); }
+std::vector<Listed> Tracker::list(std::string_view topic) const { return impl_->shard_of(topic).state().list(topic); }
 
 void Tracker::for_each(std::string_view topic, const Visitor& visit) const {
   impl_->shard_of(topic).state().for_each(

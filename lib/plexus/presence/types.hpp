@@ -15,6 +15,7 @@
 
 #include "plexus/core/result.hpp"
 #include "plexus/presence/errors.hpp"
+#include "plexus/presence/key.hpp"
 
 namespace plexus::presence {
 
@@ -91,9 +92,17 @@ struct OwnerId {
   friend bool operator==(const OwnerId&, const OwnerId&) = default;
 };
 
-/// One presence as returned by list() and in diffs.
+/// One presence as list() returns it (Phoenix's {key, meta} with the ref):
+/// 64 bytes, no allocation for keys up to 30 bytes, meta shared.
+struct Listed {
+  Key key;  ///< converts to std::string_view; .str() for a std::string
+  MetaPtr meta;
+  Ref ref;
+};
+
+/// One presence with its owner, as get_by_key() returns it and diffs carry it.
 struct Presence {
-  std::string key;
+  Key key;  ///< converts to std::string_view; .str() for a std::string
   MetaPtr meta;
   Ref ref;
   OwnerId owner;
