@@ -88,6 +88,19 @@ void add_flags(Flags& f) {
   f.option("--log-format", &NodeOptions::log_format, "text|json (one JSON object per line)");
   f.flag("--test-only-disable-dedupe", &NodeOptions::test_only_disable_dedupe,
          "TEST ONLY: deliver retransmitted acked messages twice (breaks exactly-once; for plexus-harness's own tests)");
+  f.flag("--presence-disabled", &NodeOptions::presence_disabled, "run no presence tracker (docs/presence.md)");
+  f.option("--presence-name", &NodeOptions::presence_name, "tracker name; shards are servers presence.<name>.<i>");
+  f.option("--presence-channel", &NodeOptions::presence_channel, "channel the shards talk on (added for you)");
+  f.option("--presence-pool-size", &NodeOptions::presence_pool_size, "tracker shards; the same on every node");
+  f.option("--presence-broadcast-period-ms", &NodeOptions::presence_broadcast_period_ms, "heartbeat period while changing");
+  f.option("--presence-max-silent-periods", &NodeOptions::presence_max_silent_periods, "idle: heartbeat every N periods");
+  f.option("--presence-down-period-ms", &NodeOptions::presence_down_period_ms, "a silent replica's presences hide (>= 2 x broadcast)");
+  f.option("--presence-permdown-period-ms", &NodeOptions::presence_permdown_period_ms, "a down replica is dropped (> down period)");
+  f.option("--presence-clock-sample-periods", &NodeOptions::presence_clock_sample_periods, "heartbeats ahead before a transfer request");
+  f.option("--presence-max-delta-sizes", &NodeOptions::presence_max_delta_sizes, "catch-up delta sizes, increasing: N,N,...");
+  f.option("--presence-delta-flush-ms", &NodeOptions::presence_delta_flush_ms, "local changes coalesce this long into one delta");
+  f.option("--presence-owners-max", &NodeOptions::presence_owners_max, "owners the admin API keeps open at once");
+  f.option("--presence-lease-max-ms", &NodeOptions::presence_lease_max_ms, "longest owner lease an admin client may ask for");
 }
 
 plexus::node::Settings parse_settings(int argc, char** argv) {

@@ -251,6 +251,7 @@ std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global) {
   add_partition(app, out);
   add_send(app, out);
   add_sink(app, out);
+  add_presence_commands(app, out);
   return out;
 }
 

@@ -40,5 +40,7 @@ struct GlobalOptions {
 
 /// Register every subcommand on `app`; the returned objects are filled by app.parse().
 std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global);
+/// `plexus presence ...` (presence_commands.cpp).
+void add_presence_commands(CLI::App& app, std::vector<Command>& out);
 
 }  // namespace plexus::tools

@@ -6,6 +6,7 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/node/admin_server.hpp"
+#include "plexus/node/presence_host.hpp"
 #include "plexus/node/sink.hpp"
 
 namespace plexus::node {
@@ -24,6 +25,12 @@ struct Snapshot {
   std::vector<std::pair<errc, std::uint64_t>> handshake_rejections;
   std::vector<std::pair<errc, std::uint64_t>> connection_errors;
   std::size_t partitions = 0;
+  struct Presence {
+    presence::TrackerMetrics tracker;
+    std::size_t owners = 0;
+    std::uint64_t owners_expired = 0;
+  };
+  std::optional<Presence> presence;  ///< none with --presence-disabled
 };
 
 constexpr errc handshake_reasons[] = {errc::bad_magic,        errc::version_mismatch, errc::malformed_hello,
@@ -36,7 +43,7 @@ constexpr errc connection_reasons[] = {errc::record_tampered, errc::record_repla
 
 Snapshot take_snapshot(const PeerService& service) {
   Snapshot s{service.spec().name, service.spec().instance_id, service.has_left(), service.metrics(),
-             service.member_status(), {}, {}, service.partitions().size()};
+             service.member_status(), {}, {}, service.partitions().size(), std::nullopt};
   const auto& counters = service.transport_counters();
   for (const auto reason : handshake_reasons) s.handshake_rejections.emplace_back(reason, counters.get(reason));
   for (const auto reason : connection_reasons) s.connection_errors.emplace_back(reason, counters.get(reason));
@@ -155,6 +162,32 @@ void render_local(Exposition& e, AdminServer& admin) {
   }
 }
 
+void render_presence(Exposition& e, const Snapshot::Presence& p) {
+  const auto gauge = [&e](const char* name, const char* help, std::uint64_t value) {
+    e.family(name, "gauge", help).sample(name, {}, value);
+  };
+  const auto counter = [&e](const char* name, const char* help, std::uint64_t value) {
+    e.family(name, "counter", help).sample(name, {}, value);
+  };
+  const auto& t = p.tracker;
+  gauge("plexus_presence_presences", "Presences this node holds, all replicas, hidden ones included.", t.presences);
+  gauge("plexus_presence_local_presences", "Presences tracked on this node.", t.local_presences);
+  gauge("plexus_presence_owners", "Owners open through the admin API.", p.owners);
+  counter("plexus_presence_owners_expired_total", "Admin owners closed because their lease ran out.", p.owners_expired);
+  counter("plexus_presence_deltas_sent_total", "Delta messages sent to other nodes.", t.deltas_sent);
+  counter("plexus_presence_deltas_merged_total", "Deltas from other nodes merged.", t.deltas_merged);
+  counter("plexus_presence_gaps_total", "Deltas refused because they start after what we know (a transfer follows).", t.gaps);
+  counter("plexus_presence_transfer_requests_total", "State transfers asked of other nodes.", t.transfer_requests_sent);
+  e.family("plexus_presence_transfers_sent_total", "counter", "State transfers sent, by kind.")
+      .sample("plexus_presence_transfers_sent_total", {{"kind", "delta"}}, t.transfers_sent_delta)
+      .sample("plexus_presence_transfers_sent_total", {{"kind", "full"}}, t.transfers_sent_full);
+  counter("plexus_presence_heartbeats_sent_total", "Tracker heartbeats sent.", t.heartbeats_sent);
+  counter("plexus_presence_bad_messages_total", "Tracker messages that could not be decoded.", t.bad_messages);
+  counter("plexus_presence_pool_size_mismatches_total", "Messages from a node running another pool size.",
+          t.pool_size_mismatches);
+  counter("plexus_presence_send_failures_total", "Tracker messages the peer service refused to send.", t.send_failures);
+}
+
 json status_json(const Snapshot& s, AdminServer& admin) {
   json up = json::array(), down = json::array();
   for (const auto& m : s.members) {
@@ -185,8 +218,12 @@ json status_json(const Snapshot& s, AdminServer& admin) {
 // Runs take_snapshot on the io thread, then `render` here.
 Reply with_snapshot(AdminServer& admin, const std::function<Reply(const Snapshot&)>& render) {
   auto snapshot = std::make_shared<std::optional<Snapshot>>();
-  Reply reply = admin.on_io_now([snapshot](PeerService& service) {
+  std::weak_ptr<PresenceHost> presence = admin.state().presence;
+  Reply reply = admin.on_io_now([snapshot, presence](PeerService& service) {
     *snapshot = take_snapshot(service);
+    if (auto host = presence.lock()) {
+      (*snapshot)->presence = Snapshot::Presence{host->tracker().metrics(), host->leases().size(), host->expired_total()};
+    }
     return Reply{};
   });
   // Only a 200 means the io thread ran (and is done with) the snapshot.
@@ -203,6 +240,7 @@ void add_metrics_routes(AdminServer& admin) {
       render_members(e, s);
       render_traffic(e, s);
       render_local(e, admin);
+      if (s.presence) render_presence(e, *s.presence);
       return Reply{200, e.text(), "text/plain; version=0.0.4; charset=utf-8"};
     });
   });

@@ -156,6 +156,7 @@ void AdminServer::start(NodeState state) {
   add_membership_routes(*this);
   add_messaging_routes(*this);
   add_metrics_routes(*this);
+  add_presence_routes(*this);
   thread_ = std::thread([this] { server_.listen_after_bind(); });
 }
 

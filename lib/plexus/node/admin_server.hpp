@@ -30,6 +30,7 @@
 namespace plexus::node {
 
 class Sink;
+class PresenceHost;
 
 /// What an admin route answers.
 struct Reply {
@@ -92,6 +93,7 @@ struct NodeState {
   std::shared_ptr<EchoCounters> echo;
   std::function<void()> on_left;  ///< run on the io thread after this node left by an admin call
   ListenAddr admin;
+  std::shared_ptr<PresenceHost> presence;  ///< null with --presence-disabled; used on the io thread only
 };
 
 class AdminServer {
@@ -146,5 +148,6 @@ class AdminServer {
 void add_membership_routes(AdminServer& admin);
 void add_messaging_routes(AdminServer& admin);
 void add_metrics_routes(AdminServer& admin);
+void add_presence_routes(AdminServer& admin);
 
 }  // namespace plexus::node

@@ -111,6 +111,22 @@ std::string read_channels(const json& value, NodeOptions& options) {
   return {};
 }
 
+// "presence_max_delta_sizes": "100,1000,10000" or [100, 1000, 10000].
+std::string read_delta_sizes(const json& value, NodeOptions& options) {
+  if (value.is_string()) {
+    options.presence_max_delta_sizes = value.get<std::string>();
+    return {};
+  }
+  if (!value.is_array() || value.empty()) return "expected an array of integers or \"N,N,...\"";
+  std::string out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (!value[i].is_number_unsigned()) return "[" + std::to_string(i) + "]: expected a positive integer";
+    out += (i == 0 ? "" : ",") + std::to_string(value[i].get<std::uint64_t>());
+  }
+  options.presence_max_delta_sizes = std::move(out);
+  return {};
+}
+
 std::map<std::string, Reader, std::less<>> readers(const fs::path& base) {
   return {
       {"name", text(&NodeOptions::name)},
@@ -135,6 +151,19 @@ std::map<std::string, Reader, std::less<>> readers(const fs::path& base) {
       {"worker_threads", integer(&NodeOptions::worker_threads)},
       {"log_level", text(&NodeOptions::log_level)},
       {"log_format", text(&NodeOptions::log_format)},
+      {"presence_disabled", boolean(&NodeOptions::presence_disabled)},
+      {"presence_name", text(&NodeOptions::presence_name)},
+      {"presence_channel", text(&NodeOptions::presence_channel)},
+      {"presence_pool_size", integer(&NodeOptions::presence_pool_size)},
+      {"presence_broadcast_period_ms", integer(&NodeOptions::presence_broadcast_period_ms)},
+      {"presence_max_silent_periods", integer(&NodeOptions::presence_max_silent_periods)},
+      {"presence_down_period_ms", integer(&NodeOptions::presence_down_period_ms)},
+      {"presence_permdown_period_ms", integer(&NodeOptions::presence_permdown_period_ms)},
+      {"presence_clock_sample_periods", integer(&NodeOptions::presence_clock_sample_periods)},
+      {"presence_max_delta_sizes", read_delta_sizes},
+      {"presence_delta_flush_ms", integer(&NodeOptions::presence_delta_flush_ms)},
+      {"presence_owners_max", integer(&NodeOptions::presence_owners_max)},
+      {"presence_lease_max_ms", integer(&NodeOptions::presence_lease_max_ms)},
   };
 }
 

@@ -15,6 +15,7 @@
 #include "plexus/core/errors.hpp"
 #include "plexus/node/admin_server.hpp"
 #include "plexus/node/node.hpp"
+#include "plexus/node/presence_host.hpp"
 #include "plexus/node/sink.hpp"
 
 namespace plexus::node {
@@ -26,6 +27,7 @@ struct Node::Impl {
   std::shared_ptr<EchoCounters> echo = std::make_shared<EchoCounters>();
   std::unique_ptr<AdminServer> admin;
   std::function<void()> on_finished;
+  std::shared_ptr<PresenceHost> presence;
   bool finished = false;
 
   void finish() {
@@ -96,7 +98,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
     spdlog::warn("TEST ONLY: --test-only-disable-dedupe is set: retransmitted messages are delivered twice");
   }
   auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
-                                          std::make_shared<EchoCounters>(), nullptr, std::move(on_finished)});
+                                          std::make_shared<EchoCounters>(), nullptr, std::move(on_finished), nullptr});
   auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));
   if (!admin) return admin.error();
   impl->admin = std::move(*admin);
@@ -107,6 +109,15 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   }
   impl->service = *service;
   if (auto ok = register_builtin_servers(*impl); !ok) return ok.error();
+  if (settings.presence_enabled) {
+    // Before the joins, so the tracker sees every peer come up.
+    auto presence = PresenceHost::start(io.get_executor(), impl->service, settings);
+    if (!presence) {
+      const auto& e = presence.error();
+      return make_error(errc::invalid_field, "presence: " + (e.detail.empty() ? e.message() : e.detail));
+    }
+    impl->presence = std::move(*presence);
+  }
   Impl* raw = impl.get();
   // Runs when another node removed this one, and on this node's own leave().
   impl->service->on_removed([raw] {
@@ -119,7 +130,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
                                  spdlog::info("left the cluster: stopping");
                                  raw->finish();
                                },
-                               impl->admin->address()});
+                               impl->admin->address(), impl->presence});
   spdlog::info("node {} listening on {}, admin API on {}", settings.peer.name,
                to_string(impl->service->spec().listen_addrs.front()), to_string(impl->admin->address()));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
@@ -133,6 +144,7 @@ Node::~Node() {
   // still exists: PeerService::Impl declares its server table before the pool,
   // so a strand released in its destructor would touch the destroyed pool's
   // strand service (seen as a hang at exit).
+  if (impl_->presence) impl_->presence->stop();
   if (impl_->service) {
     impl_->service->unregister_server("echo");
     impl_->service->unregister_server("sink");
@@ -147,7 +159,12 @@ std::string Node::ready_line() const {
 
 peer::PeerService& Node::service() { return *impl_->service; }
 
-void Node::stop(std::function<void()> done) { impl_->service->stop(std::move(done)); }
+void Node::stop(std::function<void()> done) {
+  // No permdown: the other nodes see this one go down and keep its presences
+  // hidden for the permdown period, in case it comes back (docs/presence.md).
+  if (impl_->presence) impl_->presence->stop();
+  impl_->service->stop(std::move(done));
+}
 
 void Node::close_admin() {
   if (impl_->admin) impl_->admin->stop();

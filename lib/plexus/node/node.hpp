@@ -21,6 +21,7 @@
 #include "plexus/core/node_spec.hpp"
 #include "plexus/core/result.hpp"
 #include "plexus/peer/peer_service.hpp"
+#include "plexus/presence/types.hpp"
 #include "plexus/secure/cluster_key.hpp"
 
 namespace plexus::node {
@@ -54,6 +55,23 @@ struct NodeOptions {
   std::string log_format = "text";
   /// TEST ONLY: see peer::Config::test_only_disable_dedupe.
   bool test_only_disable_dedupe = false;
+  // The presence tracker (docs/presence.md): Phoenix.Tracker's option names,
+  // the library's defaults.
+  bool presence_disabled = false;
+  std::string presence_name = presence::Options{}.name;
+  std::string presence_channel = presence::Options{}.channel;
+  int presence_pool_size = int(presence::Options{}.pool_size);
+  int presence_broadcast_period_ms = int(presence::Options{}.broadcast_period.count());
+  int presence_max_silent_periods = int(presence::Options{}.max_silent_periods);
+  int presence_down_period_ms = int(presence::Options{}.down_period.count());
+  int presence_permdown_period_ms = int(presence::Options{}.permdown_period.count());
+  int presence_clock_sample_periods = int(presence::Options{}.clock_sample_periods);
+  std::string presence_max_delta_sizes = "100,1000,10000";  ///< comma-separated, increasing
+  int presence_delta_flush_ms = int(presence::Options{}.delta_flush_period.count());
+  /// Owners the admin API keeps open at once (each holds a lease).
+  int presence_owners_max = 10'000;
+  /// Longest lease an admin client may ask for.
+  int presence_lease_max_ms = 3'600'000;
 };
 
 /// Apply a JSON config file to `options`. Unknown keys and wrong types are
@@ -74,6 +92,12 @@ struct Settings {
   std::size_t sink_max_bytes = 0;
   std::string log_level;
   LogFormat log_format = LogFormat::text;
+  /// The tracker plexusd runs (unless presence_enabled is false); its
+  /// channel is in peer.channels with parallelism pool_size.
+  bool presence_enabled = true;
+  presence::Options presence;
+  std::size_t presence_owners_max = 0;
+  peer::Millis presence_lease_max{0};
 };
 
 /// Check every option (reads the key file, creates and probes the data

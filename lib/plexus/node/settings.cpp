@@ -145,6 +145,80 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   return {};
 }
 
+// "100,1000,10000": positive integers; the library checks that they increase.
+Result<std::vector<std::size_t>> parse_sizes(const std::string& text) {
+  std::vector<std::size_t> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string::npos) {
+      return flag_error("--presence-max-delta-sizes", "expected comma-separated integers, got '" + text + "'");
+    }
+    out.push_back(std::stoul(part));
+    start = end + 1;
+  }
+  return out;
+}
+
+// The library names its options as Phoenix does ("down_period: ..."); an
+// operator reads the flag ("--presence-down-period-ms: ...").
+std::string presence_flag(std::string_view option) {
+  if (option == "delta_flush_period") return "--presence-delta-flush-ms";
+  std::string flag = "--presence-";
+  for (const char c : option) flag += c == '_' ? '-' : c;
+  return option.ends_with("_period") ? flag + "-ms" : flag;
+}
+
+Result<void> resolve_presence(const NodeOptions& o, Settings& settings) {
+  settings.presence_enabled = !o.presence_disabled;
+  const std::array<std::tuple<std::string_view, int, int, int>, 9> ranges{{
+      {"--presence-pool-size", o.presence_pool_size, 1, 1024},
+      {"--presence-broadcast-period-ms", o.presence_broadcast_period_ms, 1, 3'600'000},
+      {"--presence-max-silent-periods", o.presence_max_silent_periods, 1, 1'000'000},
+      {"--presence-down-period-ms", o.presence_down_period_ms, 2, 86'400'000},
+      {"--presence-permdown-period-ms", o.presence_permdown_period_ms, 3, 2'000'000'000},
+      {"--presence-clock-sample-periods", o.presence_clock_sample_periods, 1, 1000},
+      {"--presence-delta-flush-ms", o.presence_delta_flush_ms, 0, 60'000},
+      {"--presence-owners-max", o.presence_owners_max, 1, 10'000'000},
+      {"--presence-lease-max-ms", o.presence_lease_max_ms, 100, 86'400'000},
+  }};
+  for (const auto& [flag, value, min, max] : ranges) {
+    if (auto ok = check_range(flag, value, min, max); !ok) return ok;
+  }
+  presence::Options& p = settings.presence;
+  p.name = o.presence_name;
+  p.channel = o.presence_channel;
+  p.pool_size = std::uint32_t(o.presence_pool_size);
+  p.broadcast_period = presence::Millis(o.presence_broadcast_period_ms);
+  p.max_silent_periods = std::uint32_t(o.presence_max_silent_periods);
+  p.down_period = presence::Millis(o.presence_down_period_ms);
+  p.permdown_period = presence::Millis(o.presence_permdown_period_ms);
+  p.clock_sample_periods = std::uint32_t(o.presence_clock_sample_periods);
+  auto sizes = parse_sizes(o.presence_max_delta_sizes);
+  if (!sizes) return sizes.error();
+  p.max_delta_sizes = std::move(*sizes);
+  p.delta_flush_period = presence::Millis(o.presence_delta_flush_ms);
+  if (auto valid = presence::validate(p); !valid) {
+    const std::string detail = reason(valid.error());
+    const auto colon = detail.find(':');
+    const std::string option = colon == std::string::npos ? detail : detail.substr(0, colon);
+    return flag_error(presence_flag(option), colon == std::string::npos ? detail : detail.substr(colon + 2));
+  }
+  settings.presence_owners_max = std::size_t(o.presence_owners_max);
+  settings.presence_lease_max = peer::Millis(o.presence_lease_max_ms);
+  if (!settings.presence_enabled) return {};
+  if (auto ok = validate_channel_name(p.channel, "channel name"); !ok) {
+    return flag_error("--presence-channel", reason(ok.error()));
+  }
+  if (settings.peer.channels.contains(p.channel) || p.channel == peer::control_channel) {
+    return flag_error("--presence-channel", "'" + p.channel + "' is already a channel (--channel): pick another");
+  }
+  // Shard i sends with partition key i: one ordered connection per shard, up to the channel maximum.
+  settings.peer.channels[p.channel] = ChannelSpec{std::min(p.pool_size, channel_parallelism_max), false};
+  return {};
+}
+
 }  // namespace
 
 Result<Settings> resolve(const NodeOptions& o) {
@@ -154,6 +228,7 @@ Result<Settings> resolve(const NodeOptions& o) {
   if (!admin) return flag_error("--admin", reason(admin.error()));
   settings.admin = *admin;
   if (auto ok = resolve_joins(o.join, settings); !ok) return ok.error();
+  if (auto ok = resolve_presence(o, settings); !ok) return ok.error();
   static const std::array<std::string_view, 6> levels{"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(levels.begin(), levels.end(), o.log_level) == levels.end()) {
     return flag_error("--log-level", "must be trace, debug, info, warn, error or off, got '" + o.log_level + "'");

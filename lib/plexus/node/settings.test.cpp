@@ -120,6 +120,70 @@ TEST_CASE("resolve names the flag of each bad setting") {
   CHECK(problem(bad).starts_with("--name"));
 }
 
+TEST_CASE("presence options: defaults add the tracker's channel; bad values name their flag") {
+  // Proves the node runs a tracker by default on its own channel, and each
+  // presence option is checked with Phoenix's rules, naming the flag.
+  TempDir dir;
+  auto o = valid(dir);
+  auto settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK(settings->presence_enabled);
+  CHECK(settings->peer.channels.at("_presence").parallelism == 1);
+  CHECK(settings->presence.broadcast_period == presence::Options{}.broadcast_period);
+  o.presence_pool_size = 8;
+  o.presence_max_delta_sizes = "10,20";
+  settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK(settings->peer.channels.at("_presence").parallelism == 8);
+  CHECK(settings->presence.max_delta_sizes == std::vector<std::size_t>{10, 20});
+
+  auto bad = valid(dir);
+  bad.presence_down_period_ms = 150;  // < 2 x broadcast (100)
+  CHECK(problem(bad) == "--presence-down-period-ms: must be at least twice broadcast_period");
+  bad = valid(dir);
+  bad.presence_permdown_period_ms = bad.presence_down_period_ms;
+  CHECK(problem(bad).starts_with("--presence-permdown-period-ms: must be greater"));
+  bad = valid(dir);
+  bad.presence_pool_size = 0;
+  CHECK(problem(bad).starts_with("--presence-pool-size: must be 1..1024"));
+  bad = valid(dir);
+  bad.presence_max_delta_sizes = "100,50";
+  CHECK(problem(bad).starts_with("--presence-max-delta-sizes"));
+  bad.presence_max_delta_sizes = "100,x";
+  CHECK(problem(bad).starts_with("--presence-max-delta-sizes: expected comma-separated integers"));
+  bad = valid(dir);
+  bad.presence_name = "";
+  CHECK(problem(bad).starts_with("--presence-name"));
+  bad = valid(dir);
+  bad.channels = {"_presence:2"};
+  CHECK(problem(bad).starts_with("--presence-channel: '_presence' is already a channel"));
+  bad = valid(dir);
+  bad.presence_owners_max = 0;
+  CHECK(problem(bad).starts_with("--presence-owners-max"));
+
+  auto off = valid(dir);
+  off.presence_disabled = true;
+  off.channels = {"_presence:2"};  // the name is free when no tracker runs
+  settings = resolve(off);
+  REQUIRE(settings.ok());
+  CHECK_FALSE(settings->presence_enabled);
+}
+
+TEST_CASE("presence keys in the config file") {
+  // Proves the presence_* keys read as their flags, max_delta_sizes as a string or an array.
+  TempDir dir;
+  NodeOptions options;
+  REQUIRE(load_config_file(dir.write("p.json", R"({"presence_pool_size": 4, "presence_broadcast_period_ms": 50,
+    "presence_max_delta_sizes": [10, 100], "presence_disabled": false, "presence_owners_max": 7})"), options).ok());
+  CHECK(options.presence_pool_size == 4);
+  CHECK(options.presence_broadcast_period_ms == 50);
+  CHECK(options.presence_max_delta_sizes == "10,100");
+  CHECK(options.presence_owners_max == 7);
+  auto typed = load_config_file(dir.write("q.json", R"({"presence_max_delta_sizes": [10, "x"]})"), options);
+  REQUIRE_FALSE(typed.ok());
+  CHECK(typed.error().detail.find("'presence_max_delta_sizes': [1]: expected a positive integer") != std::string::npos);
+}
+
 TEST_CASE("the admin token is the hex of the derived subkey, and token files are checked") {
   // Proves the CLI and the node agree on the token and a bad token file is refused.
   TempDir dir;

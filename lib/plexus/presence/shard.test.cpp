@@ -85,6 +85,31 @@ SCENARIO("a netsplit hides the other side's presences, and healing restores them
   for (const char* n : {"a", "b", "c"}) CHECK(net.list(n, "room") == std::vector<std::string>{"w", "y", "z"});
 }
 
+SCENARIO("a heal whose transfer answer is lost is repaired when the other side comes up, not after down_period") {
+  // Proves the requester asks again as soon as the peer's own request shows it is
+  // back: the answer to its first request can be refused on the peer's side while
+  // that side does not see it up yet (seen with real nodes: heals took down_period + 1 s).
+  FakeNet net = three();
+  REQUIRE(net.at("a").track(1, "room", "x", online, net.now).ok());
+  net.advance(10ms);
+  net.partition("a", "c");
+  REQUIRE(net.at("a").track(1, "room", "y", online, net.now).ok());
+  net.advance(10ms);
+  CHECK(net.list("c", "room").empty());
+
+  net.cut.erase({"a", "c"});
+  net.cut.erase({"c", "a"});
+  // c sees a first and asks; a's answer is lost (a does not see c up yet).
+  net.lose_next.insert({"a", "c"});
+  net.at("c").on_peer_up("a", net.now);
+  net.deliver();
+  CHECK(net.list("c", "room").empty());
+  // a sees c: its own request reaches c, and c asks again at once.
+  net.at("a").on_peer_up("c", net.now);
+  net.deliver();
+  CHECK(net.list("c", "room") == std::vector<std::string>{"x", "y"});
+}
+
 SCENARIO("a silent replica goes down after down_period and is dropped after permdown_period") {
   // Proves liveness by silence alone (no peer-service event), and permdown dropping the data.
   Options o;

@@ -120,6 +120,11 @@ void Shard::on_message(const std::string& from, std::span<const std::uint8_t> by
   // clock_sample_periods looks (batches in flight may still close the lag).
   if (stopped_ || std::holds_alternative<TransferMsg>(m.body) || std::holds_alternative<DeltaMsg>(m.body)) return;
   if (first_contact || peer.replica_down || ++peer.ahead_samples >= options_.clock_sample_periods) {
+    // A transfer request from the peer means it has just seen us come up (or
+    // found a gap): the answer to a request of ours sent before that may have
+    // been refused on its side (not yet connected back), so ask again now
+    // rather than wait out down_period.
+    if (std::holds_alternative<TransferRequest>(m.body)) peer.transfer_pending = false;
     request_transfer(from, peer, now);
   }
 }
