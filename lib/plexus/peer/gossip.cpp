@@ -30,6 +30,7 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
       if (PeerLinks* peer = find_peer(name)) {
         drop_links(*peer, "left the cluster");
         peers.erase(name);
+        liveness.remove_peer(name);
       }
       fail_pending(process_key(name, change.spec.instance_id),
                    make_error(errc::connection_closed, name + " left the cluster"));
@@ -50,8 +51,7 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
       dedupe.forget_instance(change.previous->instance_id);
     }
     peer.spec = change.spec;
-    peer.backoff = Millis(0);
-    peer.next_dial = Clock::now();
+    watch(name);
     ensure_links(peer);
     reconcile(peer, Clock::now());
   }

@@ -156,7 +156,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
       send_now(connection, wire::Envelope{wire::Gossip{std::move(entries)}});
       connection->close();
     }
-    peer->next_dial = Clock::now();
+    liveness.dial_now(attach.spec.name, ticks(Clock::now()));
     reconcile(*peer, Clock::now());
     return;
   }
@@ -181,8 +181,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   slot.dialing = false;
   const auto now = Clock::now();
   if (attach.channel == control_channel) {
-    peer->last_heard = now;
-    peer->backoff = Millis(0);
+    liveness.link_up(attach.spec.name, ticks(now));
     send_full_state(*peer);
   }
   refresh(*peer, now);
@@ -203,6 +202,7 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
   Slot& slot = slots->second[context->index];
   if (slot.connection != connection) return;
   slot = Slot{};
+  if (context->channel == control_channel) liveness.link_down(peer->spec.name);
   if (why.code && why.code != errc::peer_closed) {
     spdlog::info("connection to {} ({}[{}]) lost: {}", peer->spec.name, context->channel, context->index,
                  why.message());
@@ -279,9 +279,15 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done) {
   }, asio::detached);
 }
 
+void PeerService::Impl::watch(const std::string& peer) {
+  const auto now = ticks(Clock::now());
+  liveness.add_peer(peer, now);
+  liveness.reset_backoff(peer, now);
+}
+
 // Dial what is missing (when we are the dialer), or nudge the peer to dial us.
 void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
-  if (stopping || left || now < peer.next_dial) return;
+  if (stopping || left || !liveness.dial_due(peer.spec.name, ticks(now))) return;
   bool missing = false;
   bool any_dialing = false;
   for (auto& [channel, slots] : peer.channels) {
@@ -291,9 +297,7 @@ void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
     }
   }
   if (!missing || any_dialing) return;
-  std::uniform_int_distribution<long> jitter(0, std::max<long>(1, peer.backoff.count() / 2));
-  peer.backoff = std::clamp(peer.backoff * 2, config.redial_min, config.redial_max);
-  peer.next_dial = now + peer.backoff + Millis(jitter(rng));
+  liveness.dial_attempted(peer.spec.name, ticks(now), rng);
   if (dials(self.name, peer.spec.name)) {
     for (auto& [channel, slots] : peer.channels) {
       for (std::size_t i = 0; i < slots.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "plexus/delivery/ack_table.hpp"
 #include "plexus/delivery/causal.hpp"
 #include "plexus/delivery/dedupe.hpp"
+#include "plexus/liveness/liveness.hpp"
 #include "plexus/membership/membership.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
@@ -39,10 +40,7 @@ struct Slot {
 struct PeerLinks {
   NodeSpec spec;
   std::map<std::string, std::vector<Slot>, std::less<>> channels;  // control included
-  Clock::time_point last_heard{};
-  Clock::time_point next_dial{};
-  Millis backoff{0};
-  bool up = false;
+  bool up = false;  // mirrors liveness.up(name) as of the latest refresh()
   std::map<std::string, bool, std::less<>> channel_up;
 };
 
@@ -102,6 +100,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                          const std::vector<std::uint8_t>& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(Clock::time_point now);
+  void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
 
   // ---- gossip.cpp ----
   void apply_changes(const std::vector<membership::Change>& changes);
@@ -160,7 +159,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::uint64_t next_partition = 1;
   asio::steady_timer tick_timer;
   std::mt19937_64 rng;
-  Clock::time_point last_heartbeat{};
+  liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
   Clock::time_point last_anti_entropy{};
   std::uint64_t heartbeat_sequence = 0;
   std::set<std::string> dirty;  // membership names to broadcast at the next tick
@@ -189,6 +188,11 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void drain_monotonic();
   Metrics metrics;
 };
+
+/// A steady-clock instant as the sans-IO cores' time (nanoseconds since its epoch).
+inline liveness::Time ticks(Clock::time_point t) {
+  return std::chrono::duration_cast<liveness::Time>(t.time_since_epoch());
+}
 
 /// Whether node `a` dials node `b` (the smaller name dials).
 inline bool dials(std::string_view a, std::string_view b) { return a < b; }
