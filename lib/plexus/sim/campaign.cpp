@@ -14,12 +14,13 @@ std::string bug_name(Bug bug) {
     case Bug::none: return "none";
     case Bug::skip_dedupe: return "skip_dedupe";
     case Bug::causal_on_arrival: return "causal_on_arrival";
+    case Bug::causal_ack_on_buffer: return "causal_ack_on_buffer";
   }
   return "none";
 }
 
 std::optional<Bug> parse_bug(const std::string& name) {
-  for (const Bug bug : {Bug::none, Bug::skip_dedupe, Bug::causal_on_arrival}) {
+  for (const Bug bug : {Bug::none, Bug::skip_dedupe, Bug::causal_on_arrival, Bug::causal_ack_on_buffer}) {
     if (bug_name(bug) == name) return bug;
   }
   return std::nullopt;

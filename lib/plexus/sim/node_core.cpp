@@ -127,7 +127,7 @@ void NodeCore::apply_changes(const std::vector<membership::Change>& changes, Tim
       peers_.erase(name);
       liveness_.remove_peer(name);
       fail_target(process_key(name, change.spec.instance_id), name + " left the cluster", fx);
-      forget_process(process_key(name, change.spec.instance_id), fx);
+      forget_process(process_key(name, change.spec.instance_id), now, fx);
       dedupe_.forget_instance(change.spec.instance_id);
       continue;
     }
@@ -136,7 +136,7 @@ void NodeCore::apply_changes(const std::vector<membership::Change>& changes, Tim
       drop_link(name, now, fx);
       const auto old = process_key(name, change.previous->instance_id);
       fail_target(old, name + " restarted before acknowledging", fx);
-      forget_process(old, fx);
+      forget_process(old, now, fx);
       dedupe_.forget_instance(change.previous->instance_id);
     }
     peers_.insert(name);

@@ -43,6 +43,10 @@ enum class Bug : std::uint8_t {
   none,
   skip_dedupe,        ///< deliver every arrival of an acked message, retransmissions included
   causal_on_arrival,  ///< deliver causal messages as they arrive, without waiting for their past
+  /// ack causal messages when they enter the buffer, not when delivered (the
+  /// shell's behaviour before the simulator found it: a buffered message whose
+  /// predecessor is lost for good was reported delivered and never was)
+  causal_ack_on_buffer,
 };
 
 struct NodeConfig {
@@ -102,6 +106,8 @@ class NodeCore {
   [[nodiscard]] bool attached(const std::string& peer) const { return liveness_.attached(peer); }
   [[nodiscard]] std::size_t pending_acks() const { return acks_.size(); }
   [[nodiscard]] std::size_t causal_buffered() const { return causal_held_.size(); }
+  /// Dedupe refuses this sender instance for good (it was forgotten).
+  [[nodiscard]] bool forgot_sender(std::uint64_t instance) const { return dedupe_.forgotten(instance); }
 
  private:
   // node_core.cpp: links, membership, timers
@@ -122,8 +128,9 @@ class NodeCore {
   void retransmit(Time now, Effects& fx);
   void complete(const std::string& target, std::uint64_t id, Result<void> outcome, Effects& fx);
   void fail_target(const std::string& process, const std::string& why, Effects& fx);
-  void forget_process(const std::string& process, Effects& fx);
-  void take_causal(delivery::CausalLabel& label, Effects& fx);
+  void forget_process(const std::string& process, Time now, Effects& fx);
+  void take_causal(delivery::CausalLabel& label, Time now, Effects& fx);
+  wire::Message release_causal(std::uint64_t handle);
   bool up(const std::string& peer) const { return liveness_.up(peer) && liveness_.attached(peer); }
 
   NodeSpec self_;
@@ -137,6 +144,7 @@ class NodeCore {
   delivery::CausalRegistry causal_;
   std::set<std::string> causal_labels_;
   std::map<std::uint64_t, wire::Message> causal_held_;
+  std::set<std::pair<std::string, std::uint64_t>> causal_waiting_;  ///< (origin process, ack id) in causal_held_
   std::uint64_t next_causal_handle_ = 1;
   std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> completions_;  ///< (process, ack id) -> token
   std::map<std::string, std::vector<std::uint64_t>> refused_acks_;

@@ -95,9 +95,13 @@ void NodeCore::on_message(wire::Message message, Time now, Effects& fx) {
     label = *found;
     causal_labels_.insert(message.causal_label);
     if (auto admitted = label->admit(origin, stamp_of(message)); !admitted) {
-      if (admitted.error().code == delivery::errc::stale_clock) ack_batcher_.add(origin, message.ack_id);
+      // A duplicate of a delivered message is re-acked; one still waiting in
+      // the buffer is not acked yet (its ack goes out on delivery); a full
+      // buffer refuses, and the sender retransmits later.
+      const bool waiting = causal_waiting_.contains({origin, message.ack_id}) && config_.bug != Bug::causal_ack_on_buffer;
+      if (admitted.error().code == delivery::errc::stale_clock && !waiting) ack_batcher_.add(origin, message.ack_id);
       mark_work(now);
-      return;  // a duplicate is re-acked; a full buffer is retransmitted later
+      return;
     }
   }
   if (message.ack_id != 0) {
@@ -108,7 +112,9 @@ void NodeCore::on_message(wire::Message message, Time now, Effects& fx) {
       mark_work(now);
       return;
     }
-    ack_batcher_.add(origin, message.ack_id);
+    // A causal message is acknowledged when it is delivered, not when it enters
+    // the buffer: a buffered one may wait forever for a predecessor that was lost.
+    if (!causal || config_.bug == Bug::causal_ack_on_buffer) ack_batcher_.add(origin, message.ack_id);
     mark_work(now);
   }
   if (!causal) {
@@ -117,17 +123,29 @@ void NodeCore::on_message(wire::Message message, Time now, Effects& fx) {
   }
   const auto handle = next_causal_handle_++;
   delivery::Stamp stamp = stamp_of(message);
+  causal_waiting_.insert({origin, message.ack_id});
   causal_held_.emplace(handle, std::move(message));
-  if (!label->receive(origin, std::move(stamp), handle)) causal_held_.erase(handle);
-  take_causal(*label, fx);
+  if (!label->receive(origin, std::move(stamp), handle)) release_causal(handle);
+  take_causal(*label, now, fx);
 }
 
-void NodeCore::take_causal(delivery::CausalLabel& label, Effects& fx) {
+wire::Message NodeCore::release_causal(std::uint64_t handle) {
+  auto it = causal_held_.find(handle);
+  wire::Message message = std::move(it->second);
+  causal_held_.erase(it);
+  causal_waiting_.erase({process_key(message.origin, message.origin_instance), message.ack_id});
+  return message;
+}
+
+void NodeCore::take_causal(delivery::CausalLabel& label, Time now, Effects& fx) {
   for (const auto ready : label.take_deliverable()) {
-    auto it = causal_held_.find(ready);
-    if (it == causal_held_.end()) continue;
-    fx.delivered.push_back(std::move(it->second));
-    causal_held_.erase(it);
+    if (!causal_held_.contains(ready)) continue;
+    wire::Message message = release_causal(ready);
+    if (message.ack_id != 0 && config_.bug != Bug::causal_ack_on_buffer) {
+      ack_batcher_.add(process_key(message.origin, message.origin_instance), message.ack_id);
+      mark_work(now);
+    }
+    fx.delivered.push_back(std::move(message));
   }
 }
 
@@ -190,10 +208,12 @@ void NodeCore::fail_target(const std::string& process, const std::string& why, E
   }
 }
 
-void NodeCore::forget_process(const std::string& process, Effects& fx) {
-  for (const auto& [label, handle] : causal_.forget_process(process)) causal_held_.erase(handle);
+void NodeCore::forget_process(const std::string& process, Time now, Effects& fx) {
+  for (const auto& [label, handle] : causal_.forget_process(process)) {
+    if (causal_held_.contains(handle)) release_causal(handle);
+  }
   for (const auto& name : causal_labels_) {
-    if (auto* label = causal_.find(name)) take_causal(*label, fx);
+    if (auto* label = causal_.find(name)) take_causal(*label, now, fx);
   }
 }
 

@@ -41,6 +41,10 @@ class Oracle {
     return id < messages_.size() && messages_[id].reported_ok && messages_[id].deliveries == 1;
   }
   [[nodiscard]] std::uint64_t hash() const;
+  /// Sender and receiver node of a message.
+  [[nodiscard]] std::pair<std::uint16_t, std::uint16_t> ends(std::uint64_t id) const {
+    return {lives_.at(messages_.at(id).from).node, messages_.at(id).to};
+  }
   [[nodiscard]] std::uint64_t messages() const { return messages_.size(); }
   [[nodiscard]] std::uint64_t deliveries() const { return deliveries_; }
 

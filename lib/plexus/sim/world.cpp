@@ -256,7 +256,10 @@ void World::probe() {
       std::memcpy(payload.data(), &id, sizeof id);
       SendOptions options;
       options.ack = true;
-      if (swarm_.causal_percent > 0) options.causal_label = "c";
+      // A label of its own: on "c" a message lost for good during the faults
+      // blocks its causal successors at that receiver for as long as its sender
+      // lives (the documented limit of causal labels, see docs/simulation.md).
+      if (swarm_.causal_percent > 0) options.causal_label = "probe";
       fx_.clear();
       if (!nodes_[from].core->forward(nodes_[to].name, std::move(payload), options, id, now_, fx_)) {
         return fail("liveness", nodes_[from].name + " cannot send a probe to " + nodes_[to].name);
@@ -270,9 +273,13 @@ void World::probe() {
 void World::check_probes() {
   for (std::uint64_t id = probes_from_; id < oracle_.next_id(); ++id) {
     if (!oracle_.acknowledged(id)) {
-      return fail("liveness", "probe message " + std::to_string(id) + " not acknowledged within " +
+      const auto [from, to] = oracle_.ends(id);
+      const bool forgotten = nodes_[to].core->forgot_sender(nodes_[from].instance);
+      return fail("liveness", "probe message " + std::to_string(id) + " from " + nodes_[from].name + " to " +
+                                  nodes_[to].name + " not acknowledged within " +
                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(probe_phase).count()) +
-                                  " s of a healed cluster");
+                                  " s of a healed cluster" +
+                                  (forgotten ? " (the receiver's Dedupe forgot the sender's live instance)" : ""));
     }
   }
 }
