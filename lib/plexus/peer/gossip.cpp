@@ -32,10 +32,8 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
         peers.erase(name);
         liveness.remove_peer(name);
       }
-      fail_pending(process_key(name, change.spec.instance_id),
-                   make_error(errc::connection_closed, name + " left the cluster"));
-      forget_process(process_key(name, change.spec.instance_id));
-      dedupe.forget_instance(change.spec.instance_id);
+      lives[name].insert(change.spec.instance_id);
+      retire_lives(name, std::nullopt, name + " left the cluster");
       continue;
     }
     PeerLinks& peer = peers[name];
@@ -45,11 +43,10 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
                    change.previous->instance_id, change.spec.instance_id);
       peer.spec = change.spec;
       drop_links(peer, "stale spec");
-      const auto old = process_key(name, change.previous->instance_id);
-      fail_pending(old, make_error(errc::connection_closed, name + " restarted before acknowledging"));
-      forget_process(old);
-      dedupe.forget_instance(change.previous->instance_id);
+      // The old life is retired when another one attaches (on_attach), not
+      // here: membership may flip to an older, dead life and back (plexus-sim).
     }
+    lives[name].insert(change.spec.instance_id);
     peer.spec = change.spec;
     watch(name);
     ensure_links(peer);

@@ -146,6 +146,9 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
     connection->close();
     return;
   }
+  // The handshake proved this life alive: every other life of the name is over.
+  lives[attach.spec.name].insert(attach.spec.instance_id);
+  retire_lives(attach.spec.name, attach.spec.instance_id, attach.spec.name + " restarted before acknowledging");
   if (context->nudge || attach.nudge) {
     // A short contact: answer with our spec and state, and let it close.
     context->nudge = true;  // its gossip follows the attach on this connection
@@ -277,6 +280,20 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done) {
     for (const auto& e : s.members.entries()) entries.push_back({e.spec, e.version, e.removed});
     send_now(connection, wire::Envelope{wire::Gossip{std::move(entries)}});
   }, asio::detached);
+}
+
+void PeerService::Impl::retire_lives(const std::string& name, std::optional<std::uint64_t> keep,
+                                     const std::string& why) {
+  auto it = lives.find(name);
+  if (it == lives.end()) return;
+  for (const auto instance : it->second) {
+    if (instance == keep) continue;
+    fail_pending(process_key(name, instance), make_error(errc::connection_closed, why));
+    forget_process(process_key(name, instance));
+    dedupe.forget_instance(instance);
+  }
+  if (keep) it->second = {*keep};
+  else lives.erase(it);
 }
 
 void PeerService::Impl::watch(const std::string& peer) {

@@ -101,6 +101,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(Clock::time_point now);
   void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
+  /// Fail the pending acks of every known life of `name` but `keep` and forget
+  /// its dedupe and causal state (it restarted, or left when keep is empty).
+  void retire_lives(const std::string& name, std::optional<std::uint64_t> keep, const std::string& why);
 
   // ---- gossip.cpp ----
   void apply_changes(const std::vector<membership::Change>& changes);
@@ -129,8 +132,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void fail_pending(const std::string& target_process, const Error& why);
   void forget_process(const std::string& process);
   bool stamp(wire::Message& message, std::uint64_t target_instance);
-  enum class CausalAdmit { accept, duplicate, full };
+  enum class CausalAdmit { accept, duplicate, waiting, full };
   CausalAdmit accept_causal(wire::Message& message);
+  void ack_delivered_causal(const wire::Message& message);
   void deliver_unblocked();
   void fail_completions(const Error& why);
   void close_stale_unattached(Clock::time_point now);
@@ -146,6 +150,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   secure::HandshakeConfig identity;
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
+  std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
   std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;

@@ -15,12 +15,13 @@ std::string bug_name(Bug bug) {
     case Bug::skip_dedupe: return "skip_dedupe";
     case Bug::causal_on_arrival: return "causal_on_arrival";
     case Bug::causal_ack_on_buffer: return "causal_ack_on_buffer";
+    case Bug::retire_on_flip: return "retire_on_flip";
   }
   return "none";
 }
 
 std::optional<Bug> parse_bug(const std::string& name) {
-  for (const Bug bug : {Bug::none, Bug::skip_dedupe, Bug::causal_on_arrival, Bug::causal_ack_on_buffer}) {
+  for (const Bug bug : {Bug::none, Bug::skip_dedupe, Bug::causal_on_arrival, Bug::causal_ack_on_buffer, Bug::retire_on_flip}) {
     if (bug_name(bug) == name) return bug;
   }
   return std::nullopt;

@@ -86,6 +86,11 @@ void NodeCore::link_up(const NodeSpec& peer, Time now, Effects& fx) {
     fx.closes.push_back(peer.name);
     return;
   }
+  // The handshake proved this life alive: every other life of the name is over.
+  lives_[peer.name].insert(peer.instance_id);
+  if (config_.bug != Bug::retire_on_flip) {
+    retire_lives(peer.name, peer.instance_id, peer.name + " restarted before acknowledging", now, fx);
+  }
   liveness_.link_up(peer.name, now);
   send(peer.name, wire::Envelope{wire::Gossip{to_wire(members_.entries())}}, now, fx);
   evaluate(now, fx);
@@ -126,23 +131,40 @@ void NodeCore::apply_changes(const std::vector<membership::Change>& changes, Tim
       drop_link(name, now, fx);
       peers_.erase(name);
       liveness_.remove_peer(name);
-      fail_target(process_key(name, change.spec.instance_id), name + " left the cluster", fx);
-      forget_process(process_key(name, change.spec.instance_id), now, fx);
-      dedupe_.forget_instance(change.spec.instance_id);
+      lives_[name].insert(change.spec.instance_id);
+      retire_lives(name, std::nullopt, name + " left the cluster", now, fx);
       continue;
     }
     if (change.kind == membership::ChangeKind::updated && change.previous &&
         change.previous->instance_id != change.spec.instance_id) {
       drop_link(name, now, fx);
-      const auto old = process_key(name, change.previous->instance_id);
-      fail_target(old, name + " restarted before acknowledging", fx);
-      forget_process(old, now, fx);
-      dedupe_.forget_instance(change.previous->instance_id);
+      // Membership orders lives by version, not by age: it may flip to an
+      // older, dead life and back. A life is retired only once another one
+      // proves itself alive by attaching (link_up), unless the old switch is on.
+      if (config_.bug == Bug::retire_on_flip) {
+        retire_lives(name, change.spec.instance_id, name + " restarted before acknowledging", now, fx);
+      }
     }
+    lives_[name].insert(change.spec.instance_id);
     peers_.insert(name);
     liveness_.add_peer(name, now);
     liveness_.reset_backoff(name, now);
   }
+}
+
+void NodeCore::retire_lives(const std::string& name, std::optional<std::uint64_t> keep, const std::string& why,
+                            Time now, Effects& fx) {
+  auto it = lives_.find(name);
+  if (it == lives_.end()) return;
+  for (const auto instance : it->second) {
+    if (instance == keep) continue;
+    const auto process = process_key(name, instance);
+    fail_target(process, why, fx);
+    forget_process(process, now, fx);
+    dedupe_.forget_instance(instance);
+  }
+  if (keep) it->second = {*keep};
+  else lives_.erase(it);
 }
 
 void NodeCore::on_gossip(const std::string& from, wire::Gossip gossip, Time now, Effects& fx) {

@@ -47,6 +47,10 @@ enum class Bug : std::uint8_t {
   /// shell's behaviour before the simulator found it: a buffered message whose
   /// predecessor is lost for good was reported delivered and never was)
   causal_ack_on_buffer,
+  /// retire a life (fail its acks, forget its dedupe and causal state) as soon
+  /// as membership shows another instance for its name (the shell's behaviour
+  /// before the simulator found that membership can flip to an older life)
+  retire_on_flip,
 };
 
 struct NodeConfig {
@@ -114,6 +118,9 @@ class NodeCore {
   void apply_changes(const std::vector<membership::Change>& changes, Time now, Effects& fx);
   void on_gossip(const std::string& from, wire::Gossip gossip, Time now, Effects& fx);
   void drop_link(const std::string& peer, Time now, Effects& fx);
+  /// Fail, forget and refuse every known life of `name` but `keep`.
+  void retire_lives(const std::string& name, std::optional<std::uint64_t> keep, const std::string& why, Time now,
+                    Effects& fx);
   void send(const std::string& peer, wire::Envelope envelope, Time now, Effects& fx);
   void evaluate(Time now, Effects& fx);
   void broadcast_dirty(Time now, Effects& fx);
@@ -149,6 +156,7 @@ class NodeCore {
   std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> completions_;  ///< (process, ack id) -> token
   std::map<std::string, std::vector<std::uint64_t>> refused_acks_;
   std::set<std::string> peers_;  ///< live members but self: the shell's link table
+  std::map<std::string, std::set<std::uint64_t>> lives_;  ///< instances seen per member name, not yet retired
   std::set<std::string> dirty_;
   Time last_anti_entropy_{0};
   std::optional<Time> work_since_;  ///< acks or gossip waiting for the next tick

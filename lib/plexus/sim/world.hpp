@@ -108,6 +108,8 @@ class World {
   void workload_step();
   void check_step(std::uint16_t node);
   void check_end();
+  /// Every node up, converged and with nothing pending: the liveness phase may end.
+  [[nodiscard]] bool quiet() const;
   void probe();
   void check_probes();
   std::uint64_t final_hash() const;
