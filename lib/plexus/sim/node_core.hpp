@@ -13,6 +13,12 @@
 // receive / tick / forward with the current time, and every effect (frames to
 // send, dials, closes, deliveries, completions, up/down transitions) goes into
 // an Effects value the driver carries out. No clock, socket or thread.
+//
+// Extension point for presence replication (lib/plexus/presence): add the
+// tracker shards as members here, route their message kind in receive(),
+// drive their timers from tick() and next_wakeup(), expose their sets; the
+// World then tracks/untracks in its workload and compares every node's sets
+// with the oracle's live tracked entries in check_end() (docs/simulation.md).
 #pragma once
 
 #include <chrono>

@@ -68,3 +68,54 @@ SCENARIO("two node cores converge on membership and deliver an acked message onc
   CHECK(completed == std::vector<std::uint64_t>{7});
   CHECK(a.pending_acks() == 0);
 }
+
+namespace {
+
+/// What `a` delivers when b's life `instance` sends it acked message 1, after
+/// b restarted and a's membership flipped to b's previous life and back.
+std::size_t delivered_after_flip(Bug bug) {
+  NodeConfig config;
+  config.bug = bug;
+  Effects fx;
+  NodeCore a(spec("a", 1), config, Rng(1), nullptr, 0ms, fx);
+  a.link_up(spec("b", 2), 1ms, fx);  // b's first life
+  a.link_down("b", 2ms, fx);         // it crashed
+  a.link_up(spec("b", 3), 3ms, fx);  // its next life attaches
+  // Gossip of b's first life at a higher version (admitted elsewhere), then
+  // the new life's refutation above it: the view flips to the dead life and back.
+  a.receive("b", wire::Envelope{wire::Gossip{std::vector<wire::MemberEntry>{{spec("b", 2), 90, false}}}}, 4ms, fx);
+  a.receive("b", wire::Envelope{wire::Gossip{std::vector<wire::MemberEntry>{{spec("b", 3), 91, false}}}}, 5ms, fx);
+  a.link_up(spec("b", 3), 6ms, fx);
+  fx.clear();
+  wire::Message m;
+  m.origin = "b";
+  m.origin_instance = 3;
+  m.target = "a";
+  m.target_instance = 1;
+  m.ack_id = 1;
+  m.payload = {1, 2, 3};
+  a.receive("b", wire::Envelope{m}, 7ms, fx);
+  return fx.delivered.size();
+}
+
+}  // namespace
+
+SCENARIO("a membership flip to a dead life does not make the live one stale") {
+  CHECK(delivered_after_flip(Bug::none) == 1);
+  // The behaviour before the fix: the live instance was forgotten for good.
+  CHECK(delivered_after_flip(Bug::retire_on_flip) == 0);
+}
+
+SCENARIO("pending acks to a restarted node fail when its next life attaches") {
+  Effects fx;
+  NodeCore a(spec("a", 1), NodeConfig{}, Rng(1), nullptr, 0ms, fx);
+  a.link_up(spec("b", 2), 1ms, fx);
+  REQUIRE(static_cast<bool>(a.forward("b", {1}, SendOptions{true, "", false}, 9, 2ms, fx)));
+  a.link_down("b", 3ms, fx);
+  fx.clear();
+  a.link_up(spec("b", 3), 4ms, fx);
+  REQUIRE(fx.completed.size() == 1);
+  CHECK(fx.completed[0].first == 9);
+  CHECK_FALSE(static_cast<bool>(fx.completed[0].second));
+  CHECK(a.pending_acks() == 0);
+}
