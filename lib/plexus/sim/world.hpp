@@ -1,7 +1,8 @@
 // The simulated world of one run (internal to plexus::sim): the virtual clock
 // and its event queue, the network between nodes, the nodes' NodeCores, the
 // nemesis and the oracle. world.cpp: events, nodes, effects and the run;
-// network.cpp: connections and in-flight frames; nemesis.cpp: faults.
+// checks.cpp: invariants and the state hash; network.cpp: connections and
+// in-flight frames; nemesis.cpp: faults.
 #pragma once
 
 #include <array>
@@ -21,6 +22,11 @@
 #include "plexus/sim/sim.hpp"
 
 namespace plexus::sim {
+
+/// The liveness phase: faults off, then at most this long to converge and resolve.
+inline constexpr Time liveness_phase = std::chrono::seconds(45);
+/// After it, acked probes between every pair must all be acknowledged within this.
+inline constexpr Time probe_phase = std::chrono::seconds(5);
 
 /// Which faults a seed switches on, and how strong (swarm testing).
 struct Swarm {
