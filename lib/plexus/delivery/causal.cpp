@@ -9,6 +9,7 @@
 #include <cassert>
 #include <type_traits>
 
+#include "plexus/core/fault.hpp"
 #include "plexus/delivery/errors.hpp"
 
 namespace plexus::delivery {
@@ -121,7 +122,12 @@ std::size_t CausalLabel::find_deps(const Stamp& stamp, std::string_view self) {
 
 Result<void> CausalLabel::admit(std::string_view from_process, const Stamp& stamp) const {
   std::uint64_t index = 0;
-  return check(from_process, stamp, index);
+  auto checked = check(from_process, stamp, index);
+  // A full buffer refuses unacked; the sender retransmits once there is room.
+  if (checked && PLEXUS_FAULT("delivery.causal.refuse")) {
+    return make_error(errc::causal_buffer_full, "fault point delivery.causal.refuse");
+  }
+  return checked;
 }
 
 Result<void> CausalLabel::receive(std::string from_process, Stamp stamp, std::uint64_t handle) {

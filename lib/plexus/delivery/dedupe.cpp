@@ -7,6 +7,8 @@
 #include <cassert>
 #include <iterator>
 
+#include "plexus/core/fault.hpp"
+
 namespace plexus::delivery {
 
 Dedupe::Dedupe(Options options) : options_(options) {
@@ -37,6 +39,8 @@ Verdict Dedupe::check(std::uint64_t sender_instance, std::string_view sender_nam
   if (sender == nullptr) return known ? Verdict::stale : Verdict::overflow;
   sender->last_used = ++use_clock_;
   if (id <= sender->watermark || sender->above.contains(id)) return Verdict::duplicate;
+  // Refusing a first arrival unacked is always safe: the sender retransmits.
+  if (PLEXUS_FAULT("delivery.dedupe.refuse")) return Verdict::overflow;
   if (id == sender->watermark + 1) {
     ++sender->watermark;
     // Fold the now-contiguous run of held ids into the watermark.
@@ -97,6 +101,7 @@ bool AckBatcher::add(std::string_view origin, std::uint64_t id) {
   auto it = by_origin_.find(origin);
   if (it != by_origin_.end() && it->second.contains(id)) return true;
   if (pending_ >= options_.max_pending_ids) return false;
+  if (PLEXUS_FAULT("delivery.ack_batcher.drop")) return false;  // a lost ack: retransmitted, re-acked
   if (it == by_origin_.end()) it = by_origin_.emplace(std::string(origin), std::set<std::uint64_t>{}).first;
   it->second.insert(id);
   ++pending_;

@@ -3,6 +3,7 @@
 // in membership.hpp.
 #include <algorithm>
 
+#include "plexus/core/fault.hpp"
 #include "plexus/membership/internal.hpp"
 
 namespace plexus::membership {
@@ -112,6 +113,7 @@ std::vector<std::string> Membership::observers_of(const Entry& tombstone) const 
 }
 
 std::size_t Membership::collect_garbage() {
+  if (PLEXUS_FAULT("membership.gc.defer")) return 0;  // keeping tombstones longer is always safe
   std::size_t peers = live_count();
   if (!entries_.find(local_.name)->second.removed) --peers;
   std::size_t dropped = 0;

@@ -32,11 +32,10 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
       if (PeerLinks* peer = find_peer(name)) {
         drop_links(*peer, "left the cluster");
         peers.erase(name);
+        liveness.remove_peer(name);
       }
-      fail_pending(process_key(name, change.spec.instance_id),
-                   make_error(errc::connection_closed, name + " left the cluster"));
-      forget_process(process_key(name, change.spec.instance_id));
-      dedupe.forget_instance(change.spec.instance_id);
+      lives[name].insert(change.spec.instance_id);
+      retire_lives(name, std::nullopt, name + " left the cluster");
       continue;
     }
     PeerLinks& peer = peers[name];
@@ -46,18 +45,19 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
                    change.previous->instance_id, change.spec.instance_id);
       peer.spec = change.spec;
       drop_links(peer, "stale spec");
-      const auto old = process_key(name, change.previous->instance_id);
-      fail_pending(old, make_error(errc::connection_closed, name + " restarted before acknowledging"));
-      forget_process(old);
-      dedupe.forget_instance(change.previous->instance_id);
+      // The old life is retired when another one attaches (on_attach), not
+      // here: membership may flip to an older, dead life and back (plexus-sim).
     }
+    lives[name].insert(change.spec.instance_id);
     peer.spec = change.spec;
-    peer.backoff = Millis(0);
+    watch(name);
     // Heard of through gossip, the peer most likely heard of us too: the
     // smaller name dials at once, the larger waits before nudging so that a
     // cluster-wide join does not open a redundant nudge per pair.
-    const bool wait = source == Source::gossip && !dials(self.name, name);
-    peer.next_dial = wait ? now + config.nudge_delay + Millis(jitter_ms(config.nudge_delay.count() / 2)) : now;
+    if (source == Source::gossip && !dials(self.name, name)) {
+      const auto delay = config.nudge_delay + Millis(jitter_ms(config.nudge_delay.count() / 2));
+      liveness.reset_backoff(name, ticks(now + delay));  // first dial (nudge) due then
+    }
     ensure_links(peer);
     reconcile(peer, now);
   }

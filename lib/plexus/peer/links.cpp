@@ -146,6 +146,9 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
     connection->close();
     return;
   }
+  // The handshake proved this life alive: every other life of the name is over.
+  lives[attach.spec.name].insert(attach.spec.instance_id);
+  retire_lives(attach.spec.name, attach.spec.instance_id, attach.spec.name + " restarted before acknowledging");
   if (context->nudge || attach.nudge) {
     // A short contact: answer with our spec and state, and let it close.
     context->nudge = true;  // its gossip follows the attach on this connection
@@ -156,7 +159,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
       send_now(connection, wire::Envelope{wire::Gossip{std::move(entries)}});
       connection->close();
     }
-    peer->next_dial = Clock::now();
+    liveness.dial_now(attach.spec.name, ticks(Clock::now()));
     reconcile(*peer, Clock::now());
     return;
   }
@@ -181,8 +184,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   slot.dialing = false;
   const auto now = Clock::now();
   if (attach.channel == control_channel) {
-    peer->last_heard = now;
-    peer->backoff = Millis(0);
+    liveness.link_up(attach.spec.name, ticks(now));
     send_digest(*peer);
   } else {
     connection->set_liveness(config.data_link_heartbeat, config.data_link_dead_timeout);
@@ -205,6 +207,7 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
   Slot& slot = slots->second[context->index];
   if (slot.connection != connection) return;
   slot = Slot{};
+  if (context->channel == control_channel) liveness.link_down(peer->spec.name);
   if (why.code && why.code != errc::peer_closed) {
     spdlog::info("connection to {} ({}[{}]) lost: {}", peer->spec.name, context->channel, context->index,
                  why.message());
@@ -281,9 +284,29 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done) {
   }, asio::detached);
 }
 
+void PeerService::Impl::retire_lives(const std::string& name, std::optional<std::uint64_t> keep,
+                                     const std::string& why) {
+  auto it = lives.find(name);
+  if (it == lives.end()) return;
+  for (const auto instance : it->second) {
+    if (instance == keep) continue;
+    fail_pending(process_key(name, instance), make_error(errc::connection_closed, why));
+    forget_process(process_key(name, instance));
+    dedupe.forget_instance(instance);
+  }
+  if (keep) it->second = {*keep};
+  else lives.erase(it);
+}
+
+void PeerService::Impl::watch(const std::string& peer) {
+  const auto now = ticks(Clock::now());
+  liveness.add_peer(peer, now);
+  liveness.reset_backoff(peer, now);
+}
+
 // Dial what is missing (when we are the dialer), or nudge the peer to dial us.
 void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
-  if (stopping || left || now < peer.next_dial) return;
+  if (stopping || left || !liveness.dial_due(peer.spec.name, ticks(now))) return;
   bool missing = false;
   bool any_dialing = false;
   for (auto& [channel, slots] : peer.channels) {
@@ -293,9 +316,7 @@ void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
     }
   }
   if (!missing || any_dialing) return;
-  std::uniform_int_distribution<long> jitter(0, std::max<long>(1, peer.backoff.count() / 2));
-  peer.backoff = std::clamp(peer.backoff * 2, config.redial_min, config.redial_max);
-  peer.next_dial = now + peer.backoff + Millis(jitter(rng));
+  liveness.dial_attempted(peer.spec.name, ticks(now), rng);
   if (dials(self.name, peer.spec.name)) {
     for (auto& [channel, slots] : peer.channels) {
       for (std::size_t i = 0; i < slots.size(); ++i) {

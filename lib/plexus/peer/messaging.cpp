@@ -232,6 +232,7 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
         count_drop("duplicate");
         ack_batcher.add(origin(), message.ack_id);
         return;
+      case CausalAdmit::waiting: return count_drop("duplicate");  // still buffered: acked on delivery
       case CausalAdmit::full: return count_drop("causal_buffer_full");  // no ack: retransmitted later
     }
   }
@@ -246,7 +247,9 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
       case delivery::Verdict::overflow: return count_drop("dedupe_overflow");
       case delivery::Verdict::stale: return count_drop("stale_sender");
     }
-    ack_batcher.add(origin(), message.ack_id);
+    // A causal message is acked when delivered, not when buffered: it may wait
+    // forever for a predecessor lost for good (found by plexus-sim).
+    if (message.causal_label.empty()) ack_batcher.add(origin(), message.ack_id);
   }
   if (message.causal_label.empty()) return queue_for_dispatch(*this, message);  // servers checked above
   // Buffer until its causal past is delivered, then deliver what is ready, in order.
@@ -263,6 +266,7 @@ void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, 
   for (const auto ready : label->take_deliverable()) {
     auto it = causal_held.find(ready);
     if (it == causal_held.end()) continue;
+    ack_delivered_causal(it->second);
     deliver(std::move(it->second));
     causal_held.erase(it);
   }
@@ -290,8 +294,16 @@ PeerService::Impl::CausalAdmit PeerService::Impl::accept_causal(wire::Message& m
   for (const auto& d : message.causal_deps) stamp.order.emplace_back(d.process, d.clock);
   auto admitted = (*label)->admit(process_key(message.origin, message.origin_instance), stamp);
   if (admitted) return CausalAdmit::accept;
-  if (admitted.error().code == delivery::errc::stale_clock) return CausalAdmit::duplicate;
-  return CausalAdmit::full;
+  if (admitted.error().code != delivery::errc::stale_clock) return CausalAdmit::full;
+  const bool waiting = std::any_of(causal_held.begin(), causal_held.end(), [&](const auto& held) {
+    return held.second.ack_id == message.ack_id && held.second.origin_instance == message.origin_instance &&
+           held.second.origin == message.origin;
+  });
+  return waiting ? CausalAdmit::waiting : CausalAdmit::duplicate;
+}
+
+void PeerService::Impl::ack_delivered_causal(const wire::Message& message) {
+  if (message.ack_id != 0) ack_batcher.add(process_key(message.origin, message.origin_instance), message.ack_id);
 }
 
 // A retired process no longer holds anything back: deliver what it blocked.
@@ -302,6 +314,7 @@ void PeerService::Impl::deliver_unblocked() {
     for (const auto ready : label->take_deliverable()) {
       auto it = causal_held.find(ready);
       if (it == causal_held.end()) continue;
+      ack_delivered_causal(it->second);
       deliver(std::move(it->second));
       causal_held.erase(it);
     }

@@ -50,6 +50,8 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
       message_strand(std::make_shared<Strand>(asio::make_strand(workers.get_executor()))),
       tick_timer(executor),
       rng(self.instance_id),
+      liveness(liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
+                                 config.redial_max}),
       acks(ack_options(config)),
       causal(process_key(self.name, self.instance_id),
              delivery::CausalRegistryOptions{256, delivery::CausalOptions{config.causal_buffer_max, 1024, 4096}}) {

@@ -15,6 +15,7 @@
 #include "plexus/delivery/ack_table.hpp"
 #include "plexus/delivery/causal.hpp"
 #include "plexus/delivery/dedupe.hpp"
+#include "plexus/liveness/liveness.hpp"
 #include "plexus/membership/membership.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
@@ -39,10 +40,7 @@ struct Slot {
 struct PeerLinks {
   NodeSpec spec;
   std::map<std::string, std::vector<Slot>, std::less<>> channels;  // control included
-  Clock::time_point last_heard{};
-  Clock::time_point next_dial{};
-  Millis backoff{0};
-  bool up = false;
+  bool up = false;  // mirrors liveness.up(name) as of the latest refresh()
   std::map<std::string, bool, std::less<>> channel_up;
 };
 
@@ -106,6 +104,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                          const std::vector<std::uint8_t>& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(Clock::time_point now);
+  void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
+  /// Fail the pending acks of every known life of `name` but `keep` and forget
+  /// its dedupe and causal state (it restarted, or left when keep is empty).
+  void retire_lives(const std::string& name, std::optional<std::uint64_t> keep, const std::string& why);
 
   // ---- gossip.cpp ----
   /// Where a membership change was seen: here first (join, attach, leave,
@@ -139,8 +141,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void fail_pending(const std::string& target_process, const Error& why);
   void forget_process(const std::string& process);
   bool stamp(wire::Message& message, std::uint64_t target_instance);
-  enum class CausalAdmit { accept, duplicate, full };
+  enum class CausalAdmit { accept, duplicate, waiting, full };
   CausalAdmit accept_causal(wire::Message& message);
+  void ack_delivered_causal(const wire::Message& message);
   void deliver_unblocked();
   void fail_completions(const Error& why);
   void close_stale_unattached(Clock::time_point now);
@@ -156,6 +159,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   secure::HandshakeConfig identity;
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
+  std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
   std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
@@ -171,7 +175,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   Clock::time_point tick_due{};
   Clock::time_point next_sweep{};
   std::mt19937_64 rng;
-  Clock::time_point last_heartbeat{};
+  liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
   Clock::time_point last_anti_entropy{};
   std::uint64_t heartbeat_sequence = 0;
   std::set<std::string> dirty;   // membership names to send every member at the next tick
@@ -202,6 +206,11 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void drain_monotonic();
   Metrics metrics;
 };
+
+/// A steady-clock instant as the sans-IO cores' time (nanoseconds since its epoch).
+inline liveness::Time ticks(Clock::time_point t) {
+  return std::chrono::duration_cast<liveness::Time>(t.time_since_epoch());
+}
 
 /// Whether node `a` dials node `b` (the smaller name dials).
 inline bool dials(std::string_view a, std::string_view b) { return a < b; }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/fault.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -28,11 +29,13 @@ SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view chan
   if (it == peer.channels.end() || it->second.empty()) return SendOutcome::not_connected;
   Slot& slot = it->second[index % it->second.size()];
   if (!slot.attached) return SendOutcome::not_connected;
+  if (PLEXUS_FAULT("peer.send_frame.outbox_full")) return SendOutcome::outbox_full;
   if (auto sent = slot.connection->send(frame); !sent) {
     if (sent.error().code == errc::outbox_full) return SendOutcome::outbox_full;
     if (sent.error().code == errc::frame_too_large) return SendOutcome::too_large;
     return SendOutcome::not_connected;
   }
+  liveness.sent(peer.spec.name, ticks(Clock::now()));
   if (!control) {
     const auto key = metric_key(peer.spec.name, channel);
     ++metrics.messages_sent[key];
@@ -96,7 +99,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
     if (std::holds_alternative<wire::Message>(*decoded)) count_drop("partitioned");
     return;
   }
-  peer->last_heard = Clock::now();
+  liveness.heard(peer->spec.name, ticks(Clock::now()));
   std::visit(
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
@@ -104,7 +107,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
         else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, context->channel, std::move(kind), body.size());
         else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
         else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
-        // Heartbeats only refresh last_heard; Data/Goodbye are not peer-service kinds.
+        // Heartbeats only count as heard; Data/Goodbye are not peer-service kinds.
       },
       std::move(*decoded));
 }
@@ -122,10 +125,8 @@ void PeerService::Impl::fire(bool up, const std::string& node, const std::string
 
 // Recompute up/down for a peer and fire exactly the transitions.
 void PeerService::Impl::refresh(PeerLinks& peer, Clock::time_point now) {
-  const auto control = peer.channels.find(control_channel);
-  const bool node_up = control != peer.channels.end() && !control->second.empty() &&
-                       control->second[0].attached && now - peer.last_heard <= config.peer_timeout;
   const std::string name = peer.spec.name;
+  const bool node_up = liveness.evaluate(name, ticks(now));
   if (node_up != peer.up) {
     peer.up = node_up;
     spdlog::info("{} {}", name, node_up ? "up" : "down");
@@ -159,6 +160,7 @@ void PeerService::Impl::drop_links(PeerLinks& peer, const char* why) {
       slot = Slot{};
     }
   }
+  liveness.link_down(peer.spec.name);
   refresh(peer, Clock::now());
 }
 
@@ -195,11 +197,12 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
 // and sweeping every peer every 10 ms was most of a large cluster's tick.
 void PeerService::Impl::tick() {
   const auto now = Clock::now();
-  if (now - last_heartbeat >= config.heartbeat_interval) {
-    last_heartbeat = now;
-    ++heartbeat_sequence;
-    const auto frame = wire::encode(wire::Envelope{wire::Heartbeat{heartbeat_sequence}});
-    for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
+  // Only links that carried nothing from us for a heartbeat interval need one.
+  for (const auto& name : liveness.heartbeats_due(ticks(now))) {
+    if (PeerLinks* peer = find_peer(name)) {
+      send_frame(*peer, control_channel, 0, wire::encode(wire::Envelope{wire::Heartbeat{++heartbeat_sequence}}),
+                 true);
+    }
   }
   if (now >= next_sweep) {
     next_sweep = now + config.idle_tick_interval;

@@ -1,0 +1,134 @@
+// The simulated network: one connection per node pair, established by a
+// dial when both ends are alive and nothing cuts them, FIFO per direction
+// with per-frame delays, losing its in-flight frames when it resets. Like
+// TCP it never reorders, duplicates or corrupts within a connection; frames
+// are only lost with the connection, and duplicates appear only when a
+// sender retransmits (AckTable) over a later connection.
+#include "plexus/sim/world.hpp"
+
+namespace plexus::sim {
+namespace {
+using namespace std::chrono_literals;
+}  // namespace
+
+std::uint64_t& World::conn(std::uint16_t a, std::uint16_t b) {
+  const auto lo = std::min(a, b), hi = std::max(a, b);
+  return conns_[lo * nodes_.size() + hi];
+}
+
+Time World::frame_delay() {
+  Time delay = swarm_.delay_min + Time(rng_.below(static_cast<std::uint64_t>(swarm_.delay_spread.count()) + 1));
+  if (faults_on_ && swarm_.delay_tail_ppm && rng_.chance(swarm_.delay_tail_ppm)) delay *= rng_.between(10, 50);
+  return delay;
+}
+
+bool World::blocked(std::uint16_t from, std::uint16_t to) const {
+  return cut_[from * nodes_.size() + to] || nodes_[from].clogged_until > now_ || nodes_[to].clogged_until > now_;
+}
+
+void World::send(std::uint16_t from, const std::string& to_name, wire::Envelope envelope) {
+  const auto to = index_of(to_name);
+  if (!to) return;
+  const std::uint64_t id = conn(from, *to);
+  trace(kind_name(envelope), from, *to, id);
+  if (id == 0 || nodes_[from].view[*to] != id) return;  // the link is already gone: the frame with it
+  if (faults_on_ && swarm_.reset_ppm && rng_.chance(swarm_.reset_ppm)) {
+    trace("reset", from, *to, id);
+    reset(from, *to, static_cast<std::uint16_t>(nodes_.size()), false);
+    return;
+  }
+  const std::size_t dir = from * nodes_.size() + *to;
+  const Time ready = std::max(now_ + frame_delay(), last_ready_[dir]);
+  last_ready_[dir] = ready;
+  flights_[dir].push_back(InFlight{ready, id, std::move(envelope)});
+  if (!pump_armed_[dir]) {
+    pump_armed_[dir] = true;
+    schedule(ready, EventKind::pump, from, *to);
+  }
+}
+
+void World::pump(std::uint16_t from, std::uint16_t to) {
+  const std::size_t dir = from * nodes_.size() + to;
+  pump_armed_[dir] = false;
+  auto& queue = flights_[dir];
+  while (!queue.empty() && !failed_) {
+    InFlight& head = queue.front();
+    if (head.conn != conn(from, to)) {  // reset: lost with its connection
+      queue.pop_front();
+      continue;
+    }
+    if (head.ready > now_ || blocked(from, to)) {
+      // A cut or clogged link holds its frames (TCP retransmits them) until it clears.
+      const Time at = head.ready > now_ ? head.ready : now_ + Time(std::chrono::milliseconds(rng_.between(10, 100)));
+      pump_armed_[dir] = true;
+      schedule(at, EventKind::pump, from, to);
+      return;
+    }
+    wire::Envelope envelope = std::move(head.envelope);
+    const std::uint64_t id = head.conn;
+    queue.pop_front();
+    SimNode& receiver = nodes_[to];
+    if (!receiver.core || receiver.view[from] != id) continue;
+    fx_.clear();
+    receiver.core->receive(nodes_[from].name, std::move(envelope), now_, fx_);
+    apply(to, fx_);
+  }
+}
+
+void World::dial(std::uint16_t from, const std::string& to_name) {
+  const auto to = index_of(to_name);
+  if (!to || conn(from, *to) != 0) return;
+  // Connect plus handshake: about two round trips.
+  schedule(now_ + frame_delay() * 2 + frame_delay() * 2, EventKind::connect, from, *to);
+}
+
+void World::connect(std::uint16_t a, std::uint16_t b) {
+  if (conn(a, b) != 0 || !nodes_[a].core || !nodes_[b].core || blocked(a, b) || blocked(b, a)) return;
+  const std::uint64_t id = next_conn_++;
+  conn(a, b) = id;
+  trace("connects", a, b, id);
+  // A connection that replaces one an end still believes in: that end learns
+  // of the old one's end first (the shell closes the slot's old connection).
+  for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+    if (nodes_[x].view[y] != 0) {
+      nodes_[x].view[y] = 0;
+      fx_.clear();
+      nodes_[x].core->link_down(nodes_[y].name, now_, fx_);
+      apply(x, fx_);
+    }
+  }
+  for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+    if (conn(a, b) != id || !nodes_[x].core || !nodes_[y].core) return;  // closed while attaching
+    nodes_[x].view[y] = id;
+    fx_.clear();
+    nodes_[x].core->link_up(spec_of(y, nodes_[y].instance), now_, fx_);
+    apply(x, fx_);
+  }
+}
+
+// The connection between a and b ends. The closer (if any) knows at once;
+// the other end learns after a delay (an RST, or a keepalive much later).
+void World::reset(std::uint16_t a, std::uint16_t b, std::uint16_t closer, bool) {
+  const std::uint64_t id = conn(a, b);
+  if (id == 0) return;
+  conn(a, b) = 0;
+  for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+    if (x == closer) {
+      nodes_[x].view[y] = 0;
+    } else if (nodes_[x].view[y] == id) {
+      schedule(now_ + Time(std::chrono::milliseconds(rng_.between(1, 1500))), EventKind::notify_down, x, y, id);
+    }
+  }
+}
+
+void World::notify_down(std::uint16_t node, std::uint16_t peer, std::uint64_t id) {
+  SimNode& n = nodes_[node];
+  if (!n.core || n.view[peer] != id) return;
+  n.view[peer] = 0;
+  trace("link down", node, peer, id);
+  fx_.clear();
+  n.core->link_down(nodes_[peer].name, now_, fx_);
+  apply(node, fx_);
+}
+
+}  // namespace plexus::sim
