@@ -1,3 +1,4 @@
+#include "plexus/core/error_category.hpp"
 #include "plexus/core/errors.hpp"
 
 #include <string>
@@ -5,12 +6,7 @@
 namespace plexus {
 namespace {
 
-struct Descriptor {
-  std::string_view name;
-  std::string_view text;
-};
-
-Descriptor describe(errc e) noexcept {
+ErrorText describe(errc e) noexcept {
   switch (e) {
     case errc::ok: return {"ok", "success"};
     case errc::invalid_json: return {"invalid_json", "invalid JSON"};
@@ -51,18 +47,10 @@ Descriptor describe(errc e) noexcept {
   return {"unknown", "unknown error"};
 }
 
-class Category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "plexus"; }
-  std::string message(int value) const override {
-    return std::string(describe(static_cast<errc>(value)).text);
-  }
-};
-
 }  // namespace
 
 const std::error_category& plexus_category() noexcept {
-  static const Category category;
+  static const DescribedCategory<errc, describe> category("plexus");
   return category;
 }
 

@@ -1,15 +1,11 @@
 // Names and messages of the delivery error codes.
+#include "plexus/core/error_category.hpp"
 #include "plexus/delivery/errors.hpp"
 
 namespace plexus::delivery {
 namespace {
 
-struct Descriptor {
-  std::string_view name;
-  std::string_view text;
-};
-
-Descriptor describe(errc e) noexcept {
+ErrorText describe(errc e) noexcept {
   switch (e) {
     case errc::ok: return {"ok", "success"};
     case errc::ack_table_full: return {"ack_table_full", "ack table full"};
@@ -26,18 +22,10 @@ Descriptor describe(errc e) noexcept {
   return {"unknown", "unknown delivery error"};
 }
 
-class Category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "plexus.delivery"; }
-  std::string message(int value) const override {
-    return std::string(describe(static_cast<errc>(value)).text);
-  }
-};
-
 }  // namespace
 
 const std::error_category& delivery_category() noexcept {
-  static const Category category;
+  static const DescribedCategory<errc, describe> category("plexus.delivery");
   return category;
 }
 

@@ -1,5 +1,6 @@
 // The "plexus.membership" error category: one code per membership-specific
 // rejection, each with a stable short name for metric labels.
+#include "plexus/core/error_category.hpp"
 #include <string>
 
 #include "plexus/membership/internal.hpp"
@@ -7,12 +8,7 @@
 namespace plexus::membership {
 namespace {
 
-struct Descriptor {
-  std::string_view name;
-  std::string_view text;
-};
-
-Descriptor describe(errc e) noexcept {
+ErrorText describe(errc e) noexcept {
   switch (e) {
     case errc::ok: return {"ok", "success"};
     case errc::members_full:
@@ -27,18 +23,10 @@ Descriptor describe(errc e) noexcept {
   return {"unknown", "unknown membership error"};
 }
 
-class Category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "plexus.membership"; }
-  std::string message(int value) const override {
-    return std::string(describe(static_cast<errc>(value)).text);
-  }
-};
-
 }  // namespace
 
 const std::error_category& membership_category() noexcept {
-  static const Category category;
+  static const DescribedCategory<errc, describe> category("plexus.membership");
   return category;
 }
 

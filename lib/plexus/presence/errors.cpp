@@ -1,4 +1,5 @@
 // The "plexus.presence" error category.
+#include "plexus/core/error_category.hpp"
 #include "plexus/presence/errors.hpp"
 
 #include <string>
@@ -6,12 +7,7 @@
 namespace plexus::presence {
 namespace {
 
-struct Descriptor {
-  std::string_view name;
-  std::string_view text;
-};
-
-Descriptor describe(errc e) noexcept {
+ErrorText describe(errc e) noexcept {
   switch (e) {
     case errc::ok: return {"ok", "success"};
     case errc::already_tracked: return {"already_tracked", "already tracked"};
@@ -26,18 +22,10 @@ Descriptor describe(errc e) noexcept {
   return {"unknown", "unknown presence error"};
 }
 
-class Category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "plexus.presence"; }
-  std::string message(int value) const override {
-    return std::string(describe(static_cast<errc>(value)).text);
-  }
-};
-
 }  // namespace
 
 const std::error_category& presence_category() noexcept {
-  static const Category category;
+  static const DescribedCategory<errc, describe> category("plexus.presence");
   return category;
 }
 
