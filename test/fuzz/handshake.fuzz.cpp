@@ -39,6 +39,8 @@
 #include <system_error>
 #include <vector>
 
+#include "fuzz_input.hpp"
+
 #include "plexus/core/errors.hpp"
 #include "plexus/secure/handshake.hpp"
 
@@ -47,7 +49,9 @@ namespace {
 namespace secure = plexus::secure;
 using plexus::errc;
 using Bytes = std::vector<std::uint8_t>;
-using ByteSpan = std::span<const std::uint8_t>;
+using plexus::fuzz::ByteSpan;
+using plexus::fuzz::Chunker;
+using plexus::fuzz::Input;
 
 constexpr std::size_t max_tamper_ops = 32;
 constexpr std::uint32_t cipher_bits = secure::feature::aes256gcm | secure::feature::chacha20poly1305;
@@ -80,42 +84,6 @@ void reseed_rng(ByteSpan input) {
   crypto_generichash(rng_seed.data(), rng_seed.size(), input.data(), input.size(), nullptr, 0);
   rng_draws = 0;
 }
-
-// Reads the input front to back; past the end every byte reads as zero.
-class Input {
- public:
-  explicit Input(ByteSpan bytes) : rest_(bytes) {}
-  std::uint8_t byte() {
-    const auto one = take(1);
-    return one.empty() ? 0 : one[0];
-  }
-  ByteSpan take(std::size_t n) {
-    const auto taken = rest_.first(std::min(n, rest_.size()));
-    rest_ = rest_.subspan(taken.size());
-    return taken;
-  }
-  [[nodiscard]] ByteSpan rest() const { return rest_; }
-  [[nodiscard]] bool empty() const { return rest_.empty(); }
-
- private:
-  ByteSpan rest_;
-};
-
-// Chunk sizes for successive feeds, cycling through the fuzz-chosen list.
-class Chunker {
- public:
-  explicit Chunker(ByteSpan sizes)
-      : sizes_(sizes), all_zero_(std::all_of(sizes.begin(), sizes.end(), [](auto s) { return s == 0; })) {}
-  std::size_t next(std::size_t remaining) {
-    if (all_zero_) return remaining;
-    return std::min<std::size_t>(sizes_[turn_++ % sizes_.size()], remaining);
-  }
-
- private:
-  ByteSpan sizes_;
-  bool all_zero_;
-  std::size_t turn_ = 0;
-};
 
 std::uint32_t ciphers_from(unsigned bits) {
   constexpr std::uint32_t table[4] = {cipher_bits, secure::feature::aes256gcm,

@@ -28,6 +28,8 @@
 #include <system_error>
 #include <vector>
 
+#include "fuzz_input.hpp"
+
 #include "plexus/core/byte_buffer.hpp"
 #include "plexus/core/little_endian.hpp"
 #include "plexus/secure/record.hpp"
@@ -36,7 +38,9 @@ namespace {
 
 namespace secure = plexus::secure;
 using Bytes = std::vector<std::uint8_t>;
-using ByteSpan = std::span<const std::uint8_t>;
+using plexus::fuzz::ByteSpan;
+using plexus::fuzz::Chunker;
+using plexus::fuzz::Input;
 
 constexpr std::size_t max_tamper_ops = 32;
 constexpr std::array<std::size_t, 4> record_max_choices = {1, 16, 300, 4096};
@@ -56,42 +60,6 @@ constexpr std::array<std::uint8_t, 32> raw_key = [] {
 void check(bool property) {
   if (!property) __builtin_trap();
 }
-
-// Reads the input front to back; past the end every byte reads as zero.
-class Input {
- public:
-  explicit Input(ByteSpan bytes) : rest_(bytes) {}
-  std::uint8_t byte() {
-    const auto one = take(1);
-    return one.empty() ? 0 : one[0];
-  }
-  ByteSpan take(std::size_t n) {
-    const auto taken = rest_.first(std::min(n, rest_.size()));
-    rest_ = rest_.subspan(taken.size());
-    return taken;
-  }
-  [[nodiscard]] ByteSpan rest() const { return rest_; }
-  [[nodiscard]] bool empty() const { return rest_.empty(); }
-
- private:
-  ByteSpan rest_;
-};
-
-// Chunk sizes for successive feeds, cycling through the fuzz-chosen list.
-class Chunker {
- public:
-  explicit Chunker(ByteSpan sizes)
-      : sizes_(sizes), all_zero_(std::all_of(sizes.begin(), sizes.end(), [](auto s) { return s == 0; })) {}
-  std::size_t next(std::size_t remaining) {
-    if (all_zero_) return remaining;
-    return std::min<std::size_t>(sizes_[turn_++ % sizes_.size()], remaining);
-  }
-
- private:
-  ByteSpan sizes_;
-  bool all_zero_;
-  std::size_t turn_ = 0;
-};
 
 struct Setup {
   bool sealed_mode;
