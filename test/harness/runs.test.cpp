@@ -174,6 +174,7 @@ TEST_CASE("presence + halves + heal: set-full valid, the partition seen in the r
   CHECK(read_nodes.size() == 4);
   CHECK(owner_nodes.size() == 4);
   CHECK(read_all(r.out / "report.html").find("id=presence") != std::string::npos);
+  check_renders(r.out / "report.html");
 }
 
 TEST_CASE("one-way partition: transitive sends across the cut are relayed and delivered") {

@@ -89,7 +89,10 @@ std::string presence_section(const json& checkers) {
   }
   html += "<td>" + escape(q) + "</td></tr></table>\n";
   for (const char* key : {"lost_examples", "final_differences", "stale_examples"}) {
-    if (c.contains(key)) html += "<p class=meta>" + std::string(key) + ":</p><pre>" + escape(c[key].dump(1)) + "</pre>\n";
+    if (!c.contains(key)) continue;
+    std::string lines;  // one example a line
+    for (const auto& example : c[key]) lines += example.dump() + "\n";
+    html += "<p class=meta>" + std::string(key) + ":</p><pre>" + escape(lines) + "</pre>\n";
   }
   return html;
 }
