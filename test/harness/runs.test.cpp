@@ -147,6 +147,36 @@ TEST_CASE("halves + heal: valid, with detection, convergence and a page that dra
   check_renders(r.out / "report.html");
 }
 
+TEST_CASE("presence + halves + heal: set-full valid, the partition seen in the reads, final lists equal") {
+  const Run r = run_scenario("presence-halves", 3);
+  CHECK(r.exit_code == 0);
+  const auto& p = r.report["checkers"]["presence"];
+  CHECK(p["valid"] == true);
+  const auto& f = p["figures"];
+  CHECK(f["ok"].get<int>() > 30);
+  CHECK(f["lost"] == 0);
+  CHECK(f["final_differences"] == 0);
+  CHECK(f["stable"].get<int>() > 5);
+  CHECK(f["final_reads"].get<int>() == 4 * 3);  // every node, every topic
+  CHECK(f["stable_latency_ms"]["1"].is_number());
+  CHECK(r.report["checkers"]["membership"]["liveness"] == true);
+  // History: every presence invoke has an outcome; reads on every node; owners opened on every node.
+  std::size_t invokes = 0, outcomes = 0;
+  std::set<std::string> read_nodes, owner_nodes;
+  for (const auto& e : r.history) {
+    if (e.value("f", "") != "presence") continue;
+    invokes += e["type"] == "invoke";
+    outcomes += e["type"] == "ok" || e["type"] == "fail" || e["type"] == "info";
+    if (e["type"] == "read") read_nodes.insert(e["node"].get<std::string>());
+  }
+  for (const auto& e : events(r, "owner")) owner_nodes.insert(e["node"].get<std::string>());
+  CHECK(invokes == outcomes);
+  CHECK(read_nodes.size() == 4);
+  CHECK(owner_nodes.size() == 4);
+  CHECK(read_all(r.out / "report.html").find("id=presence") != std::string::npos);
+  check_renders(r.out / "report.html");
+}
+
 TEST_CASE("one-way partition: transitive sends across the cut are relayed and delivered") {
   const Run r = run_scenario("one-way-transitive", 7);
   CHECK(r.exit_code == 0);

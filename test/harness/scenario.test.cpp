@@ -84,6 +84,31 @@ TEST_CASE("errors name the field path") {
   CHECK(error_of(json::parse(R"({"nodes": 3})")) == "name: required");
 }
 
+TEST_CASE("the presence workload: its fields, defaults, and errors naming the field path") {
+  auto doc = minimal();
+  doc["workloads"] = json::array({{{"type", "presence"}, {"rate_per_s", 20}, {"topics", 2}, {"update_share", 0.5}}});
+  auto s = parse_scenario(doc);
+  REQUIRE(s.ok());
+  CHECK(s->workloads[0].kind == WorkloadKind::presence);
+  CHECK(s->workloads[0].topics == 2);
+  CHECK(s->workloads[0].keys == 8);
+  CHECK(s->workloads[0].lease_ms == 5000);
+  CHECK(to_json(*s)["workloads"][0]["update_share"] == 0.5);
+  CHECK_FALSE(to_json(*s)["workloads"][0].contains("transitive"));
+
+  doc["workloads"][0]["update_share"] = 1.5;
+  CHECK(error_of(doc) == "workloads[0].update_share: must be 0.0..1.0");
+  doc["workloads"][0]["update_share"] = 0.2;
+  doc["workloads"][0]["lease_ms"] = 100;
+  CHECK(error_of(doc) == "workloads[0].lease_ms: must be 400..3600000");
+  doc["workloads"][0]["lease_ms"] = 1000;
+  doc["workloads"][0]["transitive"] = true;  // presence ops are not messages
+  CHECK(error_of(doc).starts_with("workloads[0].transitive: unknown field"));
+  doc["workloads"][0].erase("transitive");
+  doc["workloads"].push_back({{"type", "presence"}});
+  CHECK(error_of(doc) == "workloads[1].type: at most one presence workload");
+}
+
 TEST_CASE("node settings become plexusd flags over the harness defaults") {
   auto doc = minimal();
   doc["node_settings"] = {{"peer_timeout_ms", 900}, {"test_only_disable_dedupe", true}};

@@ -162,10 +162,11 @@ Verdict check_all(const RunData& data) {
   if (data.workloads.count("acked")) v.checkers["acked"] = check_acked(data);
   if (data.workloads.count("unacked")) v.checkers["unacked"] = check_unacked(data);
   if (data.workloads.count("causal")) v.checkers["causal"] = check_causal(data);
+  if (data.workloads.count("presence")) v.checkers["presence"] = check_presence(data);
   v.checkers["cost"] = check_cost(data);
   bool safety_failed = false, unknown = false;
   std::string failed;
-  for (const char* name : {"acked", "unacked", "causal"}) {
+  for (const char* name : {"acked", "unacked", "causal", "presence"}) {
     if (!v.checkers.contains(name)) continue;
     const auto& c = v.checkers[name];
     if (c["valid"] == false) {

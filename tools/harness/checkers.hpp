@@ -1,6 +1,6 @@
 // The checkers: pure functions from what a run recorded (RunData) to a
 // verdict with figures. Each returns {"valid": true | false | "unknown",
-// "figures": {...}, ...}; safety checkers (acked, unacked, causal) fail the
+// "figures": {...}, ...}; safety checkers (acked, unacked, causal, presence) fail the
 // run with exit 1, the membership checker's liveness part with exit 3.
 #pragma once
 
@@ -24,6 +24,9 @@ nlohmann::json check_acked(const RunData& data);
 nlohmann::json check_unacked(const RunData& data);
 /// Causal order per receiver incarnation; the first violation as a witness.
 nlohmann::json check_causal(const RunData& data);
+/// Presence, Jepsen set-full style: per (topic, key, owner) stable / lost / stale /
+/// never-read, stable latency, and the final lists against the ground truth.
+nlohmann::json check_presence(const RunData& data);
 /// Messages and bytes per completed op, by channel, from /metrics.
 nlohmann::json check_cost(const RunData& data);
 

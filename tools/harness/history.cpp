@@ -91,6 +91,33 @@ std::set<std::uint64_t> History::causal_past_of(std::uint64_t op_id) const {
   return it == data_.causal_deps.end() ? std::set<std::uint64_t>{} : it->second;
 }
 
+void History::presence_op(PresenceOp op) {
+  std::lock_guard lock(mutex_);
+  data_.presence_ops.push_back(std::move(op));
+}
+
+void History::presence_read(PresenceRead read) {
+  std::lock_guard lock(mutex_);
+  json listed = json::array();
+  for (const auto& [element, op] : read.listed) listed.push_back({element.first, element.second, op});
+  json event{{"type", "read"}, {"f", "presence"}, {"node", read.node}, {"instance", read.instance}, {"topic", read.topic},
+             {"start_ms", std::round(read.start_ms * 1000) / 1000}, {"value", listed}};
+  if (read.final) event["final"] = true;
+  write(std::move(event));
+  data_.presence_reads.push_back(std::move(read));
+}
+
+void History::presence_owner(const std::string& tag, const std::string& event, PresenceOwner owner) {
+  std::lock_guard lock(mutex_);
+  write({{"type", "owner"}, {"event", event}, {"owner", tag}, {"node", owner.node}});
+  if (event == "lost") {
+    if (auto it = data_.presence_owners.find(tag); it != data_.presence_owners.end()) it->second.lost_ms = now_ms();
+    return;
+  }
+  owner.opened_ms = now_ms();
+  data_.presence_owners[tag] = std::move(owner);
+}
+
 std::size_t History::events() const {
   std::lock_guard lock(mutex_);
   return events_;

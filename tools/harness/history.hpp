@@ -73,6 +73,30 @@ struct MetricsSample {
   std::map<std::string, double> values;  ///< "plexus_messages_sent_total{channel=default}" summed over peers
 };
 
+/// A presence op's target (the Op with the same id has its node, times and outcome).
+struct PresenceOp {
+  std::uint64_t op_id = 0;
+  std::string action;  ///< track, untrack, update
+  std::string owner;   ///< the owner's tag, "NODE/INSTANCE/ID" (also in the meta, so lists show it)
+  std::string topic, key;
+};
+
+/// One `list` of one topic on one node: which (key, owner) it showed, with the
+/// op id of the meta it showed (the track or update that wrote it).
+struct PresenceRead {
+  std::string node, instance, topic;
+  double start_ms = 0, end_ms = 0;
+  bool final = false;  ///< taken after the liveness phase, once the nodes agreed (or a deadline)
+  std::map<std::pair<std::string, std::string>, std::uint64_t> listed;  ///< (key, owner) -> meta op id
+};
+
+/// An owner the harness opened through the admin API; `lost_ms` when its lease ran out.
+struct PresenceOwner {
+  std::string node, instance;
+  double opened_ms = 0;
+  double lost_ms = -1;
+};
+
 /// Everything a run leaves for the checkers.
 struct RunData {
   std::vector<std::string> names;
@@ -85,6 +109,9 @@ struct RunData {
   std::vector<MetricsSample> metrics_start, metrics_end;
   /// Causal ops: message id -> ids of the messages that happened before it (as the harness saw).
   std::map<std::uint64_t, std::set<std::uint64_t>> causal_deps;
+  std::vector<PresenceOp> presence_ops;
+  std::vector<PresenceRead> presence_reads;
+  std::map<std::string, PresenceOwner> presence_owners;  ///< by tag
   double fault_phase_end_ms = 0;  ///< when the final heal began
   std::optional<double> converged_after_heal_ms;
   double liveness_bound_ms = 0;
@@ -109,6 +136,9 @@ class History {
   void fault_ended(int id);
   void causal_past(std::uint64_t op_id, const std::set<std::uint64_t>& past);
   [[nodiscard]] std::set<std::uint64_t> causal_past_of(std::uint64_t op_id) const;
+  void presence_op(PresenceOp op);
+  void presence_read(PresenceRead read);
+  void presence_owner(const std::string& tag, const std::string& event, PresenceOwner owner);
 
   /// Take the data (call once every thread stopped).
   RunData& data() { return data_; }

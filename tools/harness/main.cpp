@@ -161,7 +161,6 @@ int cmd_list(const std::string& dir) {
   line("Nemeses (nemesis.faults[].type):", fault_names());
   line("Partition shapes (shape):", shape_names());
   line("Workloads (workloads[].type):", workload_names());
-  std::cout << "Presence workloads come with the presence tracker (lib/plexus/presence).\n";
   return files.empty() ? exit_harness_error : 0;
 }
 
@@ -174,7 +173,7 @@ int main(int argc, char** argv) {
                "Docs: docs/harness.md"};
   app.require_subcommand(1);
   app.footer("\nScenario (JSON): nodes, duration_s, liveness_bound_s, seed, node_settings, workloads (acked, causal, unacked,\n"
-             "churn; each at rate_per_s), nemesis {start_s, interval_s, fault_duration_s, faults: partition (shape: halves,\n"
+             "churn, presence; each at rate_per_s), nemesis {start_s, interval_s, fault_duration_s, faults: partition (shape: halves,\n"
              "random-halves, one, minority-third, bridge, majorities-ring, asymmetric), kill, pause, flap, swizzle}.\n"
              "Output in --out: report.json, report.html (open it in a browser), history.jsonl, logs/NODE.log.\n"
              "The same seed gives the same fault schedule and workload; on failure the last line is the replay command.");

@@ -71,6 +71,32 @@ std::string checker_rows(const json& checkers) {
   return rows;
 }
 
+// The presence checker's outcomes as a table, and its examples, when it ran.
+std::string presence_section(const json& checkers) {
+  if (!checkers.contains("presence")) return "";
+  const json& c = checkers["presence"];
+  const json& f = c.value("figures", json::object());
+  std::string html = "<h2 id=presence>Presence (set-full)</h2>\n<p class=legend>one element per (topic, key, owner); "
+                     "stable: every read after some point agrees with the ground truth; stale: stable but some read "
+                     "after the op's ok disagreed; lost: the last read on some node disagrees.</p>\n<table class=checkers><tr>";
+  const char* columns[] = {"elements", "stable", "stale", "lost", "never_read", "indeterminate", "owner_ended", "final_differences"};
+  for (const char* col : columns) html += std::string("<th>") + col + "</th>";
+  html += "<th>stable latency ms (0 / 0.5 / 0.95 / 0.99 / 1)</th></tr>\n<tr>";
+  for (const char* col : columns) html += "<td>" + escape(f.value(col, json(nullptr)).dump()) + "</td>";
+  std::string q;
+  for (const char* key : {"0", "0.5", "0.95", "0.99", "1"}) {
+    q += (q.empty() ? "" : " / ") + f.value("stable_latency_ms", json::object()).value(key, json(nullptr)).dump();
+  }
+  html += "<td>" + escape(q) + "</td></tr></table>\n";
+  for (const char* key : {"lost_examples", "final_differences", "stale_examples"}) {
+    if (!c.contains(key)) continue;
+    std::string lines;  // one example a line
+    for (const auto& example : c[key]) lines += example.dump() + "\n";
+    html += "<p class=meta>" + std::string(key) + ":</p><pre>" + escape(lines) + "</pre>\n";
+  }
+  return html;
+}
+
 }  // namespace
 
 json timeline_json(const RunData& data) {
@@ -111,6 +137,7 @@ std::string render_html(const json& report, const json& timeline) {
           "red ticks: another node saw it down); then ops per workload (green ok, red fail, orange info); "
           "dashed lines: heal and convergence.</p>\n";
   html += "<div id=render-status data-state=pending>rendering&hellip;</div>\n<svg id=timeline xmlns=\"http://www.w3.org/2000/svg\"></svg>\n";
+  html += presence_section(report["checkers"]);
   html += "<h2>Latency over time</h2><svg id=latency xmlns=\"http://www.w3.org/2000/svg\"></svg>\n";
   html += "<details><summary>report.json</summary><pre>" + escape(report.dump(2)) + "</pre></details>\n";
   html += "<script type=\"application/json\" id=timeline-data>" + script_safe(timeline) + "</script>\n";

@@ -55,6 +55,11 @@ RunResult Runner::run() {
 
   std::thread sinks([this] { poll_sinks_loop(); });
   std::thread views([this] { observe_loop(); });
+  for (const auto& w : options_.scenario.workloads) {
+    if (w.kind == WorkloadKind::presence && !presence_) presence_ = &w;
+  }
+  std::thread presence_reads;
+  if (presence_) presence_reads = std::thread([this] { presence_loop(); });
   phase_start_ms_ = history_.now_ms();
   history_.record({{"type", "phase"}, {"phase", "faults"}});
   const auto steps = plan_nemesis(options_.scenario, options_.scenario.nodes, options_.seed);
@@ -100,6 +105,10 @@ RunResult Runner::run() {
   stop_observers_ = true;
   sinks.join();
   views.join();
+  if (presence_) {
+    presence_reads.join();
+    presence_settle();
+  }
   for (const auto& n : cluster_.nodes()) {
     if (n.state == NodeState::running) poll_sink(n);
   }

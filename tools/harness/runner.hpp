@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <tuple>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +48,14 @@ class Runner {
   // workloads.cpp
   void run_workload(std::size_t index, const std::vector<PlannedOp>& plan);
   void do_send(const Workload& w, const PlannedOp& op);
+  // workload_presence.cpp
+  void do_presence(const Workload& w, const PlannedOp& op, std::size_t index);
+  void presence_loop();
+  /// List every topic on every running node (and renew leases that are due); true when all agreed.
+  bool presence_round(bool final);
+  void presence_settle();
+  std::optional<std::string> presence_owner(const std::string& node, std::int64_t& id);
+  void renew_owner(const NodeView& node);
   // observers.cpp
   void poll_sinks_loop();
   void poll_sink(const NodeView& node);
@@ -83,6 +93,23 @@ class Runner {
   // causal knowledge: what each node has seen (sent or had delivered), as message ids
   std::mutex causal_mutex_;
   std::map<std::string, std::set<std::uint64_t>> known_;
+
+  // presence: the workload (if any), each node's current owner, and what the harness
+  // believes each (node, topic, key) of that owner is: 0 absent, 1 tracked, 2 unknown; busy while an op runs
+  const Workload* presence_ = nullptr;
+  struct PresenceOwnerSlot {
+    int generation = 0;
+    std::int64_t id = 0;
+    std::string tag;
+    double renewed_ms = 0;
+  };
+  struct PresenceKey {
+    int state = 0;
+    bool busy = false;
+  };
+  std::mutex presence_mutex_;
+  std::map<std::string, PresenceOwnerSlot> presence_owners_;
+  std::map<std::tuple<std::string, std::string, std::string>, PresenceKey> presence_keys_;
 
   // partitions in force: refcount and the node's partition ref per cut
   std::mutex cut_mutex_;

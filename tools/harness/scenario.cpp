@@ -21,9 +21,9 @@ namespace jp = plexus::json_path;
 template <class E>
 struct Named { const char* name; E value; };
 
-constexpr std::array<Named<WorkloadKind>, 4> workload_kinds{{
+constexpr std::array<Named<WorkloadKind>, 5> workload_kinds{{
     {"acked", WorkloadKind::acked}, {"causal", WorkloadKind::causal},
-    {"unacked", WorkloadKind::unacked}, {"churn", WorkloadKind::churn}}};
+    {"unacked", WorkloadKind::unacked}, {"churn", WorkloadKind::churn}, {"presence", WorkloadKind::presence}}};
 constexpr std::array<Named<FaultKind>, 5> fault_kinds{{
     {"partition", FaultKind::partition}, {"kill", FaultKind::kill}, {"pause", FaultKind::pause},
     {"flap", FaultKind::flap}, {"swizzle", FaultKind::swizzle}}};
@@ -155,6 +155,12 @@ Result<Workload> parse_workload(const json& object, const std::string& path) {
   PLEXUS_TRY(r.integer("concurrency", w.concurrency, 1, 64));
   if (w.kind == WorkloadKind::churn) {
     PLEXUS_TRY(r.integer("rejoin_after_ms", w.rejoin_after_ms, 100, 600'000));
+  } else if (w.kind == WorkloadKind::presence) {
+    PLEXUS_TRY(r.integer("topics", w.topics, 1, 100));
+    PLEXUS_TRY(r.integer("keys", w.keys, 1, 1000));
+    PLEXUS_TRY(r.number("update_share", w.update_share, 0, 1));
+    PLEXUS_TRY(r.integer("lease_ms", w.lease_ms, 400, 3'600'000));
+    PLEXUS_TRY(r.integer("read_interval_ms", w.read_interval_ms, 20, 60'000));
   } else {
     PLEXUS_TRY(r.boolean("transitive", w.transitive));
   }
@@ -244,6 +250,9 @@ Result<Scenario> parse_scenario(const json& document) {
     for (std::size_t i = 0; i < workloads->size(); ++i) {
       auto w = parse_workload((*workloads)[i], jp::index("workloads", i));
       if (!w) return w.error();
+      const bool second_presence = w->kind == WorkloadKind::presence &&
+          std::any_of(s.workloads.begin(), s.workloads.end(), [](const Workload& o) { return o.kind == WorkloadKind::presence; });
+      if (second_presence) return jp::field_error(jp::join(jp::index("workloads", i), "type"), "at most one presence workload");
       s.workloads.push_back(*w);
     }
   }
@@ -288,8 +297,14 @@ json to_json(const Scenario& s) {
   json workloads = json::array();
   for (const auto& w : s.workloads) {
     json o{{"type", to_string(w.kind)}, {"rate_per_s", w.rate_per_s}, {"concurrency", w.concurrency}};
-    if (w.kind == WorkloadKind::churn) o["rejoin_after_ms"] = w.rejoin_after_ms;
-    else o["transitive"] = w.transitive;
+    if (w.kind == WorkloadKind::churn) {
+      o["rejoin_after_ms"] = w.rejoin_after_ms;
+    } else if (w.kind == WorkloadKind::presence) {
+      o.update({{"topics", w.topics}, {"keys", w.keys}, {"update_share", w.update_share}, {"lease_ms", w.lease_ms},
+                {"read_interval_ms", w.read_interval_ms}});
+    } else {
+      o["transitive"] = w.transitive;
+    }
     if (w.kind == WorkloadKind::acked) o["timeout_ms"] = w.timeout_ms;
     if (w.kind == WorkloadKind::causal) o["label"] = w.label;
     workloads.push_back(o);

@@ -17,9 +17,9 @@
 
 namespace plexus::harness {
 
-/// Workload kinds. `presence` is reserved for the presence tracker (lib/plexus/presence):
-/// a new kind is one enum value, one parser branch (scenario.cpp) and one driver (workloads.cpp).
-enum class WorkloadKind { acked, causal, unacked, churn };
+/// Workload kinds: a new kind is one enum value, one parser branch (scenario.cpp) and one
+/// driver (workloads.cpp; presence: workload_presence.cpp).
+enum class WorkloadKind { acked, causal, unacked, churn, presence };
 
 struct Workload {
   WorkloadKind kind = WorkloadKind::acked;
@@ -29,6 +29,11 @@ struct Workload {
   bool transitive = false;       ///< acked/causal/unacked: allow relays
   std::string label = "harness"; ///< causal: the causal label
   int rejoin_after_ms = 1500;    ///< churn: a left node is started again this much later
+  int topics = 3;                ///< presence: topics t0..t(N-1)
+  int keys = 8;                  ///< presence: keys k0..k(N-1) per topic
+  double update_share = 0.3;     ///< presence: share of ops on a tracked key that update (the rest untrack)
+  int lease_ms = 5000;           ///< presence: owner lease, renewed by the harness every lease_ms / 4
+  int read_interval_ms = 200;    ///< presence: every node lists every topic this often
 };
 
 enum class FaultKind { partition, kill, pause, flap, swizzle };

@@ -3,8 +3,8 @@
 //   ok    the node did it (acked: delivered and acknowledged; others: queued)
 //   fail  it certainly did not happen (refused at once, node unreachable)
 //   info  unknown: it may still happen (timeout, ack lost to a restart)
-// A new workload kind (presence, once lib/plexus/presence lands) is one more
-// branch in run_workload() with its own op function here.
+// A new workload kind is one more branch in run_workload() with its own op
+// function (presence: workload_presence.cpp).
 #include <thread>
 
 #include "plexus/core/errors.hpp"
@@ -47,7 +47,11 @@ void Runner::run_workload(std::size_t index, const std::vector<PlannedOp>& plan)
     workers.emplace_back([&] {
       for (std::size_t k = next++; k < limit && !interrupted; k = next++) {
         if (!wait_until(phase_start_ms_ + plan[k].at_ms)) return;
-        do_send(w, plan[k]);
+        if (w.kind == WorkloadKind::presence) {
+          do_presence(w, plan[k], k);
+        } else {
+          do_send(w, plan[k]);
+        }
       }
     });
   }
