@@ -31,6 +31,7 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
     if (change.kind == membership::ChangeKind::removed) {
       if (PeerLinks* peer = find_peer(name)) {
         drop_links(*peer, "left the cluster");
+        retire_traffic(*peer);
         peers.erase(name);
         liveness.remove_peer(name);
       }

@@ -205,9 +205,9 @@ bool PeerService::Impl::relay(wire::Message message) {
 
 void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, wire::Message message,
                                    std::size_t frame_bytes) {
-  const auto key = metric_key(from.spec.name, channel);
-  ++metrics.messages_received[key];
-  metrics.bytes_received[key] += frame_bytes;
+  Traffic& traffic = from.traffic_on(channel);
+  ++traffic.messages_received;
+  traffic.bytes_received += frame_bytes;
   if (message.target != self.name) {  // we are a relay
     if (message.hops_left == 0) return count_drop("hops_exhausted");
     --message.hops_left;

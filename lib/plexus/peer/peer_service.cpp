@@ -388,8 +388,27 @@ void PeerService::stop(std::function<void()> done) {
   asio::post(s.executor, [check] { (*check)({}); });
 }
 
+void PeerService::Impl::retire_traffic(const PeerLinks& peer) {
+  for (const auto& [channel, t] : peer.traffic) {
+    Traffic& kept = retired_traffic[metric_key(peer.spec.name, channel)];
+    kept.messages_sent += t.messages_sent;
+    kept.bytes_sent += t.bytes_sent;
+    kept.messages_received += t.messages_received;
+    kept.bytes_received += t.bytes_received;
+  }
+}
+
 Metrics PeerService::metrics() const {
   Metrics m = impl_->metrics;
+  auto add = [&m](const std::string& key, const Traffic& t) {
+    if (t.messages_sent) m.messages_sent[key] += t.messages_sent;
+    if (t.bytes_sent) m.bytes_sent[key] += t.bytes_sent;
+    if (t.messages_received) m.messages_received[key] += t.messages_received;
+    if (t.bytes_received) m.bytes_received[key] += t.bytes_received;
+  };
+  for (const auto& [key, t] : impl_->retired_traffic) add(key, t);
+  for (const auto& [name, peer] : impl_->peers)
+    for (const auto& [channel, t] : peer.traffic) add(metric_key(name, channel), t);
   m.ack_table_size = impl_->acks.size();
   m.members = impl_->members.members().size();
   for (const auto& [name, peer] : impl_->peers)

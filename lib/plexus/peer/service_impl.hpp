@@ -7,6 +7,7 @@
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <ctime>
 #include <deque>
 #include <map>
 #include <random>
@@ -36,11 +37,26 @@ struct Slot {
   bool dialing = false;
 };
 
+/// Messages and bytes on one channel of one peer (user messages only).
+struct Traffic {
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t bytes_received = 0;
+};
+
 /// What this node knows and holds for one other member.
 struct PeerLinks {
   NodeSpec spec;
   std::map<std::string, std::vector<Slot>, std::less<>> channels;  // control included
   bool up = false;  // mirrors liveness.up(name) as of the latest refresh()
+  /// By channel; kept here (no "peer/channel" key built per message) and
+  /// folded into Metrics when read.
+  std::map<std::string, Traffic, std::less<>> traffic;
+  Traffic& traffic_on(std::string_view channel) {
+    auto it = traffic.find(channel);
+    return it != traffic.end() ? it->second : traffic.emplace(std::string(channel), Traffic{}).first->second;
+  }
   std::map<std::string, bool, std::less<>> channel_up;
 };
 
@@ -205,11 +221,23 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                       const std::vector<std::uint8_t>& frame);
   void drain_monotonic();
   Metrics metrics;
+  /// Traffic of peers no longer in `peers`, by "peer/channel" (removed members).
+  std::map<std::string, Traffic> retired_traffic;
+  void retire_traffic(const PeerLinks& peer);
 };
 
 /// A steady-clock instant as the sans-IO cores' time (nanoseconds since its epoch).
 inline liveness::Time ticks(Clock::time_point t) {
   return std::chrono::duration_cast<liveness::Time>(t.time_since_epoch());
+}
+
+/// Now from CLOCK_MONOTONIC_COARSE (the steady clock's epoch, a few ms
+/// resolution, several times cheaper): for the per-frame heard/sent marks,
+/// which only need to be good against heartbeat intervals.
+inline liveness::Time coarse_ticks() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
 /// Whether node `a` dials node `b` (the smaller name dials).

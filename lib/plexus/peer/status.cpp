@@ -35,11 +35,11 @@ SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view chan
     if (sent.error().code == errc::frame_too_large) return SendOutcome::too_large;
     return SendOutcome::not_connected;
   }
-  liveness.sent(peer.spec.name, ticks(Clock::now()));
+  liveness.sent(peer.spec.name, coarse_ticks());
   if (!control) {
-    const auto key = metric_key(peer.spec.name, channel);
-    ++metrics.messages_sent[key];
-    metrics.bytes_sent[key] += frame.size();
+    Traffic& traffic = peer.traffic_on(channel);
+    ++traffic.messages_sent;
+    traffic.bytes_sent += frame.size();
   }
   return SendOutcome::sent;
 }
@@ -99,7 +99,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
     if (std::holds_alternative<wire::Message>(*decoded)) count_drop("partitioned");
     return;
   }
-  liveness.heard(peer->spec.name, ticks(Clock::now()));
+  liveness.heard(peer->spec.name, coarse_ticks());
   std::visit(
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
