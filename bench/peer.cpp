@@ -22,6 +22,7 @@
 #include <set>
 #include <thread>
 
+#include "figures.hpp"
 #include "peer_node.hpp"
 #include "peer_sections.hpp"
 
@@ -144,17 +145,6 @@ json headline(const json& results) {
   out["idle_cpu_percent_max"] = at(results, {"cluster", "idle", "cpu_percent_max"});
   out["idle_rss_mib_max"] = at(results, {"cluster", "idle", "rss_mib_max"});
   return out;
-}
-
-bool has_error(const json& value) {
-  if (value.is_object()) {
-    if (value.contains("error")) return true;
-    for (const auto& [key, child] : value.items()) if (has_error(child)) return true;
-  }
-  if (value.is_array()) {
-    for (const auto& child : value) if (has_error(child)) return true;
-  }
-  return false;
 }
 
 void parse(int argc, char** argv, PeerFlags& flags, std::set<std::string>& only) {

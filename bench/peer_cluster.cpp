@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "figures.hpp"
 #include "cpu_usage.hpp"
 #include "peer_fleet.hpp"
 #include "peer_protocol.hpp"
@@ -21,11 +22,6 @@ using nlohmann::json;
 
 constexpr double arm_limit_s = 10;
 constexpr double event_limit_s = 30;
-
-double round_to(double value, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
 
 double seconds_between(std::int64_t from_ns, std::int64_t to_ns) { return double(to_ns - from_ns) * 1e-9; }
 

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "cpu_usage.hpp"
+#include "node_events.hpp"
 #include "peer_protocol.hpp"
 #include "plexus/core/errors.hpp"
 #include "plexus/peer/peer_service.hpp"
@@ -37,22 +38,6 @@ namespace {
 using nlohmann::json;
 using peer::PeerService;
 using namespace std::chrono_literals;
-
-std::mutex output_mutex;
-
-// One report line; stdout is a pipe to the parent, flushed per line.
-void emit(json event) {
-  if (!event.contains("t_ns")) event["t_ns"] = monotonic_ns();
-  std::string line = event.dump();
-  line.push_back('\n');
-  std::lock_guard lock(output_mutex);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-}
-
-void emit_error(const std::string& command, const std::string& detail) {
-  emit({{"event", "error"}, {"command", command}, {"detail", detail}});
-}
 
 std::uint64_t read_sequence(const std::vector<std::uint8_t>& payload) {
   std::uint64_t sequence = 0;
@@ -213,12 +198,7 @@ class Node {
     }, on_io);
   }
 
-  void join(const std::string& text) {
-    auto spec = parse_node_spec(text);
-    if (!spec) return emit_error("join", spec.error().message());
-    if (auto joined = service_->join(*spec); !joined) return emit_error("join", joined.error().message());
-    emit({{"event", "join"}, {"node", spec->name}});
-  }
+  void join(const std::string& text) { join_from_text(*service_, text); }
 
   // ---- awaits ----
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <thread>
 
+#include "figures.hpp"
 #include "cpu_usage.hpp"
 #include "peer_fleet.hpp"
 #include "peer_protocol.hpp"
@@ -26,11 +27,6 @@ constexpr double drain_limit_s = 15;
 constexpr std::uint64_t unlimited_messages = 1'000'000'000'000;
 constexpr std::size_t ping_bytes = 64;
 constexpr double ping_limit_s = 30;
-
-double round_to(double value, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
 
 // Two nodes, joined and up on every channel.
 void start_pair(Fleet& fleet, bool insecure, const std::vector<std::string>& channels, bool pin) {

@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "figures.hpp"
 #include "peer_fleet.hpp"
 #include "peer_protocol.hpp"
 #include "presence_node.hpp"
@@ -47,10 +48,6 @@ struct Flags {
 
 constexpr double arm_limit_s = 10;
 
-double round_to(double value, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
 double seconds(std::int64_t from_ns, std::int64_t to_ns) { return double(to_ns - from_ns) * 1e-9; }
 
 /// Three nodes a, b, c: b and c join a; returns when all see 3 members up on every channel.
@@ -272,17 +269,6 @@ json run_split(const Flags& flags) {
     out["error"] = e.what();
   }
   return out;
-}
-
-bool has_error(const json& value) {
-  if (value.is_object()) {
-    if (value.contains("error")) return true;
-    for (const auto& [key, child] : value.items()) if (has_error(child)) return true;
-  }
-  if (value.is_array()) {
-    for (const auto& child : value) if (has_error(child)) return true;
-  }
-  return false;
 }
 
 Flags parse(int argc, char** argv) {

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "node_events.hpp"
 #include "peer_protocol.hpp"
 #include "plexus/core/errors.hpp"
 #include "plexus/peer/peer_service.hpp"
@@ -31,18 +32,6 @@ namespace {
 
 using nlohmann::json;
 using peer::PeerService;
-
-void emit(json event) {
-  if (!event.contains("t_ns")) event["t_ns"] = monotonic_ns();
-  std::string line = event.dump();
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-}
-
-void emit_error(const std::string& command, const std::string& detail) {
-  emit({{"event", "error"}, {"command", command}, {"detail", detail}});
-}
 
 // CPU time of the calling thread (the io thread): on a loaded machine, work
 // per CPU second says what the code costs, whatever the scheduler gave us.
@@ -112,12 +101,7 @@ class Node {
  private:
   presence::Tracker& tracker() { return **tracker_; }
 
-  void join(const std::string& text) {
-    auto spec = parse_node_spec(text);
-    if (!spec) return emit_error("join", spec.error().message());
-    if (auto joined = service_->join(*spec); !joined) return emit_error("join", joined.error().message());
-    emit({{"event", "join"}, {"node", spec->name}});
-  }
+  void join(const std::string& text) { join_from_text(*service_, text); }
 
   void await(std::istringstream& in) {
     Await a;

@@ -19,12 +19,14 @@
 #include <optional>
 #include <thread>
 
+#include "figures.hpp"
 #include "plain_tcp.hpp"
 #include "transport_cell.hpp"
 
 namespace {
 
 using nlohmann::json;
+using plexus::bench::round_to;
 using namespace plexus::bench;
 
 constexpr double target_100B_frames_per_s = 2'000'000;
@@ -39,11 +41,6 @@ struct Flags {
   bool no_pin = false;
   bool no_baseline = false;
 };
-
-double round_to(double value, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
