@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
@@ -108,21 +109,24 @@ void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
 void PeerService::Impl::broadcast_dirty() {
   if (!dirty.empty()) {
     for (const auto& name : dirty) rumors.erase(name);
-    const std::vector<std::string> names(dirty.begin(), dirty.end());
-    dirty.clear();
-    const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
-    for (auto& [name, peer] : peers) send_frame(peer, control_channel, 0, frame, true);
+    std::vector<PeerLinks*> all;
+    for (auto& [name, peer] : peers) all.push_back(&peer);
+    gossip_entries(std::exchange(dirty, {}), all);
   }
   if (rumors.empty()) return;
-  const std::vector<std::string> names(rumors.begin(), rumors.end());
-  rumors.clear();
   std::vector<PeerLinks*> up;
   for (auto& [name, peer] : peers) if (peer.up) up.push_back(&peer);
   std::shuffle(up.begin(), up.end(), rng);
   if (up.size() > config.gossip_fanout) up.resize(config.gossip_fanout);
-  if (up.empty()) return;
-  const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
-  for (auto* peer : up) send_frame(*peer, control_channel, 0, frame, true);
+  gossip_entries(std::exchange(rumors, {}), up);
+}
+
+// The current entries for `names`, encoded once, to each of `targets`.
+void PeerService::Impl::gossip_entries(const std::set<std::string>& names, const std::vector<PeerLinks*>& targets) {
+  if (targets.empty()) return;
+  const std::vector<std::string> list(names.begin(), names.end());
+  const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(list))}});
+  for (auto* peer : targets) send_frame(*peer, control_channel, 0, frame, true);
 }
 
 // A digest (name, version, instance, spec hash per member) rather than every

@@ -134,6 +134,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void on_gossip(PeerLinks& peer, wire::Gossip gossip);
   void merge_entries(const std::vector<wire::MemberEntry>& entries);
   void broadcast_dirty();
+  void gossip_entries(const std::set<std::string>& names, const std::vector<PeerLinks*>& targets);
   void send_digest(PeerLinks& peer);
   void anti_entropy();
   void on_leave_message(PeerLinks& peer, const wire::Leave& leave);
