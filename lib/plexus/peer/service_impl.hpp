@@ -112,8 +112,13 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void drop_links(PeerLinks& peer, const char* why);
   void tick();
   void arm_tick();
+  void arm_tick_at(Clock::time_point due);
+  /// When the idle tick next has something to do.
+  [[nodiscard]] Clock::time_point idle_due(Clock::time_point now) const;
   /// Tick soon when there is work for it (the tick slows down when idle).
   void wake();
+  /// Run a full tick (with the per-peer sweep) by `due` at the latest.
+  void sweep_by(Clock::time_point due);
   [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
   SendOutcome send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
@@ -191,6 +196,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   asio::steady_timer tick_timer;
   Clock::time_point tick_due{};
   Clock::time_point next_sweep{};
+  bool idle_tick = false;       // the armed tick is an idle one: it sweeps
+  bool sweep_requested = true;  // the next tick sweeps (sweep_by)
   std::mt19937_64 rng;
   liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
   Clock::time_point last_anti_entropy{};

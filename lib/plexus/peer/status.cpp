@@ -191,10 +191,11 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
   }
 }
 
-// Every tick: gossip, retransmits, monotonic drains, acks, sync_joins. At
-// most every idle_tick_interval: the per-peer sweep (up/down by timeout,
-// redials), partition TTLs, stale attaches — these need no finer timing,
-// and sweeping every peer every 10 ms was most of a large cluster's tick.
+// Every tick: heartbeats, gossip, retransmits, monotonic drains, acks,
+// sync_joins. The per-peer sweep (up/down by timeout, redials and nudges,
+// partition TTLs, stale attaches) runs on every idle tick, which only comes
+// when something is due, and at most every sweep_interval while the fast
+// tick runs: sweeping every peer every 10 ms was most of a large cluster's tick.
 void PeerService::Impl::tick() {
   const auto now = Clock::now();
   // Only links that carried nothing from us for a heartbeat interval need
@@ -205,8 +206,9 @@ void PeerService::Impl::tick() {
       if (PeerLinks* peer = find_peer(name)) send_frame(*peer, control_channel, 0, frame, true);
     }
   }
-  if (now >= next_sweep) {
-    next_sweep = now + config.idle_tick_interval;
+  if (idle_tick || sweep_requested || now >= next_sweep) {
+    next_sweep = now + config.sweep_interval;
+    sweep_requested = false;
     for (auto it = partition_table.begin(); it != partition_table.end();) {
       it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
     }
@@ -235,9 +237,29 @@ bool PeerService::Impl::has_timed_work() const {
          !monotonic.empty() || !sync_joins.empty() || !unattached.empty();
 }
 
+Clock::time_point PeerService::Impl::idle_due(Clock::time_point now) const {
+  auto due = std::min(now + config.idle_tick_interval, last_anti_entropy + config.gossip_interval);
+  if (const auto wakeup = liveness.next_wakeup()) {
+    // Liveness time is the steady clock's nanoseconds since its epoch.
+    due = std::min(due, Clock::time_point(std::chrono::duration_cast<Clock::duration>(*wakeup)));
+  }
+  for (const auto& [ref, partition] : partition_table) {
+    if (partition.expires) due = std::min(due, *partition.expires);
+  }
+  // A dial that is due while one is still in flight stays due: poll it at
+  // the fast pace rather than spin.
+  return std::max(due, now + config.tick_interval);
+}
+
 void PeerService::Impl::arm_tick() {
-  const auto interval = has_timed_work() ? config.tick_interval : config.idle_tick_interval;
-  tick_due = Clock::now() + interval;
+  const auto now = Clock::now();
+  const bool busy = has_timed_work();
+  arm_tick_at(busy ? now + config.tick_interval : idle_due(now));
+  idle_tick = !busy;
+}
+
+void PeerService::Impl::arm_tick_at(Clock::time_point due) {
+  tick_due = due;
   tick_timer.expires_at(tick_due);
   std::weak_ptr<Impl> weak = shared_from_this();
   tick_timer.async_wait([weak](std::error_code ec) {
@@ -251,6 +273,12 @@ void PeerService::Impl::arm_tick() {
 void PeerService::Impl::wake() {
   if (stopping || tick_due - Clock::now() <= config.tick_interval || !has_timed_work()) return;
   arm_tick();  // expires_at cancels the slow wait; its handler returns on the error
+}
+
+void PeerService::Impl::sweep_by(Clock::time_point due) {
+  if (stopping) return;
+  sweep_requested = true;
+  if (due < tick_due) arm_tick_at(due);
 }
 
 }  // namespace plexus::peer
