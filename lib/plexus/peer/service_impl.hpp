@@ -69,6 +69,13 @@ struct LinkContext {
   bool attached = false;
   bool nudge = false;
   Completion on_nudge_reply;  // join_address / nudge: the peer answered
+  // Per-frame lookups, cached: the peer's entry and this channel's traffic
+  // while Impl::peers_epoch is unchanged (an erase from `peers` bumps it),
+  // and the coarse time last reported to Liveness::heard.
+  PeerLinks* cached_peer = nullptr;
+  Traffic* cached_traffic = nullptr;
+  std::uint64_t cached_epoch = 0;
+  std::int64_t heard_mark = -1;
 };
 
 struct Watch {
@@ -97,6 +104,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   Result<void> open_listeners();
   void on_accepted(transport::ConnectionPtr connection);
   void start_connection(const transport::ConnectionPtr& connection, std::shared_ptr<LinkContext> context);
+  /// The peer a connection serves (after attach), from the context's cache when it is current.
+  PeerLinks* peer_of(LinkContext& context);
   void on_frame(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
                 std::span<const std::uint8_t> body);
   void on_attach(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
@@ -153,7 +162,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                        Completion done);
   SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame);
   bool relay(wire::Message message);
-  void on_message(PeerLinks& from, const std::string& channel, wire::Message message, std::size_t frame_bytes);
+  void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
   void on_ack(wire::Ack ack);
   void deliver(wire::Message message);
   void flush_dispatch();
@@ -181,6 +190,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   secure::HandshakeConfig identity;
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
+  std::uint64_t peers_epoch = 1;  // bumped by every erase from `peers` (LinkContext caches)
   std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
   std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;

@@ -63,6 +63,15 @@ void PeerService::Impl::close_stale_unattached(Clock::time_point now) {
   }
 }
 
+PeerLinks* PeerService::Impl::peer_of(LinkContext& context) {
+  if (context.cached_epoch != peers_epoch || !context.cached_peer) {
+    context.cached_peer = find_peer(context.peer);
+    context.cached_traffic = nullptr;
+    context.cached_epoch = peers_epoch;
+  }
+  return context.cached_peer;
+}
+
 void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
                                  const transport::ConnectionPtr& connection, std::span<const std::uint8_t> body) {
   wire::Limits limits;
@@ -93,18 +102,23 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
     connection->abort(make_error(errc::malformed_message, "message before attach"));
     return;
   }
-  PeerLinks* peer = find_peer(context->peer);
+  PeerLinks* peer = peer_of(*context);
   if (!peer) return;
-  if (partitioned(partition_table, peer->spec.name, Direction::inbound)) {
+  if (!partition_table.empty() && partitioned(partition_table, peer->spec.name, Direction::inbound)) {
     if (std::holds_alternative<wire::Message>(*decoded)) count_drop("partitioned");
     return;
   }
-  liveness.heard(peer->spec.name, coarse_ticks());
+  // Heard at a coarse time already reported changes nothing: one lookup per
+  // clock step, not one per frame.
+  if (const auto now = coarse_ticks(); now.count() != context->heard_mark) {
+    liveness.heard(peer->spec.name, now);
+    context->heard_mark = now.count();
+  }
   std::visit(
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(*peer, std::move(kind));
-        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, context->channel, std::move(kind), body.size());
+        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, *context, std::move(kind), body.size());
         else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
         else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
         // Heartbeats only count as heard; Data/Goodbye are not peer-service kinds.
