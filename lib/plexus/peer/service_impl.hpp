@@ -126,7 +126,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   [[nodiscard]] Clock::time_point idle_due(Clock::time_point now) const;
   /// Tick soon when there is work for it (the tick slows down when idle).
   void wake();
-  /// Run a full tick (with the per-peer sweep) by `due` at the latest.
+  /// Tick with the per-peer sweep at `due`, or as soon after as sweep_interval allows.
   void sweep_by(Clock::time_point due);
   [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
@@ -206,8 +206,6 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   asio::steady_timer tick_timer;
   Clock::time_point tick_due{};
   Clock::time_point next_sweep{};
-  bool idle_tick = false;       // the armed tick is an idle one: it sweeps
-  bool sweep_requested = true;  // the next tick sweeps (sweep_by)
   std::mt19937_64 rng;
   liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
   Clock::time_point last_anti_entropy{};

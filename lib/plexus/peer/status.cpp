@@ -4,6 +4,8 @@
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
 #include "plexus/peer/service_impl.hpp"
@@ -207,9 +209,10 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
 
 // Every tick: heartbeats, gossip, retransmits, monotonic drains, acks,
 // sync_joins. The per-peer sweep (up/down by timeout, redials and nudges,
-// partition TTLs, stale attaches) runs on every idle tick, which only comes
-// when something is due, and at most every sweep_interval while the fast
-// tick runs: sweeping every peer every 10 ms was most of a large cluster's tick.
+// partition TTLs, stale attaches) runs at most every sweep_interval: sweeping
+// every peer every 10 ms was most of a large cluster's tick (and a join opens
+// and closes a nudge connection per pair). The idle tick comes only when
+// something is due.
 void PeerService::Impl::tick() {
   const auto now = Clock::now();
   // Only links that carried nothing from us for a heartbeat interval need
@@ -220,9 +223,8 @@ void PeerService::Impl::tick() {
       if (PeerLinks* peer = find_peer(name)) send_frame(*peer, control_channel, 0, frame, true);
     }
   }
-  if (idle_tick || sweep_requested || now >= next_sweep) {
+  if (now >= next_sweep) {
     next_sweep = now + config.sweep_interval;
-    sweep_requested = false;
     for (auto it = partition_table.begin(); it != partition_table.end();) {
       it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
     }
@@ -260,16 +262,15 @@ Clock::time_point PeerService::Impl::idle_due(Clock::time_point now) const {
   for (const auto& [ref, partition] : partition_table) {
     if (partition.expires) due = std::min(due, *partition.expires);
   }
-  // A dial that is due while one is still in flight stays due: poll it at
-  // the fast pace rather than spin.
-  return std::max(due, now + config.tick_interval);
+  // Not before the next sweep, which is what acts on most of these: a dial
+  // that is due while one is in flight stays due, and must not make the tick spin.
+  return std::max({due, next_sweep, now + config.tick_interval});
 }
 
 void PeerService::Impl::arm_tick() {
   const auto now = Clock::now();
   const bool busy = has_timed_work();
   arm_tick_at(busy ? now + config.tick_interval : idle_due(now));
-  idle_tick = !busy;
 }
 
 void PeerService::Impl::arm_tick_at(Clock::time_point due) {
@@ -291,8 +292,7 @@ void PeerService::Impl::wake() {
 
 void PeerService::Impl::sweep_by(Clock::time_point due) {
   if (stopping) return;
-  sweep_requested = true;
-  if (due < tick_due) arm_tick_at(due);
+  if (const auto at = std::max(due, next_sweep); at < tick_due) arm_tick_at(at);
 }
 
 }  // namespace plexus::peer
