@@ -182,6 +182,69 @@ TEST_CASE("a graceful close delivers every frame already accepted") {
   CHECK(received == accepted);
 }
 
+TEST_CASE("write-through: replies leave from send() itself, and a write the socket takes in part is finished") {
+  // Proves Options::write_through: an idle connection writes from send(), a
+  // burst still batches, and frames larger than the socket buffer arrive
+  // intact and in order behind a partial write-through.
+  for (const bool through : {true, false}) {
+    CAPTURE(through);
+    asio::io_context io;
+    const auto key = secure::generate_cluster_key();
+    Options options = fast_options();
+    options.write_through = through;
+    std::vector<std::vector<std::uint8_t>> at_server;
+    ConnectionPtr* server_side = nullptr;
+    Server server(io, identity(key, "server"), options, [&](std::span<const std::uint8_t> body) {
+      at_server.emplace_back(body.begin(), body.end());
+      if (body.size() == 8) (void)(*server_side)->send(body);  // a ping: answer it at once
+    });
+    std::size_t pongs = 0;
+    Dialed client;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      auto result = co_await dial(io.get_executor(), server.endpoint(), identity(key, "client"), options,
+                                  std::make_shared<Counters>());
+      if (result.ok()) {
+        result.value()->start([&](std::span<const std::uint8_t>) { ++pongs; },
+                              [&](const Error& why) { client.closed.push_back(why); });
+      }
+      client.result.emplace(std::move(result));
+    }, asio::detached);
+    REQUIRE(run_until(io, [&] { return client.result.has_value() && server.connections.size() == 1; }));
+    auto connection = client.get();
+    REQUIRE(connection);
+    server_side = &server.connections[0];
+
+    constexpr std::uint64_t pings = 200;
+    for (std::uint64_t i = 0; i < pings; ++i) {
+      std::vector<std::uint8_t> ping(8);
+      std::memcpy(ping.data(), &i, 8);
+      REQUIRE(connection->send(ping).ok());
+      REQUIRE(run_until(io, [&] { return pongs == i + 1; }));
+    }
+    // Heartbeat ticks may occasionally hold the writer awake during a send.
+    if (through) CHECK(connection->stats().write_throughs >= pings / 2);
+    else CHECK(connection->stats().write_throughs == 0);
+    if (through) CHECK(server.connections[0]->stats().write_throughs >= pings / 2);  // the replies too
+
+    // A burst: one write-through at most, the rest batched by the writer.
+    // Its first frame is larger than a loopback socket buffer: the socket
+    // takes part of the write-through and the writer must finish it first.
+    const auto before = connection->stats();
+    std::mt19937 rng(11);
+    std::vector<std::vector<std::uint8_t>> burst;
+    burst.push_back(make_frame(rng, 0, 6 * 1024 * 1024));
+    for (std::uint64_t i = 1; i <= 100; ++i) burst.push_back(make_frame(rng, i, 100));
+    for (const auto& frame : burst) REQUIRE(connection->send(frame).ok());
+    const auto after_send = connection->stats();
+    CHECK(after_send.write_throughs - before.write_throughs <= 1);
+    const std::size_t expected = pings + burst.size();
+    REQUIRE(run_until(io, [&] { return at_server.size() == expected; }, std::chrono::seconds(20)));
+    for (std::size_t i = 0; i < burst.size(); ++i) CHECK(at_server[pings + i] == burst[i]);
+    CHECK(client.closed.empty());
+    CHECK(server.closed.empty());
+  }
+}
+
 TEST_CASE("a silent peer is declared dead, and a silent dialer times out its handshake") {
   // Proves the dead-peer timeout and the handshake timeout, each counted by reason.
   asio::io_context io;

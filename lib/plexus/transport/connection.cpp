@@ -37,6 +37,12 @@ struct Connection::Impl {
   std::optional<secure::RecordSealer> sealer;
   std::optional<secure::RecordOpener> opener;
   std::vector<std::uint8_t> leftover;
+  // Bytes ready for the socket (sealed, or plain when insecure) from
+  // `unsent` on: a write-through that the socket did not take whole. The
+  // writer sends them before anything else.
+  ByteBuffer sealed;
+  std::size_t unsent = 0;
+  std::vector<ByteBuffer> through_batch;  // reused by write_through
   asio::steady_timer wake;
   asio::steady_timer watchdog;
   Clock::time_point last_rx = Clock::now();
@@ -49,6 +55,10 @@ struct Connection::Impl {
 
 namespace {
 constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+// Socket reads processed on this thread (any connection): a write-through is
+// allowed once per connection per read turn, so that replies go out at once
+// while a burst of sends from one handler still batches in the outbox.
+thread_local std::uint64_t read_turn = 0;
 }
 
 // The three coroutines of a connection. Each holds a shared_ptr to it, so
@@ -112,6 +122,7 @@ struct ConnectionTasks {
         c.impl_->last_rx = Clock::now();
         c.stats_.bytes_read += n;
         if (!consume(c, {buffer.data(), n})) break;
+        ++read_turn;  // the replies to this read may write through
         if (c.on_read_done_) c.on_read_done_();
         if (c.impl_->opener && c.impl_->opener->closed()) c.peer_finished_ = true;
       }
@@ -123,22 +134,42 @@ struct ConnectionTasks {
     }
   }
 
-  static asio::awaitable<std::error_code> write_batch(Connection& c, std::vector<ByteBuffer>& batch,
-                                                      ByteBuffer& sealed) {
-    std::error_code ec;
-    std::size_t n = 0;
-    if (c.impl_->sealer) {
-      sealed.clear();
-      for (auto& chunk : batch) c.impl_->sealer->seal(chunk.span(), sealed);
-      std::tie(ec, n) = co_await asio::async_write(c.socket_, asio::buffer(sealed.data(), sealed.size()), nothrow);
-    } else {
-      std::vector<asio::const_buffer> buffers;
-      for (auto& chunk : batch) buffers.emplace_back(chunk.data(), chunk.size());
-      std::tie(ec, n) = co_await asio::async_write(c.socket_, buffers, nothrow);
+  // Seal (or, insecure, copy) `batch` into impl.sealed, from its start.
+  static void prepare(Connection& c, const std::vector<ByteBuffer>& batch) {
+    auto& impl = *c.impl_;
+    impl.sealed.clear();
+    impl.unsent = 0;
+    for (const auto& chunk : batch) {
+      if (impl.sealer) impl.sealer->seal(chunk.span(), impl.sealed);
+      else impl.sealed.append(chunk.span());
     }
+  }
+
+  static void count_written(Connection& c, std::size_t n) {
     c.stats_.bytes_written += n;
     ++c.stats_.writes;
     c.impl_->last_tx = Clock::now();
+  }
+
+  // Write what impl.sealed holds from impl.unsent on.
+  static asio::awaitable<std::error_code> write_unsent(Connection& c) {
+    auto& impl = *c.impl_;
+    auto [ec, n] = co_await asio::async_write(
+        c.socket_, asio::buffer(impl.sealed.data() + impl.unsent, impl.sealed.size() - impl.unsent), nothrow);
+    impl.unsent = impl.sealed.size();
+    count_written(c, n);
+    co_return ec;
+  }
+
+  static asio::awaitable<std::error_code> write_batch(Connection& c, std::vector<ByteBuffer>& batch) {
+    if (c.impl_->sealer) {
+      prepare(c, batch);
+      co_return co_await write_unsent(c);
+    }
+    std::vector<asio::const_buffer> buffers;
+    for (auto& chunk : batch) buffers.emplace_back(chunk.data(), chunk.size());
+    auto [ec, n] = co_await asio::async_write(c.socket_, buffers, nothrow);
+    count_written(c, n);
     co_return ec;
   }
 
@@ -159,25 +190,31 @@ struct ConnectionTasks {
   static asio::awaitable<void> write_loop(Ptr self) {
     Connection& c = *self;
     std::vector<ByteBuffer> batch;
-    ByteBuffer sealed;
     while (c.state_ != Connection::State::finished) {
+      if (c.impl_->unsent < c.impl_->sealed.size()) {  // the rest of a write-through goes first
+        if (auto ec = co_await write_unsent(c)) {
+          if (c.state_ != Connection::State::finished) {
+            c.abort(make_error(errc::truncated_stream, "write failed: " + ec.message()));
+          }
+          break;
+        }
+        continue;
+      }
       if (c.impl_->outbox.empty()) {
         if (c.state_ == Connection::State::closing) {
           co_await finish_writing(c);
           break;
         }
         c.writer_idle_ = true;
+        c.write_through_spent_ = false;
         co_await c.impl_->wake.async_wait(nothrow);
         c.writer_idle_ = false;
         continue;
       }
       batch.clear();
       c.impl_->outbox.take(c.options_.write_batch_max_bytes, batch);
-      if (c.want_writable_ && c.impl_->outbox.bytes() <= c.options_.outbox_max_bytes / 2) {
-        c.want_writable_ = false;
-        if (c.on_writable_) c.on_writable_();
-      }
-      auto ec = co_await write_batch(c, batch, sealed);
+      c.notify_writable();
+      auto ec = co_await write_batch(c, batch);
       for (auto& chunk : batch) c.impl_->outbox.recycle(std::move(chunk));
       if (ec) {
         if (c.state_ != Connection::State::finished) {
@@ -186,6 +223,29 @@ struct ConnectionTasks {
         break;
       }
     }
+  }
+
+  // The send path of an idle writer: seal the queued frame(s) and hand them
+  // to the socket now, without waking the writer (a post and a coroutine
+  // resume before the bytes leave). What the socket does not take at once,
+  // or an error, is left to the writer.
+  static void write_through(Connection& c) {
+    auto& impl = *c.impl_;
+    impl.through_batch.clear();
+    impl.outbox.take(c.options_.write_batch_max_bytes, impl.through_batch);
+    c.notify_writable();
+    prepare(c, impl.through_batch);
+    for (auto& chunk : impl.through_batch) impl.outbox.recycle(std::move(chunk));
+    ++c.stats_.write_throughs;
+    std::error_code ec;
+    const std::size_t n = c.socket_.write_some(asio::buffer(impl.sealed.data(), impl.sealed.size()), ec);
+    if (!ec) {
+      impl.unsent = n;
+      count_written(c, n);
+    }
+    c.write_through_turn_ = read_turn;  // later sends of this turn batch in the outbox
+    c.write_through_spent_ = true;
+    if (impl.unsent < impl.sealed.size()) c.wake_writer();
   }
 
   static void check_timers(Connection& c, Clock::time_point now) {
@@ -267,6 +327,7 @@ Connection::Connection(asio::ip::tcp::socket socket, secure::Session session,
   std::error_code ignored;
   remote_ = socket_.remote_endpoint(ignored);
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket_.non_blocking(true, ignored);  // a write-through must not block the thread
   impl_->leftover = std::move(leftover);
 }
 
@@ -300,8 +361,19 @@ Result<void> Connection::send(std::span<const std::uint8_t> body) {
   }
   std::memcpy(impl_->outbox.append_frame(body.size()), body.data(), body.size());
   ++stats_.frames_sent;
-  wake_writer();
+  if (writer_idle_ && options_.write_through && (!write_through_spent_ || write_through_turn_ != read_turn)) {
+    ConnectionTasks::write_through(*this);
+  } else {
+    wake_writer();
+  }
   return {};
+}
+
+void Connection::notify_writable() {
+  if (want_writable_ && impl_->outbox.bytes() <= options_.outbox_max_bytes / 2) {
+    want_writable_ = false;
+    if (on_writable_) on_writable_();
+  }
 }
 
 void Connection::wake_writer() {

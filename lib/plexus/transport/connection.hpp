@@ -36,6 +36,7 @@ struct Stats {
   std::uint64_t bytes_written = 0;    ///< bytes on the wire, records included
   std::uint64_t bytes_read = 0;
   std::uint64_t writes = 0;           ///< socket writes (each carries many frames)
+  std::uint64_t write_throughs = 0;   ///< of which made from send() itself (Options::write_through)
   std::uint64_t ticks_sent = 0;
   std::size_t outbox_bytes = 0;
   std::size_t outbox_frames = 0;
@@ -94,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void task_done();
   void wake_writer();
+  void notify_writable();
 
   asio::ip::tcp::socket socket_;
   asio::ip::tcp::endpoint remote_;
@@ -106,6 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool peer_finished_ = false;
   bool peer_started_close_ = false;
   bool writer_idle_ = false;
+  bool write_through_spent_ = false;  // a write-through happened since the writer was last idle
+  std::uint64_t write_through_turn_ = 0;  // ... in this read turn (see connection.cpp)
   bool want_writable_ = false;
   int tasks_ = 0;
   FrameHandler on_frame_;
