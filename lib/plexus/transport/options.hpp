@@ -28,6 +28,10 @@ struct Options {
   /// traffic; frames sent in a burst still batch, as only the first send after
   /// each socket read (or idle writer) writes through.
   bool write_through = true;
+  /// A connection whose I/O runs on another executor (Connection::move_io)
+  /// stops reading while this many bytes of frames read wait to be handled
+  /// at home.
+  std::size_t handoff_max_bytes = 512 * 1024;
   /// Size of each socket read.
   std::size_t read_buffer_bytes = 256 * 1024;
   /// A tick is sent when nothing else was written for this long.
