@@ -81,7 +81,7 @@ TEST_CASE("bulk channels: I/O on the bulk thread; per-key FIFO, exactly-once ack
   std::map<std::string, std::shared_ptr<Inbox>> sinks;
   for (const auto& [name, bulk] : {std::pair{"a", true}, {"b", true}, {"c", false}}) {
     auto started = PeerService::start(io.get_executor(), config(name, bulk));
-    REQUIRE_MESSAGE(started.ok(), started.error().message());
+    if (!started.ok()) FAIL(started.error().message());
     auto inbox = std::make_shared<Inbox>();
     REQUIRE((*started)->register_server("sink", [inbox](const Received& r) { inbox->push(r); }).ok());
     nodes[name] = *started;

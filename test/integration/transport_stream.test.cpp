@@ -250,10 +250,19 @@ TEST_CASE("move_io: I/O on another thread, handlers at home, frames intact and i
   // Proves Connection::move_io, before start (dialer) and from on_frame
   // (acceptor): every frame arrives once, in order, intact, each handler runs
   // on the home thread, flow control holds, and the close is orderly.
-  asio::io_context io;  // home: this thread
-  asio::io_context bulk;
-  auto guard = asio::make_work_guard(bulk);
-  std::thread bulk_thread([&bulk] { bulk.run(); });
+  asio::io_context bulk;  // declared first: it must outlive the sockets moved onto it
+  asio::io_context io;    // home: this thread
+  // The bulk thread ends with the test, even when a REQUIRE throws.
+  struct Runner {
+    asio::io_context& context;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
+    std::thread thread{[this] { context.run(); }};
+    ~Runner() {
+      guard.reset();
+      context.stop();
+      thread.join();
+    }
+  } bulk_runner{bulk};
   const auto home_thread = std::this_thread::get_id();
   const auto key = secure::generate_cluster_key();
   Options options = fast_options();
@@ -330,8 +339,6 @@ TEST_CASE("move_io: I/O on another thread, handlers at home, frames intact and i
   REQUIRE(run_until(io, [&] { return !client.closed.empty() && !server_closed.empty(); }));
   CHECK_FALSE(client.closed[0].code);
   CHECK(server_closed[0].code == errc::peer_closed);
-  guard.reset();
-  bulk_thread.join();
 }
 
 TEST_CASE("a silent peer is declared dead, and a silent dialer times out its handshake") {

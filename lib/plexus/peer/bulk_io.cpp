@@ -30,6 +30,11 @@ BulkIo::~BulkIo() { stop(); }
 
 void BulkIo::stop() {
   if (!thread_.joinable()) return;
+  if (thread_.get_id() == std::this_thread::get_id()) {  // cannot join itself (not expected)
+    io_.stop();
+    thread_.detach();
+    return;
+  }
   guard_.reset();
   // Bounded: polls for the run loop to run out of work, then stops it.
   for (int i = 0; i < 100 && !ran_out_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

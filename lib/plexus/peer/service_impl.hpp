@@ -172,10 +172,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   asio::any_io_executor executor;
   Config config;
   NodeSpec self;
-  /// The thread of Config::bulk_channels (null when there are none). Before
-  /// `peers`, so that it outlives every connection (PeerService's destructor
-  /// stops it first).
-  std::unique_ptr<BulkIo> bulk;
+  /// The thread of Config::bulk_channels (null when there are none).
+  /// PeerService's destructor stops it; each connection moved onto it holds
+  /// it too, so its io_context outlives their sockets.
+  std::shared_ptr<BulkIo> bulk;
   [[nodiscard]] bool bulk_channel(std::string_view channel) const {
     return bulk && config.bulk_channels.count(channel) != 0;
   }

@@ -240,7 +240,6 @@ void ConnectionTasks::write_through(Connection& c) {
   auto& impl = *c.impl_;
   impl.through_batch.clear();
   impl.outbox.take(c.options_.write_batch_max_bytes, impl.through_batch);
-  c.notify_writable();
   prepare(c, impl.through_batch);
   for (auto& chunk : impl.through_batch) impl.outbox.recycle(std::move(chunk));
   ++c.stats_.write_throughs;
@@ -253,6 +252,7 @@ void ConnectionTasks::write_through(Connection& c) {
   c.write_through_turn_ = read_turn;  // later sends of this turn batch in the outbox
   c.write_through_spent_ = true;
   if (impl.unsent < impl.sealed.size()) c.wake_writer();
+  c.notify_writable();  // last: its handler may send again
 }
 
 void ConnectionTasks::check_timers(Connection& c, Clock::time_point now) {

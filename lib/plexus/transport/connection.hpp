@@ -73,7 +73,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// calls stay at home). Call it before start(), or after start() only from
   /// the on_frame handler (the move then completes once the coroutines have
   /// wound down, with any frames sent meanwhile kept in order). Once.
-  void move_io(asio::any_io_executor io);
+  /// `io_owner` is kept until the connection is destroyed: whatever owns the
+  /// executor's io_context, which must outlive the socket.
+  void move_io(asio::any_io_executor io, std::shared_ptr<void> io_owner = {});
   /// Queue one frame. Errors: outbox_full (retry after on_writable),
   /// frame_too_large, shutting_down (close() was called or the connection ended).
   Result<void> send(std::span<const std::uint8_t> body);
@@ -127,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return lock;
   }
 
+  std::shared_ptr<void> io_owner_;  // before socket_: destroyed after it
   asio::ip::tcp::socket socket_;
   asio::any_io_executor home_;
   asio::any_io_executor io_;  // the socket's: home_ unless moved

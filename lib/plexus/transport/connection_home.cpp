@@ -58,8 +58,9 @@ void Connection::spawn_tasks() {
   asio::co_spawn(io, ConnectionTasks::watchdog(shared_from_this()), asio::detached);
 }
 
-void Connection::move_io(asio::any_io_executor io) {
+void Connection::move_io(asio::any_io_executor io, std::shared_ptr<void> io_owner) {
   if (split_ || moving_to_ || state_ != State::open || home_closed_) return;
+  io_owner_ = std::move(io_owner);
   if (!started_) return rebind(std::move(io));
   // Started: the three coroutines wind down on this executor (the reader
   // after the read that delivered this frame, the writer after its current
