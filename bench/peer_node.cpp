@@ -452,11 +452,17 @@ class Node {
   asio::steady_timer blast_timer_, ping_timer_, poll_timer_;
 };
 
-// NAME:PARALLELISM
-std::pair<std::string, ChannelSpec> parse_channel(const std::string& text) {
+// NAME:PARALLELISM[:bulk] (bulk: the channel is in Config::bulk_channels)
+std::pair<std::string, ChannelSpec> parse_channel(const std::string& text, peer::Config& config) {
   const auto colon = text.find(':');
-  if (colon == std::string::npos) throw std::invalid_argument("--channel " + text + ": expected NAME:PARALLELISM");
-  return {text.substr(0, colon), ChannelSpec{std::uint32_t(std::stoul(text.substr(colon + 1))), false}};
+  if (colon == std::string::npos) throw std::invalid_argument("--channel " + text + ": expected NAME:PARALLELISM[:bulk]");
+  std::string name = text.substr(0, colon), rest = text.substr(colon + 1);
+  if (const auto flag = rest.find(':'); flag != std::string::npos) {
+    if (rest.substr(flag + 1) != "bulk") throw std::invalid_argument("--channel " + text + ": the only flag is bulk");
+    config.bulk_channels.insert(name);
+    rest.resize(flag);
+  }
+  return {name, ChannelSpec{std::uint32_t(std::stoul(rest)), false}};
 }
 
 }  // namespace
@@ -470,7 +476,8 @@ int run_node(int argc, char** argv) {
   peer::Config config;  // defaults, unless an experiment asks otherwise
   CLI::App app{"bench_peer node (started by bench_peer itself)"};
   app.add_option("--name", name)->required();
-  app.add_option("--channel", channels, "NAME:PARALLELISM");
+  app.add_option("--channel", channels, "NAME:PARALLELISM[:bulk]");
+  app.add_option("--bulk-io-nice", config.bulk_io_nice, "Config::bulk_io_nice (experiments)");
   app.add_flag("--insecure", insecure);
   app.add_option("--cpu", cpu, "pin to this core");
   app.add_option("--parent", parent, "exit if this is not our parent");
@@ -509,7 +516,7 @@ int run_node(int argc, char** argv) {
   config.key = *key;
   config.insecure = insecure;
   try {
-    for (const auto& text : channels) config.channels.insert(parse_channel(text));
+    for (const auto& text : channels) config.channels.insert(parse_channel(text, config));
   } catch (const std::exception& e) {
     emit_error("start", e.what());
     return 2;

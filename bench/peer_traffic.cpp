@@ -184,7 +184,9 @@ json run_round_trip(const PeerFlags& flags) {
   spdlog::info("plain tcp ping-pong: {}", out["plain_tcp"].dump());
   try {
     Fleet fleet(flags.node_log_level, flags.node_args);
-    start_pair(fleet, false, {"bulk:1"}, false);
+    // The stream's channel is declared for bulk traffic (Config::bulk_channels),
+    // as an application that streams on a channel beside latency-sensitive ones would.
+    start_pair(fleet, false, {"bulk:1:bulk"}, false);
     out["plexus_idle"] = ping(fleet, "default", flags, false);
     spdlog::info("plexus ping-pong: {}", out["plexus_idle"].dump());
     out["plexus_idle_on_io"] = ping(fleet, "default", flags, true);

@@ -11,6 +11,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/write.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,6 +181,164 @@ TEST_CASE("a graceful close delivers every frame already accepted") {
   CHECK(connection->send(body).error().code == errc::shutting_down);
   REQUIRE(run_until(io, [&] { return !server.closed.empty(); }));
   CHECK(received == accepted);
+}
+
+TEST_CASE("write-through: replies leave from send() itself, and a write the socket takes in part is finished") {
+  // Proves Options::write_through: an idle connection writes from send(), a
+  // burst still batches, and frames larger than the socket buffer arrive
+  // intact and in order behind a partial write-through.
+  for (const bool through : {true, false}) {
+    CAPTURE(through);
+    asio::io_context io;
+    const auto key = secure::generate_cluster_key();
+    Options options = fast_options();
+    options.write_through = through;
+    std::vector<std::vector<std::uint8_t>> at_server;
+    ConnectionPtr* server_side = nullptr;
+    Server server(io, identity(key, "server"), options, [&](std::span<const std::uint8_t> body) {
+      at_server.emplace_back(body.begin(), body.end());
+      if (body.size() == 8) (void)(*server_side)->send(body);  // a ping: answer it at once
+    });
+    std::size_t pongs = 0;
+    Dialed client;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      auto result = co_await dial(io.get_executor(), server.endpoint(), identity(key, "client"), options,
+                                  std::make_shared<Counters>());
+      if (result.ok()) {
+        result.value()->start([&](std::span<const std::uint8_t>) { ++pongs; },
+                              [&](const Error& why) { client.closed.push_back(why); });
+      }
+      client.result.emplace(std::move(result));
+    }, asio::detached);
+    REQUIRE(run_until(io, [&] { return client.result.has_value() && server.connections.size() == 1; }));
+    auto connection = client.get();
+    REQUIRE(connection);
+    server_side = &server.connections[0];
+
+    constexpr std::uint64_t pings = 200;
+    for (std::uint64_t i = 0; i < pings; ++i) {
+      std::vector<std::uint8_t> ping(8);
+      std::memcpy(ping.data(), &i, 8);
+      REQUIRE(connection->send(ping).ok());
+      REQUIRE(run_until(io, [&] { return pongs == i + 1; }));
+    }
+    // Heartbeat ticks may occasionally hold the writer awake during a send.
+    if (through) CHECK(connection->stats().write_throughs >= pings / 2);
+    else CHECK(connection->stats().write_throughs == 0);
+    if (through) CHECK(server.connections[0]->stats().write_throughs >= pings / 2);  // the replies too
+
+    // A burst: one write-through at most, the rest batched by the writer.
+    // Its first frame is larger than a loopback socket buffer: the socket
+    // takes part of the write-through and the writer must finish it first.
+    const auto before = connection->stats();
+    std::mt19937 rng(11);
+    std::vector<std::vector<std::uint8_t>> burst;
+    burst.push_back(make_frame(rng, 0, 6 * 1024 * 1024));
+    for (std::uint64_t i = 1; i <= 100; ++i) burst.push_back(make_frame(rng, i, 100));
+    for (const auto& frame : burst) REQUIRE(connection->send(frame).ok());
+    const auto after_send = connection->stats();
+    CHECK(after_send.write_throughs - before.write_throughs <= 1);
+    const std::size_t expected = pings + burst.size();
+    REQUIRE(run_until(io, [&] { return at_server.size() == expected; }, std::chrono::seconds(20)));
+    for (std::size_t i = 0; i < burst.size(); ++i) CHECK(at_server[pings + i] == burst[i]);
+    CHECK(client.closed.empty());
+    CHECK(server.closed.empty());
+  }
+}
+
+TEST_CASE("move_io: I/O on another thread, handlers at home, frames intact and in order both ways") {
+  // Proves Connection::move_io, before start (dialer) and from on_frame
+  // (acceptor): every frame arrives once, in order, intact, each handler runs
+  // on the home thread, flow control holds, and the close is orderly.
+  asio::io_context bulk;  // declared first: it must outlive the sockets moved onto it
+  asio::io_context io;    // home: this thread
+  // The bulk thread ends with the test, even when a REQUIRE throws.
+  struct Runner {
+    asio::io_context& context;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
+    std::thread thread{[this] { context.run(); }};
+    ~Runner() {
+      guard.reset();
+      context.stop();
+      thread.join();
+    }
+  } bulk_runner{bulk};
+  const auto home_thread = std::this_thread::get_id();
+  const auto key = secure::generate_cluster_key();
+  Options options = fast_options();
+  options.handoff_max_bytes = 64 * 1024;  // small: the reader must wait for home
+
+  std::uint64_t received = 0, bad = 0, off_home = 0, echoes = 0;
+  ConnectionPtr server_side;
+  auto server_counters = std::make_shared<Counters>();
+  std::vector<Error> server_closed;
+  auto listener = Listener::open(io.get_executor(), loopback_any, identity(key, "server"), options, server_counters,
+                                 [&](ConnectionPtr c) {
+    server_side = c;
+    c->start([&, c](std::span<const std::uint8_t> body) {
+      if (std::this_thread::get_id() != home_thread) ++off_home;
+      if (body.size() == 8) {  // the first frame: move, then answer (the answer waits for the move)
+        c->move_io(bulk.get_executor());
+        (void)c->send(body);
+        return;
+      }
+      std::uint64_t index = 0, sum = 0;
+      std::memcpy(&index, body.data(), 8);
+      std::memcpy(&sum, body.data() + 8, 8);
+      if (index != received || sum != fnv1a(body.subspan(16))) ++bad;
+      if (++received % 100 == 0) (void)c->send(body.first(16));  // an echo through the moved writer
+    }, [&](const Error& why) { server_closed.push_back(why); });
+  });
+  REQUIRE(listener.ok());
+  Dialed client;
+  bool answered = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    auto result = co_await dial(io.get_executor(), (*listener)->local_endpoint(), identity(key, "client"), options,
+                                std::make_shared<Counters>());
+    if (result.ok()) {
+      result.value()->move_io(bulk.get_executor());  // before start
+      result.value()->start([&](std::span<const std::uint8_t> body) {
+        if (std::this_thread::get_id() != home_thread) ++off_home;
+        if (body.size() == 8) answered = true;
+        else ++echoes;
+      }, [&](const Error& why) { client.closed.push_back(why); });
+    }
+    client.result.emplace(std::move(result));
+  }, asio::detached);
+  REQUIRE(run_until(io, [&] { return client.result.has_value(); }));
+  auto connection = client.get();
+  REQUIRE(connection);
+  std::vector<std::uint8_t> hello(8, 1);
+  REQUIRE(connection->send(hello).ok());
+  REQUIRE(run_until(io, [&] { return answered; }));
+
+  constexpr std::uint64_t total = 20'000;
+  std::mt19937 rng(5);
+  std::uint64_t sent = 0;
+  asio::steady_timer pace(io);
+  std::function<void()> burst = [&] {
+    for (int i = 0; i < 1000 && sent < total; ++i) {
+      const std::size_t size = (rng() % 16 == 0) ? 65536 : rng() % 1024;
+      if (!connection->send(make_frame(rng, sent, size)).ok()) break;  // outbox full: next burst retries
+      ++sent;
+    }
+    if (sent < total) {
+      pace.expires_after(Millis(5));
+      pace.async_wait([&](std::error_code ec) { if (!ec) burst(); });
+    }
+  };
+  burst();
+  REQUIRE(run_until(io, [&] { return received == total && echoes == total / 100; }, std::chrono::seconds(60)));
+  CHECK(bad == 0);
+  CHECK(off_home == 0);
+  CHECK(connection->io_moved());
+  CHECK(server_side->io_moved());
+  CHECK(connection->stats().frames_received == total / 100 + 1);
+  CHECK(server_side->stats().frames_received == total + 1);
+  connection->close();
+  REQUIRE(run_until(io, [&] { return !client.closed.empty() && !server_closed.empty(); }));
+  CHECK_FALSE(client.closed[0].code);
+  CHECK(server_closed[0].code == errc::peer_closed);
 }
 
 TEST_CASE("a silent peer is declared dead, and a silent dialer times out its handshake") {

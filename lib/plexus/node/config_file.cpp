@@ -5,7 +5,7 @@
 //   {"name": "n1", "listen": "10.0.0.5:7100", "admin": "127.0.0.1:7180",
 //    "secret_file": "cluster.key", "data_dir": "/var/lib/plexus",
 //    "join": ["10.0.0.6:7100", {"name": "n2", ...spec...}],
-//    "channels": ["bulk:4", "state:1:monotonic"]  // or {"bulk": {"parallelism": 4}}
+//    "channels": ["bulk:4:bulk", "state:1:monotonic"]  // or {"bulk": {"parallelism": 4, "bulk": true}}
 //    "heartbeat_ms": 200, "log_format": "json"}
 #include <fstream>
 #include <functional>
@@ -88,24 +88,27 @@ Reader list(std::vector<std::string> NodeOptions::*member, bool objects) {
   };
 }
 
-// "channels": ["bulk:4", "state:1:monotonic"] or {"bulk": {"parallelism": 4, "monotonic": false}}.
+// "channels": ["bulk:4:bulk", "state:1:monotonic"] or
+// {"bulk": {"parallelism": 4, "monotonic": false, "bulk": true}}.
 std::string read_channels(const json& value, NodeOptions& options) {
   if (!value.is_object()) return list(&NodeOptions::channels, false)(value, options);
   std::vector<std::string> out;
   for (const auto& [name, channel] : value.items()) {
-    if (!channel.is_object()) return name + ": expected {\"parallelism\": N, \"monotonic\": BOOL}";
+    if (!channel.is_object()) return name + ": expected {\"parallelism\": N, \"monotonic\": BOOL, \"bulk\": BOOL}";
     std::int64_t parallelism = 1;
-    bool monotonic = false;
+    bool monotonic = false, bulk = false;
     for (const auto& [key, field] : channel.items()) {
       if (key == "parallelism" && field.is_number_integer()) {
         parallelism = field.get<std::int64_t>();
       } else if (key == "monotonic" && field.is_boolean()) {
         monotonic = field.get<bool>();
+      } else if (key == "bulk" && field.is_boolean()) {
+        bulk = field.get<bool>();
       } else {
         return name + "." + key + ": unknown key or wrong type";
       }
     }
-    out.push_back(name + ":" + std::to_string(parallelism) + (monotonic ? ":monotonic" : ""));
+    out.push_back(name + ":" + std::to_string(parallelism) + (monotonic ? ":monotonic" : "") + (bulk ? ":bulk" : ""));
   }
   options.channels = std::move(out);
   return {};

@@ -38,7 +38,7 @@ struct NodeOptions {
   std::string secret_file;
   std::vector<std::string> join;  ///< HOST:PORT or node spec JSON
   std::string data_dir;
-  std::vector<std::string> channels;  ///< NAME:PARALLELISM[:monotonic]
+  std::vector<std::string> channels;  ///< NAME:PARALLELISM[:monotonic][:bulk]
   bool insecure = false;
   int heartbeat_ms = 500;
   int peer_timeout_ms = 2000;

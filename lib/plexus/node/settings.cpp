@@ -25,27 +25,35 @@ Error flag_error(std::string_view flag, const std::string& what) {
 // A library error's detail when it has one ("listen_addr: must be ..."), else its message.
 std::string reason(const Error& error) { return error.detail.empty() ? error.message() : error.detail; }
 
-// NAME:PARALLELISM[:monotonic]
-Result<std::pair<std::string, ChannelSpec>> parse_channel(const std::string& text) {
+struct ParsedChannel {
+  std::string name;
+  ChannelSpec spec;
+  bool bulk = false;  // peer::Config::bulk_channels
+};
+
+// NAME:PARALLELISM[:monotonic][:bulk]
+Result<ParsedChannel> parse_channel(const std::string& text) {
   const auto bad = [&](const std::string& what) { return flag_error("--channel " + text, what); };
   const auto first = text.find(':');
-  if (first == std::string::npos) return bad("expected NAME:PARALLELISM[:monotonic]");
-  const std::string name = text.substr(0, first);
+  if (first == std::string::npos) return bad("expected NAME:PARALLELISM[:monotonic][:bulk]");
+  ParsedChannel out;
+  out.name = text.substr(0, first);
   std::string rest = text.substr(first + 1);
-  ChannelSpec spec;
-  if (const auto second = rest.find(':'); second != std::string::npos) {
-    if (rest.substr(second + 1) != "monotonic") return bad("the third part must be 'monotonic'");
-    spec.monotonic = true;
-    rest.resize(second);
+  for (auto flag = rest.rfind(':'); flag != std::string::npos; flag = rest.rfind(':')) {
+    const std::string word = rest.substr(flag + 1);
+    if (word == "monotonic" && !out.spec.monotonic) out.spec.monotonic = true;
+    else if (word == "bulk" && !out.bulk) out.bulk = true;
+    else return bad("after the parallelism only 'monotonic' and 'bulk', each once");
+    rest.resize(flag);
   }
   if (rest.empty() || rest.size() > 3 || rest.find_first_not_of("0123456789") != std::string::npos ||
       std::stoul(rest) < 1 || std::stoul(rest) > channel_parallelism_max) {
     return bad("parallelism must be 1.." + std::to_string(channel_parallelism_max));
   }
-  spec.parallelism = std::uint32_t(std::stoul(rest));
-  if (auto ok = validate_channel_name(name, "channel name"); !ok) return bad(reason(ok.error()));
-  if (name == peer::control_channel) return bad("_control is reserved");
-  return std::pair{name, spec};
+  out.spec.parallelism = std::uint32_t(std::stoul(rest));
+  if (auto ok = validate_channel_name(out.name, "channel name"); !ok) return bad(reason(ok.error()));
+  if (out.name == peer::control_channel) return bad("_control is reserved");
+  return out;
 }
 
 Result<void> check_range(std::string_view flag, int value, int min, int max) {
@@ -128,7 +136,8 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   for (const auto& text : o.channels) {
     auto channel = parse_channel(text);
     if (!channel) return channel.error();
-    config.channels.insert(*channel);
+    config.channels.insert({channel->name, channel->spec});
+    if (channel->bulk) config.bulk_channels.insert(channel->name);
   }
   if (auto ok = check_timers(o); !ok) return ok;
   config.insecure = o.insecure;

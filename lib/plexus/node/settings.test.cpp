@@ -45,7 +45,7 @@ TEST_CASE("a config file sets every key, relative paths from its folder") {
   // Proves the file's keys map onto the options and paths resolve against the file.
   TempDir dir;
   const auto file = dir.write("node.json", R"({"name": "n2", "listen": "127.0.0.1:7100", "secret_file": "key",
-    "data_dir": "data", "join": ["127.0.0.1:7200", {"name": "x"}], "channels": {"bulk": {"parallelism": 4}},
+    "data_dir": "data", "join": ["127.0.0.1:7200", {"name": "x"}], "channels": {"bulk": {"parallelism": 4, "bulk": true}},
     "heartbeat_ms": 100, "peer_timeout_ms": 900, "log_format": "json", "insecure": true})");
   NodeOptions options;
   REQUIRE(load_config_file(file, options).ok());
@@ -55,7 +55,7 @@ TEST_CASE("a config file sets every key, relative paths from its folder") {
   CHECK(fs::path(options.data_dir) == dir.path / "data");
   CHECK(options.join.size() == 2);
   CHECK(options.join[1] == R"({"name":"x"})");
-  CHECK(options.channels == std::vector<std::string>{"bulk:4"});
+  CHECK(options.channels == std::vector<std::string>{"bulk:4:bulk"});
   CHECK(options.heartbeat_ms == 100);
   CHECK(options.insecure);
   CHECK(options.log_format == "json");
@@ -86,6 +86,20 @@ TEST_CASE("unknown keys and wrong types in the config file are named") {
   CHECK_FALSE(load_config_file(dir.path / "missing.json", options).ok());
 }
 
+TEST_CASE("a channel's flags: monotonic into its spec, bulk into peer::Config::bulk_channels") {
+  TempDir dir;
+  auto o = valid(dir);
+  o.channels = {"stream:2:bulk", "state:1:monotonic", "both:3:bulk:monotonic", "plain:1"};
+  auto settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK(settings->peer.bulk_channels == std::set<std::string, std::less<>>{"both", "stream"});
+  CHECK(settings->peer.channels.at("stream").parallelism == 2);
+  CHECK_FALSE(settings->peer.channels.at("stream").monotonic);
+  CHECK(settings->peer.channels.at("state").monotonic);
+  CHECK(settings->peer.channels.at("both").monotonic);
+  CHECK(settings->peer.channels.at("both").parallelism == 3);
+}
+
 TEST_CASE("resolve names the flag of each bad setting") {
   // Proves every rejected option says which flag is wrong.
   TempDir dir;
@@ -103,6 +117,12 @@ TEST_CASE("resolve names the flag of each bad setting") {
   bad = o;
   bad.channels = {"bulk:0"};
   CHECK(problem(bad).starts_with("--channel bulk:0"));
+  bad = o;
+  bad.channels = {"bulk:2:bulk:bulk"};
+  CHECK(problem(bad).starts_with("--channel bulk:2:bulk:bulk"));
+  bad = o;
+  bad.channels = {"bulk:2:fast"};
+  CHECK(problem(bad).starts_with("--channel bulk:2:fast"));
   bad = o;
   bad.peer_timeout_ms = bad.heartbeat_ms;
   CHECK(problem(bad).starts_with("--peer-timeout-ms"));

@@ -163,7 +163,10 @@ void PeerService::Impl::on_leave_message(PeerLinks& peer, const wire::Leave& lea
 void PeerService::Impl::removed_self() {
   if (left) return;
   left = true;
-  spdlog::warn("this node is no longer a member; stopping cluster traffic");
+  // Removed by another node: learned from its Leave or from the tombstone
+  // gossip sent just before it, whichever is read first.
+  spdlog::warn(leaving_by_choice ? "this node is no longer a member; stopping cluster traffic"
+                                 : "this node was removed from the cluster; stopping cluster traffic");
   for (auto& [name, peer] : peers) drop_links(peer, "this node left");
   for (auto& w : sync_joins) if (w.done) w.done(make_error(errc::shutting_down, "this node left"));
   sync_joins.clear();

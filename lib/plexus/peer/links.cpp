@@ -188,6 +188,8 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
     send_digest(*peer);
   } else {
     connection->set_liveness(config.data_link_heartbeat, config.data_link_dead_timeout);
+    // A bulk channel's I/O goes to the bulk thread (a dialer's went there before it started).
+    if (!context->dialer && bulk_channel(attach.channel)) connection->move_io(bulk->executor(), bulk);
   }
   refresh(*peer, now);
 }
@@ -248,6 +250,7 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
     context->channel = channel;
     context->index = index;
     context->dialer = true;
+    if (s.bulk_channel(channel)) connection->move_io(s.bulk->executor(), s.bulk);
     s.unattached.emplace(connection, Clock::now());
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, channel, index, false}});

@@ -81,7 +81,13 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   if (config.data_link_dead_timeout < 2 * config.data_link_heartbeat) {
     return make_error(errc::invalid_field, "data_link_dead_timeout: must be at least twice data_link_heartbeat");
   }
+  for (const auto& name : config.bulk_channels) {
+    if (!spec.channels.count(name)) {
+      return make_error(errc::invalid_field, "bulk_channels: " + name + " is not a channel of this node");
+    }
+  }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
+  if (!impl->config.bulk_channels.empty()) impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice);
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
   // The listening ports are known now: this is the spec the cluster sees.
   impl->members = membership::Membership(impl->self, membership::Options{impl->config.max_members});
@@ -107,6 +113,7 @@ PeerService::~PeerService() {
     }
   }
   for (const auto& [c, since] : std::map(impl_->unattached)) c->abort(make_error(errc::shutting_down));
+  if (impl_->bulk) impl_->bulk->stop();  // runs the aborts posted to it, then ends
   impl_->workers.join();
 }
 

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -102,6 +103,19 @@ struct Config {
   std::size_t max_members = 0;
   /// Worker threads that run server handlers.
   std::size_t worker_threads = 1;
+  /// Channels for bulk traffic (each one of `channels`, or "default"): the
+  /// I/O of their connections (sealing, writing, reading and opening
+  /// records) runs on a separate bulk thread instead of the service
+  /// executor, so that a stream on them does not hold up the other channels;
+  /// their frames are decoded and dispatched on the service executor as
+  /// usual. Empty (the default): no bulk thread. Local to this node: the
+  /// peer need not agree.
+  std::set<std::string, std::less<>> bulk_channels;
+  /// Nice value of the bulk thread (Linux, that thread only; 0 keeps the
+  /// process's): a positive value lets the service thread and the handlers
+  /// preempt it as soon as they have work, so with fewer cores than busy
+  /// threads the stream yields instead of the latency-sensitive work.
+  int bulk_io_nice = 10;
   /// TEST ONLY (plexus-harness proves its checkers can fail): deliver
   /// retransmitted acked messages again instead of dropping them as
   /// duplicates. Never set in production: it breaks exactly-once delivery.

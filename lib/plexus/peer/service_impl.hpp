@@ -17,6 +17,7 @@
 #include "plexus/delivery/causal.hpp"
 #include "plexus/delivery/dedupe.hpp"
 #include "plexus/liveness/liveness.hpp"
+#include "plexus/peer/bulk_io.hpp"
 #include "plexus/membership/membership.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
@@ -185,6 +186,13 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   asio::any_io_executor executor;
   Config config;
   NodeSpec self;
+  /// The thread of Config::bulk_channels (null when there are none).
+  /// PeerService's destructor stops it; each connection moved onto it holds
+  /// it too, so its io_context outlives their sockets.
+  std::shared_ptr<BulkIo> bulk;
+  [[nodiscard]] bool bulk_channel(std::string_view channel) const {
+    return bulk && config.bulk_channels.count(channel) != 0;
+  }
   membership::Membership members;
   std::shared_ptr<transport::Counters> counters = std::make_shared<transport::Counters>();
   secure::HandshakeConfig identity;

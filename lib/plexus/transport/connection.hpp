@@ -3,8 +3,14 @@
 // coroutine draining a bounded outbox, and a watchdog that sends ticks on an
 // idle connection and declares a silent peer dead.
 //
-// Every method must be called on the connection's executor (one thread or a
-// strand): the connection owns its state and takes no locks.
+// Every method must be called on the connection's home executor: the one
+// its socket was made on (one thread or a strand). By default the socket and
+// the coroutines stay there too, and the connection takes no locks.
+// move_io() moves the socket and coroutines to another executor (e.g. a
+// low-priority thread for bulk traffic): records are then sealed, written,
+// read and opened there, frames are handed home in batches (at most
+// Options::handoff_max_bytes in flight), and every handler still runs at
+// home; the outbox and the counters are then shared under a mutex.
 //
 // Closing: close() stops new sends, writes every frame already accepted,
 // sends the close record and waits (close_timeout) for the peer's. The closed
@@ -17,9 +23,12 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -36,6 +45,7 @@ struct Stats {
   std::uint64_t bytes_written = 0;    ///< bytes on the wire, records included
   std::uint64_t bytes_read = 0;
   std::uint64_t writes = 0;           ///< socket writes (each carries many frames)
+  std::uint64_t write_throughs = 0;   ///< of which made from send() itself (Options::write_through)
   std::uint64_t ticks_sent = 0;
   std::size_t outbox_bytes = 0;
   std::size_t outbox_frames = 0;
@@ -59,6 +69,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Start reading and writing. Frame bodies handed to `on_frame` are valid
   /// only during the call.
   void start(FrameHandler on_frame, ClosedHandler on_closed);
+  /// Run the socket and the coroutines on `io` from now on (handlers and
+  /// calls stay at home). Call it before start(), or after start() only from
+  /// the on_frame handler (the move then completes once the coroutines have
+  /// wound down, with any frames sent meanwhile kept in order). Once.
+  /// `io_owner` is kept until the connection is destroyed: whatever owns the
+  /// executor's io_context, which must outlive the socket.
+  void move_io(asio::any_io_executor io, std::shared_ptr<void> io_owner = {});
   /// Queue one frame. Errors: outbox_full (retry after on_writable),
   /// frame_too_large, shutting_down (close() was called or the connection ended).
   Result<void> send(std::span<const std::uint8_t> body);
@@ -78,12 +95,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] const secure::Hello& peer() const noexcept { return session_.peer; }
   [[nodiscard]] bool insecure() const noexcept { return session_.insecure; }
   [[nodiscard]] const char* cipher() const noexcept;
-  [[nodiscard]] bool is_open() const noexcept { return state_ == State::open; }
+  /// Whether move_io has moved the I/O off the home executor.
+  [[nodiscard]] bool io_moved() const noexcept { return split_; }
+  [[nodiscard]] bool is_open() const noexcept { return state_ == State::open && !home_closed_; }
   [[nodiscard]] Stats stats() const noexcept;
   /// Bytes waiting in the outbox (cheap; for flow decisions).
   [[nodiscard]] std::size_t outbox_bytes() const noexcept;
   [[nodiscard]] asio::ip::tcp::endpoint remote_endpoint() const noexcept { return remote_; }
-  [[nodiscard]] asio::any_io_executor get_executor() { return socket_.get_executor(); }
+  /// Where the handlers run and the methods are called.
+  [[nodiscard]] asio::any_io_executor get_executor() { return home_; }
 
  private:
   struct Impl;
@@ -94,18 +114,42 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void task_done();
   void wake_writer();
+  void notify_writable();
+  void spawn_tasks();
+  void rebind(asio::any_io_executor io);
+  // The I/O side's close and abort (close()/abort() post these when split).
+  void close_io();
+  void abort_io(Error why);
+  void finish_at_home(const Error& why);
+  void deliver_at_home(std::span<const std::uint8_t> batch);
+  // Locks mutex_ only when split (nothing is shared otherwise).
+  [[nodiscard]] std::unique_lock<std::mutex> shared_lock() const {
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (split_) lock.lock();
+    return lock;
+  }
 
+  std::shared_ptr<void> io_owner_;  // before socket_: destroyed after it
   asio::ip::tcp::socket socket_;
+  asio::any_io_executor home_;
+  asio::any_io_executor io_;  // the socket's: home_ unless moved
   asio::ip::tcp::endpoint remote_;
   secure::Session session_;
   Options options_;
   std::shared_ptr<Counters> counters_;
   std::unique_ptr<Impl> impl_;
-  State state_ = State::open;
+  std::atomic<State> state_{State::open};
+  bool split_ = false;        // the socket runs on another executor than home_
+  bool home_closed_ = false;  // close()/abort() was called (home side)
+  bool started_ = false;
+  std::optional<asio::any_io_executor> moving_to_;  // move_io after start, pending
+  mutable std::mutex mutex_;  // split: outbox, writer_idle_, want_writable_, stats_
   Error error_{};
   bool peer_finished_ = false;
   bool peer_started_close_ = false;
   bool writer_idle_ = false;
+  bool write_through_spent_ = false;  // a write-through happened since the writer was last idle
+  std::uint64_t write_through_turn_ = 0;  // ... in this read turn (see connection.cpp)
   bool want_writable_ = false;
   int tasks_ = 0;
   FrameHandler on_frame_;

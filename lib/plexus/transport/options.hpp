@@ -22,6 +22,16 @@ struct Options {
   std::size_t outbox_chunk_bytes = 256 * 1024;
   /// Most bytes of queued frames taken into one write.
   std::size_t write_batch_max_bytes = 1024 * 1024;
+  /// A frame sent while the writer is idle is sealed and written from the
+  /// send call itself (what the socket does not take at once goes through
+  /// the writer). Saves a wakeup and a post per message on request/response
+  /// traffic; frames sent in a burst still batch, as only the first send after
+  /// each socket read (or idle writer) writes through.
+  bool write_through = true;
+  /// A connection whose I/O runs on another executor (Connection::move_io)
+  /// stops reading while this many bytes of frames read wait to be handled
+  /// at home.
+  std::size_t handoff_max_bytes = 512 * 1024;
   /// Size of each socket read.
   std::size_t read_buffer_bytes = 256 * 1024;
   /// A tick is sent when nothing else was written for this long.

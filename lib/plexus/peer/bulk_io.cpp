@@ -1,0 +1,45 @@
+#include "plexus/peer/bulk_io.hpp"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+namespace plexus::peer {
+
+BulkIo::BulkIo(int nice) : guard_(io_.get_executor()) {
+  std::promise<void> prioritized;
+  auto ready = prioritized.get_future();
+  thread_ = std::thread([this, nice, &prioritized] {
+    if (nice != 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) != 0) {
+      spdlog::warn("bulk I/O thread: cannot set nice {}", nice);
+    }
+    prioritized.set_value();  // no connection runs on it before this
+    io_.run();
+    ran_out_ = true;
+  });
+  pthread_setname_np(thread_.native_handle(), "plexus-bulk");
+  ready.wait();
+}
+
+BulkIo::~BulkIo() { stop(); }
+
+void BulkIo::stop() {
+  if (!thread_.joinable()) return;
+  if (thread_.get_id() == std::this_thread::get_id()) {  // cannot join itself (not expected)
+    io_.stop();
+    thread_.detach();
+    return;
+  }
+  guard_.reset();
+  // Bounded: polls for the run loop to run out of work, then stops it.
+  for (int i = 0; i < 100 && !ran_out_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  io_.stop();
+  thread_.join();
+}
+
+}  // namespace plexus::peer
