@@ -72,8 +72,13 @@ bool Liveness::evaluate(std::string_view peer, Time now) {
 
 std::vector<std::string> Liveness::heartbeats_due(Time now) {
   std::vector<std::string> out;
+  const auto due = [&](const Peer& p, Time slack) {
+    return p.attached && now + slack - p.last_sent >= options_.heartbeat_interval;
+  };
+  const bool any = std::any_of(peers_.begin(), peers_.end(), [&](const auto& e) { return due(e.second, Time{0}); });
+  if (!any) return out;
   for (auto& [name, p] : peers_) {
-    if (p.attached && now - p.last_sent >= options_.heartbeat_interval) {
+    if (due(p, options_.heartbeat_coalesce)) {
       // A late heartbeat: the peer may suspect us for a while, never wrongly for long.
       if (PLEXUS_FAULT("liveness.heartbeat.delay")) continue;
       p.last_sent = now;

@@ -42,6 +42,11 @@ struct Options {
   /// of the previous backoff as jitter.
   Time redial_min = std::chrono::milliseconds(50);
   Time redial_max = std::chrono::milliseconds(2000);
+  /// A heartbeat that falls due within this much of one being sent now goes
+  /// out with it: heartbeats to all peers fall into step instead of each
+  /// waking the driver on its own. A heartbeat goes at most this much early;
+  /// half of heartbeat_interval brings any two groups into step in a round.
+  Time heartbeat_coalesce = std::chrono::milliseconds(100);
 };
 
 /// One change of a peer's node-level status.
@@ -77,6 +82,7 @@ class Liveness {
   /// Recompute one peer at `now` and return whether it is up (false when unknown).
   bool evaluate(std::string_view peer, Time now);
   /// Peers to send a heartbeat to now; each is recorded as sent at `now`.
+  /// When any is due, those due within heartbeat_coalesce are included.
   std::vector<std::string> heartbeats_due(Time now);
 
   /// May the shell dial (or nudge) what is missing towards `peer` now? False

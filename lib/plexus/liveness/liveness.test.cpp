@@ -20,6 +20,7 @@ Options options() {
   o.peer_timeout = 500ms;
   o.redial_min = 50ms;
   o.redial_max = 400ms;
+  o.heartbeat_coalesce = 0ms;
   return o;
 }
 
@@ -53,6 +54,25 @@ SCENARIO("heartbeats go only to attached links that carried nothing from us for 
   CHECK(live.heartbeats_due(250ms) == std::vector<std::string>{"b"});
   live.link_down("c");
   CHECK(live.heartbeats_due(400ms) == std::vector<std::string>{"b"});
+}
+
+SCENARIO("heartbeats falling due within heartbeat_coalesce go out together, none before any is due") {
+  Options o = options();
+  o.heartbeat_coalesce = 30ms;
+  Liveness live(o);
+  for (const char* peer : {"b", "c", "d"}) {
+    live.add_peer(peer, 0ms);
+    live.link_up(peer, 0ms);
+  }
+  live.sent("c", 20ms);  // due at 120 ms
+  live.sent("d", 40ms);  // due at 140 ms: beyond the window of a send at 100 ms
+  CHECK(live.heartbeats_due(90ms).empty());  // b is due within the window, but none is due yet
+  CHECK(live.heartbeats_due(100ms) == std::vector<std::string>{"b", "c"});
+  CHECK(live.next_wakeup() == Time{140ms});
+  CHECK(live.heartbeats_due(140ms) == std::vector<std::string>{"d"});
+  CHECK(live.heartbeats_due(200ms) == std::vector<std::string>{"b", "c"});
+  live.sent("d", 215ms);  // due at 315 ms: within the window of b's and c's at 300 ms
+  CHECK(live.heartbeats_due(300ms) == std::vector<std::string>{"b", "c", "d"});  // now in step
 }
 
 SCENARIO("redial backoff doubles up to redial_max with bounded jitter and resets on link up") {

@@ -34,6 +34,7 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
         drop_links(*peer, "left the cluster");
         retire_traffic(*peer);
         peers.erase(name);
+        ++peers_epoch;
         liveness.remove_peer(name);
       }
       lives[name].insert(change.spec.instance_id);

@@ -204,6 +204,7 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
   if (slot.connection != connection) return;
   slot = Slot{};
   if (context->channel == control_channel) liveness.link_down(peer->spec.name);
+  sweep_by(Clock::now() + config.tick_interval);  // redial what is missing
   if (why.code && why.code != errc::peer_closed) {
     spdlog::info("connection to {} ({}[{}]) lost: {}", peer->spec.name, context->channel, context->index,
                  why.message());

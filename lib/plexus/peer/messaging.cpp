@@ -203,9 +203,10 @@ bool PeerService::Impl::relay(wire::Message message) {
   return send_frame(via, channel, index, wire::encode(wire::Envelope{message}), false) == SendOutcome::sent;
 }
 
-void PeerService::Impl::on_message(PeerLinks& from, const std::string& channel, wire::Message message,
+void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Message message,
                                    std::size_t frame_bytes) {
-  Traffic& traffic = from.traffic_on(channel);
+  if (!link.cached_traffic) link.cached_traffic = &from.traffic_on(link.channel);  // reset with cached_peer
+  Traffic& traffic = *link.cached_traffic;
   ++traffic.messages_received;
   traffic.bytes_received += frame_bytes;
   if (message.target != self.name) {  // we are a relay

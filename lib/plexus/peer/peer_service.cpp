@@ -51,7 +51,7 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
       tick_timer(executor),
       rng(self.instance_id),
       liveness(liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
-                                 config.redial_max}),
+                                 config.redial_max, config.heartbeat_interval / 2}),
       acks(ack_options(config)),
       causal(process_key(self.name, self.instance_id),
              delivery::CausalRegistryOptions{256, delivery::CausalOptions{config.causal_buffer_max, 1024, 4096}}) {
@@ -74,6 +74,9 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   }
   if (config.tick_interval.count() <= 0 || config.idle_tick_interval < config.tick_interval) {
     return make_error(errc::invalid_field, "idle_tick_interval: must be at least tick_interval (> 0)");
+  }
+  if (config.sweep_interval < config.tick_interval) {
+    return make_error(errc::invalid_field, "sweep_interval: must be at least tick_interval");
   }
   if (config.data_link_dead_timeout < 2 * config.data_link_heartbeat) {
     return make_error(errc::invalid_field, "data_link_dead_timeout: must be at least twice data_link_heartbeat");
@@ -326,6 +329,7 @@ std::uint64_t PeerService::inject_partition(const std::string& node, std::option
   Partition p{ref, node, direction, std::nullopt};
   if (ttl) p.expires = Clock::now() + *ttl;
   impl_->partition_table[ref] = p;
+  if (p.expires) impl_->sweep_by(*p.expires);  // the sweep resolves it
   spdlog::info("partition {} injected: {} ({})", ref, node,
                direction == Direction::both ? "both ways" : direction == Direction::inbound ? "inbound" : "outbound");
   return ref;

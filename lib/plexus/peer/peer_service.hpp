@@ -72,10 +72,13 @@ struct Config {
   Millis redial_min{50};
   Millis redial_max{2000};
   /// The housekeeping tick: timers, retransmits, dials, ack flushes. It
-  /// runs every tick_interval while there is such work, and every
-  /// idle_tick_interval when there is none.
+  /// runs every tick_interval while there is such work (then the sweep over
+  /// every peer runs at most every sweep_interval). With no such work it
+  /// sleeps until the next heartbeat, timeout, redial, anti-entropy round or
+  /// partition TTL falls due, and at most idle_tick_interval.
   Millis tick_interval{10};
-  Millis idle_tick_interval{100};
+  Millis sweep_interval{100};
+  Millis idle_tick_interval{1000};
   /// Transport liveness of user-channel connections: the peer heartbeats on
   /// the control channel already watch the node, so these only reap a
   /// connection that went silent on its own.

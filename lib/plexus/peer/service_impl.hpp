@@ -78,6 +78,13 @@ struct LinkContext {
   bool nudge = false;
   std::string nudge_for;  // reconcile's nudge to this member: clear its `nudging` when this ends
   Completion on_nudge_reply;  // join_address / nudge: the peer answered
+  // Per-frame lookups, cached: the peer's entry and this channel's traffic
+  // while Impl::peers_epoch is unchanged (an erase from `peers` bumps it),
+  // and the coarse time last reported to Liveness::heard.
+  PeerLinks* cached_peer = nullptr;
+  Traffic* cached_traffic = nullptr;
+  std::uint64_t cached_epoch = 0;
+  std::int64_t heard_mark = -1;
 };
 
 struct Watch {
@@ -106,6 +113,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   Result<void> open_listeners();
   void on_accepted(transport::ConnectionPtr connection);
   void start_connection(const transport::ConnectionPtr& connection, std::shared_ptr<LinkContext> context);
+  /// The peer a connection serves (after attach), from the context's cache when it is current.
+  PeerLinks* peer_of(LinkContext& context);
   void on_frame(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
                 std::span<const std::uint8_t> body);
   void on_attach(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
@@ -127,8 +136,13 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void drop_links(PeerLinks& peer, const char* why);
   void tick();
   void arm_tick();
+  void arm_tick_at(Clock::time_point due);
+  /// When the idle tick next has something to do.
+  [[nodiscard]] Clock::time_point idle_due(Clock::time_point now) const;
   /// Tick soon when there is work for it (the tick slows down when idle).
   void wake();
+  /// Run a full tick (with the per-peer sweep) by `due` at the latest.
+  void sweep_by(Clock::time_point due);
   [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
   SendOutcome send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
@@ -164,7 +178,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                        Completion done);
   SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame);
   bool relay(wire::Message message);
-  void on_message(PeerLinks& from, const std::string& channel, wire::Message message, std::size_t frame_bytes);
+  void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
   void on_ack(wire::Ack ack);
   void deliver(wire::Message message);
   void flush_dispatch();
@@ -192,6 +206,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   secure::HandshakeConfig identity;
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
+  std::uint64_t peers_epoch = 1;  // bumped by every erase from `peers` (LinkContext caches)
   std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
   std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
@@ -207,6 +222,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   asio::steady_timer tick_timer;
   Clock::time_point tick_due{};
   Clock::time_point next_sweep{};
+  bool idle_tick = false;       // the armed tick is an idle one: it sweeps
+  bool sweep_requested = true;  // the next tick sweeps (sweep_by)
   std::mt19937_64 rng;
   liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
   Clock::time_point last_anti_entropy{};

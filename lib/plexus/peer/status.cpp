@@ -63,6 +63,15 @@ void PeerService::Impl::close_stale_unattached(Clock::time_point now) {
   }
 }
 
+PeerLinks* PeerService::Impl::peer_of(LinkContext& context) {
+  if (context.cached_epoch != peers_epoch || !context.cached_peer) {
+    context.cached_peer = find_peer(context.peer);
+    context.cached_traffic = nullptr;
+    context.cached_epoch = peers_epoch;
+  }
+  return context.cached_peer;
+}
+
 void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
                                  const transport::ConnectionPtr& connection, std::span<const std::uint8_t> body) {
   wire::Limits limits;
@@ -93,13 +102,18 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
     connection->abort(make_error(errc::malformed_message, "message before attach"));
     return;
   }
-  PeerLinks* peer = find_peer(context->peer);
+  PeerLinks* peer = peer_of(*context);
   if (!peer) return;
-  if (partitioned(partition_table, peer->spec.name, Direction::inbound)) {
+  if (!partition_table.empty() && partitioned(partition_table, peer->spec.name, Direction::inbound)) {
     if (std::holds_alternative<wire::Message>(*decoded)) count_drop("partitioned");
     return;
   }
-  liveness.heard(peer->spec.name, coarse_ticks());
+  // Heard at a coarse time already reported changes nothing: one lookup per
+  // clock step, not one per frame.
+  if (const auto now = coarse_ticks(); now.count() != context->heard_mark) {
+    liveness.heard(peer->spec.name, now);
+    context->heard_mark = now.count();
+  }
   if (context->nudge && !context->dialer) {  // a nudge we answer: its digest, then we close
     if (auto* gossip = std::get_if<wire::Gossip>(&*decoded)) {
       if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip->body)) {
@@ -112,7 +126,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(*peer, std::move(kind));
-        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, context->channel, std::move(kind), body.size());
+        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, *context, std::move(kind), body.size());
         else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
         else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
         // Heartbeats only count as heard; Data/Goodbye are not peer-service kinds.
@@ -199,10 +213,11 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
   }
 }
 
-// Every tick: gossip, retransmits, monotonic drains, acks, sync_joins. At
-// most every idle_tick_interval: the per-peer sweep (up/down by timeout,
-// redials), partition TTLs, stale attaches — these need no finer timing,
-// and sweeping every peer every 10 ms was most of a large cluster's tick.
+// Every tick: heartbeats, gossip, retransmits, monotonic drains, acks,
+// sync_joins. The per-peer sweep (up/down by timeout, redials and nudges,
+// partition TTLs, stale attaches) runs on every idle tick, which only comes
+// when something is due, and at most every sweep_interval while the fast
+// tick runs: sweeping every peer every 10 ms was most of a large cluster's tick.
 void PeerService::Impl::tick() {
   const auto now = Clock::now();
   // Only links that carried nothing from us for a heartbeat interval need
@@ -213,8 +228,9 @@ void PeerService::Impl::tick() {
       if (PeerLinks* peer = find_peer(name)) send_frame(*peer, control_channel, 0, frame, true);
     }
   }
-  if (now >= next_sweep) {
-    next_sweep = now + config.idle_tick_interval;
+  if (idle_tick || sweep_requested || now >= next_sweep) {
+    next_sweep = now + config.sweep_interval;
+    sweep_requested = false;
     for (auto it = partition_table.begin(); it != partition_table.end();) {
       it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
     }
@@ -243,9 +259,29 @@ bool PeerService::Impl::has_timed_work() const {
          !monotonic.empty() || !sync_joins.empty() || !unattached.empty();
 }
 
+Clock::time_point PeerService::Impl::idle_due(Clock::time_point now) const {
+  auto due = std::min(now + config.idle_tick_interval, last_anti_entropy + config.gossip_interval);
+  if (const auto wakeup = liveness.next_wakeup()) {
+    // Liveness time is the steady clock's nanoseconds since its epoch.
+    due = std::min(due, Clock::time_point(std::chrono::duration_cast<Clock::duration>(*wakeup)));
+  }
+  for (const auto& [ref, partition] : partition_table) {
+    if (partition.expires) due = std::min(due, *partition.expires);
+  }
+  // A dial that is due while one is still in flight stays due: poll it at
+  // the fast pace rather than spin.
+  return std::max(due, now + config.tick_interval);
+}
+
 void PeerService::Impl::arm_tick() {
-  const auto interval = has_timed_work() ? config.tick_interval : config.idle_tick_interval;
-  tick_due = Clock::now() + interval;
+  const auto now = Clock::now();
+  const bool busy = has_timed_work();
+  arm_tick_at(busy ? now + config.tick_interval : idle_due(now));
+  idle_tick = !busy;
+}
+
+void PeerService::Impl::arm_tick_at(Clock::time_point due) {
+  tick_due = due;
   tick_timer.expires_at(tick_due);
   std::weak_ptr<Impl> weak = shared_from_this();
   tick_timer.async_wait([weak](std::error_code ec) {
@@ -259,6 +295,12 @@ void PeerService::Impl::arm_tick() {
 void PeerService::Impl::wake() {
   if (stopping || tick_due - Clock::now() <= config.tick_interval || !has_timed_work()) return;
   arm_tick();  // expires_at cancels the slow wait; its handler returns on the error
+}
+
+void PeerService::Impl::sweep_by(Clock::time_point due) {
+  if (stopping) return;
+  sweep_requested = true;
+  if (due < tick_due) arm_tick_at(due);
 }
 
 }  // namespace plexus::peer
