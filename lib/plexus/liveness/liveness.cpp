@@ -39,6 +39,7 @@ void Liveness::link_up(std::string_view peer, Time now) {
   p->attached = true;
   p->last_heard = std::max(p->last_heard, now);
   p->backoff = Time{0};
+  p->next_dial = std::min(p->next_dial, now);  // a deferral (defer_dial) is over
 }
 
 void Liveness::link_down(std::string_view peer) {
@@ -94,6 +95,10 @@ bool Liveness::dial_due(std::string_view peer, Time now) const {
 
 void Liveness::dial_now(std::string_view peer, Time now) {
   if (Peer* p = find(peer)) p->next_dial = now;
+}
+
+void Liveness::defer_dial(std::string_view peer, Time until) {
+  if (Peer* p = find(peer)) p->next_dial = std::max(p->next_dial, until);
 }
 
 void Liveness::schedule_dial(Peer& peer, Time now, Time jitter) {

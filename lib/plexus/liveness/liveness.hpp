@@ -68,7 +68,7 @@ class Liveness {
   void reset_backoff(std::string_view peer, Time now);
 
   /// The control link to `peer` is attached: it counts as heard at `now`,
-  /// and the backoff starts over.
+  /// and the backoff starts over (a missing data link is due for a dial at once).
   void link_up(std::string_view peer, Time now);
   /// The control link is gone (closed, reset, dropped).
   void link_down(std::string_view peer);
@@ -91,6 +91,9 @@ class Liveness {
   [[nodiscard]] bool dial_due(std::string_view peer, Time now) const;
   /// Make the next dial due at `now`, keeping the backoff (a nudge arrived).
   void dial_now(std::string_view peer, Time now);
+  /// No dial before `until` (unless dial_now/reset_backoff say otherwise),
+  /// keeping the backoff: a nudge was answered, the peer dials us now.
+  void defer_dial(std::string_view peer, Time until);
   /// A dial or nudge was started at `now`: schedule the next one after the
   /// doubled, capped backoff plus jitter drawn from `random`.
   template <class Random>

@@ -98,6 +98,23 @@ SCENARIO("redial backoff doubles up to redial_max with bounded jitter and resets
   CHECK(live.dial_due("b", now));
 }
 
+SCENARIO("defer_dial postpones the next dial, keeping the backoff; dial_now overrides it") {
+  Liveness live(options());
+  std::mt19937_64 random(3);
+  live.add_peer("b", 0ms);
+  live.dial_attempted("b", 0ms, random);  // next due within 50..51 ms
+  live.defer_dial("b", 2000ms);
+  CHECK(live.backoff("b") == 50ms);
+  CHECK_FALSE(live.dial_due("b", 1999ms));
+  CHECK(live.dial_due("b", 2000ms));
+  live.defer_dial("b", 10ms);  // never earlier than already scheduled
+  CHECK_FALSE(live.dial_due("b", 1999ms));
+  live.dial_now("b", 500ms);
+  CHECK(live.dial_due("b", 500ms));
+  live.defer_dial("nobody", 10ms);  // unknown peers are ignored
+  CHECK_FALSE(live.dial_due("nobody", 10ms));
+}
+
 SCENARIO("next_wakeup is the earliest heartbeat, timeout or dial") {
   Liveness live(options());
   CHECK_FALSE(live.next_wakeup());

@@ -135,9 +135,13 @@ void PeerService::Impl::gossip_entries(const std::set<std::string>& names, const
 // cluster-wide join costs each attach a few bytes per member, not a full
 // state to decode and merge.
 void PeerService::Impl::send_digest(PeerLinks& peer) {
+  send_control(peer, wire::Envelope{wire::Gossip{digest_frame_body()}});
+}
+
+std::vector<wire::DigestEntry> PeerService::Impl::digest_frame_body() const {
   std::vector<wire::DigestEntry> digest;
   for (const auto& d : members.digest()) digest.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
-  send_control(peer, wire::Envelope{wire::Gossip{std::move(digest)}});
+  return digest;
 }
 
 void PeerService::Impl::anti_entropy() {

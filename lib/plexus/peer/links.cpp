@@ -1,6 +1,6 @@
 // Connections of the peer service: listening, dialing (the smaller name
-// dials; the larger nudges it), and the attach exchange that binds a
-// connection to (peer, channel, index). Status and the tick: status.cpp.
+// dials; the larger nudges it: nudge.cpp), and the attach exchange that
+// binds a connection to (peer, channel, index). Status and the tick: status.cpp.
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/post.hpp>
@@ -10,20 +10,6 @@
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
-namespace {
-
-asio::ip::tcp::endpoint endpoint_of(const ListenAddr& addr) {
-  return {asio::ip::make_address(addr.ip), addr.port};
-}
-
-// Setup frames on a connection not yet in the slot table. A failure here
-// (outbox full, closing) means the connection is going away anyway, and its
-// close handler does the bookkeeping.
-void send_now(const transport::ConnectionPtr& connection, const wire::Envelope& envelope) {
-  (void)connection->send(wire::encode(envelope));
-}
-
-}  // namespace
 
 std::map<std::string, std::uint32_t, std::less<>> shared_channels(const NodeSpec& self, const NodeSpec& peer) {
   std::map<std::string, std::uint32_t, std::less<>> out{{std::string(control_channel), 1}};
@@ -150,17 +136,19 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   lives[attach.spec.name].insert(attach.spec.instance_id);
   retire_lives(attach.spec.name, attach.spec.instance_id, attach.spec.name + " restarted before acknowledging");
   if (context->nudge || attach.nudge) {
-    // A short contact: answer with our spec and state, and let it close.
-    context->nudge = true;  // its gossip follows the attach on this connection
+    // A short contact: answer with our spec now, and with the entries the
+    // nudger lacks once its digest (which follows the attach) arrives.
+    context->nudge = true;
+    const auto now = Clock::now();
     if (!context->dialer) {
       send_now(connection, wire::Envelope{wire::Attach{self, std::string(control_channel), 0, true}});
-      std::vector<wire::MemberEntry> entries;
-      for (const auto& e : members.entries()) entries.push_back({e.spec, e.version, e.removed});
-      send_now(connection, wire::Envelope{wire::Gossip{std::move(entries)}});
-      connection->close();
+    } else if (!dials(self.name, attach.spec.name)) {
+      // Our nudge was answered: the peer knows us now and dials. Nudging it
+      // again before that dial had time to finish only costs handshakes.
+      liveness.defer_dial(attach.spec.name, ticks(now + config.transport.handshake_timeout));
     }
-    liveness.dial_now(attach.spec.name, ticks(Clock::now()));
-    reconcile(*peer, Clock::now());
+    if (dials(self.name, attach.spec.name)) liveness.dial_now(attach.spec.name, ticks(now));
+    reconcile(*peer, now);
     return;
   }
   auto slots = peer->channels.find(attach.channel);
@@ -197,12 +185,20 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
 void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>& context,
                                              const transport::ConnectionPtr& connection, const Error& why) {
   unattached.erase(connection);
+  if (!context->nudge_for.empty()) nudge_ended(context->nudge_for);
   if (context->on_nudge_reply) {
     auto done = std::move(context->on_nudge_reply);
     context->on_nudge_reply = nullptr;
     done(make_error(errc::connection_closed, "no answer: " + why.message()));
   }
   PeerLinks* peer = find_peer(context->peer);
+  if (peer && !context->attached && context->dial_id != 0) {  // our dial ended before attaching
+    auto dialed = peer->channels.find(context->channel);
+    if (dialed != peer->channels.end() && context->index < dialed->second.size()) {
+      Slot& slot = dialed->second[context->index];
+      if (slot.dialing && slot.dial_id == context->dial_id) slot.dialing = false;
+    }
+  }
   if (!peer || !context->attached) return;
   auto slots = peer->channels.find(context->channel);
   if (slots == peer->channels.end() || context->index >= slots->second.size()) return;
@@ -221,11 +217,14 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
 void PeerService::Impl::dial_slot(const std::string& peer_name, const std::string& channel, std::uint16_t index) {
   PeerLinks* peer = find_peer(peer_name);
   if (!peer || peer->spec.listen_addrs.empty()) return;
-  peer->channels[channel][index].dialing = true;
+  Slot& dialed = peer->channels[channel][index];
+  dialed.dialing = true;
+  dialed.dial_id = next_dial_id++;
+  const std::uint64_t dial_id = dialed.dial_id;
   const auto target = endpoint_of(peer->spec.listen_addrs.front());
   const std::uint64_t instance = peer->spec.instance_id;
   auto self_ptr = shared_from_this();
-  asio::co_spawn(executor, [self_ptr, peer_name, channel, index, target, instance]() -> asio::awaitable<void> {
+  asio::co_spawn(executor, [self_ptr, peer_name, channel, index, target, instance, dial_id]() -> asio::awaitable<void> {
     auto& s = *self_ptr;
     auto result = co_await transport::dial(s.executor, target, s.identity, s.config.transport, s.counters);
     PeerLinks* peer = s.find_peer(peer_name);
@@ -234,14 +233,16 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
       auto it = peer->channels.find(channel);
       if (it != peer->channels.end() && index < it->second.size()) slot = &it->second[index];
     }
-    if (slot) slot->dialing = false;
+    if (slot && slot->dial_id != dial_id) slot = nullptr;  // the slot was reset and dialed anew meanwhile
     if (!result) {
+      if (slot) slot->dialing = false;
       spdlog::debug("dial {} {}[{}]: {}", peer_name, channel, index, result.error().message());
       co_return;
     }
     auto connection = *result;
     if (!slot || s.stopping || s.left || connection->peer().name != peer_name ||
         connection->peer().instance_id != instance) {
+      if (slot) slot->dialing = false;
       connection->close();  // gone, replaced, or someone else answers at that address
       co_return;
     }
@@ -251,40 +252,10 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
     context->index = index;
     context->dialer = true;
     if (s.bulk_channel(channel)) connection->move_io(s.bulk->executor(), s.bulk);
+    context->dial_id = dial_id;  // the slot stays `dialing` until this attaches or closes
     s.unattached.emplace(connection, Clock::now());
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, channel, index, false}});
-  }, asio::detached);
-}
-
-void PeerService::Impl::nudge(const ListenAddr& address, Completion done) {
-  auto self_ptr = shared_from_this();
-  asio::co_spawn(executor, [self_ptr, address, done = std::move(done)]() mutable -> asio::awaitable<void> {
-    auto& s = *self_ptr;
-    asio::ip::tcp::endpoint target;
-    try {
-      target = endpoint_of(address);
-    } catch (const std::exception&) {
-      if (done) done(make_error(errc::invalid_field, "bad address " + to_string(address)));
-      co_return;
-    }
-    auto result = co_await transport::dial(s.executor, target, s.identity, s.config.transport, s.counters);
-    if (!result) {
-      if (done) done(result.error());
-      co_return;
-    }
-    auto connection = *result;
-    auto context = std::make_shared<LinkContext>();
-    context->peer = connection->peer().name;
-    context->dialer = true;
-    context->nudge = true;
-    context->on_nudge_reply = std::move(done);
-    s.unattached.emplace(connection, Clock::now());
-    s.start_connection(connection, context);
-    send_now(connection, wire::Envelope{wire::Attach{s.self, std::string(control_channel), 0, true}});
-    std::vector<wire::MemberEntry> entries;
-    for (const auto& e : s.members.entries()) entries.push_back({e.spec, e.version, e.removed});
-    send_now(connection, wire::Envelope{wire::Gossip{std::move(entries)}});
   }, asio::detached);
 }
 
@@ -320,15 +291,19 @@ void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
     }
   }
   if (!missing || any_dialing) return;
+  const bool dialer = dials(self.name, peer.spec.name);
+  // The larger name nudges, but not while a nudge is under way, nor while
+  // the peer's own dial is attaching (it knows us already).
+  if (!dialer && (peer.nudging || inbound_pending(peer.spec.name))) return;
   liveness.dial_attempted(peer.spec.name, ticks(now), rng);
-  if (dials(self.name, peer.spec.name)) {
+  if (dialer) {
     for (auto& [channel, slots] : peer.channels) {
       for (std::size_t i = 0; i < slots.size(); ++i) {
         if (!slots[i].connection && !slots[i].dialing) dial_slot(peer.spec.name, channel, std::uint16_t(i));
       }
     }
   } else if (!peer.channels[std::string(control_channel)][0].attached && !peer.spec.listen_addrs.empty()) {
-    nudge(peer.spec.listen_addrs.front(), {});
+    nudge(peer.spec.listen_addrs.front(), {}, peer.spec.name);
   }
 }
 

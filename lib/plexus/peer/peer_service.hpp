@@ -68,7 +68,7 @@ struct Config {
   std::size_t gossip_fanout = 2;
   /// A member learned from gossip that should dial us is given this long
   /// (plus jitter) before we nudge it to.
-  Millis nudge_delay{250};
+  Millis nudge_delay{1000};
   /// Redial backoff: jittered exponential between these.
   Millis redial_min{50};
   Millis redial_max{2000};

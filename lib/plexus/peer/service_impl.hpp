@@ -35,7 +35,11 @@ enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_larg
 struct Slot {
   transport::ConnectionPtr connection;
   bool attached = false;
+  /// A dial of this slot is under way: from the dial until its connection
+  /// attaches or closes (not only until the handshake ends, or every
+  /// reconcile in between would dial the slot again).
   bool dialing = false;
+  std::uint64_t dial_id = 0;  // which dial `dialing` waits for
 };
 
 /// Messages and bytes on one channel of one peer (user messages only).
@@ -59,6 +63,9 @@ struct PeerLinks {
     return it != traffic.end() ? it->second : traffic.emplace(std::string(channel), Traffic{}).first->second;
   }
   std::map<std::string, bool, std::less<>> channel_up;
+  /// A nudge to this peer is under way (dialing, or waiting for its answer):
+  /// no other starts until it ends, however short the backoff.
+  bool nudging = false;
 };
 
 /// Which peer, channel and slot a connection serves (known after attach).
@@ -67,8 +74,10 @@ struct LinkContext {
   std::string channel;
   std::uint16_t index = 0;
   bool dialer = false;
+  std::uint64_t dial_id = 0;  // dial_slot connections: the dial it answers
   bool attached = false;
   bool nudge = false;
+  std::string nudge_for;  // reconcile's nudge to this member: clear its `nudging` when this ends
   Completion on_nudge_reply;  // join_address / nudge: the peer answered
   // Per-frame lookups, cached: the peer's entry and this channel's traffic
   // while Impl::peers_epoch is unchanged (an erase from `peers` bumps it),
@@ -116,7 +125,13 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void ensure_links(PeerLinks& peer);
   void reconcile(PeerLinks& peer, Clock::time_point now);
   void dial_slot(const std::string& peer, const std::string& channel, std::uint16_t index);
-  void nudge(const ListenAddr& address, Completion done);
+  /// `member`: the member reconcile nudges (its PeerLinks::nudging is cleared when the nudge ends).
+  void nudge(const ListenAddr& address, Completion done, std::string member = {});
+  void nudge_ended(const std::string& member);
+  /// A connection accepted from `name` is waiting for its attach: `name` is dialing us.
+  [[nodiscard]] bool inbound_pending(std::string_view name) const;
+  void answer_nudge(PeerLinks& peer, const transport::ConnectionPtr& connection,
+                    const std::vector<wire::DigestEntry>& digest);
   void refresh(PeerLinks& peer, Clock::time_point now);
   void fire(bool up, const std::string& node, const std::string& channel);
   void drop_links(PeerLinks& peer, const char* why);
@@ -151,6 +166,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void broadcast_dirty();
   void gossip_entries(const std::set<std::string>& names, const std::vector<PeerLinks*>& targets);
   void send_digest(PeerLinks& peer);
+  [[nodiscard]] std::vector<wire::DigestEntry> digest_frame_body() const;
   void anti_entropy();
   void on_leave_message(PeerLinks& peer, const wire::Leave& leave);
   void persist();
@@ -218,6 +234,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
   Clock::time_point last_anti_entropy{};
   std::uint64_t heartbeat_sequence = 0;
+  std::uint64_t next_dial_id = 1;
   std::set<std::string> dirty;   // membership names to send every member at the next tick
   std::set<std::string> rumors;  // learned from gossip: to gossip_fanout members at the next tick
   std::vector<SyncJoin> sync_joins;
@@ -262,6 +279,17 @@ inline liveness::Time coarse_ticks() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+inline asio::ip::tcp::endpoint endpoint_of(const ListenAddr& addr) {
+  return {asio::ip::make_address(addr.ip), addr.port};
+}
+
+/// Setup frames on a connection not yet in the slot table. A failure here
+/// (outbox full, closing) means the connection is going away anyway, and its
+/// close handler does the bookkeeping.
+inline void send_now(const transport::ConnectionPtr& connection, const wire::Envelope& envelope) {
+  (void)connection->send(wire::encode(envelope));
 }
 
 /// Whether node `a` dials node `b` (the smaller name dials).

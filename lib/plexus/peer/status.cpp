@@ -116,6 +116,14 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
     liveness.heard(peer->spec.name, now);
     context->heard_mark = now.count();
   }
+  if (context->nudge && !context->dialer) {  // a nudge we answer: its digest, then we close
+    if (auto* gossip = std::get_if<wire::Gossip>(&*decoded)) {
+      if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip->body)) {
+        answer_nudge(*peer, connection, *digest);
+        return;
+      }
+    }
+  }
   std::visit(
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
