@@ -13,30 +13,15 @@
 #include <mutex>
 
 #include "plexus/peer/peer_service.hpp"
+#include "../support/inbox.hpp"
 #include "../support/loop.hpp"
 
 using namespace plexus;
 using namespace plexus::peer;
+using plexus::testing::Inbox;
 using plexus::testing::run_until;
 
 namespace {
-
-struct Inbox {
-  std::mutex mutex;
-  std::vector<Received> messages;
-  void push(const Received& r) {
-    std::lock_guard lock(mutex);
-    messages.push_back(r);
-  }
-  std::vector<Received> copy() {
-    std::lock_guard lock(mutex);
-    return messages;
-  }
-  std::size_t size() {
-    std::lock_guard lock(mutex);
-    return messages.size();
-  }
-};
 
 // The threads of this process named `name`: their thread ids.
 std::vector<int> threads_named(const std::string& name) {

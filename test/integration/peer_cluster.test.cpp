@@ -16,30 +16,15 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/peer/peer_service.hpp"
+#include "../support/inbox.hpp"
 #include "../support/loop.hpp"
 
 using namespace plexus;
 using namespace plexus::peer;
+using plexus::testing::Inbox;
 using plexus::testing::run_until;
 
 namespace {
-
-struct Inbox {
-  std::mutex mutex;
-  std::vector<Received> messages;
-  void push(const Received& r) {
-    std::lock_guard lock(mutex);
-    messages.push_back(r);
-  }
-  std::size_t size() {
-    std::lock_guard lock(mutex);
-    return messages.size();
-  }
-  std::vector<Received> copy() {
-    std::lock_guard lock(mutex);
-    return messages;
-  }
-};
 
 struct Cluster {
   asio::io_context io;
