@@ -9,19 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
-namespace {
-
-std::vector<wire::MemberEntry> to_wire(const std::vector<membership::Entry>& entries) {
-  std::vector<wire::MemberEntry> out;
-  out.reserve(entries.size());
-  for (const auto& e : entries) out.push_back({e.spec, e.version, e.removed});
-  return out;
-}
-
-}  // namespace
 
 void PeerService::Impl::apply_changes(const std::vector<membership::Change>& changes, Source source) {
   const auto now = Clock::now();
@@ -87,9 +78,7 @@ void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
   if (auto* entries = std::get_if<std::vector<wire::MemberEntry>>(&gossip.body)) {
     merge_entries(*entries);
   } else if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip.body)) {
-    std::vector<membership::DigestEntry> remote;
-    remote.reserve(digest->size());
-    for (const auto& d : *digest) remote.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
+    const auto remote = from_wire(*digest);
     members.observe(peer.spec.name, remote);
     auto diff = members.diff(remote);
     if (!diff) return;
@@ -139,9 +128,7 @@ void PeerService::Impl::send_digest(PeerLinks& peer) {
 }
 
 std::vector<wire::DigestEntry> PeerService::Impl::digest_frame_body() const {
-  std::vector<wire::DigestEntry> digest;
-  for (const auto& d : members.digest()) digest.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
-  return digest;
+  return to_wire(members.digest());
 }
 
 void PeerService::Impl::anti_entropy() {

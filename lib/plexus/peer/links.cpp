@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -111,9 +112,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
       entry && entry->removed && entry->spec.instance_id == attach.spec.instance_id) {
     // A removed life that never heard of its removal: tell it, refuse it.
     const std::string name = attach.spec.name;
-    std::vector<wire::MemberEntry> tombstone;
-    for (const auto& e : members.entries_for(std::span(&name, 1))) tombstone.push_back({e.spec, e.version, e.removed});
-    send_now(connection, wire::Envelope{wire::Gossip{std::move(tombstone)}});
+    send_now(connection, wire::Envelope{wire::Gossip{to_wire(members.entries_for(std::span(&name, 1)))}});
     send_now(connection, wire::Envelope{wire::Leave{name, attach.spec.instance_id, "removed"}});
     connection->close();
     return;

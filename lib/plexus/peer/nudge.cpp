@@ -4,6 +4,7 @@
 #include <asio/detached.hpp>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -57,15 +58,10 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done, std::s
 // close. What we lack of its state comes over our control link's digest.
 void PeerService::Impl::answer_nudge(PeerLinks& peer, const transport::ConnectionPtr& connection,
                                      const std::vector<wire::DigestEntry>& digest) {
-  std::vector<membership::DigestEntry> remote;
-  remote.reserve(digest.size());
-  for (const auto& d : digest) remote.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
+  const auto remote = from_wire(digest);
   members.observe(peer.spec.name, remote);
   if (auto diff = members.diff(remote); diff && !diff->push.empty()) {
-    std::vector<wire::MemberEntry> entries;
-    entries.reserve(diff->push.size());
-    for (const auto& e : diff->push) entries.push_back({e.spec, e.version, e.removed});
-    send_now(connection, wire::Envelope{wire::Gossip{std::move(entries)}});
+    send_now(connection, wire::Envelope{wire::Gossip{to_wire(diff->push)}});
   }
   connection->close();
 }

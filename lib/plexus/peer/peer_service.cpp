@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -150,9 +151,7 @@ void PeerService::leave(Completion done) {
   }
   (void)s.members.remove(s.self.name);
   const std::string me = s.self.name;
-  const auto tombstone = s.members.entries_for(std::span(&me, 1));
-  std::vector<wire::MemberEntry> entries;
-  for (const auto& e : tombstone) entries.push_back({e.spec, e.version, e.removed});
+  const auto entries = to_wire(s.members.entries_for(std::span(&me, 1)));
   for (auto& [name, peer] : s.peers) {
     s.send_control(peer, wire::Envelope{wire::Gossip{entries}});
     s.send_control(peer, wire::Envelope{wire::Leave{me, s.self.instance_id, "leaving"}});
@@ -175,9 +174,7 @@ Result<void> PeerService::leave(const std::string& node) {
   auto removed = s.members.remove(node);
   if (!removed) return removed.error();
   // Tell the removed node first, then everyone (apply_changes drops its links).
-  const auto tombstone = s.members.entries_for(std::span(&node, 1));
-  std::vector<wire::MemberEntry> entries;
-  for (const auto& e : tombstone) entries.push_back({e.spec, e.version, e.removed});
+  const auto entries = to_wire(s.members.entries_for(std::span(&node, 1)));
   s.send_control(*peer, wire::Envelope{wire::Gossip{entries}});
   s.send_control(*peer, wire::Envelope{wire::Leave{node, spec.instance_id, "removed by " + s.self.name}});
   s.apply_changes({membership::Change{membership::ChangeKind::removed, spec, std::nullopt}});

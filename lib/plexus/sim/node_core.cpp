@@ -4,17 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/relay.hpp"
 
 namespace plexus::sim {
 namespace {
-
-std::vector<wire::MemberEntry> to_wire(const std::vector<membership::Entry>& entries) {
-  std::vector<wire::MemberEntry> out;
-  out.reserve(entries.size());
-  for (const auto& e : entries) out.push_back({e.spec, e.version, e.removed});
-  return out;
-}
 
 membership::Membership load(const NodeSpec& self, const nlohmann::json* data_dir) {
   if (data_dir) {
@@ -71,7 +65,7 @@ void NodeCore::link_up(const NodeSpec& peer, Time now, Effects& fx) {
   // on_attach: a removed life is told and refused; anyone else is admitted.
   if (const auto* entry = members_.find(peer.name); entry && entry->removed && entry->spec.instance_id == peer.instance_id) {
     const std::string name = peer.name;
-    send(name, wire::Envelope{wire::Gossip{to_wire(members_.entries_for(std::span(&name, 1)))}}, now, fx);
+    send(name, wire::Envelope{wire::Gossip{peer::to_wire(members_.entries_for(std::span(&name, 1)))}}, now, fx);
     fx.closes.push_back(name);
     return;
   }
@@ -92,7 +86,7 @@ void NodeCore::link_up(const NodeSpec& peer, Time now, Effects& fx) {
     retire_lives(peer.name, peer.instance_id, peer.name + " restarted before acknowledging", now, fx);
   }
   liveness_.link_up(peer.name, now);
-  send(peer.name, wire::Envelope{wire::Gossip{to_wire(members_.entries())}}, now, fx);
+  send(peer.name, wire::Envelope{wire::Gossip{peer::to_wire(members_.entries())}}, now, fx);
   evaluate(now, fx);
 }
 
@@ -174,18 +168,16 @@ void NodeCore::on_gossip(const std::string& from, wire::Gossip gossip, Time now,
     for (auto& e : *entries) batch.push_back({std::move(e.spec), e.version, e.removed});
     if (auto changes = members_.merge(batch)) apply_changes(*changes, now, fx);
   } else if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip.body)) {
-    std::vector<membership::DigestEntry> remote;
-    remote.reserve(digest->size());
-    for (const auto& d : *digest) remote.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
+    const auto remote = peer::from_wire(*digest);
     members_.observe(from, remote);
     auto diff = members_.diff(remote);
     if (!diff) return;
-    if (!diff->push.empty()) send(from, wire::Envelope{wire::Gossip{to_wire(diff->push)}}, now, fx);
+    if (!diff->push.empty()) send(from, wire::Envelope{wire::Gossip{peer::to_wire(diff->push)}}, now, fx);
     if (!diff->pull.empty()) send(from, wire::Envelope{wire::Gossip{std::move(diff->pull)}}, now, fx);
     (void)members_.collect_garbage();
   } else {
     const auto& names = std::get<std::vector<std::string>>(gossip.body);
-    send(from, wire::Envelope{wire::Gossip{to_wire(members_.entries_for(names))}}, now, fx);
+    send(from, wire::Envelope{wire::Gossip{peer::to_wire(members_.entries_for(names))}}, now, fx);
   }
 }
 
@@ -207,7 +199,7 @@ void NodeCore::broadcast_dirty(Time now, Effects& fx) {
   if (dirty_.empty()) return;
   const std::vector<std::string> names(dirty_.begin(), dirty_.end());
   dirty_.clear();
-  const wire::Envelope gossip{wire::Gossip{to_wire(members_.entries_for(names))}};
+  const wire::Envelope gossip{wire::Gossip{peer::to_wire(members_.entries_for(names))}};
   for (const auto& peer : peers_) send(peer, gossip, now, fx);
 }
 
@@ -216,9 +208,7 @@ void NodeCore::anti_entropy(Time now, Effects& fx) {
   for (const auto& peer : peers_) if (up(peer)) candidates.push_back(&peer);
   if (candidates.empty()) return;
   const std::string& peer = *candidates[rng_.below(candidates.size())];
-  std::vector<wire::DigestEntry> digest;
-  for (const auto& d : members_.digest()) digest.push_back({d.name, d.version, d.removed, d.instance_id, d.spec_hash});
-  send(peer, wire::Envelope{wire::Gossip{std::move(digest)}}, now, fx);
+  send(peer, wire::Envelope{wire::Gossip{peer::to_wire(members_.digest())}}, now, fx);
 }
 
 void NodeCore::tick(Time now, Effects& fx) {
