@@ -168,7 +168,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   context->attached = true;
   slot.connection = connection;
   slot.attached = true;
-  slot.dialing = false;
+  slot.dial_id = 0;
   const auto now = Clock::now();
   if (attach.channel == control_channel) {
     liveness.link_up(attach.spec.name, ticks(now));
@@ -195,7 +195,7 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
     auto dialed = peer->channels.find(context->channel);
     if (dialed != peer->channels.end() && context->index < dialed->second.size()) {
       Slot& slot = dialed->second[context->index];
-      if (slot.dialing && slot.dial_id == context->dial_id) slot.dialing = false;
+      if (slot.dial_id == context->dial_id) slot.dial_id = 0;
     }
   }
   if (!peer || !context->attached) return;
@@ -217,7 +217,6 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
   PeerLinks* peer = find_peer(peer_name);
   if (!peer || peer->spec.listen_addrs.empty()) return;
   Slot& dialed = peer->channels[channel][index];
-  dialed.dialing = true;
   dialed.dial_id = next_dial_id++;
   const std::uint64_t dial_id = dialed.dial_id;
   const auto target = endpoint_of(peer->spec.listen_addrs.front());
@@ -234,14 +233,14 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
     }
     if (slot && slot->dial_id != dial_id) slot = nullptr;  // the slot was reset and dialed anew meanwhile
     if (!result) {
-      if (slot) slot->dialing = false;
+      if (slot) slot->dial_id = 0;
       spdlog::debug("dial {} {}[{}]: {}", peer_name, channel, index, result.error().message());
       co_return;
     }
     auto connection = *result;
     if (!slot || s.stopping || s.left || connection->peer().name != peer_name ||
         connection->peer().instance_id != instance) {
-      if (slot) slot->dialing = false;
+      if (slot) slot->dial_id = 0;
       connection->close();  // gone, replaced, or someone else answers at that address
       co_return;
     }
@@ -285,8 +284,8 @@ void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
   bool any_dialing = false;
   for (auto& [channel, slots] : peer.channels) {
     for (auto& slot : slots) {
-      missing |= !slot.connection && !slot.dialing;
-      any_dialing |= slot.dialing;
+      missing |= !slot.connection && !slot.dialing();
+      any_dialing |= slot.dialing();
     }
   }
   if (!missing || any_dialing) return;
@@ -298,7 +297,7 @@ void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
   if (dialer) {
     for (auto& [channel, slots] : peer.channels) {
       for (std::size_t i = 0; i < slots.size(); ++i) {
-        if (!slots[i].connection && !slots[i].dialing) dial_slot(peer.spec.name, channel, std::uint16_t(i));
+        if (!slots[i].connection && !slots[i].dialing()) dial_slot(peer.spec.name, channel, std::uint16_t(i));
       }
     }
   } else if (!peer.channels[std::string(control_channel)][0].attached && !peer.spec.listen_addrs.empty()) {

@@ -35,11 +35,11 @@ enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_larg
 struct Slot {
   transport::ConnectionPtr connection;
   bool attached = false;
-  /// A dial of this slot is under way: from the dial until its connection
-  /// attaches or closes (not only until the handshake ends, or every
-  /// reconcile in between would dial the slot again).
-  bool dialing = false;
-  std::uint64_t dial_id = 0;  // which dial `dialing` waits for
+  /// The dial of this slot under way (0: none): from the dial until its
+  /// connection attaches or closes (not only until the handshake ends, or
+  /// every reconcile in between would dial the slot again).
+  std::uint64_t dial_id = 0;
+  [[nodiscard]] bool dialing() const { return dial_id != 0; }
 };
 
 /// Messages and bytes on one channel of one peer (user messages only).
