@@ -1,7 +1,9 @@
 // Helpers shared by the bench programs' JSON reports.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,20 @@ namespace plexus::bench {
 inline double round_to(double value, int decimals) {
   const double scale = std::pow(10.0, decimals);
   return std::round(value * scale) / scale;
+}
+
+/// a / b to three places, or null when either is missing or b is not positive.
+inline nlohmann::json ratio(const nlohmann::json& a, const nlohmann::json& b) {
+  if (!a.is_number() || !b.is_number() || b.get<double>() <= 0) return nullptr;
+  return round_to(a.get<double>() / b.get<double>(), 3);
+}
+
+/// The median of `values` (the lower middle of an even count), or null when empty.
+inline nlohmann::json median(std::vector<double> values) {
+  if (values.empty()) return nullptr;
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>((values.size() - 1) / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
 }
 
 /// Whether any object inside `value` carries an "error" key (a part failed to run).

@@ -16,7 +16,10 @@ struct PeerFlags {
   double warmup_s = 0.5;
   std::vector<std::string> modes{"encrypted", "insecure"};
   std::vector<std::size_t> sizes{100, 1024, 65536};
-  std::size_t round_trips = 20'000;
+  std::size_t round_trips = 20'000;  ///< per cell per round
+  /// Round-trip rounds: each runs every cell once, so a drift of the machine
+  /// hits the baseline and Plexus alike; figures are medians over rounds.
+  std::size_t rtt_rounds = 5;
   std::size_t nodes = 16;        ///< cluster part
   std::size_t large_nodes = 64;  ///< convergence of a larger cluster (0: skip)
   double idle_seconds = 10;

@@ -154,6 +154,67 @@ json plain_ping_pong(const PeerFlags& flags) {
   return out;
 }
 
+constexpr const char* round_trip_cells[] = {"plain_tcp", "plexus_idle", "plexus_idle_on_io", "plexus_with_stream",
+                                             "plexus_with_stream_on_io"};
+
+// One round: the plain TCP baseline, then Plexus idle, then Plexus beside a
+// 64 KiB stream on channel "bulk" a -> b; each with handlers on the worker
+// pool and on the service executor.
+json round_trip_round(Fleet& fleet, const PeerFlags& flags) {
+  json round;
+  round["plain_tcp"] = plain_ping_pong(flags);
+  round["plexus_idle"] = ping(fleet, "default", flags, false);
+  round["plexus_idle_on_io"] = ping(fleet, "default", flags, true);
+  fleet.request(node_a, blast_command("bulk", 65536, 600), "blast");
+  pause_for(flags.warmup_s);
+  const auto b1 = fleet.request(node_b, "count", "count");
+  round["plexus_with_stream"] = ping(fleet, "default", flags, false);
+  round["plexus_with_stream_on_io"] = ping(fleet, "default", flags, true);
+  const auto b2 = fleet.request(node_b, "count", "count");
+  fleet.send(node_a, "stop_blast");
+  wait_event(fleet, node_a, "blast_done", 10);
+  const double seconds = double(b2["t_ns"].get<std::int64_t>() - b1["t_ns"].get<std::int64_t>()) * 1e-9;
+  round["stream_gb_per_s"] = round_to((b2["bytes"].get<double>() - b1["bytes"].get<double>()) / seconds / 1e9, 3);
+  return round;
+}
+
+// A cell's figures over the rounds: the median of each percentile, the sum of
+// samples and errors, the worst max.
+json median_cell(const json& rounds, const char* cell) {
+  json out = json::object();
+  for (const char* key : {"p50_us", "p90_us", "p99_us", "p999_us", "min_us", "mean_us"}) {
+    std::vector<double> values;
+    for (const auto& round : rounds) {
+      if (round.contains(cell) && round[cell].contains(key)) values.push_back(round[cell][key].get<double>());
+    }
+    if (!values.empty()) out[key] = median(values);
+  }
+  double max_us = 0;
+  std::uint64_t samples = 0, errors = 0;
+  for (const auto& round : rounds) {
+    if (!round.contains(cell)) continue;
+    const auto& c = round[cell];
+    max_us = std::max(max_us, c.value("max_us", 0.0));
+    samples += c.value("samples", std::uint64_t{0});
+    errors += c.value("errors", std::uint64_t{0}) + c.value("mismatched", std::uint64_t{0});
+    if (c.contains("error")) out["error"] = c["error"];
+  }
+  out["max_us"] = max_us;
+  out["samples"] = samples;
+  out["errors"] = errors;
+  return out;
+}
+
+json median_ratio(const json& rounds, const char* cell, const char* key, const char* base, const char* base_key) {
+  std::vector<double> values;
+  for (const auto& round : rounds) {
+    if (!round.contains(cell) || !round.contains(base)) continue;
+    const json r = ratio(round[cell].value(key, json(nullptr)), round[base].value(base_key, json(nullptr)));
+    if (r.is_number()) values.push_back(r.get<double>());
+  }
+  return median(values);
+}
+
 }  // namespace
 
 void pause_for(double seconds) { std::this_thread::sleep_for(std::chrono::duration<double>(seconds)); }
@@ -179,35 +240,34 @@ json run_throughput(const PeerFlags& flags) {
 }
 
 json run_round_trip(const PeerFlags& flags) {
-  json out = {{"payload_bytes", ping_bytes}, {"round_trips", flags.round_trips}};
-  out["plain_tcp"] = plain_ping_pong(flags);
-  spdlog::info("plain tcp ping-pong: {}", out["plain_tcp"].dump());
+  json out = {{"payload_bytes", ping_bytes}, {"round_trips_per_round", flags.round_trips},
+              {"rounds_planned", flags.rtt_rounds}};
+  json rounds = json::array();
   try {
     Fleet fleet(flags.node_log_level, flags.node_args);
     // The stream's channel is declared for bulk traffic (Config::bulk_channels),
     // as an application that streams on a channel beside latency-sensitive ones would.
     start_pair(fleet, false, {"bulk:1:bulk"}, false);
-    out["plexus_idle"] = ping(fleet, "default", flags, false);
-    spdlog::info("plexus ping-pong: {}", out["plexus_idle"].dump());
-    out["plexus_idle_on_io"] = ping(fleet, "default", flags, true);
-    spdlog::info("plexus ping-pong, handlers on the service executor: {}", out["plexus_idle_on_io"].dump());
-    // The same ping-pong while a 64 KiB stream fills channel "bulk" a -> b.
-    fleet.request(node_a, blast_command("bulk", 65536, 600), "blast");
-    pause_for(flags.warmup_s);
-    const auto b1 = fleet.request(node_b, "count", "count");
-    out["plexus_with_stream"] = ping(fleet, "default", flags, false);
-    out["plexus_with_stream_on_io"] = ping(fleet, "default", flags, true);
-    const auto b2 = fleet.request(node_b, "count", "count");
-    fleet.send(node_a, "stop_blast");
-    wait_event(fleet, node_a, "blast_done", 10);
-    const double seconds = double(b2["t_ns"].get<std::int64_t>() - b1["t_ns"].get<std::int64_t>()) * 1e-9;
-    out["plexus_with_stream"]["stream_gb_per_s"] =
-        round_to((b2["bytes"].get<double>() - b1["bytes"].get<double>()) / seconds / 1e9, 3);
-    spdlog::info("plexus ping-pong beside a stream: {}", out["plexus_with_stream"].dump());
+    for (std::size_t r = 0; r < flags.rtt_rounds; ++r) {
+      rounds.push_back(round_trip_round(fleet, flags));
+      spdlog::info("round trips, round {}: {}", r + 1, rounds.back().dump());
+    }
   } catch (const std::exception& e) {
     spdlog::error("round trip: {}", e.what());
     out["error"] = e.what();
   }
+  out["rounds"] = rounds;
+  for (const char* cell : round_trip_cells) out[cell] = median_cell(rounds, cell);
+  std::vector<double> stream;
+  for (const auto& round : rounds) if (round.contains("stream_gb_per_s")) stream.push_back(round["stream_gb_per_s"].get<double>());
+  out["stream_gb_per_s"] = median(stream);
+  // Each ratio is taken within a round, then the median over rounds.
+  out["ratios"] = {
+      {"idle_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle", "p50_us", "plain_tcp", "p50_us")},
+      {"idle_on_io_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle_on_io", "p50_us", "plain_tcp", "p50_us")},
+      {"with_stream_p99_vs_idle", median_ratio(rounds, "plexus_with_stream", "p99_us", "plexus_idle", "p99_us")},
+      {"with_stream_on_io_p99_vs_idle",
+       median_ratio(rounds, "plexus_with_stream_on_io", "p99_us", "plexus_idle_on_io", "p99_us")}};
   return out;
 }
 
