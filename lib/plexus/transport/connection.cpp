@@ -65,7 +65,7 @@ asio::awaitable<void> ConnectionTasks::hand_over(Connection& c, const Ptr& self)
   impl.in_flight.fetch_add(bytes);
   auto batch = std::make_shared<ByteBuffer>(std::move(impl.handoff));
   impl.handoff = ByteBuffer();
-  asio::post(c.home_, [self, batch] { self->deliver_at_home(batch->span()); });
+  asio::post(c.home_, [self, batch] { self->accept_at_home(batch); });
   while (impl.in_flight.load() > c.options_.handoff_max_bytes && c.state_ != Connection::State::finished) {
     co_await impl.timers->credit.async_wait(nothrow);
   }

@@ -32,6 +32,7 @@
 #include <span>
 #include <vector>
 
+#include "plexus/core/byte_buffer.hpp"
 #include "plexus/core/result.hpp"
 #include "plexus/secure/handshake.hpp"
 #include "plexus/transport/counters.hpp"
@@ -121,7 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_io();
   void abort_io(Error why);
   void finish_at_home(const Error& why);
-  void deliver_at_home(std::span<const std::uint8_t> batch);
+  void accept_at_home(std::shared_ptr<const ByteBuffer> batch);
+  void deliver_at_home();
   // Locks mutex_ only when split (nothing is shared otherwise).
   [[nodiscard]] std::unique_lock<std::mutex> shared_lock() const {
     std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);

@@ -4,6 +4,7 @@
 #include <asio/detached.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "plexus/core/errors.hpp"
@@ -222,10 +223,20 @@ void Connection::finish_at_home(const Error& why) {
   on_read_done_ = nullptr;
 }
 
-// Split: the frames of one read, [u32 length][body]..., handled at home.
-void Connection::deliver_at_home(std::span<const std::uint8_t> batch) {
-  std::size_t at = 0, frames = 0;
-  while (at + 4 <= batch.size() && !home_closed_ && on_frame_) {
+// Split: the frames of one read, [u32 length][body]..., queued at home and
+// handled in order, a slice per turn.
+void Connection::accept_at_home(std::shared_ptr<const ByteBuffer> batch) {
+  impl_->home_batches.push_back(std::move(batch));
+  if (impl_->home_batches.size() == 1) deliver_at_home();  // else a turn is already posted
+}
+
+void Connection::deliver_at_home() {
+  auto& queue = impl_->home_batches;
+  const auto batch = queue.front()->span();
+  std::size_t& at = impl_->home_at;
+  std::size_t frames = 0;
+  const std::size_t slice_end = at + std::max<std::size_t>(1, options_.home_slice_bytes);  // one frame at least
+  while (at + 4 <= batch.size() && at < slice_end && !home_closed_ && on_frame_) {
     const std::size_t n = load_le32(batch.data() + at);
     ++frames;
     on_frame_(batch.subspan(at + 4, n));
@@ -236,8 +247,18 @@ void Connection::deliver_at_home(std::span<const std::uint8_t> batch) {
     stats_.frames_received += frames;
   }
   if (on_read_done_ && !home_closed_) on_read_done_();
-  impl_->in_flight.fetch_sub(batch.size());
-  asio::post(io_, [self = shared_from_this()] { self->impl_->timers->credit.cancel(); });
+  const bool closed = home_closed_ || !on_frame_;
+  if (closed || at + 4 > batch.size()) {  // this batch is done (or will never be handled)
+    impl_->in_flight.fetch_sub(batch.size());
+    queue.pop_front();
+    at = 0;
+    asio::post(io_, [self = shared_from_this()] { self->impl_->timers->credit.cancel(); });
+  }
+  if (closed) {
+    for (const auto& rest : queue) impl_->in_flight.fetch_sub(rest->size());
+    queue.clear();
+  }
+  if (!queue.empty()) asio::post(home_, [self = shared_from_this()] { self->deliver_at_home(); });
 }
 
 std::size_t Connection::outbox_bytes() const noexcept {

@@ -5,6 +5,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <deque>
 #include <optional>
 
 #include "plexus/secure/record.hpp"
@@ -52,6 +53,10 @@ struct Connection::Impl {
   // Split: frames of the current read, [u32 length][body]..., to hand home.
   ByteBuffer handoff;
   std::atomic<std::size_t> in_flight{0};  // handed home, not yet handled
+  // At home only: batches handed home, handled in order a slice at a time
+  // (home_slice_bytes), and where the front one is up to.
+  std::deque<std::shared_ptr<const ByteBuffer>> home_batches;
+  std::size_t home_at = 0;
   std::unique_ptr<Timers> timers;
   Clock::time_point last_rx = Clock::now();
   Clock::time_point last_tx = Clock::now();

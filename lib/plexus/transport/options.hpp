@@ -32,6 +32,10 @@ struct Options {
   /// stops reading while this many bytes of frames read wait to be handled
   /// at home.
   std::size_t handoff_max_bytes = 512 * 1024;
+  /// Split: at most this many bytes of those frames are handled at home per
+  /// turn (one frame at least); the rest is posted again, so a stream's
+  /// batch cannot hold up the other connections' reads on the executor.
+  std::size_t home_slice_bytes = 64 * 1024;
   /// Size of each socket read.
   std::size_t read_buffer_bytes = 256 * 1024;
   /// A tick is sent when nothing else was written for this long.
