@@ -30,6 +30,7 @@
 #include "peer_protocol.hpp"
 #include "plexus/core/errors.hpp"
 #include "plexus/peer/peer_service.hpp"
+#include "plexus/transport/run_loop.hpp"
 #include "plexus/secure/cluster_key.hpp"
 
 namespace plexus::bench {
@@ -472,12 +473,15 @@ int run_node(int argc, char** argv) {
   std::vector<std::string> channels;
   bool insecure = false;
   int cpu = -1;
+  int busy_poll_us = 0;
   pid_t parent = 0;
   peer::Config config;  // defaults, unless an experiment asks otherwise
   CLI::App app{"bench_peer node (started by bench_peer itself)"};
   app.add_option("--name", name)->required();
   app.add_option("--channel", channels, "NAME:PARALLELISM[:bulk]");
   app.add_option("--bulk-io-nice", config.bulk_io_nice, "Config::bulk_io_nice (experiments)");
+  app.add_option("--busy-poll-us", busy_poll_us, "transport::run_loop's busy poll (experiments)")
+      ->check(CLI::Range(0, 100'000));
   app.add_flag("--insecure", insecure);
   app.add_option("--cpu", cpu, "pin to this core");
   app.add_option("--parent", parent, "exit if this is not our parent");
@@ -540,7 +544,7 @@ int run_node(int argc, char** argv) {
   pthread_setname_np(input.native_handle(), "node-stdin");
   input.detach();
   auto guard = asio::make_work_guard(io);
-  io.run();
+  transport::run_loop(io, std::chrono::microseconds(busy_poll_us));
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "plexus/node/node.hpp"
+#include "plexus/transport/run_loop.hpp"
 
 namespace {
 
@@ -84,6 +85,7 @@ void add_flags(Flags& f) {
   f.option("--sink-capacity", &NodeOptions::sink_capacity, "messages the built-in sink keeps");
   f.option("--sink-max-bytes", &NodeOptions::sink_max_bytes, "payload bytes the built-in sink keeps");
   f.option("--worker-threads", &NodeOptions::worker_threads, "threads that run server handlers");
+  f.option("--busy-poll-us", &NodeOptions::busy_poll_us, "poll this long after work before blocking (0: off)");
   f.option("--log-level", &NodeOptions::log_level, "trace|debug|info|warn|error|off");
   f.option("--log-format", &NodeOptions::log_format, "text|json (one JSON object per line)");
   f.flag("--test-only-disable-dedupe", &NodeOptions::test_only_disable_dedupe,
@@ -161,7 +163,7 @@ int main(int argc, char** argv) {
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
-  io.run();
+  plexus::transport::run_loop(io, settings.busy_poll);
   node->close_admin();
   spdlog::info("stopped");
   return 0;

@@ -8,6 +8,7 @@
 
 #include <asio/io_context.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -51,6 +52,9 @@ struct NodeOptions {
   int sink_capacity = 1000;
   int sink_max_bytes = 64 * 1024 * 1024;
   int worker_threads = 1;
+  /// Microseconds the service thread keeps polling after work before it
+  /// blocks (transport::run_loop); 0: off.
+  int busy_poll_us = 0;
   std::string log_level = "info";
   std::string log_format = "text";
   /// TEST ONLY: see peer::Config::test_only_disable_dedupe.
@@ -90,6 +94,7 @@ struct Settings {
   std::vector<JoinTarget> joins;
   std::size_t sink_capacity = 0;
   std::size_t sink_max_bytes = 0;
+  std::chrono::microseconds busy_poll{0};
   std::string log_level;
   LogFormat log_format = LogFormat::text;
   /// The tracker plexusd runs (unless presence_enabled is false); its

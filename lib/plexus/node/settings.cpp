@@ -65,7 +65,7 @@ Result<void> check_range(std::string_view flag, int value, int min, int max) {
 }
 
 Result<void> check_timers(const NodeOptions& o) {
-  const std::array<std::tuple<std::string_view, int, int, int>, 11> ranges{{
+  const std::array<std::tuple<std::string_view, int, int, int>, 12> ranges{{
       {"--heartbeat-ms", o.heartbeat_ms, 1, 60'000},
       {"--peer-timeout-ms", o.peer_timeout_ms, 2, 3'600'000},
       {"--gossip-interval-ms", o.gossip_interval_ms, 10, 3'600'000},
@@ -77,6 +77,7 @@ Result<void> check_timers(const NodeOptions& o) {
       {"--sink-capacity", o.sink_capacity, 1, 1'000'000},
       {"--sink-max-bytes", o.sink_max_bytes, 1024, 1 << 30},
       {"--worker-threads", o.worker_threads, 1, 64},
+      {"--busy-poll-us", o.busy_poll_us, 0, 100'000},
   }};
   for (const auto& [flag, value, min, max] : ranges) {
     if (auto ok = check_range(flag, value, min, max); !ok) return ok;
@@ -249,6 +250,7 @@ Result<Settings> resolve(const NodeOptions& o) {
   settings.log_format = o.log_format == "json" ? LogFormat::json : LogFormat::text;
   settings.sink_capacity = std::size_t(o.sink_capacity);
   settings.sink_max_bytes = std::size_t(o.sink_max_bytes);
+  settings.busy_poll = std::chrono::microseconds(o.busy_poll_us);
   if (o.secret_file.empty()) return flag_error("--secret-file", "required (create one with: plexus keygen FILE)");
   auto key = secure::read_cluster_key(o.secret_file);
   if (!key) return flag_error("--secret-file", reason(key.error()));

@@ -138,6 +138,22 @@ TEST_CASE("resolve names the flag of each bad setting") {
   bad = o;
   bad.name = "";
   CHECK(problem(bad).starts_with("--name"));
+  bad = o;
+  bad.busy_poll_us = -1;
+  CHECK(problem(bad).starts_with("--busy-poll-us"));
+}
+
+TEST_CASE("busy polling is off unless set; the file's key reaches the settings") {
+  // Proves --busy-poll-us / busy_poll_us is opt-in and wired through (docs/operations.md).
+  TempDir dir;
+  auto o = valid(dir);
+  auto settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK(settings->busy_poll.count() == 0);
+  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 50})"), o).ok());
+  settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK(settings->busy_poll == std::chrono::microseconds(50));
 }
 
 TEST_CASE("presence options: defaults add the tracker's channel; bad values name their flag") {
