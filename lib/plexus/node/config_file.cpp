@@ -153,6 +153,7 @@ std::map<std::string, Reader, std::less<>> readers(const fs::path& base) {
       {"sink_max_bytes", integer(&NodeOptions::sink_max_bytes)},
       {"worker_threads", integer(&NodeOptions::worker_threads)},
       {"busy_poll_us", integer(&NodeOptions::busy_poll_us)},
+      {"bulk_io_nice", integer(&NodeOptions::bulk_io_nice)},
       {"log_level", text(&NodeOptions::log_level)},
       {"log_format", text(&NodeOptions::log_format)},
       {"presence_disabled", boolean(&NodeOptions::presence_disabled)},

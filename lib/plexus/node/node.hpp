@@ -55,6 +55,8 @@ struct NodeOptions {
   /// Microseconds the service thread keeps polling after work before it
   /// blocks (transport::run_loop); 0: off.
   int busy_poll_us = 0;
+  /// peer::Config::bulk_io_nice: nice value of the bulk channels' I/O thread.
+  int bulk_io_nice = 10;
   std::string log_level = "info";
   std::string log_format = "text";
   /// TEST ONLY: see peer::Config::test_only_disable_dedupe.

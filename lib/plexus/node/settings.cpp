@@ -65,7 +65,7 @@ Result<void> check_range(std::string_view flag, int value, int min, int max) {
 }
 
 Result<void> check_timers(const NodeOptions& o) {
-  const std::array<std::tuple<std::string_view, int, int, int>, 12> ranges{{
+  const std::array<std::tuple<std::string_view, int, int, int>, 13> ranges{{
       {"--heartbeat-ms", o.heartbeat_ms, 1, 60'000},
       {"--peer-timeout-ms", o.peer_timeout_ms, 2, 3'600'000},
       {"--gossip-interval-ms", o.gossip_interval_ms, 10, 3'600'000},
@@ -78,6 +78,7 @@ Result<void> check_timers(const NodeOptions& o) {
       {"--sink-max-bytes", o.sink_max_bytes, 1024, 1 << 30},
       {"--worker-threads", o.worker_threads, 1, 64},
       {"--busy-poll-us", o.busy_poll_us, 0, 100'000},
+      {"--bulk-io-nice", o.bulk_io_nice, -20, 19},
   }};
   for (const auto& [flag, value, min, max] : ranges) {
     if (auto ok = check_range(flag, value, min, max); !ok) return ok;
@@ -151,6 +152,7 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   config.transport.dead_peer_timeout = peer::Millis(o.dead_peer_timeout_ms);
   config.transport.handshake_timeout = peer::Millis(o.handshake_timeout_ms);
   config.worker_threads = std::size_t(o.worker_threads);
+  config.bulk_io_nice = o.bulk_io_nice;
   config.test_only_disable_dedupe = o.test_only_disable_dedupe;
   return {};
 }

@@ -141,19 +141,24 @@ TEST_CASE("resolve names the flag of each bad setting") {
   bad = o;
   bad.busy_poll_us = -1;
   CHECK(problem(bad).starts_with("--busy-poll-us"));
+  bad = o;
+  bad.bulk_io_nice = 20;
+  CHECK(problem(bad).starts_with("--bulk-io-nice"));
 }
 
-TEST_CASE("busy polling is off unless set; the file's key reaches the settings") {
-  // Proves --busy-poll-us / busy_poll_us is opt-in and wired through (docs/operations.md).
+TEST_CASE("busy polling is off unless set; the thread keys reach the settings") {
+  // Proves --busy-poll-us is opt-in and busy_poll_us / bulk_io_nice are wired through (docs/operations.md).
   TempDir dir;
   auto o = valid(dir);
   auto settings = resolve(o);
   REQUIRE(settings.ok());
   CHECK(settings->busy_poll.count() == 0);
-  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 50})"), o).ok());
+  CHECK(settings->peer.bulk_io_nice == 10);
+  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 50, "bulk_io_nice": 5})"), o).ok());
   settings = resolve(o);
   REQUIRE(settings.ok());
   CHECK(settings->busy_poll == std::chrono::microseconds(50));
+  CHECK(settings->peer.bulk_io_nice == 5);
 }
 
 TEST_CASE("presence options: defaults add the tracker's channel; bad values name their flag") {
