@@ -50,11 +50,11 @@ void PeerService::Impl::start_connection(const transport::ConnectionPtr& connect
   connection->set_on_read_done([weak] {
     if (auto self = weak.lock()) self->flush_dispatch();
   });
+  // The frame handler is owned and called only by the connection itself, so
+  // the connection is alive whenever it runs: no lock of it per frame.
   connection->start(
-      [weak, context, weak_connection](std::span<const std::uint8_t> body) {
-        auto self = weak.lock();
-        auto c = weak_connection.lock();
-        if (self && c) self->on_frame(context, c, body);
+      [weak, context, raw = connection.get()](std::span<const std::uint8_t> body) {
+        if (auto self = weak.lock()) self->on_frame(context, *raw, body);
       },
       [weak, context, weak_connection](const Error& why) {
         auto self = weak.lock();

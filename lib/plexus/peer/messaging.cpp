@@ -30,7 +30,11 @@ const char* outcome_name(SendOutcome outcome) {
 // Take `message` apart into its server's dispatch batch (by reference: a
 // Message is big, and this runs for every one received).
 void queue_for_dispatch(PeerService::Impl& service, wire::Message& message) {
-  service.dispatch_queue[message.server].push_back(Received{std::move(message.origin), message.origin_instance,
+  if (!service.last_dispatch || service.last_dispatch_server != message.server) {
+    service.last_dispatch = &service.dispatch_queue[message.server];
+    service.last_dispatch_server = message.server;
+  }
+  service.last_dispatch->push_back(Received{std::move(message.origin), message.origin_instance,
                                                             std::move(message.channel), message.cast,
                                                             std::move(message.payload)});
 }
@@ -110,12 +114,12 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
       return make_error(errc::ack_table_full, added.error().message());
     }
     if (done) completions[{target, *added}] = std::move(done);
-    route(m, frame);  // a failed first try is retransmitted
+    route(m, frame, peer);  // a failed first try is retransmitted
     wake();
     return {};
   }
   const auto frame = wire::encode(envelope);
-  if (const auto outcome = route(m, frame); outcome != SendOutcome::sent) {
+  if (const auto outcome = route(m, frame, peer); outcome != SendOutcome::sent) {
     count_drop(outcome_name(outcome));
     return make_error(outcome_code(outcome), "to " + node);
   }
@@ -124,19 +128,22 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
 }
 
 // Send directly when the link is up and not cut, else relay if allowed.
-SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame) {
+SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame,
+                                     PeerLinks* target) {
   SendOutcome outcome = SendOutcome::not_connected;
-  if (PeerLinks* peer = find_peer(message.target); peer && peer->up) {
+  PeerLinks* peer = target ? target : find_peer(message.target);
+  if (peer && peer->up) {
     auto slots = peer->channels.find(message.channel);
     if (slots != peer->channels.end() && !slots->second.empty()) {
       const auto index = std::uint16_t(message.partition_key.value_or(0) % slots->second.size());
-      const auto mine = self.channels.find(message.channel);
-      if (mine != self.channels.end() && mine->second.monotonic && message.partition_key &&
-          message.ack_id == 0) {
-        return send_monotonic(*peer, message.channel, index, *message.partition_key, frame)
-                   ? SendOutcome::sent : SendOutcome::not_connected;
+      if (message.partition_key && message.ack_id == 0) {  // a monotonic channel keeps the newest per key
+        const auto mine = self.channels.find(message.channel);
+        if (mine != self.channels.end() && mine->second.monotonic) {
+          return send_monotonic(*peer, message.channel, index, *message.partition_key, frame)
+                     ? SendOutcome::sent : SendOutcome::not_connected;
+        }
       }
-      outcome = send_frame(*peer, message.channel, index, frame, false);
+      outcome = send_on(*peer, slots->first, slots->second, index, frame, false);
       if (outcome == SendOutcome::sent) return outcome;
     }
   } else if (peer) {

@@ -31,6 +31,14 @@ using Clock = std::chrono::steady_clock;
 /// What became of one frame handed to a link.
 enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_large };
 
+/// Messages and bytes on one channel of one peer (user messages only).
+struct Traffic {
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t bytes_received = 0;
+};
+
 /// One of the `parallelism` connections of a channel to a peer.
 struct Slot {
   transport::ConnectionPtr connection;
@@ -40,14 +48,9 @@ struct Slot {
   /// every reconcile in between would dial the slot again).
   std::uint64_t dial_id = 0;
   [[nodiscard]] bool dialing() const { return dial_id != 0; }
-};
-
-/// Messages and bytes on one channel of one peer (user messages only).
-struct Traffic {
-  std::uint64_t messages_sent = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t messages_received = 0;
-  std::uint64_t bytes_received = 0;
+  /// Its channel's counters in the same PeerLinks (map nodes never move),
+  /// found on the first send instead of per message.
+  Traffic* traffic = nullptr;
 };
 
 /// What this node knows and holds for one other member.
@@ -55,6 +58,9 @@ struct PeerLinks {
   NodeSpec spec;
   std::map<std::string, std::vector<Slot>, std::less<>> channels;  // control included
   bool up = false;  // mirrors liveness.up(name) as of the latest refresh()
+  /// The coarse time last reported to Liveness::sent: one report per clock
+  /// step, not one per frame.
+  std::int64_t sent_mark = -1;
   /// By channel; kept here (no "peer/channel" key built per message) and
   /// folded into Metrics when read.
   std::map<std::string, Traffic, std::less<>> traffic;
@@ -116,7 +122,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void start_connection(const transport::ConnectionPtr& connection, std::shared_ptr<LinkContext> context);
   /// The peer a connection serves (after attach), from the context's cache when it is current.
   PeerLinks* peer_of(LinkContext& context);
-  void on_frame(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
+  void on_frame(const std::shared_ptr<LinkContext>& context, transport::Connection& connection,
                 std::span<const std::uint8_t> body);
   void on_attach(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,
                  wire::Attach attach);
@@ -148,6 +154,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   PeerLinks* find_peer(std::string_view name);
   SendOutcome send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
                          const std::vector<std::uint8_t>& frame, bool control);
+  /// send_frame on the channel's slots, already looked up.
+  SendOutcome send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots, std::uint16_t index,
+                      const std::vector<std::uint8_t>& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(Clock::time_point now);
   void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
@@ -177,7 +186,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   Result<void> forward(const std::string& node, const std::string& server,
                        std::span<const std::uint8_t> payload, const ForwardOptions& options, bool cast,
                        Completion done);
-  SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame);
+  /// `target`: message.target's links when the caller has looked them up.
+  SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame, PeerLinks* target = nullptr);
   bool relay(wire::Message message);
   void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
   void on_ack(wire::Ack ack);
@@ -255,6 +265,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::uint64_t next_causal_handle = 1;
   std::map<std::pair<std::string, std::uint64_t>, Completion> completions;
   std::map<std::string, std::vector<Received>, std::less<>> dispatch_queue;
+  // The entry of dispatch_queue used last (entries are never erased): a run
+  // of messages to one server skips the map lookup.
+  std::vector<Received>* last_dispatch = nullptr;
+  std::string last_dispatch_server;
   bool dispatching = false;  // flush_dispatch is running (an inline handler may re-enter)
   /// Monotonic channels: newest frame per key, per (peer, channel, index).
   std::map<std::tuple<std::string, std::string, std::uint16_t>, MonotonicBuffer> monotonic;

@@ -26,10 +26,21 @@ bool partitioned(const std::map<std::uint64_t, Partition>& table, std::string_vi
 // Hand one frame to a link. Callers count what did not go out, once.
 SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
                                           const std::vector<std::uint8_t>& frame, bool control) {
-  if (partitioned(partition_table, peer.spec.name, Direction::outbound)) return SendOutcome::partitioned;
+  if (!partition_table.empty() && partitioned(partition_table, peer.spec.name, Direction::outbound)) {
+    return SendOutcome::partitioned;
+  }
   auto it = peer.channels.find(channel);
-  if (it == peer.channels.end() || it->second.empty()) return SendOutcome::not_connected;
-  Slot& slot = it->second[index % it->second.size()];
+  if (it == peer.channels.end()) return SendOutcome::not_connected;
+  return send_on(peer, it->first, it->second, index, frame, control);
+}
+
+SendOutcome PeerService::Impl::send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots,
+                                       std::uint16_t index, const std::vector<std::uint8_t>& frame, bool control) {
+  if (!partition_table.empty() && partitioned(partition_table, peer.spec.name, Direction::outbound)) {
+    return SendOutcome::partitioned;
+  }
+  if (slots.empty()) return SendOutcome::not_connected;
+  Slot& slot = slots[index % slots.size()];
   if (!slot.attached) return SendOutcome::not_connected;
   if (PLEXUS_FAULT("peer.send_frame.outbox_full")) return SendOutcome::outbox_full;
   if (auto sent = slot.connection->send(frame); !sent) {
@@ -37,11 +48,14 @@ SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view chan
     if (sent.error().code == errc::frame_too_large) return SendOutcome::too_large;
     return SendOutcome::not_connected;
   }
-  liveness.sent(peer.spec.name, coarse_ticks());
+  if (const auto now = coarse_ticks(); now.count() != peer.sent_mark) {
+    liveness.sent(peer.spec.name, now);
+    peer.sent_mark = now.count();
+  }
   if (!control) {
-    Traffic& traffic = peer.traffic_on(channel);
-    ++traffic.messages_sent;
-    traffic.bytes_sent += frame.size();
+    if (!slot.traffic) slot.traffic = &peer.traffic_on(channel);
+    ++slot.traffic->messages_sent;
+    slot.traffic->bytes_sent += frame.size();
   }
   return SendOutcome::sent;
 }
@@ -75,13 +89,13 @@ PeerLinks* PeerService::Impl::peer_of(LinkContext& context) {
 }
 
 void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
-                                 const transport::ConnectionPtr& connection, std::span<const std::uint8_t> body) {
+                                 transport::Connection& connection, std::span<const std::uint8_t> body) {
   wire::Limits limits;
   limits.max_frame_bytes = config.transport.max_frame_bytes;
   auto decoded = wire::decode(body, limits);
   if (!decoded) {
-    spdlog::warn("closing connection from {}: {}", connection->peer().name, decoded.error().message());
-    connection->abort(decoded.error());
+    spdlog::warn("closing connection from {}: {}", connection.peer().name, decoded.error().message());
+    connection.abort(decoded.error());
     return;
   }
   if (auto* attach = std::get_if<wire::Attach>(&*decoded)) {
@@ -97,11 +111,11 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
       return;
     }
     if (context->attached) return;  // a repeated attach changes nothing
-    on_attach(context, connection, std::move(*attach));
+    on_attach(context, connection.shared_from_this(), std::move(*attach));
     return;
   }
   if (!context->attached && !context->nudge) {
-    connection->abort(make_error(errc::malformed_message, "message before attach"));
+    connection.abort(make_error(errc::malformed_message, "message before attach"));
     return;
   }
   PeerLinks* peer = peer_of(*context);
@@ -119,7 +133,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
   if (context->nudge && !context->dialer) {  // a nudge we answer: its digest, then we close
     if (auto* gossip = std::get_if<wire::Gossip>(&*decoded)) {
       if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip->body)) {
-        answer_nudge(*peer, connection, *digest);
+        answer_nudge(*peer, connection.shared_from_this(), *digest);
         return;
       }
     }
