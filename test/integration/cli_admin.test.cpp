@@ -1,7 +1,9 @@
 // The plexus CLI against a real plexusd: the token, error reporting (401,
 // 400 naming the field, unreachable node), help for every command, and the
-// membership commands (update-members, leave).
+// membership commands (update-members, leave), and the bound on requests
+// waiting for an outcome.
 #include <fstream>
+#include <future>
 
 #include "node_harness.hpp"
 
@@ -113,4 +115,37 @@ TEST_CASE("update-members and leave change the membership through the CLI") {
   CHECK(b->stop() == 0);
   const auto pretty = s.cli.at(a->admin, {"--pretty", "status"});
   CHECK(line_count(pretty.out) > 3);
+}
+
+TEST_CASE("acked sends waiting for an outcome cannot take every admin thread") {
+  // Proves a fourth waiting request gets 429 without sending anything, and
+  // other requests are still served while three acked sends wait.
+  Setup s;
+  auto a = s.node("a");
+  auto b = s.node("b");
+  REQUIRE(s.cli.at(a->admin, {"update-members", b->spec}).exit_code == 0);
+  REQUIRE(eventually([&] { return all_up(s.cli, {a.get(), b.get()}, {"a", "b"}); }));
+  REQUIRE(s.cli.at(a->admin, {"partition", "inject", "b", "--direction", "outbound"}).exit_code == 0);
+  const auto acked_send = [&](const std::string& timeout_ms) {
+    return s.cli.at(a->admin, {"send", "b", "sink", "held", "--ack", "--timeout-ms", timeout_ms});
+  };
+  std::vector<std::future<CommandResult>> waiting;
+  for (int i = 0; i < 3; ++i) waiting.push_back(std::async(std::launch::async, acked_send, "4000"));
+  const auto entries = [&] { return s.cli.json_at(a->admin, {"status"})["ack_table_entries"].get<int>(); };
+  REQUIRE(eventually([&] { return entries() == 3; }, Millis(3000)));
+
+  const auto refused = acked_send("4000");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("HTTP 429") != std::string::npos);
+  CHECK(refused.err.find("too_many_waits") != std::string::npos);
+  CHECK(entries() == 3);  // nothing was sent for it
+  CHECK(s.cli.json_at(a->admin, {"spec"})["name"] == "a");
+
+  for (auto& w : waiting) {
+    const auto result = w.get();
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("HTTP 504") != std::string::npos);
+  }
+  const auto later = acked_send("100");  // the waits are over: accepted again
+  CHECK(later.err.find("HTTP 504") != std::string::npos);
 }

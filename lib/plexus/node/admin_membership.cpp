@@ -58,7 +58,7 @@ Reply join_by_spec(AdminServer& admin, const NodeSpec& spec, bool sync, Millis t
     service.sync_join(spec, timeout, [ok, reply](const Result<void>& joined) {
       reply(joined ? json_reply(ok) : error_reply(joined.error()));
     });
-  }, timeout + Millis(1000));
+  }, timeout + Millis(1000), AdminServer::Wait::outcome);
 }
 
 Reply join_by_address(AdminServer& admin, const std::string& text, bool sync, Millis timeout) {
@@ -75,7 +75,7 @@ Reply join_by_address(AdminServer& admin, const std::string& text, bool sync, Mi
       if (!sync) return reply(json_reply(ok));
       reply_when_all_up(weak, io, deadline, ok, reply);
     });
-  }, timeout + Millis(1000));
+  }, timeout + Millis(1000), AdminServer::Wait::outcome);  // even unsynced: the address must answer
 }
 
 void add_join_routes(AdminServer& admin) {

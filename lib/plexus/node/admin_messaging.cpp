@@ -87,7 +87,7 @@ void add_send_route(AdminServer& admin) {
                                    : service.forward_message(node, server, payload, options, done);
       if (!queued) return reply(error_reply(queued.error()));
       if (!options.ack) reply(json_reply(sent));
-    }, timeout);
+    }, timeout, options.ack ? AdminServer::Wait::outcome : AdminServer::Wait::brief);
   });
 }
 

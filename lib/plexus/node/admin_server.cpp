@@ -27,7 +27,6 @@ using Clock = std::chrono::steady_clock;
 /// Largest request body: a 16 MiB payload in base64 inside JSON.
 constexpr std::size_t request_body_max_bytes = 24 * 1024 * 1024;
 /// Threads answering admin requests; requests beyond these wait in the queue.
-constexpr std::size_t admin_threads = 4;
 
 int status_of(errc code) {
   switch (code) {
@@ -107,7 +106,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::bind(const ListenAddr& address
     int yes = 1;
     ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  server.new_task_queue = [] { return new httplib::ThreadPool(admin_threads); };
+  server.new_task_queue = [] { return new httplib::ThreadPool(AdminServer::threads); };
   server.set_payload_max_length(request_body_max_bytes);
   int port = address.port;
   if (port == 0) {
@@ -190,7 +189,19 @@ void AdminServer::get(const std::string& pattern, Route route) { server_.Get(pat
 void AdminServer::post(const std::string& pattern, Route route) { server_.Post(pattern, wrap(std::move(route))); }
 void AdminServer::del(const std::string& pattern, Route route) { server_.Delete(pattern, wrap(std::move(route))); }
 
-Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait) {
+Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait, Wait kind) {
+  if (kind == Wait::outcome) {
+    if (outcome_waits_.fetch_add(1) >= outcome_waits_max) {
+      outcome_waits_.fetch_sub(1);
+      return error_reply(429, "too_many_waits",
+                         std::to_string(outcome_waits_max) + " requests already wait for an outcome (acked send or "
+                         "sync join), the most at once; nothing was done: retry later");
+    }
+  }
+  struct Release {
+    std::atomic<std::size_t>* counter;
+    ~Release() { if (counter) counter->fetch_sub(1); }
+  } release{kind == Wait::outcome ? &outcome_waits_ : nullptr};
   struct Pending {
     std::mutex mutex;
     std::condition_variable ready;

@@ -102,6 +102,14 @@ class AdminServer {
   using Replier = std::function<void(Reply)>;
   /// Longest wait for the io thread when a route gives no deadline of its own.
   static constexpr peer::Millis default_wait{5000};
+  /// Threads serving requests.
+  static constexpr std::size_t threads = 4;
+  /// Requests that may wait long for an outcome (an acked send, a sync join)
+  /// at once: one thread always stays free for everything else.
+  static constexpr std::size_t outcome_waits_max = threads - 1;
+  /// What a route waits for: the io thread's answer only, or an outcome
+  /// that may take up to its deadline (counted against outcome_waits_max).
+  enum class Wait { brief, outcome };
 
   /// Bind (and listen on) the address now, so a port in use fails before anything starts.
   static Result<std::unique_ptr<AdminServer>> bind(const ListenAddr& address, std::string token);
@@ -121,7 +129,10 @@ class AdminServer {
 
   /// Run `fn` on the io thread. Its Replier gives the answer, at once or
   /// later (from a completion); without one within `wait`: 504.
-  Reply on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait = default_wait);
+  /// A Wait::outcome call beyond outcome_waits_max answers 429 without
+  /// running `fn`.
+  Reply on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait = default_wait,
+              Wait kind = Wait::brief);
   /// Run `fn` on the io thread and answer what it returns.
   Reply on_io_now(std::function<Reply(peer::PeerService&)> fn);
 
@@ -141,6 +152,7 @@ class AdminServer {
   NodeState state_;
   std::thread thread_;
   std::atomic<bool> closing_{false};
+  std::atomic<std::size_t> outcome_waits_{0};
   mutable std::mutex counts_mutex_;
   std::map<int, std::uint64_t> counts_;
 };
