@@ -341,6 +341,99 @@ TEST_CASE("move_io: I/O on another thread, handlers at home, frames intact and i
   CHECK(server_closed[0].code == errc::peer_closed);
 }
 
+TEST_CASE("set_preparer: a moved connection's frames are prepared on its I/O thread and handed home in order") {
+  // Proves Connection::set_preparer: after the move every frame goes through
+  // the preparer on the I/O thread (not home) and reaches on_prepared at
+  // home, once, in order, with its size; on_frame sees none of them.
+  asio::io_context bulk;  // declared first: it must outlive the sockets moved onto it
+  asio::io_context io;
+  struct Runner {
+    asio::io_context& context;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
+    std::thread thread{[this] { context.run(); }};
+    ~Runner() {
+      guard.reset();
+      context.stop();
+      thread.join();
+    }
+  } bulk_runner{bulk};
+  const auto home_thread = std::this_thread::get_id();
+  const auto key = secure::generate_cluster_key();
+  Options options = fast_options();
+  options.handoff_max_bytes = 64 * 1024;
+  options.home_slice_prepared = 7;  // batches are handled over several turns
+
+  struct Checked {
+    std::uint64_t index = 0;
+    bool intact = false;
+    bool on_io_thread = false;
+  };
+  std::uint64_t prepared = 0, frames_after_move = 0, bad = 0, wrong_size = 0;
+  bool moved = false;
+  ConnectionPtr server_side;
+  auto listener = Listener::open(io.get_executor(), loopback_any, identity(key, "server"), options,
+                                 std::make_shared<Counters>(), [&](ConnectionPtr c) {
+    server_side = c;
+    c->start([&, c](std::span<const std::uint8_t> body) {
+      if (moved) ++frames_after_move;
+      if (body.size() != 8 || moved) return;
+      moved = true;  // the first frame: prepare from now on, on the bulk thread
+      c->set_preparer(
+          [home_thread](std::span<const std::uint8_t> frame) -> Connection::Prepared {
+            auto checked = std::make_shared<Checked>();
+            std::uint64_t sum = 0;
+            std::memcpy(&checked->index, frame.data(), 8);
+            std::memcpy(&sum, frame.data() + 8, 8);
+            checked->intact = sum == fnv1a(frame.subspan(16));
+            checked->on_io_thread = std::this_thread::get_id() != home_thread;
+            return checked;
+          },
+          [&](Connection::Prepared item, std::size_t frame_bytes) {
+            const auto& checked = *static_cast<Checked*>(item.get());
+            if (checked.index != prepared || !checked.intact || !checked.on_io_thread ||
+                std::this_thread::get_id() != home_thread) {
+              ++bad;
+            }
+            if (frame_bytes < 16) ++wrong_size;
+            ++prepared;
+          });
+      c->move_io(bulk.get_executor());
+    }, [](const Error&) {});
+  });
+  REQUIRE(listener.ok());
+  Dialed client;
+  dial_into(io, (*listener)->local_endpoint(), identity(key, "client"), options, client);
+  REQUIRE(run_until(io, [&] { return client.result.has_value(); }));
+  auto connection = client.get();
+  REQUIRE(connection);
+  REQUIRE(connection->send(std::vector<std::uint8_t>(8, 1)).ok());
+  REQUIRE(run_until(io, [&] { return moved; }));
+
+  constexpr std::uint64_t total = 20'000;
+  std::mt19937 rng(9);
+  std::uint64_t sent = 0;
+  asio::steady_timer pace(io);
+  std::function<void()> burst = [&] {
+    for (int i = 0; i < 1000 && sent < total; ++i) {
+      const std::size_t size = (rng() % 16 == 0) ? 65536 : rng() % 1024;
+      if (!connection->send(make_frame(rng, sent, size)).ok()) break;  // outbox full: next burst retries
+      ++sent;
+    }
+    if (sent < total) {
+      pace.expires_after(Millis(5));
+      pace.async_wait([&](std::error_code ec) { if (!ec) burst(); });
+    }
+  };
+  burst();
+  REQUIRE(run_until(io, [&] { return prepared == total; }, std::chrono::seconds(60)));
+  CHECK(bad == 0);
+  CHECK(wrong_size == 0);
+  CHECK(frames_after_move == 0);
+  CHECK(server_side->stats().frames_received == total + 1);
+  connection->close();
+  REQUIRE(run_until(io, [&] { return !client.closed.empty(); }));
+}
+
 TEST_CASE("a silent peer is declared dead, and a silent dialer times out its handshake") {
   // Proves the dead-peer timeout and the handshake timeout, each counted by reason.
   asio::io_context io;

@@ -63,6 +63,24 @@ void PeerService::Impl::start_connection(const transport::ConnectionPtr& connect
       });
 }
 
+void PeerService::Impl::decode_on_bulk_thread(const transport::ConnectionPtr& connection,
+                                              const std::shared_ptr<LinkContext>& context) {
+  wire::Limits limits;
+  limits.max_frame_bytes = config.transport.max_frame_bytes;
+  std::weak_ptr<Impl> weak = shared_from_this();
+  connection->set_preparer(
+      [limits](std::span<const std::uint8_t> body) -> transport::Connection::Prepared {
+        return std::make_shared<Result<wire::Envelope>>(wire::decode(body, limits));  // pure: any thread
+      },
+      // Owned and called only by the connection: it is alive whenever this runs.
+      [weak, context, raw = connection.get()](transport::Connection::Prepared item, std::size_t frame_bytes) {
+        auto self = weak.lock();
+        if (!self) return;
+        auto& decoded = *static_cast<Result<wire::Envelope>*>(item.get());
+        self->on_decoded(context, *raw, std::move(decoded), frame_bytes);
+      });
+}
+
 void PeerService::Impl::on_accepted(transport::ConnectionPtr connection) {
   if (stopping || left) {
     connection->close();
@@ -176,7 +194,10 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   } else {
     connection->set_liveness(config.data_link_heartbeat, config.data_link_dead_timeout);
     // A bulk channel's I/O goes to the bulk thread (a dialer's went there before it started).
-    if (!context->dialer && bulk_channel(attach.channel)) connection->move_io(bulk->executor(), bulk);
+    if (!context->dialer && bulk_channel(attach.channel)) {
+      decode_on_bulk_thread(connection, context);
+      connection->move_io(bulk->executor(), bulk);
+    }
   }
   refresh(*peer, now);
 }
@@ -249,7 +270,10 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
     context->channel = channel;
     context->index = index;
     context->dialer = true;
-    if (s.bulk_channel(channel)) connection->move_io(s.bulk->executor(), s.bulk);
+    if (s.bulk_channel(channel)) {
+      s.decode_on_bulk_thread(connection, context);
+      connection->move_io(s.bulk->executor(), s.bulk);
+    }
     context->dial_id = dial_id;  // the slot stays `dialing` until this attaches or closes
     s.unattached.emplace(connection, Clock::now());
     s.start_connection(connection, context);

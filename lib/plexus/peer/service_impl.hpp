@@ -122,6 +122,11 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void start_connection(const transport::ConnectionPtr& connection, std::shared_ptr<LinkContext> context);
   /// The peer a connection serves (after attach), from the context's cache when it is current.
   PeerLinks* peer_of(LinkContext& context);
+  /// A bulk channel's connection decodes its frames on the bulk thread
+  /// (Connection::set_preparer); call before its move_io.
+  void decode_on_bulk_thread(const transport::ConnectionPtr& connection, const std::shared_ptr<LinkContext>& context);
+  void on_decoded(const std::shared_ptr<LinkContext>& context, transport::Connection& connection,
+                  Result<wire::Envelope> decoded, std::size_t frame_bytes);
   void on_frame(const std::shared_ptr<LinkContext>& context, transport::Connection& connection,
                 std::span<const std::uint8_t> body);
   void on_attach(const std::shared_ptr<LinkContext>& context, const transport::ConnectionPtr& connection,

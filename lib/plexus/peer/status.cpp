@@ -92,7 +92,11 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
                                  transport::Connection& connection, std::span<const std::uint8_t> body) {
   wire::Limits limits;
   limits.max_frame_bytes = config.transport.max_frame_bytes;
-  auto decoded = wire::decode(body, limits);
+  on_decoded(context, connection, wire::decode(body, limits), body.size());
+}
+
+void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, transport::Connection& connection,
+                                   Result<wire::Envelope> decoded, std::size_t frame_bytes) {
   if (!decoded) {
     spdlog::warn("closing connection from {}: {}", connection.peer().name, decoded.error().message());
     connection.abort(decoded.error());
@@ -142,7 +146,7 @@ void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(*peer, std::move(kind));
-        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, *context, std::move(kind), body.size());
+        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, *context, std::move(kind), frame_bytes);
         else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
         else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
         // Heartbeats only count as heard; Data/Goodbye are not peer-service kinds.

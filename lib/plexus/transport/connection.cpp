@@ -29,6 +29,11 @@ thread_local std::uint64_t read_turn = 0;
 bool ConnectionTasks::deliver(Connection& c, std::span<const std::uint8_t> bytes) {
   auto result = c.impl_->decoder.feed(bytes, [&c](std::span<const std::uint8_t> body) {
     if (body.empty()) return true;  // a tick: its arrival was the point
+    if (c.split_ && c.prepare_) {
+      c.impl_->prepared.emplace_back(c.prepare_(body), static_cast<std::uint32_t>(body.size()));
+      c.impl_->prepared_bytes += 4 + body.size();
+      return c.state_ != Connection::State::finished;
+    }
     if (c.split_) {
       std::uint8_t* at = c.impl_->handoff.extend(4 + body.size());
       store_le32(at, static_cast<std::uint32_t>(body.size()));
@@ -60,11 +65,15 @@ bool ConnectionTasks::consume(Connection& c, std::span<const std::uint8_t> bytes
 // Split: post the frames of this read home, then wait while too much is in flight.
 asio::awaitable<void> ConnectionTasks::hand_over(Connection& c, const Ptr& self) {
   auto& impl = *c.impl_;
-  if (impl.handoff.empty()) co_return;
-  const std::size_t bytes = impl.handoff.size();
-  impl.in_flight.fetch_add(bytes);
-  auto batch = std::make_shared<ByteBuffer>(std::move(impl.handoff));
+  if (impl.handoff.empty() && impl.prepared.empty()) co_return;
+  auto batch = std::make_shared<Connection::HomeBatch>();
+  batch->frames = std::move(impl.handoff);
+  batch->prepared = std::move(impl.prepared);
+  batch->bytes = batch->frames.size() + impl.prepared_bytes;
   impl.handoff = ByteBuffer();
+  impl.prepared.clear();
+  impl.prepared_bytes = 0;
+  impl.in_flight.fetch_add(batch->bytes);
   asio::post(c.home_, [self, batch] { self->accept_at_home(batch); });
   while (impl.in_flight.load() > c.options_.handoff_max_bytes && c.state_ != Connection::State::finished) {
     co_await impl.timers->credit.async_wait(nothrow);

@@ -57,6 +57,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using FrameHandler = std::function<void(std::span<const std::uint8_t> body)>;
   using ClosedHandler = std::function<void(const Error& why)>;
   using WritableHandler = std::function<void()>;
+  /// What a moved connection's reader makes of a frame on the I/O executor
+  /// (decodes it, say), handed home in place of the frame's bytes.
+  using Prepared = std::shared_ptr<void>;
+  using Preparer = std::function<Prepared(std::span<const std::uint8_t> body)>;
+  using PreparedHandler = std::function<void(Prepared item, std::size_t frame_bytes)>;
 
   /// Wrap a socket whose handshake finished. `leftover` holds record bytes
   /// that arrived with the handshake.
@@ -77,6 +82,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// `io_owner` is kept until the connection is destroyed: whatever owns the
   /// executor's io_context, which must outlive the socket.
   void move_io(asio::any_io_executor io, std::shared_ptr<void> io_owner = {});
+  /// Once moved, run `prepare` on the I/O executor for each frame read and
+  /// hand its result home to `on_prepared` (in order, instead of on_frame),
+  /// so that per-byte work such as decoding leaves the home executor.
+  /// `prepare` must be safe to call on another thread; it is never reset.
+  /// Set it before move_io, at most once.
+  void set_preparer(Preparer prepare, PreparedHandler on_prepared);
   /// Queue one frame. Errors: outbox_full (retry after on_writable),
   /// frame_too_large, shutting_down (close() was called or the connection ended).
   Result<void> send(std::span<const std::uint8_t> body);
@@ -122,7 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_io();
   void abort_io(Error why);
   void finish_at_home(const Error& why);
-  void accept_at_home(std::shared_ptr<const ByteBuffer> batch);
+  struct HomeBatch;
+  void accept_at_home(std::shared_ptr<HomeBatch> batch);
   void deliver_at_home();
   // Locks mutex_ only when split (nothing is shared otherwise).
   [[nodiscard]] std::unique_lock<std::mutex> shared_lock() const {
@@ -155,6 +167,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool want_writable_ = false;
   int tasks_ = 0;
   FrameHandler on_frame_;
+  Preparer prepare_;              // read on the I/O executor: set before the move, never reset
+  PreparedHandler on_prepared_;   // at home
   ClosedHandler on_closed_;
   WritableHandler on_writable_;
   std::function<void()> on_read_done_;

@@ -59,6 +59,12 @@ void Connection::spawn_tasks() {
   asio::co_spawn(io, ConnectionTasks::watchdog(shared_from_this()), asio::detached);
 }
 
+void Connection::set_preparer(Preparer prepare, PreparedHandler on_prepared) {
+  if (split_ || moving_to_ || prepare_) return;  // too late, or set already
+  prepare_ = std::move(prepare);
+  on_prepared_ = std::move(on_prepared);
+}
+
 void Connection::move_io(asio::any_io_executor io, std::shared_ptr<void> io_owner) {
   if (split_ || moving_to_ || state_ != State::open || home_closed_) return;
   io_owner_ = std::move(io_owner);
@@ -219,43 +225,56 @@ void Connection::finish_at_home(const Error& why) {
     handler(why);
   }
   on_frame_ = nullptr;
+  on_prepared_ = nullptr;
   on_writable_ = nullptr;
   on_read_done_ = nullptr;
 }
 
-// Split: the frames of one read, [u32 length][body]..., queued at home and
-// handled in order, a slice per turn.
-void Connection::accept_at_home(std::shared_ptr<const ByteBuffer> batch) {
+// Split: the frames of one read, queued at home and handled in order, a
+// slice (home_slice_bytes, one frame at least) per turn.
+void Connection::accept_at_home(std::shared_ptr<HomeBatch> batch) {
   impl_->home_batches.push_back(std::move(batch));
   if (impl_->home_batches.size() == 1) deliver_at_home();  // else a turn is already posted
 }
 
 void Connection::deliver_at_home() {
   auto& queue = impl_->home_batches;
-  const auto batch = queue.front()->span();
+  HomeBatch& batch = *queue.front();
   std::size_t& at = impl_->home_at;
-  std::size_t frames = 0;
-  const std::size_t slice_end = at + std::max<std::size_t>(1, options_.home_slice_bytes);  // one frame at least
-  while (at + 4 <= batch.size() && at < slice_end && !home_closed_ && on_frame_) {
-    const std::size_t n = load_le32(batch.data() + at);
+  std::size_t frames = 0, handled = 0;
+  const std::size_t slice = std::max<std::size_t>(1, options_.home_slice_bytes);
+  const auto open = [this] { return !home_closed_ && (on_frame_ || on_prepared_); };
+  const auto bytes = batch.frames.span();
+  const bool prepared = !batch.prepared.empty();  // a batch is all bytes or all prepared
+  while (!prepared && at + 4 <= bytes.size() && handled < slice && open() && on_frame_) {
+    const std::size_t n = load_le32(bytes.data() + at);
     ++frames;
-    on_frame_(batch.subspan(at + 4, n));
+    on_frame_(bytes.subspan(at + 4, n));
     at += 4 + n;
+    handled += 4 + n;
+  }
+  // Prepared frames cost home little whatever their size: a slice of them is a count.
+  const std::size_t prepared_slice = std::max<std::size_t>(1, options_.home_slice_prepared);
+  while (prepared && at < batch.prepared.size() && frames < prepared_slice && open() && on_prepared_) {
+    auto& [item, n] = batch.prepared[at++];
+    ++frames;
+    on_prepared_(std::move(item), n);
   }
   {
     auto lock = shared_lock();
     stats_.frames_received += frames;
   }
   if (on_read_done_ && !home_closed_) on_read_done_();
-  const bool closed = home_closed_ || !on_frame_;
-  if (closed || at + 4 > batch.size()) {  // this batch is done (or will never be handled)
-    impl_->in_flight.fetch_sub(batch.size());
+  const bool closed = !open();
+  const bool done = prepared ? at >= batch.prepared.size() : at + 4 > bytes.size();
+  if (closed || done) {  // this batch is done (or will never be handled)
+    impl_->in_flight.fetch_sub(batch.bytes);
     queue.pop_front();
     at = 0;
     asio::post(io_, [self = shared_from_this()] { self->impl_->timers->credit.cancel(); });
   }
   if (closed) {
-    for (const auto& rest : queue) impl_->in_flight.fetch_sub(rest->size());
+    for (const auto& rest : queue) impl_->in_flight.fetch_sub(rest->bytes);
     queue.clear();
   }
   if (!queue.empty()) asio::post(home_, [self = shared_from_this()] { self->deliver_at_home(); });

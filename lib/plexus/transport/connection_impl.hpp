@@ -17,6 +17,13 @@ namespace plexus::transport {
 
 using Clock = std::chrono::steady_clock;
 
+// One read's frames handed home: as bytes, [u32 length][body]..., or prepared.
+struct Connection::HomeBatch {
+  ByteBuffer frames;
+  std::vector<std::pair<Prepared, std::uint32_t>> prepared;
+  std::size_t bytes = 0;  // counted in in_flight
+};
+
 struct Connection::Impl {
   // Timers live on the I/O executor; move_io makes new ones there.
   struct Timers {
@@ -53,9 +60,14 @@ struct Connection::Impl {
   // Split: frames of the current read, [u32 length][body]..., to hand home.
   ByteBuffer handoff;
   std::atomic<std::size_t> in_flight{0};  // handed home, not yet handled
+  // Split with a preparer: the prepared frames of the current read, and the
+  // bytes they stand for (as in_flight counts them).
+  std::vector<std::pair<Connection::Prepared, std::uint32_t>> prepared;
+  std::size_t prepared_bytes = 0;
   // At home only: batches handed home, handled in order a slice at a time
-  // (home_slice_bytes), and where the front one is up to.
-  std::deque<std::shared_ptr<const ByteBuffer>> home_batches;
+  // (home_slice_bytes), and where the front one is up to (a byte offset in
+  // `frames`, an index in `prepared`).
+  std::deque<std::shared_ptr<Connection::HomeBatch>> home_batches;
   std::size_t home_at = 0;
   std::unique_ptr<Timers> timers;
   Clock::time_point last_rx = Clock::now();

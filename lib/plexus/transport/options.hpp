@@ -36,6 +36,9 @@ struct Options {
   /// turn (one frame at least); the rest is posted again, so a stream's
   /// batch cannot hold up the other connections' reads on the executor.
   std::size_t home_slice_bytes = 64 * 1024;
+  /// The same for frames made ready on the I/O side (Connection::set_preparer),
+  /// which cost home little whatever their size: at most this many per turn.
+  std::size_t home_slice_prepared = 32;
   /// Size of each socket read.
   std::size_t read_buffer_bytes = 256 * 1024;
   /// A tick is sent when nothing else was written for this long.
