@@ -65,20 +65,20 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     return make_error(errc::frame_too_large, std::to_string(payload.size()) + " bytes of payload, frames up to " +
                                                  std::to_string(config.transport.max_frame_bytes));
   }
-  // Built inside its envelope: encoding then needs no copy of the payload.
-  wire::Envelope envelope{wire::Message{}};
-  auto& m = std::get<wire::Message>(envelope);
+  // The payload is encoded straight from the caller's bytes; it is copied into
+  // the message only to deliver it here or to relay it.
+  wire::Message m;
   m.origin = self.name;
   m.origin_instance = self.instance_id;
   m.target = node;
   m.server = server;
   m.cast = cast;
-  m.payload.assign(payload.begin(), payload.end());
   m.channel = options.channel;
   m.partition_key = options.partition_key;
   m.hops_left = options.transitive ? config.relay_hops_max : 0;
   m.causal_label = options.causal_label;
   if (node == self.name) {
+    m.payload.assign(payload.begin(), payload.end());
     deliver(std::move(m));
     flush_dispatch();
     if (done) done({});
@@ -107,19 +107,19 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
     if (!m.causal_label.empty() && !stamp(m, peer->spec.instance_id)) {
       return make_error(errc::invalid_field, "causal label " + m.causal_label + ": cannot stamp");
     }
-    auto frame = wire::encode(envelope);
+    auto frame = wire::encode(m, payload);
     auto added = acks.add(target, frame, now_ns());
     if (!added) {
       count_drop("ack_table_full");
       return make_error(errc::ack_table_full, added.error().message());
     }
     if (done) completions[{target, *added}] = std::move(done);
-    route(m, frame, peer);  // a failed first try is retransmitted
+    route(m, frame, peer, payload);  // a failed first try is retransmitted
     wake();
     return {};
   }
-  const auto frame = wire::encode(envelope);
-  if (const auto outcome = route(m, frame, peer); outcome != SendOutcome::sent) {
+  const auto frame = wire::encode(m, payload);
+  if (const auto outcome = route(m, frame, peer, payload); outcome != SendOutcome::sent) {
     count_drop(outcome_name(outcome));
     return make_error(outcome_code(outcome), "to " + node);
   }
@@ -129,7 +129,7 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
 
 // Send directly when the link is up and not cut, else relay if allowed.
 SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame,
-                                     PeerLinks* target) {
+                                     PeerLinks* target, std::span<const std::uint8_t> payload) {
   SendOutcome outcome = SendOutcome::not_connected;
   PeerLinks* peer = target ? target : find_peer(message.target);
   if (peer && peer->up) {
@@ -152,7 +152,10 @@ SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<s
     });
     if (cut) outcome = SendOutcome::partitioned;
   }
-  if (message.hops_left > 0 && relay(message)) return SendOutcome::sent;
+  if (message.hops_left > 0) {
+    if (message.payload.empty()) message.payload.assign(payload.begin(), payload.end());  // encoded apart
+    if (relay(message)) return SendOutcome::sent;
+  }
   return outcome;
 }
 

@@ -191,8 +191,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   Result<void> forward(const std::string& node, const std::string& server,
                        std::span<const std::uint8_t> payload, const ForwardOptions& options, bool cast,
                        Completion done);
-  /// `target`: message.target's links when the caller has looked them up.
-  SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame, PeerLinks* target = nullptr);
+  /// `target`: message.target's links when the caller has looked them up;
+  /// `payload`: the payload when it was encoded apart (message.payload empty).
+  SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame, PeerLinks* target = nullptr,
+                    std::span<const std::uint8_t> payload = {});
   bool relay(wire::Message message);
   void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
   void on_ack(wire::Ack ack);

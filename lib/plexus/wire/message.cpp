@@ -160,7 +160,8 @@ std::size_t words_for(std::size_t bytes) { return (bytes + word_bytes - 1) / wor
 constexpr std::size_t append_payload_bytes_min = 4096;
 
 // The bytes a pointer role carries: text gets its NUL, empty means a null pointer.
-std::span<const std::uint8_t> role_bytes(const Message& m, Role role, bool& text) {
+std::span<const std::uint8_t> role_bytes(const Message& m, std::span<const std::uint8_t> payload, Role role,
+                                         bool& text) {
   const auto of = [](const std::string& s) {
     return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
   };
@@ -169,24 +170,24 @@ std::span<const std::uint8_t> role_bytes(const Message& m, Role role, bool& text
     case Role::origin: return of(m.origin);
     case Role::target: return of(m.target);
     case Role::server: return of(m.server);
-    case Role::payload: return m.payload;
+    case Role::payload: return payload;
     case Role::channel: return of(m.channel);
     case Role::must_be_null: break;
   }
   return {};
 }
 
-bool fast_encodable(const Message& m) {
+bool fast_encodable(const Message& m, std::span<const std::uint8_t> payload) {
   return message_layout().usable && m.via.empty() && m.causal_label.empty() && m.causal_clock.empty() &&
-         m.causal_deps.empty() && m.payload.size() < (std::size_t{1} << 29) - 8;
+         m.causal_deps.empty() && payload.size() < (std::size_t{1} << 29) - 8;
 }
 
 void put_bit(std::uint8_t* data, std::uint32_t bit, bool value) {
   if (value) data[bit / 8] = static_cast<std::uint8_t>(data[bit / 8] | (1u << (bit % 8)));
 }
 
-// Append the body of Envelope{m}; fast_encodable(m) holds.
-void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
+// Append the body of Envelope{m} with `payload` as its payload; fast_encodable(m, payload) holds.
+void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m, std::span<const std::uint8_t> payload) {
   const MessageLayout& l = message_layout();
   const std::size_t envelope_at = 1;
   const std::size_t message_at = envelope_at + l.envelope_data_words + l.envelope_pointers;
@@ -194,12 +195,12 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
   std::size_t segment_words = lists_at;
   bool text = false;
   for (const Role role : l.roles) {
-    const auto bytes = role_bytes(m, role, text);
+    const auto bytes = role_bytes(m, payload, role, text);
     if (!bytes.empty()) segment_words += words_for(bytes.size() + (text ? 1 : 0));
   }
   // A large payload is appended, so it is written once instead of zeroed and
   // then copied; small ones are cheaper with one zero-filled resize.
-  const bool append_lists = m.payload.size() >= append_payload_bytes_min;
+  const bool append_lists = payload.size() >= append_payload_bytes_min;
   const std::size_t start = out.size();
   const std::size_t end = start + word_bytes + segment_words * word_bytes;
   if (out.capacity() < end) out.reserve(std::max(end, 2 * out.capacity()));  // appends stay amortized
@@ -222,7 +223,7 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m) {
   put_bit(data, l.has_partition_key_bit, m.partition_key.has_value());
   std::size_t cursor = lists_at;
   for (std::size_t i = 0; i < l.roles.size(); ++i) {
-    const auto bytes = role_bytes(m, l.roles[i], text);
+    const auto bytes = role_bytes(m, payload, l.roles[i], text);
     if (bytes.empty()) continue;
     const std::size_t pointer = message_at + l.message_data_words + i;
     const std::size_t count = bytes.size() + (text ? 1 : 0);
@@ -309,8 +310,8 @@ bool read_message_fast(std::span<const std::uint8_t> body, std::size_t message_a
 }
 
 void encode_into(std::vector<std::uint8_t>& out, const Envelope& envelope) {
-  if (const auto* message = std::get_if<Message>(&envelope); message && fast_encodable(*message)) {
-    return encode_message_fast(out, *message);
+  if (const auto* message = std::get_if<Message>(&envelope); message && fast_encodable(*message, message->payload)) {
+    return encode_message_fast(out, *message, message->payload);
   }
   // A first segment of the estimated size keeps the message in one segment.
   capnp::MallocMessageBuilder builder(static_cast<unsigned>(codec::estimate_words(envelope)),
@@ -424,6 +425,19 @@ std::uint64_t Limits::traversal_limit_words(std::size_t body_bytes) const noexce
 std::vector<std::uint8_t> encode(const Envelope& envelope) {
   std::vector<std::uint8_t> body;
   encode_into(body, envelope);
+  return body;
+}
+
+std::vector<std::uint8_t> encode(const Message& message, std::span<const std::uint8_t> payload) {
+  assert(message.payload.empty());
+  std::vector<std::uint8_t> body;
+  if (fast_encodable(message, payload)) {
+    encode_message_fast(body, message, payload);
+    return body;
+  }
+  Message whole = message;  // the full path: a rare kind of message (relayed, causal)
+  whole.payload.assign(payload.begin(), payload.end());
+  encode_into(body, Envelope{std::move(whole)});
   return body;
 }
 

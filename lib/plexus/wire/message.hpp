@@ -70,6 +70,10 @@ using Envelope = std::variant<Data, Goodbye, Attach, Gossip, Heartbeat, Message,
 /// Precondition: a payload or reason shorter than 2^29 - 8 bytes (Cap'n Proto's list bound).
 [[nodiscard]] std::vector<std::uint8_t> encode(const Envelope& envelope);
 
+/// Encode Envelope{message} with `payload` as its payload, without copying the
+/// payload into the message first. Precondition: message.payload is empty.
+[[nodiscard]] std::vector<std::uint8_t> encode(const Message& message, std::span<const std::uint8_t> payload);
+
 /// Append prefix + encoded body to `out` (the same preconditions as encode()).
 void append_encoded_frame(std::vector<std::uint8_t>& out, const Envelope& envelope);
 
