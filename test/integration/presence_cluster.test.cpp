@@ -188,3 +188,20 @@ TEST_CASE("graceful_permdown drops a node's presences everywhere at once") {
   CHECK(cluster["c"].track(owner, "topic0", "again", json::object()).error().code == presence::errc::stopped);
   CHECK(cluster.nodes["c"].service->member_status().size() == 3);  // still a member, just no presences
 }
+
+TEST_CASE("each tracker life numbers its owners from a random start") {
+  // Proves ids count up within a tracker life from a random start below 2^52
+  // (JSON-exact), so an id kept from an earlier life (a node restart) does not
+  // name an owner of a new tracker.
+  Cluster cluster;
+  Owner first = cluster["a"].open_owner();
+  Owner second = cluster["a"].open_owner();
+  CHECK(second.id() == first.id() + 1);
+  CHECK(second.id() < (std::uint64_t{1} << 52));
+  const auto before = second.id();
+  cluster.start("a2");  // a new tracker, as after a restart
+  Owner after = cluster["a2"].open_owner();
+  CHECK(after.id() != before);
+  CHECK(after.id() != first.id());
+  CHECK(after.id() < (std::uint64_t{1} << 52));
+}

@@ -53,6 +53,10 @@ Result<std::shared_ptr<Tracker>> Tracker::start(asio::any_io_executor executor,
                                                 "' (add it to peer::Config::channels)");
   }
   auto impl = std::make_shared<Impl>(executor, service, options, std::move(handle_diff));
+  // Owner ids count up from a random start, so an id kept from a previous life
+  // of this node (an admin client's, a presence's owner) names no owner of this
+  // one. Below 2^52: JSON clients read them exactly.
+  impl->next_owner = (random_instance() & ((std::uint64_t{1} << 31) - 1)) << 21;
   const TimePoint now = Impl::now();
   for (std::uint32_t i = 0; i < options.pool_size; ++i) {
     impl->shards.push_back(std::make_unique<Shard>(options, service->spec().name, i, random_instance(), now));

@@ -34,7 +34,7 @@ struct Tracker::Impl : std::enable_shared_from_this<Tracker::Impl> {
   Diff pending_diff;
   bool diff_posted = false;
   std::deque<Error> errors;
-  std::uint64_t next_owner = 0;
+  std::uint64_t next_owner = 0;  // the last id given; a random start (Tracker::start)
   std::uint64_t send_failures = 0;
   bool stopped = false;
 
