@@ -114,11 +114,17 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
       return make_error(errc::ack_table_full, added.error().message());
     }
     if (done) completions[{target, *added}] = std::move(done);
-    route(m, frame, peer, payload);  // a failed first try is retransmitted
+    route(m, OutFrame::ready(frame), peer, payload);  // a failed first try is retransmitted
     wake();
     return {};
   }
-  const auto frame = wire::encode(m, payload);
+  // A plain message is written straight into the connection's outbox.
+  std::vector<std::uint8_t> encoded;
+  OutFrame frame{nullptr, &m, payload, wire::encoded_bytes_in_place(m, payload)};
+  if (frame.size == 0) {
+    encoded = wire::encode(m, payload);
+    frame = OutFrame::ready(encoded);
+  }
   if (const auto outcome = route(m, frame, peer, payload); outcome != SendOutcome::sent) {
     count_drop(outcome_name(outcome));
     return make_error(outcome_code(outcome), "to " + node);
@@ -128,8 +134,8 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
 }
 
 // Send directly when the link is up and not cut, else relay if allowed.
-SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<std::uint8_t>& frame,
-                                     PeerLinks* target, std::span<const std::uint8_t> payload) {
+SendOutcome PeerService::Impl::route(wire::Message& message, const OutFrame& frame, PeerLinks* target,
+                                     std::span<const std::uint8_t> payload) {
   SendOutcome outcome = SendOutcome::not_connected;
   PeerLinks* peer = target ? target : find_peer(message.target);
   if (peer && peer->up) {
@@ -139,7 +145,7 @@ SendOutcome PeerService::Impl::route(wire::Message& message, const std::vector<s
       if (message.partition_key && message.ack_id == 0) {  // a monotonic channel keeps the newest per key
         const auto mine = self.channels.find(message.channel);
         if (mine != self.channels.end() && mine->second.monotonic) {
-          return send_monotonic(*peer, message.channel, index, *message.partition_key, frame)
+          return send_monotonic(*peer, message.channel, index, *message.partition_key, frame.materialize())
                      ? SendOutcome::sent : SendOutcome::not_connected;
         }
       }
@@ -223,7 +229,7 @@ void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Mes
     if (message.hops_left == 0) return count_drop("hops_exhausted");
     --message.hops_left;
     const auto frame = wire::encode(wire::Envelope{message});
-    if (route(message, frame) != SendOutcome::sent) count_drop("relay_no_path");
+    if (route(message, OutFrame::ready(frame)) != SendOutcome::sent) count_drop("relay_no_path");
     return;
   }
   if (message.target_instance != 0 && message.target_instance != self.instance_id) {
@@ -454,7 +460,8 @@ void PeerService::Impl::retransmit(Clock::time_point) {
     auto decoded = wire::decode(due.payload);
     if (!decoded) continue;  // our own encoding: cannot fail
     auto& message = std::get<wire::Message>(*decoded);
-    route(message, std::vector<std::uint8_t>(due.payload.begin(), due.payload.end()));
+    const std::vector<std::uint8_t> frame(due.payload.begin(), due.payload.end());
+    route(message, OutFrame::ready(frame));
   }
   for (auto& failed : acks.expired(now)) {
     if (auto it = completions.find({failed.target, failed.id}); it != completions.end()) {

@@ -39,6 +39,20 @@ struct Traffic {
   std::uint64_t bytes_received = 0;
 };
 
+/// A frame to hand to a link: bytes ready, or a plain message whose body is
+/// written straight into the connection's outbox (wire::encode_in_place).
+struct OutFrame {
+  const std::vector<std::uint8_t>* bytes = nullptr;
+  const wire::Message* message = nullptr;  // without its payload, which is:
+  std::span<const std::uint8_t> payload;
+  std::size_t size = 0;  // body bytes
+  static OutFrame ready(const std::vector<std::uint8_t>& frame) { return {&frame, nullptr, {}, frame.size()}; }
+  /// The body as bytes (a message is encoded).
+  [[nodiscard]] std::vector<std::uint8_t> materialize() const {
+    return bytes ? *bytes : wire::encode(*message, payload);
+  }
+};
+
 /// One of the `parallelism` connections of a channel to a peer.
 struct Slot {
   transport::ConnectionPtr connection;
@@ -161,7 +175,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                          const std::vector<std::uint8_t>& frame, bool control);
   /// send_frame on the channel's slots, already looked up.
   SendOutcome send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots, std::uint16_t index,
-                      const std::vector<std::uint8_t>& frame, bool control);
+                      const OutFrame& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(Clock::time_point now);
   void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
@@ -193,7 +207,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                        Completion done);
   /// `target`: message.target's links when the caller has looked them up;
   /// `payload`: the payload when it was encoded apart (message.payload empty).
-  SendOutcome route(wire::Message& message, const std::vector<std::uint8_t>& frame, PeerLinks* target = nullptr,
+  SendOutcome route(wire::Message& message, const OutFrame& frame, PeerLinks* target = nullptr,
                     std::span<const std::uint8_t> payload = {});
   bool relay(wire::Message message);
   void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);

@@ -31,11 +31,11 @@ SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view chan
   }
   auto it = peer.channels.find(channel);
   if (it == peer.channels.end()) return SendOutcome::not_connected;
-  return send_on(peer, it->first, it->second, index, frame, control);
+  return send_on(peer, it->first, it->second, index, OutFrame::ready(frame), control);
 }
 
 SendOutcome PeerService::Impl::send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots,
-                                       std::uint16_t index, const std::vector<std::uint8_t>& frame, bool control) {
+                                       std::uint16_t index, const OutFrame& frame, bool control) {
   if (!partition_table.empty() && partitioned(partition_table, peer.spec.name, Direction::outbound)) {
     return SendOutcome::partitioned;
   }
@@ -43,7 +43,11 @@ SendOutcome PeerService::Impl::send_on(PeerLinks& peer, std::string_view channel
   Slot& slot = slots[index % slots.size()];
   if (!slot.attached) return SendOutcome::not_connected;
   if (PLEXUS_FAULT("peer.send_frame.outbox_full")) return SendOutcome::outbox_full;
-  if (auto sent = slot.connection->send(frame); !sent) {
+  auto sent = frame.bytes ? slot.connection->send(*frame.bytes)
+                          : slot.connection->send_in_place(frame.size, [&frame](std::span<std::uint8_t> body) {
+                              wire::encode_in_place(body, *frame.message, frame.payload);
+                            });
+  if (!sent) {
     if (sent.error().code == errc::outbox_full) return SendOutcome::outbox_full;
     if (sent.error().code == errc::frame_too_large) return SendOutcome::too_large;
     return SendOutcome::not_connected;
@@ -55,7 +59,7 @@ SendOutcome PeerService::Impl::send_on(PeerLinks& peer, std::string_view channel
   if (!control) {
     if (!slot.traffic) slot.traffic = &peer.traffic_on(channel);
     ++slot.traffic->messages_sent;
-    slot.traffic->bytes_sent += frame.size();
+    slot.traffic->bytes_sent += frame.size;
   }
   return SendOutcome::sent;
 }

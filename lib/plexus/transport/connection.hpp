@@ -91,6 +91,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Queue one frame. Errors: outbox_full (retry after on_writable),
   /// frame_too_large, shutting_down (close() was called or the connection ended).
   Result<void> send(std::span<const std::uint8_t> body);
+  /// Queue one frame of `body_bytes` that `fill` writes in place, straight
+  /// into the outbox (no finished frame to copy). `fill` must write all of
+  /// it and must not call back into the connection. Same errors as send().
+  Result<void> send_in_place(std::size_t body_bytes, const std::function<void(std::span<std::uint8_t>)>& fill);
   /// Called once the outbox has drained below half after a send failed with outbox_full.
   void on_writable(WritableHandler handler) { on_writable_ = std::move(handler); }
   /// Called after the frames of each socket read were delivered (to flush
@@ -124,6 +128,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
              std::vector<std::uint8_t> leftover, const Options& options,
              std::shared_ptr<Counters> counters);
 
+  template <class Fill>
+  Result<void> send_with(std::size_t body_bytes, const Fill& fill);
   void task_done();
   void wake_writer();
   void notify_writable();

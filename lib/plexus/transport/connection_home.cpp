@@ -93,19 +93,29 @@ void Connection::rebind(asio::any_io_executor io) {
 }
 
 Result<void> Connection::send(std::span<const std::uint8_t> body) {
+  return send_with(body.size(), [body](std::uint8_t* at) { std::memcpy(at, body.data(), body.size()); });
+}
+
+Result<void> Connection::send_in_place(std::size_t body_bytes,
+                                       const std::function<void(std::span<std::uint8_t>)>& fill) {
+  return send_with(body_bytes, [body_bytes, &fill](std::uint8_t* at) { fill({at, body_bytes}); });
+}
+
+template <class Fill>
+Result<void> Connection::send_with(std::size_t body_bytes, const Fill& fill) {
   if (state_ != State::open || home_closed_) return make_error(errc::shutting_down, "connection is closing");
-  if (body.size() > options_.max_frame_bytes) {
-    return make_error(errc::frame_too_large, std::to_string(body.size()) + " bytes, limit " +
+  if (body_bytes > options_.max_frame_bytes) {
+    return make_error(errc::frame_too_large, std::to_string(body_bytes) + " bytes, limit " +
                                                  std::to_string(options_.max_frame_bytes));
   }
-  if (body.empty()) return make_error(errc::malformed_message, "empty frames are reserved for ticks");
+  if (body_bytes == 0) return make_error(errc::malformed_message, "empty frames are reserved for ticks");
   auto lock = shared_lock();
-  if (!impl_->outbox.fits(body.size())) {
+  if (!impl_->outbox.fits(body_bytes)) {
     want_writable_ = true;
     return make_error(errc::outbox_full, std::to_string(impl_->outbox.bytes()) + " bytes, " +
                                              std::to_string(impl_->outbox.frames()) + " frames queued");
   }
-  std::memcpy(impl_->outbox.append_frame(body.size()), body.data(), body.size());
+  fill(impl_->outbox.append_frame(body_bytes));
   ++stats_.frames_sent;
   if (split_) {
     const bool wake = writer_idle_;

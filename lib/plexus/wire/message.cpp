@@ -186,34 +186,44 @@ void put_bit(std::uint8_t* data, std::uint32_t bit, bool value) {
   if (value) data[bit / 8] = static_cast<std::uint8_t>(data[bit / 8] | (1u << (bit % 8)));
 }
 
-// Append the body of Envelope{m} with `payload` as its payload; fast_encodable(m, payload) holds.
-void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m, std::span<const std::uint8_t> payload) {
+// Word positions of the fast path's body, for Envelope{m} with `payload`.
+struct FastShape {
+  std::size_t message_at = 0, lists_at = 0, segment_words = 0;
+  [[nodiscard]] std::size_t body_bytes() const { return word_bytes + segment_words * word_bytes; }
+};
+
+FastShape fast_shape(const Message& m, std::span<const std::uint8_t> payload) {
   const MessageLayout& l = message_layout();
-  const std::size_t envelope_at = 1;
-  const std::size_t message_at = envelope_at + l.envelope_data_words + l.envelope_pointers;
-  const std::size_t lists_at = message_at + l.message_data_words + l.message_pointers;
-  std::size_t segment_words = lists_at;
+  FastShape shape;
+  shape.message_at = 1 + l.envelope_data_words + l.envelope_pointers;
+  shape.lists_at = shape.message_at + l.message_data_words + l.message_pointers;
+  shape.segment_words = shape.lists_at;
   bool text = false;
   for (const Role role : l.roles) {
     const auto bytes = role_bytes(m, payload, role, text);
-    if (!bytes.empty()) segment_words += words_for(bytes.size() + (text ? 1 : 0));
+    if (!bytes.empty()) shape.segment_words += words_for(bytes.size() + (text ? 1 : 0));
   }
-  // A large payload is appended, so it is written once instead of zeroed and
-  // then copied; small ones are cheaper with one zero-filled resize.
-  const bool append_lists = payload.size() >= append_payload_bytes_min;
-  const std::size_t start = out.size();
-  const std::size_t end = start + word_bytes + segment_words * word_bytes;
-  if (out.capacity() < end) out.reserve(std::max(end, 2 * out.capacity()));  // appends stay amortized
-  out.resize(append_lists ? start + word_bytes + lists_at * word_bytes : end);
-  const auto at_word = [&out, start](std::size_t index) { return out.data() + start + (index + 1) * word_bytes; };
-  put_u32_le(out.data() + start, 0);
-  put_u32_le(out.data() + start + 4, static_cast<std::uint32_t>(segment_words));
+  return shape;
+}
+
+// Write the segment table and the words before the lists (zeroed first, then
+// the pointers and fields) at `out`, which holds (1 + shape.lists_at) words;
+// `list` is then called for each non-empty list: (bytes, first word, words).
+template <class WriteList>
+void write_message_fast(std::uint8_t* out, const FastShape& shape, const Message& m,
+                        std::span<const std::uint8_t> payload, WriteList&& list) {
+  const MessageLayout& l = message_layout();
+  std::memset(out, 0, word_bytes + shape.lists_at * word_bytes);
+  const auto at_word = [out](std::size_t index) { return out + (index + 1) * word_bytes; };
+  const std::size_t envelope_at = 1;
+  put_u32_le(out, 0);
+  put_u32_le(out + 4, static_cast<std::uint32_t>(shape.segment_words));
   store_le64(at_word(0), struct_pointer_word(envelope_at - 1, l.envelope_data_words, l.envelope_pointers));
   store_le16(at_word(envelope_at) + l.which_byte, l.message_which);
   const std::size_t envelope_pointer = envelope_at + l.envelope_data_words + l.message_pointer;
   store_le64(at_word(envelope_pointer),
-             struct_pointer_word(message_at - envelope_pointer - 1, l.message_data_words, l.message_pointers));
-  std::uint8_t* const data = at_word(message_at);
+             struct_pointer_word(shape.message_at - envelope_pointer - 1, l.message_data_words, l.message_pointers));
+  std::uint8_t* const data = at_word(shape.message_at);
   store_le64(data + l.origin_instance, m.origin_instance);
   store_le64(data + l.partition_key, m.partition_key.value_or(0));
   store_le64(data + l.ack_id, m.ack_id);
@@ -221,22 +231,41 @@ void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m, std::
   data[l.hops_left] = m.hops_left;
   put_bit(data, l.cast_bit, m.cast);
   put_bit(data, l.has_partition_key_bit, m.partition_key.has_value());
-  std::size_t cursor = lists_at;
+  std::size_t cursor = shape.lists_at;
+  bool text = false;
   for (std::size_t i = 0; i < l.roles.size(); ++i) {
     const auto bytes = role_bytes(m, payload, l.roles[i], text);
     if (bytes.empty()) continue;
-    const std::size_t pointer = message_at + l.message_data_words + i;
+    const std::size_t pointer = shape.message_at + l.message_data_words + i;
     const std::size_t count = bytes.size() + (text ? 1 : 0);
     store_le64(at_word(pointer), byte_list_pointer_word(cursor - pointer - 1, count));
-    if (append_lists) {
-      out.insert(out.end(), bytes.begin(), bytes.end());
-      out.resize(start + (cursor + words_for(count) + 1) * word_bytes);  // the NUL and the padding: zeros
-    } else {
-      std::memcpy(at_word(cursor), bytes.data(), bytes.size());
-    }
+    list(bytes, cursor, words_for(count));
     cursor += words_for(count);
   }
-  assert(cursor == segment_words && out.size() == end);
+  assert(cursor == shape.segment_words);
+}
+
+// Append the body of Envelope{m} with `payload` as its payload; fast_encodable(m, payload) holds.
+void encode_message_fast(std::vector<std::uint8_t>& out, const Message& m, std::span<const std::uint8_t> payload) {
+  const FastShape shape = fast_shape(m, payload);
+  const std::size_t start = out.size();
+  const std::size_t end = start + shape.body_bytes();
+  if (out.capacity() < end) out.reserve(std::max(end, 2 * out.capacity()));  // appends stay amortized
+  // A large payload is appended, so it is written once instead of zeroed and
+  // then copied; small ones are cheaper with one zero-filled resize.
+  const bool append_lists = payload.size() >= append_payload_bytes_min;
+  out.resize(append_lists ? start + word_bytes + shape.lists_at * word_bytes : end);
+  write_message_fast(out.data() + start, shape, m, payload,
+                     [&out, start, append_lists](std::span<const std::uint8_t> bytes, std::size_t first_word,
+                                                 std::size_t words) {
+                       if (!append_lists) {
+                         std::memcpy(out.data() + start + (first_word + 1) * word_bytes, bytes.data(), bytes.size());
+                         return;
+                       }
+                       out.insert(out.end(), bytes.begin(), bytes.end());
+                       out.resize(out.size() + words * word_bytes - bytes.size());  // the NUL and the padding: zeros
+                     });
+  assert(out.size() == end);
 }
 
 // Where the Message struct starts when `body` begins as the fast path's
@@ -426,6 +455,22 @@ std::vector<std::uint8_t> encode(const Envelope& envelope) {
   std::vector<std::uint8_t> body;
   encode_into(body, envelope);
   return body;
+}
+
+std::size_t encoded_bytes_in_place(const Message& message, std::span<const std::uint8_t> payload) {
+  return message.payload.empty() && fast_encodable(message, payload) ? fast_shape(message, payload).body_bytes() : 0;
+}
+
+void encode_in_place(std::span<std::uint8_t> out, const Message& message, std::span<const std::uint8_t> payload) {
+  const FastShape shape = fast_shape(message, payload);
+  assert(out.size() == shape.body_bytes());
+  std::uint8_t* const base = out.data();
+  write_message_fast(base, shape, message, payload,
+                     [base](std::span<const std::uint8_t> bytes, std::size_t first_word, std::size_t words) {
+                       std::uint8_t* at = base + (first_word + 1) * word_bytes;
+                       std::memcpy(at, bytes.data(), bytes.size());
+                       std::memset(at + bytes.size(), 0, words * word_bytes - bytes.size());  // NUL and padding
+                     });
 }
 
 std::vector<std::uint8_t> encode(const Message& message, std::span<const std::uint8_t> payload) {

@@ -74,6 +74,14 @@ using Envelope = std::variant<Data, Goodbye, Attach, Gossip, Heartbeat, Message,
 /// payload into the message first. Precondition: message.payload is empty.
 [[nodiscard]] std::vector<std::uint8_t> encode(const Message& message, std::span<const std::uint8_t> payload);
 
+/// The body size of encode(message, payload) when it can be written straight
+/// into a buffer of that size by encode_in_place (a plain message: no relay
+/// path, no causal stamp); 0 when it cannot.
+[[nodiscard]] std::size_t encoded_bytes_in_place(const Message& message, std::span<const std::uint8_t> payload);
+/// Write encode(message, payload) into `out`, every byte of it; `out` has
+/// exactly encoded_bytes_in_place(message, payload) bytes (not 0).
+void encode_in_place(std::span<std::uint8_t> out, const Message& message, std::span<const std::uint8_t> payload);
+
 /// Append prefix + encoded body to `out` (the same preconditions as encode()).
 void append_encoded_frame(std::vector<std::uint8_t>& out, const Envelope& envelope);
 

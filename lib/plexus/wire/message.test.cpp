@@ -192,3 +192,32 @@ TEST_CASE("encode(message, payload) writes the bytes of the message with that pa
     }
   }
 }
+
+TEST_CASE("encode_in_place writes every byte of encode(message, payload) into a dirty buffer") {
+  // Proves the in-place writer forward_message uses into the outbox: same
+  // bytes, padding and NULs included, whatever the buffer held; and that it
+  // declines (0) what only the full path encodes.
+  wire::Message m;
+  m.origin = "origin";
+  m.origin_instance = 7;
+  m.target = "t";
+  m.server = "a-server-name-longer-than-sso";
+  m.channel = "default";
+  m.hops_left = 1;
+  m.target_instance = 3;
+  for (std::size_t size : {0, 1, 9, 100, 4095, 4096, 64 * 1024 + 3}) {
+    CAPTURE(size);
+    const Bytes payload = pattern(size);
+    const std::size_t bytes = wire::encoded_bytes_in_place(m, payload);
+    REQUIRE(bytes != 0);
+    Bytes dirty(bytes, 0xAA);
+    wire::encode_in_place(dirty, m, payload);
+    CHECK(dirty == wire::encode(m, payload));
+  }
+  wire::Message relayed = m;
+  relayed.via = {"x"};
+  CHECK(wire::encoded_bytes_in_place(relayed, pattern(10)) == 0);
+  wire::Message holding = m;
+  holding.payload = pattern(4);
+  CHECK(wire::encoded_bytes_in_place(holding, {}) == 0);
+}
