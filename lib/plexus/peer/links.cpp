@@ -65,11 +65,9 @@ void PeerService::Impl::start_connection(const transport::ConnectionPtr& connect
 
 void PeerService::Impl::decode_on_bulk_thread(const transport::ConnectionPtr& connection,
                                               const std::shared_ptr<LinkContext>& context) {
-  wire::Limits limits;
-  limits.max_frame_bytes = config.transport.max_frame_bytes;
   std::weak_ptr<Impl> weak = shared_from_this();
   connection->set_preparer(
-      [limits](std::span<const std::uint8_t> body) -> transport::Connection::Prepared {
+      [limits = wire_limits()](std::span<const std::uint8_t> body) -> transport::Connection::Prepared {
         return std::make_shared<Result<wire::Envelope>>(wire::decode(body, limits));  // pure: any thread
       },
       // Owned and called only by the connection: it is alive whenever this runs.

@@ -145,7 +145,8 @@ SendOutcome PeerService::Impl::route(wire::Message& message, const OutFrame& fra
       if (message.partition_key && message.ack_id == 0) {  // a monotonic channel keeps the newest per key
         const auto mine = self.channels.find(message.channel);
         if (mine != self.channels.end() && mine->second.monotonic) {
-          return send_monotonic(*peer, message.channel, index, *message.partition_key, frame.materialize())
+          std::vector<std::uint8_t> storage;
+          return send_monotonic(*peer, message.channel, index, *message.partition_key, frame.bytes_in(storage))
                      ? SendOutcome::sent : SendOutcome::not_connected;
         }
       }
@@ -153,10 +154,7 @@ SendOutcome PeerService::Impl::route(wire::Message& message, const OutFrame& fra
       if (outcome == SendOutcome::sent) return outcome;
     }
   } else if (peer) {
-    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
-      return p.second.node == message.target && p.second.direction != Direction::inbound;
-    });
-    if (cut) outcome = SendOutcome::partitioned;
+    if (cut_outbound(message.target)) outcome = SendOutcome::partitioned;
   }
   if (message.hops_left > 0) {
     if (message.payload.empty()) message.payload.assign(payload.begin(), payload.end());  // encoded apart
@@ -205,10 +203,7 @@ void PeerService::Impl::drain_monotonic() {
 bool PeerService::Impl::relay(wire::Message message) {
   std::vector<RelayCandidate> members;
   for (const auto& [name, peer] : peers) {
-    const bool cut = std::any_of(partition_table.begin(), partition_table.end(), [&](const auto& p) {
-      return p.second.node == name && p.second.direction != Direction::inbound;
-    });
-    members.push_back({name, peer.up, cut});
+    members.push_back({name, peer.up, cut_outbound(name)});
   }
   const auto chosen = choose_relay(members, message.target, message.origin, message.via, rng);
   if (!chosen) return false;

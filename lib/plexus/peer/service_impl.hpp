@@ -47,9 +47,11 @@ struct OutFrame {
   std::span<const std::uint8_t> payload;
   std::size_t size = 0;  // body bytes
   static OutFrame ready(const std::vector<std::uint8_t>& frame) { return {&frame, nullptr, {}, frame.size()}; }
-  /// The body as bytes (a message is encoded).
-  [[nodiscard]] std::vector<std::uint8_t> materialize() const {
-    return bytes ? *bytes : wire::encode(*message, payload);
+  /// The body as bytes: the ready ones, or a message encoded into `storage`.
+  [[nodiscard]] const std::vector<std::uint8_t>& bytes_in(std::vector<std::uint8_t>& storage) const {
+    if (bytes) return *bytes;
+    storage = wire::encode(*message, payload);
+    return storage;
   }
 };
 
@@ -171,6 +173,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void sweep_by(Clock::time_point due);
   [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
+  /// Whether an injected partition cuts traffic to `node` (both ways or outbound).
+  [[nodiscard]] bool cut_outbound(std::string_view node) const;
+  /// What an untrusted frame body may be (Config::transport's frame bound).
+  [[nodiscard]] wire::Limits wire_limits() const;
   SendOutcome send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
                          const std::vector<std::uint8_t>& frame, bool control);
   /// send_frame on the channel's slots, already looked up.

@@ -23,22 +23,29 @@ bool partitioned(const std::map<std::uint64_t, Partition>& table, std::string_vi
 
 }  // namespace
 
+bool PeerService::Impl::cut_outbound(std::string_view node) const {
+  return !partition_table.empty() && partitioned(partition_table, node, Direction::outbound);
+}
+
+wire::Limits PeerService::Impl::wire_limits() const {
+  wire::Limits limits;
+  limits.max_frame_bytes = config.transport.max_frame_bytes;
+  return limits;
+}
+
 // Hand one frame to a link. Callers count what did not go out, once.
 SendOutcome PeerService::Impl::send_frame(PeerLinks& peer, std::string_view channel, std::uint16_t index,
                                           const std::vector<std::uint8_t>& frame, bool control) {
-  if (!partition_table.empty() && partitioned(partition_table, peer.spec.name, Direction::outbound)) {
-    return SendOutcome::partitioned;
-  }
   auto it = peer.channels.find(channel);
-  if (it == peer.channels.end()) return SendOutcome::not_connected;
+  if (it == peer.channels.end()) {
+    return cut_outbound(peer.spec.name) ? SendOutcome::partitioned : SendOutcome::not_connected;
+  }
   return send_on(peer, it->first, it->second, index, OutFrame::ready(frame), control);
 }
 
 SendOutcome PeerService::Impl::send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots,
                                        std::uint16_t index, const OutFrame& frame, bool control) {
-  if (!partition_table.empty() && partitioned(partition_table, peer.spec.name, Direction::outbound)) {
-    return SendOutcome::partitioned;
-  }
+  if (cut_outbound(peer.spec.name)) return SendOutcome::partitioned;
   if (slots.empty()) return SendOutcome::not_connected;
   Slot& slot = slots[index % slots.size()];
   if (!slot.attached) return SendOutcome::not_connected;
@@ -94,9 +101,7 @@ PeerLinks* PeerService::Impl::peer_of(LinkContext& context) {
 
 void PeerService::Impl::on_frame(const std::shared_ptr<LinkContext>& context,
                                  transport::Connection& connection, std::span<const std::uint8_t> body) {
-  wire::Limits limits;
-  limits.max_frame_bytes = config.transport.max_frame_bytes;
-  on_decoded(context, connection, wire::decode(body, limits), body.size());
+  on_decoded(context, connection, wire::decode(body, wire_limits()), body.size());
 }
 
 void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, transport::Connection& connection,

@@ -24,6 +24,21 @@ Bytes pattern(std::size_t size) {
   return bytes;
 }
 
+// A message of the fast path's shape: no relay path, no causal stamp, no payload.
+wire::Message plain_message() {
+  wire::Message m;
+  m.origin = "a";
+  m.origin_instance = 7;
+  m.target = "b";
+  m.server = "sink";
+  m.channel = "default";
+  m.partition_key = 3;
+  m.ack_id = 11;
+  m.hops_left = 2;
+  m.target_instance = 9;
+  return m;
+}
+
 wire::Envelope round_trip(const wire::Envelope& sent) {
   const Bytes body = wire::encode(sent);
   auto received = wire::decode(body);
@@ -163,16 +178,7 @@ TEST_CASE("encode(message, payload) writes the bytes of the message with that pa
   // Proves the payload-apart encoding forward_message uses gives byte for byte
   // what encoding the whole message gives, on the fast path (plain message)
   // and the full one (relayed and causal), and decodes to the whole message.
-  wire::Message plain;
-  plain.origin = "a";
-  plain.origin_instance = 7;
-  plain.target = "b";
-  plain.server = "sink";
-  plain.channel = "default";
-  plain.partition_key = 3;
-  plain.ack_id = 11;
-  plain.hops_left = 2;
-  plain.target_instance = 9;
+  const wire::Message plain = plain_message();
   wire::Message causal = plain;
   causal.via = {"c"};
   causal.causal_label = "l";
@@ -197,14 +203,8 @@ TEST_CASE("encode_in_place writes every byte of encode(message, payload) into a 
   // Proves the in-place writer forward_message uses into the outbox: same
   // bytes, padding and NULs included, whatever the buffer held; and that it
   // declines (0) what only the full path encodes.
-  wire::Message m;
-  m.origin = "origin";
-  m.origin_instance = 7;
-  m.target = "t";
+  wire::Message m = plain_message();
   m.server = "a-server-name-longer-than-sso";
-  m.channel = "default";
-  m.hops_left = 1;
-  m.target_instance = 3;
   for (std::size_t size : {0, 1, 9, 100, 4095, 4096, 64 * 1024 + 3}) {
     CAPTURE(size);
     const Bytes payload = pattern(size);
