@@ -104,6 +104,55 @@ void dial_into(asio::io_context& io, tcp::endpoint to, secure::HandshakeConfig i
   }, asio::detached);
 }
 
+// Runs `context` on a thread of its own until destroyed, even when a REQUIRE throws.
+struct LoopThread {
+  asio::io_context& context;
+  asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
+  std::thread thread{[this] { context.run(); }};
+  ~LoopThread() {
+    guard.reset();
+    context.stop();
+    thread.join();
+  }
+};
+
+// Sends `total` frames (make_frame, sizes from `size_of`) in bursts of up to
+// `per_burst` every `gap`; a burst stops where the outbox is full and the
+// next one retries. Runs on the connection's io_context.
+class PacedFrames {
+ public:
+  using SizeOf = std::function<std::size_t(std::mt19937&)>;
+  PacedFrames(asio::io_context& io, ConnectionPtr connection, std::uint64_t total, std::uint32_t seed, int per_burst,
+              Millis gap, SizeOf size_of)
+      : connection_(std::move(connection)), rng_(seed), total_(total), per_burst_(per_burst), gap_(gap),
+        size_of_(std::move(size_of)), pace_(io) {}
+  void start() { burst(); }
+  [[nodiscard]] std::uint64_t sent() const { return sent_; }
+
+ private:
+  void burst() {
+    for (int i = 0; i < per_burst_ && sent_ < total_; ++i) {
+      const std::size_t size = size_of_(rng_);
+      if (!connection_->send(make_frame(rng_, sent_, size)).ok()) break;  // outbox full: next burst retries
+      ++sent_;
+    }
+    if (sent_ < total_) {
+      pace_.expires_after(gap_);
+      pace_.async_wait([this](std::error_code ec) { if (!ec) burst(); });
+    }
+  }
+  ConnectionPtr connection_;
+  std::mt19937 rng_;
+  std::uint64_t total_, sent_ = 0;
+  int per_burst_;
+  Millis gap_;
+  SizeOf size_of_;
+  asio::steady_timer pace_;
+};
+
+// Sizes up to 1 KiB, and one frame in 16 of 64 KiB.
+std::size_t mixed_sizes(std::mt19937& rng) { return (rng() % 16 == 0) ? 65536 : rng() % 1024; }
+
 }  // namespace
 
 TEST_CASE("100,000 frames of random sizes arrive intact and in order while heartbeats flow") {
@@ -127,24 +176,12 @@ TEST_CASE("100,000 frames of random sizes arrive intact and in order while heart
 
   // Send in paced bursts so idle gaps occur and ticks flow both ways.
   constexpr std::uint64_t total = 100'000;
-  std::mt19937 rng(7);
-  std::uint64_t sent = 0;
-  asio::steady_timer pace(io);
-  std::function<void()> burst = [&] {
-    for (int i = 0; i < 2500 && sent < total; ++i) {
-      const std::size_t size = (rng() % 8 == 0) ? rng() % 65536 : rng() % 512;
-      auto frame = make_frame(rng, sent, size);
-      if (!connection->send(frame).ok()) break;  // outbox full: next burst retries
-      ++sent;
-    }
-    if (sent < total) {
-      pace.expires_after(Millis(60));  // > heartbeat_interval: idle gaps
-      pace.async_wait([&](std::error_code ec) { if (!ec) burst(); });
-    }
-  };
-  burst();
+  PacedFrames frames(io, connection, total, 7, 2500, Millis(60),  // 60 ms > heartbeat_interval: idle gaps
+                     [](std::mt19937& rng) -> std::size_t { return (rng() % 8 == 0) ? rng() % 65536 : rng() % 512; });
+  frames.start();
   const bool all = run_until(io, [&] { return received == total; }, std::chrono::seconds(60));
-  INFO("received ", received, " sent ", sent, " open ", connection->is_open(), " closed ", client.closed.size(),
+  INFO("received ", received, " sent ", frames.sent(), " open ", connection->is_open(),
+       " closed ", client.closed.size(),
        " server closed ", server.closed.size(),
        " why ", client.closed.empty() ? "" : client.closed[0].message(),
        " / ", server.closed.empty() ? "" : server.closed[0].message());
@@ -252,17 +289,7 @@ TEST_CASE("move_io: I/O on another thread, handlers at home, frames intact and i
   // on the home thread, flow control holds, and the close is orderly.
   asio::io_context bulk;  // declared first: it must outlive the sockets moved onto it
   asio::io_context io;    // home: this thread
-  // The bulk thread ends with the test, even when a REQUIRE throws.
-  struct Runner {
-    asio::io_context& context;
-    asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
-    std::thread thread{[this] { context.run(); }};
-    ~Runner() {
-      guard.reset();
-      context.stop();
-      thread.join();
-    }
-  } bulk_runner{bulk};
+  LoopThread bulk_runner{bulk};  // ends with the test, even when a REQUIRE throws
   const auto home_thread = std::this_thread::get_id();
   const auto key = secure::generate_cluster_key();
   Options options = fast_options();
@@ -313,21 +340,8 @@ TEST_CASE("move_io: I/O on another thread, handlers at home, frames intact and i
   REQUIRE(run_until(io, [&] { return answered; }));
 
   constexpr std::uint64_t total = 20'000;
-  std::mt19937 rng(5);
-  std::uint64_t sent = 0;
-  asio::steady_timer pace(io);
-  std::function<void()> burst = [&] {
-    for (int i = 0; i < 1000 && sent < total; ++i) {
-      const std::size_t size = (rng() % 16 == 0) ? 65536 : rng() % 1024;
-      if (!connection->send(make_frame(rng, sent, size)).ok()) break;  // outbox full: next burst retries
-      ++sent;
-    }
-    if (sent < total) {
-      pace.expires_after(Millis(5));
-      pace.async_wait([&](std::error_code ec) { if (!ec) burst(); });
-    }
-  };
-  burst();
+  PacedFrames frames(io, connection, total, 5, 1000, Millis(5), mixed_sizes);
+  frames.start();
   REQUIRE(run_until(io, [&] { return received == total && echoes == total / 100; }, std::chrono::seconds(60)));
   CHECK(bad == 0);
   CHECK(off_home == 0);
@@ -347,16 +361,7 @@ TEST_CASE("set_preparer: a moved connection's frames are prepared on its I/O thr
   // home, once, in order, with its size; on_frame sees none of them.
   asio::io_context bulk;  // declared first: it must outlive the sockets moved onto it
   asio::io_context io;
-  struct Runner {
-    asio::io_context& context;
-    asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
-    std::thread thread{[this] { context.run(); }};
-    ~Runner() {
-      guard.reset();
-      context.stop();
-      thread.join();
-    }
-  } bulk_runner{bulk};
+  LoopThread bulk_runner{bulk};
   const auto home_thread = std::this_thread::get_id();
   const auto key = secure::generate_cluster_key();
   Options options = fast_options();
@@ -410,21 +415,8 @@ TEST_CASE("set_preparer: a moved connection's frames are prepared on its I/O thr
   REQUIRE(run_until(io, [&] { return moved; }));
 
   constexpr std::uint64_t total = 20'000;
-  std::mt19937 rng(9);
-  std::uint64_t sent = 0;
-  asio::steady_timer pace(io);
-  std::function<void()> burst = [&] {
-    for (int i = 0; i < 1000 && sent < total; ++i) {
-      const std::size_t size = (rng() % 16 == 0) ? 65536 : rng() % 1024;
-      if (!connection->send(make_frame(rng, sent, size)).ok()) break;  // outbox full: next burst retries
-      ++sent;
-    }
-    if (sent < total) {
-      pace.expires_after(Millis(5));
-      pace.async_wait([&](std::error_code ec) { if (!ec) burst(); });
-    }
-  };
-  burst();
+  PacedFrames frames(io, connection, total, 9, 1000, Millis(5), mixed_sizes);
+  frames.start();
   REQUIRE(run_until(io, [&] { return prepared == total; }, std::chrono::seconds(60)));
   CHECK(bad == 0);
   CHECK(wrong_size == 0);
