@@ -85,7 +85,7 @@ void add_flags(Flags& f) {
   f.option("--sink-capacity", &NodeOptions::sink_capacity, "messages the built-in sink keeps");
   f.option("--sink-max-bytes", &NodeOptions::sink_max_bytes, "payload bytes the built-in sink keeps");
   f.option("--worker-threads", &NodeOptions::worker_threads, "threads that run server handlers");
-  f.option("--busy-poll-us", &NodeOptions::busy_poll_us, "poll this long after work before blocking (0: off)");
+  f.option("--busy-poll-us", &NodeOptions::busy_poll_us, "poll up to this long after work before blocking, adaptively (0: off)");
   f.option("--bulk-io-nice", &NodeOptions::bulk_io_nice, "nice value of the bulk channels' I/O thread (-20..19)");
   f.option("--log-level", &NodeOptions::log_level, "trace|debug|info|warn|error|off");
   f.option("--log-format", &NodeOptions::log_format, "text|json (one JSON object per line)");

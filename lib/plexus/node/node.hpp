@@ -24,6 +24,7 @@
 #include "plexus/peer/peer_service.hpp"
 #include "plexus/presence/types.hpp"
 #include "plexus/secure/cluster_key.hpp"
+#include "plexus/transport/run_loop.hpp"
 
 namespace plexus::node {
 
@@ -52,9 +53,9 @@ struct NodeOptions {
   int sink_capacity = 1000;
   int sink_max_bytes = 64 * 1024 * 1024;
   int worker_threads = 1;
-  /// Microseconds the service thread keeps polling after work before it
-  /// blocks (transport::run_loop); 0: off.
-  int busy_poll_us = 0;
+  /// Largest window, in microseconds, the service thread polls after work
+  /// before it blocks (transport::run_loop, adaptive); 0: off.
+  int busy_poll_us = int(transport::default_busy_poll.count());
   /// peer::Config::bulk_io_nice: nice value of the bulk channels' I/O thread.
   int bulk_io_nice = 10;
   std::string log_level = "info";
@@ -96,7 +97,7 @@ struct Settings {
   std::vector<JoinTarget> joins;
   std::size_t sink_capacity = 0;
   std::size_t sink_max_bytes = 0;
-  std::chrono::microseconds busy_poll{0};
+  std::chrono::microseconds busy_poll{transport::default_busy_poll};
   std::string log_level;
   LogFormat log_format = LogFormat::text;
   /// The tracker plexusd runs (unless presence_enabled is false); its

@@ -146,18 +146,18 @@ TEST_CASE("resolve names the flag of each bad setting") {
   CHECK(problem(bad).starts_with("--bulk-io-nice"));
 }
 
-TEST_CASE("busy polling is off unless set; the thread keys reach the settings") {
-  // Proves --busy-poll-us is opt-in and busy_poll_us / bulk_io_nice are wired through (docs/operations.md).
+TEST_CASE("busy polling is on by default and can be turned off; the thread keys reach the settings") {
+  // Proves the --busy-poll-us default and that busy_poll_us / bulk_io_nice are wired through (docs/operations.md).
   TempDir dir;
   auto o = valid(dir);
   auto settings = resolve(o);
   REQUIRE(settings.ok());
-  CHECK(settings->busy_poll.count() == 0);
+  CHECK(settings->busy_poll == std::chrono::microseconds(50));
   CHECK(settings->peer.bulk_io_nice == 10);
-  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 50, "bulk_io_nice": 5})"), o).ok());
+  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 0, "bulk_io_nice": 5})"), o).ok());
   settings = resolve(o);
   REQUIRE(settings.ok());
-  CHECK(settings->busy_poll == std::chrono::microseconds(50));
+  CHECK(settings->busy_poll.count() == 0);
   CHECK(settings->peer.bulk_io_nice == 5);
 }
 

@@ -1,12 +1,14 @@
-// run_loop: runs an io_context as io_context::run() does, optionally busy
-// polling for a while after each burst of work before it blocks.
+// run_loop: runs an io_context as io_context::run() does, polling for a while
+// after each burst of work before it blocks, as long as that pays.
 //
-// Busy polling trades CPU for latency: a thread that is still polling when the
-// next frame arrives skips the wake-up from epoll_wait (a context switch and,
-// across cores, an interrupt), which on loopback is most of a round trip. It
-// pays only with a core to spare per polling thread; where the cores are busy
-// (a stream beside the latency-sensitive traffic, more threads than cores) the
-// polling thread takes CPU from them. Off by default (docs/operations.md).
+// Polling trades CPU for latency: a thread that is still polling when the next
+// frame arrives skips the wake-up from epoll_wait (a context switch and, across
+// cores, an interrupt), which on loopback is most of a round trip. How long it
+// polls adapts (PollWindow): it grows while work keeps arriving soon after the
+// thread went quiet (request/response traffic), shrinks to nothing on a quiet
+// node, and closes for a while whenever the thread is preempted or a poll
+// stalls, because then another thread needs the core more. Erlang's schedulers
+// busy-wait in the same way by default (+sbwt).
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -16,9 +18,13 @@
 
 namespace plexus::transport {
 
+/// The default largest polling window (plexusd --busy-poll-us).
+inline constexpr std::chrono::microseconds default_busy_poll{50};
+
 /// Run `io` until it is stopped or runs out of work; the number of handlers
-/// run. With `busy_poll` > 0, after each handler the thread keeps polling
-/// (non-blocking) for up to `busy_poll` before it blocks for the next one.
-std::size_t run_loop(asio::io_context& io, std::chrono::microseconds busy_poll);
+/// run. With `busy_poll` > 0, the thread polls (non-blocking) for up to that
+/// long after its work, as PollWindow decides, before it blocks; 0 is
+/// io_context::run().
+std::size_t run_loop(asio::io_context& io, std::chrono::microseconds busy_poll = default_busy_poll);
 
 }  // namespace plexus::transport
