@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -489,7 +490,7 @@ TEST_CASE("a node restarted with its data directory rejoins without being told")
 }
 
 TEST_CASE("a server on the service executor runs inline and may answer and re-enter at once") {
-  // Proves ServerOptions::on_service_executor: the handler runs on the thread
+  // Proves Placement::service_executor: the handler runs on the thread
   // running the io_context (not a worker), in arrival order, and a reply it
   // forwards from inside the handler — to another node and to its own node —
   // is delivered.
@@ -499,6 +500,7 @@ TEST_CASE("a server on the service executor runs inline and may answer and re-en
   REQUIRE(b.join(a.spec()).ok());
   REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
   const auto io_thread = std::this_thread::get_id();
+  const ServerOptions on_executor{.placement = ServerOptions::Placement::service_executor};
   std::vector<std::string> echoed;  // touched only on the io thread
   bool off_thread = false;
   REQUIRE(b.register_server("echo", [&](const Received& r) {
@@ -506,12 +508,12 @@ TEST_CASE("a server on the service executor runs inline and may answer and re-en
               echoed.emplace_back(r.payload.begin(), r.payload.end());
               CHECK(b.forward_message(r.from, "sink", r.payload).ok());      // answer the sender
               CHECK(b.forward_message("b", "local", r.payload).ok());        // and re-enter: to self
-            }, ServerOptions{true}).ok());
+            }, on_executor).ok());
   std::vector<std::string> local;
   REQUIRE(b.register_server("local", [&](const Received& r) {
               off_thread |= std::this_thread::get_id() != io_thread;
               local.emplace_back(r.payload.begin(), r.payload.end());
-            }, ServerOptions{true}).ok());
+            }, on_executor).ok());
   CHECK_FALSE(b.register_server("none", Handler{}).ok());
   for (int i = 0; i < 50; ++i) REQUIRE(a.forward_message("b", "echo", bytes("m" + std::to_string(i))).ok());
   REQUIRE(cluster.wait([&] { return cluster.sinks["a"]->size() == 50 && local.size() == 50; }));
@@ -523,4 +525,62 @@ TEST_CASE("a server on the service executor runs inline and may answer and re-en
     const auto& back = answers[i].payload;
     CHECK(std::string(back.begin(), back.end()) == "m" + std::to_string(i));
   }
+}
+
+TEST_CASE("an adaptively placed server moves onto the service executor while quick and off it after a slow call") {
+  // Proves Placement::adaptive (the default): calls start on the worker pool,
+  // run on the io thread once a streak of them proved quick, go back to the
+  // pool after one call over the budget, and keep their order throughout.
+  Cluster cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(b.join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  const auto io_thread = std::this_thread::get_id();
+  struct Call {
+    std::string payload;
+    bool on_io;
+  };
+  std::mutex mutex;
+  std::vector<Call> calls;
+  auto count = [&] {
+    std::lock_guard lock(mutex);
+    return calls.size();
+  };
+  auto inline_seen = [&] {
+    std::lock_guard lock(mutex);
+    return std::any_of(calls.begin(), calls.end(), [](const Call& c) { return c.on_io; });
+  };
+  ServerOptions options;  // adaptive by default
+  options.inline_budget = std::chrono::milliseconds(20);  // loaded CI machines stall a quick call for a few ms
+  REQUIRE(b.register_server("adaptive", [&](const Received& r) {
+              std::string payload(r.payload.begin(), r.payload.end());
+              if (payload == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(60));  // over the budget
+              std::lock_guard lock(mutex);
+              calls.push_back({std::move(payload), std::this_thread::get_id() == io_thread});
+            }, options).ok());
+  std::vector<std::string> sent;
+  auto send = [&](const std::string& text) {
+    REQUIRE(a.forward_message("b", "adaptive", bytes(text)).ok());
+    sent.push_back(text);
+  };
+  // Quick calls, a few at a time, until one ran inline (bounded).
+  for (int round = 0; round < 100 && !inline_seen(); ++round) {
+    for (int i = 0; i < 10; ++i) send("q" + std::to_string(sent.size()));
+    REQUIRE(cluster.wait([&] { return count() == sent.size(); }));
+  }
+  REQUIRE(inline_seen());
+  {
+    std::lock_guard lock(mutex);
+    CHECK_FALSE(calls.front().on_io);  // it started on the worker pool
+    CHECK(calls.size() >= 64);         // and needed a streak of quick calls first
+  }
+  const std::size_t slow_at = sent.size();
+  send("slow");
+  for (int i = 0; i < 20; ++i) send("after" + std::to_string(i));
+  REQUIRE(cluster.wait([&] { return count() == sent.size(); }));
+  std::lock_guard lock(mutex);
+  for (std::size_t i = 0; i < sent.size(); ++i) CHECK(calls[i].payload == sent[i]);
+  CHECK(calls[slow_at].on_io);  // the slow call itself ran inline
+  for (std::size_t i = slow_at + 1; i < sent.size(); ++i) CHECK_FALSE(calls[i].on_io);
 }

@@ -364,13 +364,49 @@ void PeerService::Impl::flush_dispatch() {
   wake();  // acks to flush, gossip to pass on: tick soon
 }
 
+namespace {
+
+using Strand = asio::strand<asio::thread_pool::executor_type>;
+using Batch = std::vector<Received>;
+
+// Run `taken` inline, timing each call; the calls left when one was slow.
+std::size_t run_timed(HandlerPlacement& placement, const Handler& handler, const Batch& taken) {
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    const auto start = Clock::now();
+    handler(taken[i]);
+    if (!placement.ran_inline(Clock::now() - start)) return i + 1;
+  }
+  return taken.size();
+}
+
+void post_to_strand(Strand& strand, Handler handler, Batch taken, std::shared_ptr<HandlerPlacement> placement) {
+  if (!placement) {
+    asio::post(strand, [handler = std::move(handler), taken = std::move(taken)] {
+      for (const auto& received : taken) handler(received);
+    });
+    return;
+  }
+  placement->posted();
+  asio::post(strand, [handler = std::move(handler), taken = std::move(taken), placement = std::move(placement)] {
+    for (const auto& received : taken) {
+      const auto start = Clock::now();
+      handler(received);
+      placement->ran_on_strand(Clock::now() - start);
+    }
+    placement->strand_done();
+  });
+}
+
+}  // namespace
+
 // One pass over the queue; true when an inline handler ran (it may have queued more).
 bool PeerService::Impl::dispatch_round() {
   bool ran_inline = false;
   for (auto& [name, batch] : dispatch_queue) {  // handlers may add entries, never erase them
     if (batch.empty()) continue;
     Handler handler;
-    std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
+    std::shared_ptr<Strand> strand;
+    std::shared_ptr<HandlerPlacement> placement;
     bool known = false;
     if (name.empty()) {
       handler = message_handler;
@@ -379,6 +415,7 @@ bool PeerService::Impl::dispatch_round() {
     } else if (auto it = servers.find(name); it != servers.end()) {
       handler = it->second.handler;
       strand = it->second.strand;
+      placement = it->second.placement;
       known = true;
     }
     if (!known) {
@@ -393,9 +430,14 @@ bool PeerService::Impl::dispatch_round() {
       ran_inline = true;
       continue;
     }
-    asio::post(*strand, [handler = std::move(handler), taken = std::move(taken)] {
-      for (const auto& received : taken) handler(received);
-    });
+    if (placement && placement->run_inline()) {
+      ran_inline = true;
+      const std::size_t ran = run_timed(*placement, handler, taken);
+      if (ran == taken.size()) continue;
+      spdlog::debug("server {}: a call took over its inline budget; its calls go to the worker pool", name);
+      taken.erase(taken.begin(), taken.begin() + std::ptrdiff_t(ran));
+    }
+    post_to_strand(*strand, std::move(handler), std::move(taken), std::move(placement));
   }
   return ran_inline;
 }

@@ -297,10 +297,14 @@ Result<void> PeerService::register_server(const std::string& name, Handler handl
   if (name.empty()) return make_error(errc::invalid_field, "server name: empty");
   if (!handler) return make_error(errc::invalid_field, "server " + name + ": no handler");
   if (impl_->servers.count(name)) return make_error(errc::invalid_field, "server " + name + ": already registered");
-  auto strand = options.on_service_executor
+  using Placement = ServerOptions::Placement;
+  auto strand = options.placement == Placement::service_executor
                     ? nullptr
                     : std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()));
-  impl_->servers[name] = Server{std::move(handler), std::move(strand)};
+  auto placement = options.placement == Placement::adaptive
+                       ? std::make_shared<HandlerPlacement>(PlacementOptions{.budget = options.inline_budget})
+                       : nullptr;
+  impl_->servers[name] = Server{std::move(handler), std::move(strand), std::move(placement)};
   return {};
 }
 

@@ -142,13 +142,25 @@ struct Received {
 using Handler = std::function<void(const Received&)>;
 
 struct ServerOptions {
-  /// Run the handler on the peer service executor, right after the socket
-  /// read that brought its messages, instead of on a strand of the worker
-  /// pool: no thread hop each way, so a handler that answers with
-  /// forward_message does so at once (about half the round-trip time). The
-  /// handler then must not block, and it stalls every connection while it
-  /// runs; it may call any PeerService method.
-  bool on_service_executor = false;
+  /// Where the handler runs. Each server's calls are serial and in order
+  /// wherever they run.
+  enum class Placement {
+    /// On a strand of the worker pool until its calls prove quick, then on
+    /// the service executor; back on the strand after a call that exceeds
+    /// `inline_budget` (HandlerPlacement, docs/peer-service.md).
+    adaptive,
+    /// Always on a strand of the worker pool: the handler may block.
+    worker,
+    /// Always on the peer service executor, right after the socket read that
+    /// brought its messages: no thread hop each way, so a handler that
+    /// answers with forward_message does so at once. The handler must not
+    /// block: it stalls every connection while it runs. It may call any
+    /// PeerService method.
+    service_executor,
+  };
+  Placement placement = Placement::adaptive;
+  /// adaptive: a call longer than this runs the server's next calls on its strand.
+  std::chrono::microseconds inline_budget{200};
 };
 /// Definite outcome of a forward: ok when delivered (acked) or sent (unacked).
 using Completion = std::function<void(const Result<void>&)>;

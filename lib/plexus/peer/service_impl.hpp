@@ -21,6 +21,7 @@
 #include "plexus/membership/membership.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
+#include "plexus/peer/placement.hpp"
 #include "plexus/transport/endpoint.hpp"
 #include "plexus/wire/message.hpp"
 
@@ -121,6 +122,8 @@ struct Server {
   Handler handler;
   /// Null: the handler runs on the peer service executor (ServerOptions).
   std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
+  /// Set for Placement::adaptive.
+  std::shared_ptr<HandlerPlacement> placement;
 };
 
 struct SyncJoin {

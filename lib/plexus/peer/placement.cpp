@@ -1,0 +1,32 @@
+#include "plexus/peer/placement.hpp"
+
+#include <algorithm>
+
+namespace plexus::peer {
+
+HandlerPlacement::HandlerPlacement(PlacementOptions options)
+    : options_(options), promote_after_(std::max<std::uint32_t>(1, options.promote_after)) {}
+
+bool HandlerPlacement::run_inline() {
+  if (!inline_ && quick_streak_.load(std::memory_order_relaxed) >= promote_after_ &&
+      in_flight_.load(std::memory_order_acquire) == 0) {
+    inline_ = true;  // the strand is drained: its last call happened before this one
+  }
+  return inline_;
+}
+
+bool HandlerPlacement::ran_inline(std::chrono::nanoseconds took) {
+  if (took <= options_.budget) return true;
+  inline_ = false;
+  ++demotions_;
+  quick_streak_.store(0, std::memory_order_relaxed);
+  promote_after_ = std::min(options_.promote_after_max, promote_after_ * 2);
+  return false;
+}
+
+void HandlerPlacement::ran_on_strand(std::chrono::nanoseconds took) {
+  if (took > options_.budget) quick_streak_.store(0, std::memory_order_relaxed);
+  else quick_streak_.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace plexus::peer
