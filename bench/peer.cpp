@@ -59,6 +59,11 @@ const Figure figures[] = {
     {"rtt_with_stream_on_io_p99_us", none, true, 6300},
     {"rtt_idle_on_io_p50_vs_plain_tcp", 1.2, true, nullptr},
     {"rtt_with_stream_on_io_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
+    {"rtt_idle_on_worker_p50_us", none, true, 146},
+    {"rtt_idle_on_worker_p99_us", none, true, 241},
+    {"rtt_with_stream_on_worker_p99_us", none, true, 6300},
+    {"rtt_idle_on_worker_p50_vs_plain_tcp", 1.2, true, nullptr},
+    {"rtt_with_stream_on_worker_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
     {"cluster_converge_s", 0.3, true, 0.43},
     {"kill9_seen_by_all_s", 0.2, true, 6.8},
     {"leave_seen_by_all_s", 0.1, true, 0.95},
@@ -124,12 +129,17 @@ json headline(const json& results) {
   // Ratios: the median over rounds of each round's own ratio (run_round_trip).
   out["rtt_idle_p50_vs_plain_tcp"] = at(results, {"rtt", "ratios", "idle_p50_vs_plain_tcp"});
   out["rtt_with_stream_p99_vs_idle"] = at(results, {"rtt", "ratios", "with_stream_p99_vs_idle"});
-  // The same with echo and pong on the service executor (ServerOptions).
-  out["rtt_idle_on_io_p50_us"] = at(results, {"rtt", "plexus_idle_on_io", "p50_us"});
-  out["rtt_idle_on_io_p99_us"] = at(results, {"rtt", "plexus_idle_on_io", "p99_us"});
-  out["rtt_with_stream_on_io_p99_us"] = at(results, {"rtt", "plexus_with_stream_on_io", "p99_us"});
-  out["rtt_idle_on_io_p50_vs_plain_tcp"] = at(results, {"rtt", "ratios", "idle_on_io_p50_vs_plain_tcp"});
-  out["rtt_with_stream_on_io_p99_vs_idle"] = at(results, {"rtt", "ratios", "with_stream_on_io_p99_vs_idle"});
+  // The same with echo and pong placed on the service executor and on the worker pool (ServerOptions).
+  for (const std::string place : {"on_io", "on_worker"}) {
+    const std::string idle = "plexus_idle_" + place, stream = "plexus_with_stream_" + place;
+    const std::string idle_ratio = "idle_" + place + "_p50_vs_plain_tcp";
+    const std::string stream_ratio = "with_stream_" + place + "_p99_vs_idle";
+    out["rtt_idle_" + place + "_p50_us"] = at(results, {"rtt", idle.c_str(), "p50_us"});
+    out["rtt_idle_" + place + "_p99_us"] = at(results, {"rtt", idle.c_str(), "p99_us"});
+    out["rtt_with_stream_" + place + "_p99_us"] = at(results, {"rtt", stream.c_str(), "p99_us"});
+    out["rtt_" + idle_ratio] = at(results, {"rtt", "ratios", idle_ratio.c_str()});
+    out["rtt_" + stream_ratio] = at(results, {"rtt", "ratios", stream_ratio.c_str()});
+  }
   out["cluster_converge_s"] = at(results, {"cluster", "converge", "seconds"});
   out["kill9_seen_by_all_s"] = at(results, {"cluster", "kill9", "seconds"});
   out["leave_seen_by_all_s"] = at(results, {"cluster", "leave", "seconds"});
@@ -208,8 +218,8 @@ int main(int argc, char** argv) {
       {"notes", "node processes on 127.0.0.1, default peer::Config (heartbeat 500 ms, peer_timeout 2 s);"
                 " times across processes use CLOCK_MONOTONIC; throughput counts what the receiver's"
                 " server handler got; round trips run from forward_message to the reply's handler"
-                " (rtt_*: handlers on worker strands, the default; rtt_*_on_io: handlers on the service"
-                " executor, ServerOptions::on_service_executor);"
+                " (rtt_*: handlers placed by default, ServerOptions::Placement::adaptive; rtt_*_on_io:"
+                " Placement::service_executor; rtt_*_on_worker: Placement::worker);"
                 " idle CPU from /proc/PID/stat utime+stime (tick resolution; schedstat figures in ns)"},
       {"results", results},
       {"summary", summary},

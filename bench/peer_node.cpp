@@ -86,7 +86,7 @@ struct Blast {
 struct Ping {
   bool running = false;
   std::string node;
-  std::string server = "echo";  ///< or "echo_inline": handlers on the service executor
+  std::string server = "echo";  ///< "echo_inline", "echo_worker": other placements
   peer::ForwardOptions options;
   std::vector<std::uint8_t> payload;
   std::uint64_t count = 0, warmup = 0, done = 0, sequence = 0, errors = 0, mismatched = 0;
@@ -96,9 +96,12 @@ struct Ping {
   std::array<std::vector<std::int64_t>, 3> legs_ns;
 };
 
-// Blast bursts are bounded so commands, reads and ticks run in between.
+// Blast bursts are bounded so commands, reads and ticks run in between: a
+// burst is one 64 KiB message, or up to 64 KiB of smaller ones, as an
+// application sending what it produces each turn would. (Bursts of 256 KiB
+// held a reply up to 50 µs behind the stream's own encoding.)
 constexpr std::size_t burst_messages_max = 4096;
-constexpr std::size_t burst_bytes_max = 256 * 1024;
+constexpr std::size_t burst_bytes_max = 64 * 1024;
 constexpr auto refused_backoff = 200us;
 constexpr auto await_poll_interval = 200ms;
 
@@ -169,34 +172,34 @@ class Node {
       sink->messages.store(sink->messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       sink->bytes.store(sink->bytes.load(std::memory_order_relaxed) + r.payload.size(), std::memory_order_relaxed);
     });
-    // The echo answers on the channel it was asked on, from the io thread.
-    (void)service_->register_server("echo", [this](const peer::Received& r) {
+    using Placement = peer::ServerOptions::Placement;
+    register_ping_pair("", {}, true);  // the default placement (adaptive)
+    register_ping_pair("_worker", {.placement = Placement::worker}, true);
+    register_ping_pair("_inline", {.placement = Placement::service_executor}, false);
+  }
+
+  // Servers "echo" + suffix and "pong" + suffix. The echo answers on the
+  // channel it was asked on. `posting`: the handlers may run on a worker, so
+  // they hop to the io thread to call the service (and the stamps show that hop).
+  void register_ping_pair(const std::string& suffix, peer::ServerOptions options, bool posting) {
+    const std::string pong = "pong" + suffix;
+    (void)service_->register_server("echo" + suffix, [this, posting, pong](const peer::Received& r) {
       auto payload = r.payload;
       put_stamp(payload, echo_handler, monotonic_ns());
-      asio::post(io_, [this, from = r.from, channel = r.channel, payload = std::move(payload)]() mutable {
+      auto answer = [this, pong, from = r.from, channel = r.channel, payload = std::move(payload)]() mutable {
         peer::ForwardOptions options;
         options.channel = channel;
         put_stamp(payload, echo_forward, monotonic_ns());
-        if (!service_->forward_message(from, "pong", payload, options)) ++echo_errors_;
-      });
-    });
-    (void)service_->register_server("pong", [this](const peer::Received& r) {
+        if (!service_->forward_message(from, pong, payload, options)) ++echo_errors_;
+      };
+      if (posting) asio::post(io_, std::move(answer));
+      else answer();
+    }, options);
+    (void)service_->register_server(pong, [this, posting](const peer::Received& r) {
       const auto t = monotonic_ns();  // the reply reached the application
-      asio::post(io_, [this, t, payload = r.payload] { on_pong(t, payload); });
-    });
-    // The same pair run on the service executor (ServerOptions): no worker hop.
-    const peer::ServerOptions on_io{true};
-    (void)service_->register_server("echo_inline", [this](const peer::Received& r) {
-      auto payload = r.payload;
-      put_stamp(payload, echo_handler, monotonic_ns());
-      peer::ForwardOptions options;
-      options.channel = r.channel;
-      put_stamp(payload, echo_forward, monotonic_ns());
-      if (!service_->forward_message(r.from, "pong_inline", payload, options)) ++echo_errors_;
-    }, on_io);
-    (void)service_->register_server("pong_inline", [this](const peer::Received& r) {
-      on_pong(monotonic_ns(), r.payload);
-    }, on_io);
+      if (posting) asio::post(io_, [this, t, payload = r.payload] { on_pong(t, payload); });
+      else on_pong(t, r.payload);
+    }, options);
   }
 
   void join(const std::string& text) { join_from_text(*service_, text); }
@@ -370,11 +373,12 @@ class Node {
     double seconds = 0;
     in >> p.node >> p.options.channel >> bytes >> p.count >> p.warmup >> seconds;
     if (!in || bytes < 8 * stamps || p.count == 0) {
-      return emit_error("ping", "expected: ping NODE CHANNEL BYTES COUNT WARMUP SECONDS [inline]");
+      return emit_error("ping", "expected: ping NODE CHANNEL BYTES COUNT WARMUP SECONDS [inline|worker]");
     }
     std::string mode;
     in >> mode;
-    p.server = mode == "inline" ? "echo_inline" : "echo";
+    if (!mode.empty() && mode != "inline" && mode != "worker") return emit_error("ping", "mode: inline or worker");
+    p.server = mode.empty() ? "echo" : "echo_" + mode;
     p.payload.assign(bytes, 0x33);
     p.rtt_ns.reserve(p.count);
     p.running = true;
@@ -473,7 +477,7 @@ int run_node(int argc, char** argv) {
   std::vector<std::string> channels;
   bool insecure = false;
   int cpu = -1;
-  int busy_poll_us = 0;
+  int busy_poll_us = int(transport::default_busy_poll.count());
   pid_t parent = 0;
   peer::Config config;  // defaults, unless an experiment asks otherwise
   CLI::App app{"bench_peer node (started by bench_peer itself)"};

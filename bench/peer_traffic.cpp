@@ -126,12 +126,13 @@ json round_trip_json(const json& done) {
   return out;
 }
 
-// `on_io`: echo and pong registered with ServerOptions::on_service_executor.
-json ping(Fleet& fleet, const std::string& channel, const PeerFlags& flags, bool on_io) {
+// `mode`: "" for echo and pong with the default placement (adaptive), "inline"
+// (Placement::service_executor) or "worker" (Placement::worker).
+json ping(Fleet& fleet, const std::string& channel, const PeerFlags& flags, const std::string& mode) {
   const std::size_t warmup = std::max<std::size_t>(100, flags.round_trips / 20);
   fleet.request(node_a, "ping b " + channel + " " + std::to_string(ping_bytes) + " " +
                             std::to_string(flags.round_trips) + " " + std::to_string(warmup) + " " +
-                            std::to_string(ping_limit_s) + (on_io ? " inline" : ""), "ping");
+                            std::to_string(ping_limit_s) + (mode.empty() ? "" : " " + mode), "ping");
   return round_trip_json(wait_event(fleet, node_a, "ping_done", ping_limit_s + 10));
 }
 
@@ -154,22 +155,26 @@ json plain_ping_pong(const PeerFlags& flags) {
   return out;
 }
 
-constexpr const char* round_trip_cells[] = {"plain_tcp", "plexus_idle", "plexus_idle_on_io", "plexus_with_stream",
-                                             "plexus_with_stream_on_io"};
+// Handler placements: the cell name's suffix and the ping mode.
+constexpr std::pair<const char*, const char*> placements[] = {{"", ""}, {"_on_io", "inline"}, {"_on_worker", "worker"}};
+
+constexpr const char* round_trip_cells[] = {"plain_tcp",          "plexus_idle",              "plexus_idle_on_io",
+                                             "plexus_idle_on_worker", "plexus_with_stream", "plexus_with_stream_on_io",
+                                             "plexus_with_stream_on_worker"};
 
 // One round: the plain TCP baseline, then Plexus idle, then Plexus beside a
-// 64 KiB stream on channel "bulk" a -> b; each with handlers on the worker
-// pool and on the service executor.
+// 64 KiB stream on channel "bulk" a -> b; each with the handlers placed by
+// default (adaptive), on the service executor and on the worker pool.
 json round_trip_round(Fleet& fleet, const PeerFlags& flags) {
   json round;
   round["plain_tcp"] = plain_ping_pong(flags);
-  round["plexus_idle"] = ping(fleet, "default", flags, false);
-  round["plexus_idle_on_io"] = ping(fleet, "default", flags, true);
+  for (const auto& [suffix, mode] : placements) round["plexus_idle" + std::string(suffix)] = ping(fleet, "default", flags, mode);
   fleet.request(node_a, blast_command("bulk", 65536, 600), "blast");
   pause_for(flags.warmup_s);
   const auto b1 = fleet.request(node_b, "count", "count");
-  round["plexus_with_stream"] = ping(fleet, "default", flags, false);
-  round["plexus_with_stream_on_io"] = ping(fleet, "default", flags, true);
+  for (const auto& [suffix, mode] : placements) {
+    round["plexus_with_stream" + std::string(suffix)] = ping(fleet, "default", flags, mode);
+  }
   const auto b2 = fleet.request(node_b, "count", "count");
   fleet.send(node_a, "stop_blast");
   wait_event(fleet, node_a, "blast_done", 10);
@@ -266,8 +271,11 @@ json run_round_trip(const PeerFlags& flags) {
       {"idle_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle", "p50_us", "plain_tcp", "p50_us")},
       {"idle_on_io_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle_on_io", "p50_us", "plain_tcp", "p50_us")},
       {"with_stream_p99_vs_idle", median_ratio(rounds, "plexus_with_stream", "p99_us", "plexus_idle", "p99_us")},
+      {"idle_on_worker_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle_on_worker", "p50_us", "plain_tcp", "p50_us")},
       {"with_stream_on_io_p99_vs_idle",
-       median_ratio(rounds, "plexus_with_stream_on_io", "p99_us", "plexus_idle_on_io", "p99_us")}};
+       median_ratio(rounds, "plexus_with_stream_on_io", "p99_us", "plexus_idle_on_io", "p99_us")},
+      {"with_stream_on_worker_p99_vs_idle",
+       median_ratio(rounds, "plexus_with_stream_on_worker", "p99_us", "plexus_idle_on_worker", "p99_us")}};
   return out;
 }
 
