@@ -564,9 +564,10 @@ TEST_CASE("an adaptively placed server moves onto the service executor while qui
     REQUIRE(a.forward_message("b", "adaptive", bytes(text)).ok());
     sent.push_back(text);
   };
-  // Quick calls, a few at a time, until one ran inline (bounded).
-  for (int round = 0; round < 100 && !inline_seen(); ++round) {
-    for (int i = 0; i < 10; ++i) send("q" + std::to_string(sent.size()));
+  // Quick calls, one at a time (a small batch, as a request/response
+  // exchange brings), until one ran inline (bounded).
+  for (int round = 0; round < 1000 && !inline_seen(); ++round) {
+    send("q" + std::to_string(sent.size()));
     REQUIRE(cluster.wait([&] { return count() == sent.size(); }));
   }
   REQUIRE(inline_seen());
@@ -577,6 +578,7 @@ TEST_CASE("an adaptively placed server moves onto the service executor while qui
   }
   const std::size_t slow_at = sent.size();
   send("slow");
+  REQUIRE(cluster.wait([&] { return count() == sent.size(); }));
   for (int i = 0; i < 20; ++i) send("after" + std::to_string(i));
   REQUIRE(cluster.wait([&] { return count() == sent.size(); }));
   std::lock_guard lock(mutex);

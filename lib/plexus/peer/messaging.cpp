@@ -430,7 +430,7 @@ bool PeerService::Impl::dispatch_round() {
       ran_inline = true;
       continue;
     }
-    if (placement && placement->run_inline()) {
+    if (placement && placement->run_inline(taken.size())) {
       ran_inline = true;
       const std::size_t ran = run_timed(*placement, handler, taken);
       if (ran == taken.size()) continue;

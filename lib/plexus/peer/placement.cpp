@@ -7,12 +7,13 @@ namespace plexus::peer {
 HandlerPlacement::HandlerPlacement(PlacementOptions options)
     : options_(options), promote_after_(std::max<std::uint32_t>(1, options.promote_after)) {}
 
-bool HandlerPlacement::run_inline() {
+bool HandlerPlacement::run_inline(std::size_t batch) {
+  if (batch > options_.inline_batch_max) return false;
   if (!inline_ && quick_streak_.load(std::memory_order_relaxed) >= promote_after_ &&
       in_flight_.load(std::memory_order_acquire) == 0) {
     inline_ = true;  // the strand is drained: its last call happened before this one
   }
-  return inline_;
+  return inline_ && in_flight_.load(std::memory_order_acquire) == 0;
 }
 
 bool HandlerPlacement::ran_inline(std::chrono::nanoseconds took) {

@@ -7,7 +7,10 @@
 // stalling anything else. After `promote_after` calls in a row that each
 // finished within the budget, and once the strand has nothing in flight (so
 // the order of calls is kept), its batches run inline on the service executor:
-// no thread hop each way. The first inline call over the budget sends it back
+// no thread hop each way. Only small batches run inline: a read that brought
+// many messages for one server means the service thread is the busy one, and
+// the strand lets another core share the work. The first inline call over the
+// budget sends it back
 // to the strand, and the streak it needs to return doubles (up to
 // `promote_after_max`), so a handler that is sometimes slow settles on the
 // strand instead of flapping.
@@ -18,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 namespace plexus::peer {
@@ -28,14 +32,17 @@ struct PlacementOptions {
   /// Quick calls in a row on the strand before moving inline.
   std::uint32_t promote_after = 64;
   std::uint32_t promote_after_max = 1u << 16;
+  /// Larger batches go to the strand even while the server runs inline.
+  std::size_t inline_batch_max = 8;
 };
 
 class HandlerPlacement {
  public:
   explicit HandlerPlacement(PlacementOptions options = {});
 
-  /// Service executor: run the next batch inline? (Moves inline when it may.)
-  bool run_inline();
+  /// Service executor: run the next batch, of `batch` calls, inline? (Moves
+  /// inline when it may.)
+  bool run_inline(std::size_t batch);
   /// Service executor: an inline call took `took`; false if it was slow, and
   /// the rest goes to the strand.
   bool ran_inline(std::chrono::nanoseconds took);
