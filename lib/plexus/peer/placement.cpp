@@ -4,6 +4,11 @@
 
 namespace plexus::peer {
 
+namespace {
+// The streak saturates here (it is compared with promote_after, at most 2^16).
+constexpr std::uint32_t streak_cap = 1u << 30;
+}  // namespace
+
 HandlerPlacement::HandlerPlacement(PlacementOptions options)
     : options_(options), promote_after_(std::max<std::uint32_t>(1, options.promote_after)) {}
 
@@ -25,9 +30,14 @@ bool HandlerPlacement::ran_inline(std::chrono::nanoseconds took) {
   return false;
 }
 
-void HandlerPlacement::ran_on_strand(std::chrono::nanoseconds took) {
-  if (took > options_.budget) quick_streak_.store(0, std::memory_order_relaxed);
-  else quick_streak_.fetch_add(1, std::memory_order_relaxed);
+void HandlerPlacement::ran_on_strand(std::size_t calls, std::chrono::nanoseconds took) {
+  if (took > options_.budget) {
+    quick_streak_.store(0, std::memory_order_relaxed);
+  } else {
+    const auto streak = quick_streak_.load(std::memory_order_relaxed);
+    const auto added = std::min<std::size_t>(calls, streak_cap - streak);
+    quick_streak_.store(streak + std::uint32_t(added), std::memory_order_relaxed);
+  }
 }
 
 }  // namespace plexus::peer

@@ -48,8 +48,10 @@ class HandlerPlacement {
   bool ran_inline(std::chrono::nanoseconds took);
   /// Service executor: a batch was posted to the strand.
   void posted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
-  /// Worker strand: a call took `took`.
-  void ran_on_strand(std::chrono::nanoseconds took);
+  /// Worker strand: a batch of `calls` calls took `took` in all. Timed as a
+  /// whole (two clock reads a batch, not a call), it counts as quick only if
+  /// the whole batch took at most the budget.
+  void ran_on_strand(std::size_t calls, std::chrono::nanoseconds took);
   /// Worker strand: a posted batch is finished.
   void strand_done() { in_flight_.fetch_sub(1, std::memory_order_release); }
 

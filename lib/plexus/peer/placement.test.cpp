@@ -12,7 +12,7 @@ void on_strand(HandlerPlacement& p, int n, std::chrono::nanoseconds took) {
   for (int i = 0; i < n; ++i) {
     REQUIRE_FALSE(p.run_inline(1));
     p.posted();
-    p.ran_on_strand(took);
+    p.ran_on_strand(1, took);
     p.strand_done();
   }
 }
@@ -31,16 +31,16 @@ TEST_CASE("a slow call on the strand restarts the streak") {
   on_strand(p, 1, 5ms);
   on_strand(p, 3, 10us);
   CHECK_FALSE(p.run_inline(1));
-  p.ran_on_strand(10us);
+  p.ran_on_strand(1, 10us);
   CHECK(p.run_inline(1));
 }
 
 TEST_CASE("it waits for the strand to drain before it runs inline, so calls keep their order") {
   HandlerPlacement p({.budget = 200us, .promote_after = 2});
   p.posted();
-  p.ran_on_strand(1us);
+  p.ran_on_strand(1, 1us);
   p.posted();  // a second batch is queued behind the first
-  p.ran_on_strand(1us);
+  p.ran_on_strand(1, 1us);
   p.strand_done();
   CHECK_FALSE(p.run_inline(1));  // one batch still in flight
   p.strand_done();
@@ -79,9 +79,28 @@ TEST_CASE("a large batch goes to the strand while the server runs inline, and sm
   p.posted();
   CHECK(p.inline_now());
   CHECK_FALSE(p.run_inline(1));  // behind the batch in flight, to keep the order
-  p.ran_on_strand(1us);
+  p.ran_on_strand(1, 1us);
   p.strand_done();
   CHECK(p.run_inline(1));
+}
+
+}  // namespace
+}  // namespace plexus::peer
+
+namespace plexus::peer {
+namespace {
+
+TEST_CASE("a batch on the strand counts as quick calls only when the whole batch was quick") {
+  HandlerPlacement p({.budget = 200us, .promote_after = 64});
+  p.posted();
+  p.ran_on_strand(100, 150us);  // 100 calls within the budget in all: 100 quick calls
+  p.strand_done();
+  CHECK(p.run_inline(1));
+  HandlerPlacement q({.budget = 200us, .promote_after = 64});
+  q.posted();
+  q.ran_on_strand(100, 300us);  // one of them may have been slow
+  q.strand_done();
+  CHECK_FALSE(q.run_inline(1));
 }
 
 }  // namespace
