@@ -54,7 +54,7 @@ Result<void> register_builtin_servers(Node::Impl& node) {
   std::weak_ptr<peer::PeerService> weak = node.service;
   auto io = node.io.get_executor();
   auto counters = node.echo;
-  // Handlers run on worker threads; the reply is sent from the io thread.
+  // Handlers may run on a worker (adaptive placement); the reply is sent from the io thread.
   return node.service->register_server("echo", [weak, io, counters](const peer::Received& r) {
     asio::post(io, [weak, counters, r, reply_to = reply_server_of(r.payload)] {
       auto service = weak.lock();

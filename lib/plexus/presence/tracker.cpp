@@ -66,7 +66,8 @@ Result<std::shared_ptr<Tracker>> Tracker::start(asio::any_io_executor executor,
   for (std::uint32_t i = 0; i < options.pool_size; ++i) {
     std::weak_ptr<Impl> weak = impl;
     auto registered = service->register_server(impl->server_names[i], [weak, i, executor](const peer::Received& r) {
-      // On a worker strand: hop to the executor, where the shards live.
+      // On a worker strand or, placed inline, on the service executor: either
+      // way post to the executor, where the shards live (never wait for it).
       asio::post(executor, [weak, i, from = r.from, payload = r.payload] {
         if (auto self = weak.lock()) self->receive(i, from, payload);
       });

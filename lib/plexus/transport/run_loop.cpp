@@ -2,8 +2,6 @@
 
 #include <sys/resource.h>
 
-#include "plexus/transport/poll_window.hpp"
-
 namespace plexus::transport {
 
 namespace {
@@ -42,8 +40,12 @@ Polled poll_until(asio::io_context& io, Clock::time_point until, std::size_t& ha
 }  // namespace
 
 std::size_t run_loop(asio::io_context& io, std::chrono::microseconds busy_poll) {
-  if (busy_poll.count() <= 0) return io.run();
-  PollWindow window({.max = busy_poll});
+  return run_loop(io, PollWindowOptions{.max = busy_poll});
+}
+
+std::size_t run_loop(asio::io_context& io, const PollWindowOptions& options) {
+  if (options.max.count() <= 0) return io.run();
+  PollWindow window(options);
   long seen_preemptions = preemptions();
   std::size_t handled = 0;
   while (!io.stopped()) {  // out of work, poll() and run_one() stop the context

@@ -13,6 +13,8 @@
 
 #include <asio/io_context.hpp>
 
+#include "plexus/transport/poll_window.hpp"
+
 #include <chrono>
 #include <cstddef>
 
@@ -26,5 +28,7 @@ inline constexpr std::chrono::microseconds default_busy_poll{50};
 /// long after its work, as PollWindow decides, before it blocks; 0 is
 /// io_context::run().
 std::size_t run_loop(asio::io_context& io, std::chrono::microseconds busy_poll = default_busy_poll);
+/// The same with every PollWindow option given (options.max 0: io_context::run()).
+std::size_t run_loop(asio::io_context& io, const PollWindowOptions& options);
 
 }  // namespace plexus::transport
