@@ -58,6 +58,13 @@ struct Cluster {
     return *nodes[name];
   }
   PeerService& operator[](const std::string& name) { return *nodes.at(name); }
+  // Start `name`, join it to `seed`, and wait until every node sees every other up.
+  PeerService& start_joined(const std::string& name, PeerService& seed) {
+    auto& node = start(name);
+    REQUIRE(node.join(seed.spec()).ok());
+    REQUIRE(wait([&] { return all_see(nodes.size()); }));
+    return node;
+  }
 
   bool all_see(std::size_t count) {
     for (auto& [name, node] : nodes) {
@@ -195,9 +202,7 @@ TEST_CASE("messages with a partition key keep FIFO order per key on a parallel c
   // Proves partition_key picks one connection of four, so order per key holds.
   Cluster cluster;
   auto& a = cluster.start("a");
-  cluster.start("b");
-  REQUIRE(cluster["b"].join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  cluster.start_joined("b", a);
   constexpr int per_key = 500, keys = 16;
   for (int i = 0; i < per_key; ++i) {
     for (std::uint64_t k = 0; k < keys; ++k) {
@@ -225,9 +230,7 @@ TEST_CASE("acked messages sent during a partition are delivered exactly once aft
   // Proves retransmission plus receiver dedupe: none lost, none duplicated.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  auto& b = cluster.start_joined("b", a);
   const auto ref = a.inject_partition("b", std::nullopt);
   REQUIRE(cluster.wait([&] { return !b.member_status()[0].up; }));
   constexpr int total = 200;
@@ -254,11 +257,8 @@ TEST_CASE("a transitive message crosses a one-way partition through a relay, onc
   // Proves relaying when the direct path is cut in one direction only.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  auto& c = cluster.start("c");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(c.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  cluster.start_joined("b", a);
+  cluster.start_joined("c", a);
   a.inject_partition("c", std::nullopt, Direction::outbound);
   ForwardOptions direct;
   CHECK(a.forward_message("c", "sink", bytes("direct"), direct).error().code == errc::partitioned);
@@ -319,9 +319,7 @@ TEST_CASE("unknown nodes, servers and channels are refused with a reason, never 
   // Proves each bad send fails fast and is counted.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  auto& b = cluster.start_joined("b", a);
   CHECK(a.forward_message("zed", "sink", bytes("x")).error().code == errc::unknown_node);
   ForwardOptions nowhere;
   nowhere.channel = "nope";
@@ -357,9 +355,7 @@ TEST_CASE("waiting acked messages get a definite answer when the sender stops") 
   // Proves no completion is silently dropped: stop() answers every pending one.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  cluster.start_joined("b", a);
   a.inject_partition("b", std::nullopt);
   ForwardOptions acked;
   acked.ack = true;
@@ -375,11 +371,8 @@ TEST_CASE("on_removed fires when another node removes us, not on our own leave, 
   // Proves the removal callback's contract and that watchers can call back into the service.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  auto& c = cluster.start("c");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(c.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  auto& b = cluster.start_joined("b", a);
+  auto& c = cluster.start_joined("c", a);
   int b_removed = 0, c_removed = 0;
   b.on_removed([&] { ++b_removed; });
   c.on_removed([&] { ++c_removed; });
@@ -397,9 +390,7 @@ TEST_CASE("a monotonic channel that falls behind sends only the newest value per
   // Proves monotonic channels: a backlog collapses to the latest value per key, never an older one after a newer.
   Cluster cluster;
   auto& a = cluster.start("a");
-  cluster.start("b");
-  REQUIRE(cluster["b"].join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  cluster.start_joined("b", a);
   constexpr int rounds = 5000, keys = 10;
   // One synchronous burst: the writer cannot drain during it, so the outbox falls behind.
   for (int i = 0; i < rounds; ++i) {
@@ -440,11 +431,8 @@ TEST_CASE("causal order holds across three nodes when the first message is delay
   // which a sent after m1, so c must deliver m1 before m3 even though m3 arrives first.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  auto& c = cluster.start("c");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(c.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  auto& b = cluster.start_joined("b", a);
+  auto& c = cluster.start_joined("c", a);
   // b relays what it gets on "relay" to c, on the executor (handlers run on workers).
   REQUIRE(b.register_server("relay", [&](const Received& r) {
     asio::post(cluster.io, [&, payload = r.payload] {
@@ -496,9 +484,7 @@ TEST_CASE("a server on the service executor runs inline and may answer and re-en
   // is delivered.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  auto& b = cluster.start_joined("b", a);
   const auto io_thread = std::this_thread::get_id();
   const ServerOptions on_executor{.placement = ServerOptions::Placement::service_executor};
   std::vector<std::string> echoed;  // touched only on the io thread
@@ -533,9 +519,7 @@ TEST_CASE("an adaptively placed server moves onto the service executor while qui
   // pool after one call over the budget, and keep their order throughout.
   Cluster cluster;
   auto& a = cluster.start("a");
-  auto& b = cluster.start("b");
-  REQUIRE(b.join(a.spec()).ok());
-  REQUIRE(cluster.wait([&] { return cluster.all_see(2); }));
+  auto& b = cluster.start_joined("b", a);
   const auto io_thread = std::this_thread::get_id();
   struct Call {
     std::string payload;
