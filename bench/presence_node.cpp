@@ -25,6 +25,7 @@
 #include "plexus/peer/peer_service.hpp"
 #include "plexus/presence/presence.hpp"
 #include "plexus/secure/cluster_key.hpp"
+#include "plexus/transport/run_loop.hpp"
 #include "presence_protocol.hpp"
 
 namespace plexus::bench {
@@ -322,7 +323,7 @@ int run_presence_node(int argc, char** argv) {
   pthread_setname_np(input.native_handle(), "node-stdin");
   input.detach();
   auto guard = asio::make_work_guard(io);
-  io.run();
+  transport::run_loop(io);  // as plexusd runs its service thread (adaptive polling)
   return 0;
 }
 
