@@ -484,6 +484,7 @@ int run_node(int argc, char** argv) {
   app.add_option("--name", name)->required();
   app.add_option("--channel", channels, "NAME:PARALLELISM[:bulk]");
   app.add_option("--bulk-io-nice", config.bulk_io_nice, "Config::bulk_io_nice (experiments)");
+  app.add_option("--bulk-io-idle", config.bulk_io_idle, "Config::bulk_io_idle (experiments)");
   app.add_option("--worker-threads", config.worker_threads, "Config::worker_threads (experiments)");
   app.add_option("--busy-poll-us", busy_poll_us, "transport::run_loop's busy poll (experiments)")
       ->check(CLI::Range(0, 100'000));

@@ -86,7 +86,8 @@ void add_flags(Flags& f) {
   f.option("--sink-max-bytes", &NodeOptions::sink_max_bytes, "payload bytes the built-in sink keeps");
   f.option("--worker-threads", &NodeOptions::worker_threads, "threads that run server handlers");
   f.option("--busy-poll-us", &NodeOptions::busy_poll_us, "poll up to this long after work before blocking, adaptively (0: off)");
-  f.option("--bulk-io-nice", &NodeOptions::bulk_io_nice, "nice value of the bulk channels' I/O thread (-20..19)");
+  f.option("--bulk-io-nice", &NodeOptions::bulk_io_nice, "nice value of the bulk I/O thread with --bulk-io-at-nice (-20..19)");
+  f.flag("--bulk-io-at-nice", &NodeOptions::bulk_io_at_nice, "run the bulk channels' I/O thread at --bulk-io-nice, not SCHED_IDLE");
   f.option("--log-level", &NodeOptions::log_level, "trace|debug|info|warn|error|off");
   f.option("--log-format", &NodeOptions::log_format, "text|json (one JSON object per line)");
   f.flag("--test-only-disable-dedupe", &NodeOptions::test_only_disable_dedupe,

@@ -5,8 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <asio/io_context.hpp>
+#include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -54,6 +56,7 @@ TEST_CASE("bulk channels: I/O on the bulk thread; per-key FIFO, exactly-once ack
     c.key = key;
     c.channels["bulk"] = ChannelSpec{4, false};
     if (bulk) c.bulk_channels = {"bulk"};
+    c.bulk_io_idle = false;  // at nice 7 (SCHED_IDLE, the default: the next test)
     c.bulk_io_nice = 7;
     c.heartbeat_interval = Millis(50);
     c.peer_timeout = Millis(2000);
@@ -162,6 +165,32 @@ TEST_CASE("bulk channels: I/O on the bulk thread; per-key FIFO, exactly-once ack
   REQUIRE(run_until(io, [&] { return stopped; }, std::chrono::seconds(10)));
   nodes.clear();
   CHECK(threads_named("plexus-bulk").size() == before);
+}
+
+TEST_CASE("the bulk thread runs under SCHED_IDLE by default, and at its nice value when asked") {
+  // Proves Config::bulk_io_idle: the scheduling policy of the thread itself.
+  asio::io_context io;
+  const auto key = secure::generate_cluster_key();
+  for (const bool idle : {true, false}) {
+    CAPTURE(idle);
+    const auto before = threads_named("plexus-bulk");
+    Config c;
+    c.name = idle ? "idle" : "nice";
+    c.key = key;
+    c.channels["bulk"] = ChannelSpec{1, false};
+    c.bulk_channels = {"bulk"};
+    c.bulk_io_nice = 5;
+    if (!idle) c.bulk_io_idle = false;
+    auto started = PeerService::start(io.get_executor(), c);
+    REQUIRE_MESSAGE(started.ok(), started.error().message());
+    std::vector<int> added;
+    for (const int tid : threads_named("plexus-bulk")) {
+      if (std::find(before.begin(), before.end(), tid) == before.end()) added.push_back(tid);
+    }
+    REQUIRE(added.size() == 1);
+    CHECK(::sched_getscheduler(added[0]) == (idle ? SCHED_IDLE : SCHED_OTHER));
+    if (!idle) CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(added[0])) == 5);
+  }
 }
 
 TEST_CASE("bulk_channels must name channels of this node") {

@@ -154,6 +154,7 @@ std::map<std::string, Reader, std::less<>> readers(const fs::path& base) {
       {"worker_threads", integer(&NodeOptions::worker_threads)},
       {"busy_poll_us", integer(&NodeOptions::busy_poll_us)},
       {"bulk_io_nice", integer(&NodeOptions::bulk_io_nice)},
+      {"bulk_io_at_nice", boolean(&NodeOptions::bulk_io_at_nice)},
       {"log_level", text(&NodeOptions::log_level)},
       {"log_format", text(&NodeOptions::log_format)},
       {"presence_disabled", boolean(&NodeOptions::presence_disabled)},

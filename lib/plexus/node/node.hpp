@@ -58,6 +58,9 @@ struct NodeOptions {
   int busy_poll_us = int(transport::default_busy_poll.count());
   /// peer::Config::bulk_io_nice: nice value of the bulk channels' I/O thread.
   int bulk_io_nice = 10;
+  /// Not peer::Config::bulk_io_idle: the bulk thread runs at bulk_io_nice
+  /// instead of under SCHED_IDLE.
+  bool bulk_io_at_nice = false;
   std::string log_level = "info";
   std::string log_format = "text";
   /// TEST ONLY: see peer::Config::test_only_disable_dedupe.

@@ -153,6 +153,7 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   config.transport.handshake_timeout = peer::Millis(o.handshake_timeout_ms);
   config.worker_threads = std::size_t(o.worker_threads);
   config.bulk_io_nice = o.bulk_io_nice;
+  config.bulk_io_idle = !o.bulk_io_at_nice;
   config.test_only_disable_dedupe = o.test_only_disable_dedupe;
   return {};
 }

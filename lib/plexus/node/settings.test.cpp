@@ -146,7 +146,7 @@ TEST_CASE("resolve names the flag of each bad setting") {
   CHECK(problem(bad).starts_with("--bulk-io-nice"));
 }
 
-TEST_CASE("busy polling is on by default and can be turned off; the thread keys reach the settings") {
+TEST_CASE("busy polling and an idle bulk thread by default, both can be turned off; the thread keys reach the settings") {
   // Proves the --busy-poll-us default and that busy_poll_us / bulk_io_nice are wired through (docs/operations.md).
   TempDir dir;
   auto o = valid(dir);
@@ -154,10 +154,13 @@ TEST_CASE("busy polling is on by default and can be turned off; the thread keys 
   REQUIRE(settings.ok());
   CHECK(settings->busy_poll == std::chrono::microseconds(50));
   CHECK(settings->peer.bulk_io_nice == 10);
-  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 0, "bulk_io_nice": 5})"), o).ok());
+  CHECK(settings->peer.bulk_io_idle);
+  REQUIRE(load_config_file(dir.write("p.json", R"({"busy_poll_us": 0, "bulk_io_nice": 5, "bulk_io_at_nice": true})"), o)
+              .ok());
   settings = resolve(o);
   REQUIRE(settings.ok());
   CHECK(settings->busy_poll.count() == 0);
+  CHECK_FALSE(settings->peer.bulk_io_idle);
   CHECK(settings->peer.bulk_io_nice == 5);
 }
 

@@ -1,7 +1,7 @@
 // BulkIo: the thread that runs the I/O of bulk channels' connections
 // (Config::bulk_channels): sealing, writing, reading and opening their
 // records, off the peer service's executor, at a lower scheduling priority
-// (Config::bulk_io_nice) so that a stream cannot hold up latency-sensitive
+// (Config::bulk_io_idle, bulk_io_nice) so that a stream cannot hold up latency-sensitive
 // channels or handlers. Internal to plexus::peer.
 #pragma once
 
@@ -16,8 +16,9 @@ namespace plexus::peer {
 
 class BulkIo {
  public:
-  /// Start the thread; `nice` is applied to it alone (0: unchanged).
-  explicit BulkIo(int nice);
+  /// Start the thread; `idle`: under SCHED_IDLE, otherwise at `nice` (0:
+  /// unchanged). Either applies to this thread alone.
+  BulkIo(int nice, bool idle);
   ~BulkIo();
   BulkIo(const BulkIo&) = delete;
   BulkIo& operator=(const BulkIo&) = delete;
