@@ -379,17 +379,13 @@ std::size_t run_timed(HandlerPlacement& placement, const Handler& handler, const
   return taken.size();
 }
 
+// `placement` (adaptive servers only) is told how long the batch took.
 void post_to_strand(Strand& strand, Handler handler, Batch taken, std::shared_ptr<HandlerPlacement> placement) {
-  if (!placement) {
-    asio::post(strand, [handler = std::move(handler), taken = std::move(taken)] {
-      for (const auto& received : taken) handler(received);
-    });
-    return;
-  }
-  placement->posted();
+  if (placement) placement->posted();
   asio::post(strand, [handler = std::move(handler), taken = std::move(taken), placement = std::move(placement)] {
-    const auto start = Clock::now();
+    const auto start = placement ? Clock::now() : Clock::time_point{};
     for (const auto& received : taken) handler(received);
+    if (!placement) return;
     placement->ran_on_strand(taken.size(), Clock::now() - start);
     placement->strand_done();
   });

@@ -88,7 +88,9 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
     }
   }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
-  if (!impl->config.bulk_channels.empty()) impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
+  if (!impl->config.bulk_channels.empty()) {
+    impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
+  }
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
   // The listening ports are known now: this is the spec the cluster sees.
   impl->members = membership::Membership(impl->self, membership::Options{impl->config.max_members});

@@ -112,9 +112,9 @@ struct Config {
   /// peer need not agree.
   std::set<std::string, std::less<>> bulk_channels;
   /// With bulk_io_idle false, the nice value of the bulk thread (Linux, that
-  /// thread only; 0 keeps the process's): a positive value lets the service thread and the handlers
-  /// preempt it as soon as they have work, so with fewer cores than busy
-  /// threads the stream yields instead of the latency-sensitive work.
+  /// thread only; 0 keeps the process's): a positive value lets the service
+  /// thread and the handlers preempt it sooner, so with fewer cores than busy
+  /// threads the stream yields more to the latency-sensitive work.
   int bulk_io_nice = 10;
   /// Run the bulk thread under SCHED_IDLE (Linux): it then gets a CPU only
   /// when no other thread wants one, so a stream never delays the service

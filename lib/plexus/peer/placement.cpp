@@ -14,11 +14,11 @@ HandlerPlacement::HandlerPlacement(PlacementOptions options)
 
 bool HandlerPlacement::run_inline(std::size_t batch) {
   if (batch > options_.inline_batch_max) return false;
-  if (!inline_ && quick_streak_.load(std::memory_order_relaxed) >= promote_after_ &&
-      in_flight_.load(std::memory_order_acquire) == 0) {
-    inline_ = true;  // the strand is drained: its last call happened before this one
-  }
-  return inline_ && in_flight_.load(std::memory_order_acquire) == 0;
+  // Behind a batch on the strand: wait for it, to keep the order. Once it is
+  // drained, its last call happened before this one (acquire).
+  if (in_flight_.load(std::memory_order_acquire) != 0) return false;
+  if (!inline_ && quick_streak_.load(std::memory_order_relaxed) >= promote_after_) inline_ = true;
+  return inline_;
 }
 
 bool HandlerPlacement::ran_inline(std::chrono::nanoseconds took) {

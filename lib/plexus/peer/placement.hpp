@@ -10,10 +10,9 @@
 // no thread hop each way. Only small batches run inline: a read that brought
 // many messages for one server means the service thread is the busy one, and
 // the strand lets another core share the work. The first inline call over the
-// budget sends it back
-// to the strand, and the streak it needs to return doubles (up to
-// `promote_after_max`), so a handler that is sometimes slow settles on the
-// strand instead of flapping.
+// budget sends it back to the strand, and the streak it needs to return
+// doubles (up to `promote_after_max`), so a handler that is sometimes slow
+// settles on the strand instead of flapping.
 //
 // Threads: `run_inline`, `ran_inline` and `posted` on the service executor;
 // `ran_on_strand` and `strand_done` on the worker strand (one at a time).

@@ -65,12 +65,6 @@ TEST_CASE("a slow inline call sends it back to the strand, and each return needs
   CHECK(p.demotions() == 3);
 }
 
-}  // namespace
-}  // namespace plexus::peer
-
-namespace plexus::peer {
-namespace {
-
 TEST_CASE("a large batch goes to the strand while the server runs inline, and small ones wait for it to drain") {
   HandlerPlacement p({.budget = 200us, .promote_after = 2, .inline_batch_max = 8});
   on_strand(p, 2, 1us);
@@ -83,12 +77,6 @@ TEST_CASE("a large batch goes to the strand while the server runs inline, and sm
   p.strand_done();
   CHECK(p.run_inline(1));
 }
-
-}  // namespace
-}  // namespace plexus::peer
-
-namespace plexus::peer {
-namespace {
 
 TEST_CASE("a batch on the strand counts as quick calls only when the whole batch was quick") {
   HandlerPlacement p({.budget = 200us, .promote_after = 64});

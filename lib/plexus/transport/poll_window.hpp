@@ -16,9 +16,12 @@
 
 namespace plexus::transport {
 
+/// The default largest window (plexusd --busy-poll-us).
+inline constexpr std::chrono::microseconds default_busy_poll{50};
+
 struct PollWindowOptions {
   /// The largest window; 0 turns polling off.
-  std::chrono::microseconds max{50};
+  std::chrono::microseconds max{default_busy_poll};
   /// The first non-zero window; shrinking below it closes the window.
   std::chrono::microseconds start{8};
   /// After a sign of contention the window stays closed this long.
@@ -39,9 +42,6 @@ class PollWindow {
   /// Another thread wanted this core (the thread was preempted, or a poll
   /// took far longer than a poll does): no polling until `now` + backoff.
   void contended(Clock::time_point now);
-
-  std::chrono::microseconds current() const { return current_; }
-  const PollWindowOptions& options() const { return options_; }
 
  private:
   PollWindowOptions options_;

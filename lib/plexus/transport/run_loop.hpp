@@ -20,9 +20,6 @@
 
 namespace plexus::transport {
 
-/// The default largest polling window (plexusd --busy-poll-us).
-inline constexpr std::chrono::microseconds default_busy_poll{50};
-
 /// Run `io` until it is stopped or runs out of work; the number of handlers
 /// run. With `busy_poll` > 0, the thread polls (non-blocking) for up to that
 /// long after its work, as PollWindow decides, before it blocks; 0 is
