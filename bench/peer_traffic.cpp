@@ -158,10 +158,6 @@ json plain_ping_pong(const PeerFlags& flags) {
 // Handler placements: the cell name's suffix and the ping mode.
 constexpr std::pair<const char*, const char*> placements[] = {{"", ""}, {"_on_io", "inline"}, {"_on_worker", "worker"}};
 
-constexpr const char* round_trip_cells[] = {"plain_tcp",          "plexus_idle",              "plexus_idle_on_io",
-                                             "plexus_idle_on_worker", "plexus_with_stream", "plexus_with_stream_on_io",
-                                             "plexus_with_stream_on_worker"};
-
 // One round: the plain TCP baseline, then Plexus idle, then Plexus beside a
 // 64 KiB stream on channel "bulk" a -> b; each with the handlers placed by
 // default (adaptive), on the service executor and on the worker pool.
@@ -262,20 +258,24 @@ json run_round_trip(const PeerFlags& flags) {
     out["error"] = e.what();
   }
   out["rounds"] = rounds;
-  for (const char* cell : round_trip_cells) out[cell] = median_cell(rounds, cell);
-  std::vector<double> stream;
-  for (const auto& round : rounds) if (round.contains("stream_gb_per_s")) stream.push_back(round["stream_gb_per_s"].get<double>());
-  out["stream_gb_per_s"] = median(stream);
+  out["plain_tcp"] = median_cell(rounds, "plain_tcp");
   // Each ratio is taken within a round, then the median over rounds.
-  out["ratios"] = {
-      {"idle_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle", "p50_us", "plain_tcp", "p50_us")},
-      {"idle_on_io_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle_on_io", "p50_us", "plain_tcp", "p50_us")},
-      {"with_stream_p99_vs_idle", median_ratio(rounds, "plexus_with_stream", "p99_us", "plexus_idle", "p99_us")},
-      {"idle_on_worker_p50_vs_plain_tcp", median_ratio(rounds, "plexus_idle_on_worker", "p50_us", "plain_tcp", "p50_us")},
-      {"with_stream_on_io_p99_vs_idle",
-       median_ratio(rounds, "plexus_with_stream_on_io", "p99_us", "plexus_idle_on_io", "p99_us")},
-      {"with_stream_on_worker_p99_vs_idle",
-       median_ratio(rounds, "plexus_with_stream_on_worker", "p99_us", "plexus_idle_on_worker", "p99_us")}};
+  json ratios = json::object();
+  for (const auto& [suffix, mode] : placements) {
+    const std::string idle = "plexus_idle" + std::string(suffix), stream = "plexus_with_stream" + std::string(suffix);
+    out[idle] = median_cell(rounds, idle.c_str());
+    out[stream] = median_cell(rounds, stream.c_str());
+    ratios["idle" + std::string(suffix) + "_p50_vs_plain_tcp"] =
+        median_ratio(rounds, idle.c_str(), "p50_us", "plain_tcp", "p50_us");
+    ratios["with_stream" + std::string(suffix) + "_p99_vs_idle"] =
+        median_ratio(rounds, stream.c_str(), "p99_us", idle.c_str(), "p99_us");
+  }
+  out["ratios"] = ratios;
+  std::vector<double> stream_rates;
+  for (const auto& round : rounds) {
+    if (round.contains("stream_gb_per_s")) stream_rates.push_back(round["stream_gb_per_s"].get<double>());
+  }
+  out["stream_gb_per_s"] = median(stream_rates);
   return out;
 }
 
