@@ -26,7 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 /// Largest request body: a 16 MiB payload in base64 inside JSON.
 constexpr std::size_t request_body_max_bytes = 24 * 1024 * 1024;
-/// Threads answering admin requests; requests beyond these wait in the queue.
 
 int status_of(errc code) {
   switch (code) {

@@ -102,7 +102,7 @@ class AdminServer {
   using Replier = std::function<void(Reply)>;
   /// Longest wait for the io thread when a route gives no deadline of its own.
   static constexpr peer::Millis default_wait{5000};
-  /// Threads serving requests.
+  /// Threads serving requests; requests beyond these wait in the queue.
   static constexpr std::size_t threads = 4;
   /// Requests that may wait long for an outcome (an acked send, a sync join)
   /// at once: one thread always stays free for everything else.

@@ -56,7 +56,8 @@ struct NodeOptions {
   /// Largest window, in microseconds, the service thread polls after work
   /// before it blocks (transport::run_loop, adaptive); 0: off.
   int busy_poll_us = int(transport::default_busy_poll.count());
-  /// peer::Config::bulk_io_nice: nice value of the bulk channels' I/O thread.
+  /// peer::Config::bulk_io_nice: nice value of the bulk channels' I/O thread
+  /// with bulk_io_at_nice.
   int bulk_io_nice = 10;
   /// Not peer::Config::bulk_io_idle: the bulk thread runs at bulk_io_nice
   /// instead of under SCHED_IDLE.

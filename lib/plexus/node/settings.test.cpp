@@ -147,7 +147,8 @@ TEST_CASE("resolve names the flag of each bad setting") {
 }
 
 TEST_CASE("busy polling and an idle bulk thread by default, both can be turned off; the thread keys reach the settings") {
-  // Proves the --busy-poll-us default and that busy_poll_us / bulk_io_nice are wired through (docs/operations.md).
+  // Proves the --busy-poll-us and bulk thread defaults, and that busy_poll_us / bulk_io_nice /
+  // bulk_io_at_nice are wired through (docs/operations.md).
   TempDir dir;
   auto o = valid(dir);
   auto settings = resolve(o);
