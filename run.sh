@@ -10,6 +10,7 @@ PACKAGES=(
   g++ meson ninja-build pkg-config
   capnproto libcapnp-dev libasio-dev libsodium-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev doctest-dev
+  liblmdb-dev libpq-dev postgresql-15
   clang libclang-rt-14-dev
   chromium
 )

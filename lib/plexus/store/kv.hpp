@@ -1,0 +1,208 @@
+// plexus::store: ordered, transactional key-value datastores. A Database is
+// one datastore on one backend (LMDB or PostgreSQL, backend.hpp); every read
+// and write happens in a Transaction, serializable when read-write and a
+// consistent snapshot when read-only, with FoundationDB's limits checked here,
+// once, for every backend. Calls block: run them on a worker thread, never on
+// the peer service's io thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "plexus/core/result.hpp"
+#include "plexus/store/errors.hpp"
+
+namespace plexus::store {
+
+class Backend;
+class BackendTransaction;
+
+/// FoundationDB's limits by default; a backend may lower them (LMDB's key
+/// limit is 511 bytes, PostgreSQL's is set by its btree page), never raise them.
+struct Limits {
+  std::size_t key_bytes_max = 10'000;
+  std::size_t value_bytes_max = 100'000;
+  /// Bytes of keys and values written (set, clear, clear_range bounds) in one transaction.
+  std::size_t transaction_bytes_max = 10'000'000;
+  std::chrono::milliseconds transaction_age_max{5'000};
+  /// Rows one get_range() call returns at most (a RangeIterator reads in batches of this).
+  std::size_t range_rows_max = 10'000;
+};
+
+enum class Mode {
+  read_write,  ///< serializable: commits only if nothing it read changed since
+  snapshot,    ///< read-only, a consistent snapshot; commit() just ends it
+};
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+};
+
+struct RangeOptions {
+  /// At most this many rows; 0 means Limits::range_rows_max (also the ceiling).
+  std::size_t limit = 0;
+  /// Rows from the end of the range backwards.
+  bool reverse = false;
+};
+
+/// One batch of a range: `more` when rows were left out because of the limit.
+struct RangeResult {
+  std::vector<KeyValue> rows;
+  bool more = false;
+};
+
+/// Counters of one datastore, for /metrics. Monotonic; read with load().
+struct Stats {
+  std::atomic<std::uint64_t> transactions_started{0};
+  std::atomic<std::uint64_t> transactions_committed{0};
+  std::atomic<std::uint64_t> transactions_failed{0};  ///< any error other than a conflict
+  std::atomic<std::uint64_t> conflicts{0};
+  std::atomic<std::uint64_t> retries{0};
+  std::atomic<std::uint64_t> bytes_read{0};
+  std::atomic<std::uint64_t> bytes_written{0};
+  /// Commit latency of read-write transactions: count, sum, and a histogram
+  /// with the bucket bounds of commit_latency_bounds_us (last bucket +Inf).
+  std::atomic<std::uint64_t> commit_latency_us_sum{0};
+  std::atomic<std::uint64_t> commit_latency_count{0};
+  static constexpr std::array<std::uint64_t, 12> commit_latency_bounds_us{
+      50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 1'000'000};
+  std::array<std::atomic<std::uint64_t>, 13> commit_latency_buckets{};
+};
+
+/// A transaction. Move-only; destroying it uncommitted cancels it. After
+/// commit(), cancel() or any error other than a limit error on one call, every
+/// call fails with transaction_closed. Reads see the transaction's own writes.
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  ~Transaction();
+
+  Result<std::optional<std::string>> get(std::string_view key);
+  /// Rows with begin <= key < end, in key order (or reverse), at most
+  /// options.limit. invalid_range if begin > end.
+  Result<RangeResult> get_range(std::string_view begin, std::string_view end, RangeOptions options = {});
+  Result<void> set(std::string_view key, std::string_view value);
+  Result<void> clear(std::string_view key);
+  /// Clears begin <= key < end.
+  Result<void> clear_range(std::string_view begin, std::string_view end);
+  /// Makes the writes durable (read-write), or ends the snapshot. conflict
+  /// when a concurrent commit changed what this transaction read.
+  Result<void> commit();
+  void cancel() noexcept;
+
+  [[nodiscard]] Mode mode() const noexcept { return mode_; }
+  /// Bytes counted against Limits::transaction_bytes_max so far.
+  [[nodiscard]] std::size_t bytes_written() const noexcept { return bytes_written_; }
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+
+ private:
+  friend class Database;
+  Transaction(std::unique_ptr<BackendTransaction> impl, Mode mode, const Limits& limits, Stats& stats);
+  Result<void> usable();
+  Result<void> check_key(std::string_view key) const;
+  Result<void> count_write(std::size_t bytes);
+  Result<void> fail(Error error);
+
+  std::unique_ptr<BackendTransaction> impl_;
+  Mode mode_;
+  Limits limits_;
+  Stats* stats_;
+  std::chrono::steady_clock::time_point started_;
+  std::size_t bytes_written_ = 0;
+};
+
+/// Reads [begin, end) through a transaction in batches of `batch_rows`, so a
+/// long range never sits in memory at once. `limit` 0 = the whole range.
+class RangeIterator {
+ public:
+  RangeIterator(Transaction& transaction, std::string begin, std::string end, std::size_t limit = 0,
+                bool reverse = false, std::size_t batch_rows = 1'000);
+  /// The next row, std::nullopt at the end, or the transaction's error.
+  Result<std::optional<KeyValue>> next();
+
+ private:
+  Transaction* transaction_;
+  std::string begin_, end_;
+  std::size_t remaining_;
+  bool reverse_;
+  std::size_t batch_rows_;
+  std::vector<KeyValue> batch_;
+  std::size_t position_ = 0;
+  bool exhausted_ = false;
+};
+
+/// How run() retries: attempts on conflict (and transaction_too_old), with
+/// jittered exponential backoff between them.
+struct RetryOptions {
+  int attempts_max = 100;
+  std::chrono::microseconds backoff_initial{100};
+  std::chrono::microseconds backoff_max{50'000};
+};
+
+/// One datastore. Thread-safe: any number of threads may begin transactions.
+class Database {
+ public:
+  Database(std::string name, std::unique_ptr<Backend> backend, Limits limits = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Result<Transaction> begin(Mode mode = Mode::read_write);
+
+  /// Runs `fn(Transaction&) -> Result<T>` in a read-write transaction and
+  /// commits it, re-running both on conflict or transaction_too_old, up to
+  /// RetryOptions::attempts_max times (then retry_limit_reached, holding the
+  /// last conflict's detail). Any other error is returned as it is, after
+  /// cancelling the transaction. `fn` must not have effects outside the
+  /// transaction that cannot be repeated.
+  template <class F>
+  auto run(F&& fn, RetryOptions options = {}) -> std::invoke_result_t<F&, Transaction&>;
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// "lmdb" or "postgres".
+  [[nodiscard]] std::string_view backend_kind() const noexcept;
+  /// The limits in force: the options' limits lowered to the backend's.
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+  [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
+
+ private:
+  Result<void> run_erased(const std::function<Result<void>(Transaction&)>& attempt, const RetryOptions& options);
+
+  std::string name_;
+  std::unique_ptr<Backend> backend_;
+  Limits limits_;
+  mutable Stats stats_;
+};
+
+template <class F>
+auto Database::run(F&& fn, RetryOptions options) -> std::invoke_result_t<F&, Transaction&> {
+  using R = std::invoke_result_t<F&, Transaction&>;
+  if constexpr (std::is_same_v<R, Result<void>>) {
+    return run_erased([&](Transaction& t) { return fn(t); }, options);
+  } else {
+    std::optional<R> last;
+    auto outcome = run_erased(
+        [&](Transaction& t) -> Result<void> {
+          last.emplace(fn(t));
+          if (!last->ok()) return last->error();
+          return {};
+        },
+        options);
+    if (!outcome.ok()) return outcome.error();
+    return std::move(*last);
+  }
+}
+
+}  // namespace plexus::store
