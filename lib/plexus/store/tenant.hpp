@@ -1,0 +1,244 @@
+// Tenant key spaces (EctoFoundationDB.Tenant's DirectoryTenant): a directory
+// in the datastore's system subspace maps each tenant id to a short byte
+// prefix P allocated from a transactional counter (never reused), and every
+// key of the tenant is the tuple pack((P, ...key)), P being the first tuple
+// element (a byte string), so no two tenants' keys can overlap. A Tenant
+// handle confines every read and write to [pack((P,)), strinc(pack((P,)))).
+//
+// Layout, byte for byte (docs/store.md, "Tenant key spaces"):
+//   ff 02 "tenant" 00 01 <id, 00 escaped as 00 ff> 00
+//        -> pack((Bytes P, created_unix_ms, migration_version))   one per tenant
+//   ff 02 "tenant_counter" 00  -> pack((n,))    the last prefix number allocated
+//   01 <P, 00 escaped as 00 ff> 00 <pack(key)>  a tenant's keys
+// P is the minimal big-endian encoding of the counter value n >= 1.
+//
+// Seed names: create -> create, exists? -> exists, list -> list (paged),
+// open -> open, open! -> open_or_create, open_empty! -> open_empty,
+// clear -> clear, delete -> remove, clear_delete! -> clear_remove,
+// pack -> Tenant::pack.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "plexus/core/result.hpp"
+#include "plexus/store/errors.hpp"
+#include "plexus/store/kv.hpp"
+#include "plexus/store/tuple.hpp"
+
+namespace plexus::store {
+
+/// Longest tenant id, in bytes (an id is any non-empty byte string).
+inline constexpr std::size_t tenant_id_bytes_max = 255;
+/// Most ids one list() page returns (also the default page size).
+inline constexpr std::size_t tenant_list_page_max = 1'000;
+/// Most steps in one migration list.
+inline constexpr std::size_t tenant_migrations_max = 10'000;
+
+/// A tenant's directory entry.
+struct TenantMeta {
+  /// The allocated prefix P (the first tuple element of every key), 1..8 bytes.
+  std::string prefix;
+  std::int64_t created_unix_ms = 0;
+  /// Version of the last migration step applied; 0 before any (and after clear()).
+  std::int64_t migration_version = 0;
+  friend bool operator==(const TenantMeta&, const TenantMeta&) = default;
+};
+
+/// One page of list(): ids in byte order; `more` when ids were left out.
+struct TenantPage {
+  std::vector<std::string> ids;
+  bool more = false;
+};
+
+/// A row of a tuple range read: the key unpacked, without the tenant prefix.
+struct TupleRow {
+  Tuple key;
+  std::string value;
+};
+
+struct TupleRangeResult {
+  std::vector<TupleRow> rows;
+  bool more = false;
+};
+
+/// The immutable description of one opened tenant key space.
+struct TenantSpace {
+  std::string id;
+  std::string prefix;     ///< P
+  std::string key_begin;  ///< pack((Bytes P,)): the first key of the tenant
+  std::string key_end;    ///< strinc(key_begin): the first key after it
+};
+
+class Tenant;
+
+/// A transaction confined to one tenant. Tuple keys are relative to the
+/// tenant (the prefix is added and stripped here); raw keys are full keys and
+/// must lie in Tenant::key_range(), or the call fails with outside_tenant.
+/// Move-only; destroying it uncommitted cancels it (when it owns it).
+class TenantTransaction {
+ public:
+  TenantTransaction(TenantTransaction&& other) noexcept;
+  TenantTransaction& operator=(TenantTransaction&&) = delete;
+  ~TenantTransaction() = default;
+
+  Result<std::optional<std::string>> get(const Tuple& key);
+  Result<void> set(const Tuple& key, std::string_view value);
+  Result<void> clear(const Tuple& key);
+  /// Rows whose key extends `prefix` (pack(prefix) itself excluded, as store::range()),
+  /// keys unpacked without the tenant prefix. `()` reads every tuple key of the tenant.
+  Result<TupleRangeResult> get_range(const Tuple& prefix, RangeOptions options = {});
+  /// Clears every key extending `prefix` (pack(prefix) itself excluded).
+  Result<void> clear_range(const Tuple& prefix);
+
+  /// Raw access by full key (Tenant::pack()); outside_tenant unless inside the tenant.
+  Result<std::optional<std::string>> get_raw(std::string_view key);
+  Result<void> set_raw(std::string_view key, std::string_view value);
+  Result<void> clear_raw(std::string_view key);
+  /// begin <= key < end, both bounds inside [key_begin, key_end].
+  Result<RangeResult> get_range_raw(std::string_view begin, std::string_view end, RangeOptions options = {});
+  Result<void> clear_range_raw(std::string_view begin, std::string_view end);
+
+  /// Commits (or ends a snapshot). Inside Tenant::run(), leave it to run().
+  Result<void> commit();
+  void cancel() noexcept;
+
+  [[nodiscard]] Mode mode() const noexcept { return transaction_->mode(); }
+  [[nodiscard]] const TenantSpace& space() const noexcept { return *space_; }
+
+ private:
+  friend class Tenant;
+  friend class Tenants;
+  TenantTransaction(Transaction&& owned, std::shared_ptr<const TenantSpace> space);
+  TenantTransaction(Transaction& borrowed, std::shared_ptr<const TenantSpace> space);
+  /// The full key of `key` in key_buffer_ (reused, so point reads allocate nothing).
+  Result<std::string_view> full_key(const Tuple& key);
+  [[nodiscard]] Result<void> check_key(std::string_view key) const;
+  [[nodiscard]] Result<void> check_range(std::string_view begin, std::string_view end) const;
+
+  std::optional<Transaction> owned_;
+  Transaction* transaction_;
+  std::shared_ptr<const TenantSpace> space_;
+  std::string key_buffer_;
+};
+
+/// An open tenant: cheap to copy, immutable, usable from any number of threads
+/// for as long as the Database lives. A read-write transaction re-reads the
+/// tenant's directory entry, so a tenant removed meanwhile (or removed and
+/// created again, with a new prefix) fails with tenant_not_found or conflicts;
+/// a snapshot transaction skips that read to stay as cheap as a raw one.
+class Tenant {
+ public:
+  [[nodiscard]] const std::string& id() const noexcept { return space_->id; }
+  /// The allocated prefix P.
+  [[nodiscard]] const std::string& prefix() const noexcept { return space_->prefix; }
+  /// [pack((P,)), strinc(pack((P,)))): every key this tenant may hold.
+  [[nodiscard]] KeyRange key_range() const { return {space_->key_begin, space_->key_end}; }
+  /// The migration version when the handle was opened (after migrations ran).
+  [[nodiscard]] std::int64_t migration_version() const noexcept { return migration_version_; }
+  [[nodiscard]] const std::shared_ptr<Database>& database() const noexcept { return database_; }
+
+  /// The full key of a relative tuple: pack((P, ...key)) (the seed's pack/2).
+  [[nodiscard]] Result<std::string> pack(const Tuple& key) const;
+  /// The relative tuple of a full key; outside_tenant if the key is not the tenant's.
+  [[nodiscard]] Result<Tuple> unpack(std::string_view key) const;
+  /// Full keys of every tuple extending `prefix` (pack(prefix) itself excluded).
+  [[nodiscard]] Result<KeyRange> range(const Tuple& prefix) const;
+
+  /// A transaction on the tenant. read_write checks the directory entry first
+  /// (tenant_not_found when the tenant is gone).
+  Result<TenantTransaction> begin(Mode mode = Mode::read_write) const;
+
+  /// Database::run() through the tenant: `fn(TenantTransaction&) -> Result<T>`
+  /// in a read-write transaction, retried on conflict, each attempt checking
+  /// the tenant still exists.
+  template <class F>
+  auto run(F&& fn, RetryOptions options = {}) const -> std::invoke_result_t<F&, TenantTransaction&>;
+
+ private:
+  friend class Tenants;
+  Tenant(std::shared_ptr<Database> database, std::shared_ptr<const TenantSpace> space,
+         std::int64_t migration_version);
+  /// tenant_not_found unless the directory entry still names this prefix (read in `transaction`).
+  [[nodiscard]] Result<void> check_alive(Transaction& transaction) const;
+
+  std::shared_ptr<Database> database_;
+  std::shared_ptr<const TenantSpace> space_;
+  std::int64_t migration_version_;
+};
+
+/// One migration step: applied once per tenant, in version order, in its own
+/// read-write transaction that also records `version` in the directory entry.
+struct Migration {
+  std::int64_t version = 0;  ///< > 0, strictly increasing along the list
+  std::string name;
+  std::function<Result<void>(TenantTransaction&)> apply;
+};
+using Migrations = std::vector<Migration>;
+
+/// The directory of tenants of one Database. Thread-safe; every call is one
+/// or a few serializable transactions, so processes on several nodes may race.
+class Tenants {
+ public:
+  explicit Tenants(std::shared_ptr<Database> database, RetryOptions retry = {});
+
+  /// tenant_already_exists if the id is taken.
+  Result<void> create(std::string_view id);
+  Result<bool> exists(std::string_view id);
+  /// The directory entry; tenant_not_found if missing.
+  Result<TenantMeta> meta(std::string_view id);
+  /// Ids sorting after `after` ("" = from the first), at most `limit`
+  /// (1..tenant_list_page_max, 0 = tenant_list_page_max), in byte order.
+  Result<TenantPage> list(std::string_view after = {}, std::size_t limit = 0);
+  /// Opens an existing tenant (tenant_not_found) and applies pending migrations
+  /// (migration_failed naming the step; earlier steps stay applied).
+  Result<Tenant> open(std::string_view id, const Migrations& migrations = {});
+  /// The seed's open!: creates the tenant if missing, then open(). Racing
+  /// creators anywhere end with one tenant and one prefix.
+  Result<Tenant> open_or_create(std::string_view id, const Migrations& migrations = {});
+  /// Test helper (open_empty!): ensure the tenant exists, clear it, open it.
+  Result<Tenant> open_empty(std::string_view id, const Migrations& migrations = {});
+  /// Removes all of the tenant's data and resets its migration version to 0
+  /// (the data the migrations wrote is gone too). Cannot be undone. tenant_not_found if missing.
+  Result<void> clear(std::string_view id);
+  /// The seed's delete: removes an empty tenant (tenant_not_empty otherwise);
+  /// a missing tenant is ok. Its prefix is never handed out again.
+  Result<void> remove(std::string_view id);
+  /// The seed's clear_delete!: clears and removes in one transaction; no-op when missing.
+  Result<void> clear_remove(std::string_view id);
+
+  [[nodiscard]] const std::shared_ptr<Database>& database() const noexcept { return database_; }
+
+ private:
+  Result<Tenant> open_existing(std::string_view id, const Migrations& migrations);
+  /// Applies one step in its own transaction unless the entry is already at
+  /// or past its version; returns the entry's version afterwards.
+  Result<std::int64_t> apply_step(const TenantSpace& space, const Migration& step);
+
+  std::shared_ptr<Database> database_;
+  RetryOptions retry_;
+};
+
+/// invalid_tenant_id unless 1..tenant_id_bytes_max bytes.
+Result<void> validate_tenant_id(std::string_view id);
+
+template <class F>
+auto Tenant::run(F&& fn, RetryOptions options) const -> std::invoke_result_t<F&, TenantTransaction&> {
+  using R = std::invoke_result_t<F&, TenantTransaction&>;
+  return database_->run(
+      [&](Transaction& transaction) -> R {
+        if (auto alive = check_alive(transaction); !alive.ok()) return alive.error();
+        TenantTransaction tenant_transaction(transaction, space_);
+        return fn(tenant_transaction);
+      },
+      options);
+}
+
+}  // namespace plexus::store
