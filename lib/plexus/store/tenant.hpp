@@ -3,7 +3,9 @@
 // prefix P allocated from a transactional counter (never reused), and every
 // key of the tenant is the tuple pack((P, ...key)), P being the first tuple
 // element (a byte string), so no two tenants' keys can overlap. A Tenant
-// handle confines every read and write to [pack((P,)), strinc(pack((P,)))).
+// handle confines every read and write to [pack((P,)), pack((P,)) + ff): not
+// strinc(pack((P,))), which would take in the keys of prefix P + 00 + ...,
+// since pack((P + 00,)) = pack((P,)) + ff + ... (00 escaped as 00 ff).
 //
 // Layout, byte for byte (docs/store.md, "Tenant key spaces"):
 //   ff 02 "tenant" 00 01 <id, 00 escaped as 00 ff> 00
@@ -74,7 +76,7 @@ struct TenantSpace {
   std::string id;
   std::string prefix;     ///< P
   std::string key_begin;  ///< pack((Bytes P,)): the first key of the tenant
-  std::string key_end;    ///< strinc(key_begin): the first key after it
+  std::string key_end;    ///< key_begin + ff: the first key after it (see the file comment)
 };
 
 class Tenant;
@@ -139,7 +141,7 @@ class Tenant {
   [[nodiscard]] const std::string& id() const noexcept { return space_->id; }
   /// The allocated prefix P.
   [[nodiscard]] const std::string& prefix() const noexcept { return space_->prefix; }
-  /// [pack((P,)), strinc(pack((P,)))): every key this tenant may hold.
+  /// [pack((P,)), pack((P,)) + ff): every key this tenant may hold, pack((P,)) itself included.
   [[nodiscard]] KeyRange key_range() const { return {space_->key_begin, space_->key_end}; }
   /// The migration version when the handle was opened (after migrations ran).
   [[nodiscard]] std::int64_t migration_version() const noexcept { return migration_version_; }

@@ -93,10 +93,10 @@ std::string prefix_of(std::uint64_t n) {
 
 TenantSpace space_of(std::string_view id, std::string_view prefix) {
   TenantSpace space{std::string(id), std::string(prefix), pack_known({Bytes{std::string(prefix)}}), {}};
-  // pack((P,)) ends with the 00 terminator, so strinc only bumps that byte to 01.
-  auto end = strinc(space.key_begin);
-  assert(end.ok());
-  space.key_end = std::move(end).value();
+  // Not strinc(key_begin): a prefix Q = P + 00 + ... packs to pack((P,)) + ff + ...,
+  // and every key of P's own is pack((P,)) + a tuple, whose first byte is a type
+  // code below ff. So [pack((P,)), pack((P,)) + ff) is exactly P's keys.
+  space.key_end = space.key_begin + '\xff';
   return space;
 }
 

@@ -1,6 +1,6 @@
 // Tenant handles and their transactions: every key is checked against, or
-// built inside, the tenant's [pack((P,)), strinc(pack((P,)))) before it
-// reaches the datastore, so no call can touch another tenant's keys.
+// built inside, the tenant's [pack((P,)), pack((P,)) + ff) before it reaches
+// the datastore, so no call can touch another tenant's keys.
 #include <utility>
 
 #include "plexus/store/tenant.hpp"
@@ -13,6 +13,12 @@ Error outside(std::string_view what, std::string_view key, const TenantSpace& sp
   return make_error(errc::outside_tenant,
                     std::string(what) + " " + to_hex(key) + " is outside tenant " + to_hex(space.id) + " [" +
                         to_hex(space.key_begin) + ", " + to_hex(space.key_end) + ")");
+}
+
+/// key_begin <= key < key_end, where key_end is key_begin + ff.
+bool inside(std::string_view key, const TenantSpace& space) {
+  const std::size_t length = space.key_begin.size();
+  return key.starts_with(space.key_begin) && (key.size() == length || key[length] != '\xff');
 }
 
 }  // namespace
@@ -38,8 +44,7 @@ Result<std::string_view> TenantTransaction::full_key(const Tuple& key) {
 }
 
 Result<void> TenantTransaction::check_key(std::string_view key) const {
-  if (!key.starts_with(space_->key_begin)) return outside("key", key, *space_);
-  return {};
+  return inside(key, *space_) ? Result<void>() : outside("key", key, *space_);
 }
 
 Result<void> TenantTransaction::check_range(std::string_view begin, std::string_view end) const {
@@ -131,7 +136,7 @@ Result<std::string> Tenant::pack(const Tuple& key) const {
 }
 
 Result<Tuple> Tenant::unpack(std::string_view key) const {
-  if (!key.starts_with(space_->key_begin)) return outside("key", key, *space_);
+  if (!inside(key, *space_)) return outside("key", key, *space_);
   return store::unpack(key.substr(space_->key_begin.size()));
 }
 
