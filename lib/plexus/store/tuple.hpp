@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -66,6 +67,12 @@ struct Versionstamp {
   friend bool operator==(const Versionstamp&, const Versionstamp&) = default;
 };
 
+/// Deepest nesting unpack(), pack() and tuple_from_json() accept: a tuple
+/// inside `tuple_depth_max` enclosing tuples is fine, one more level is an error.
+inline constexpr std::size_t tuple_depth_max = 64;
+/// Longest big-integer magnitude the format can carry (its length is one byte).
+inline constexpr std::size_t big_int_bytes_max = 255;
+
 struct Element;
 /// A tuple: an ordered list of elements, possibly nested.
 using Tuple = std::vector<Element>;
@@ -101,7 +108,10 @@ struct Element {
 std::strong_ordering compare(const Tuple& a, const Tuple& b);
 std::strong_ordering compare(const Element& a, const Element& b);
 
-/// Packs a tuple. Fails with invalid_versionstamp if it holds an incomplete versionstamp.
+/// Packs a tuple. Fails with invalid_versionstamp if it holds an incomplete
+/// versionstamp, and with malformed_tuple (naming the element) for what no
+/// reader could decode: a string that is not valid UTF-8, a big integer over
+/// big_int_bytes_max bytes, nesting deeper than tuple_depth_max.
 Result<std::string> pack(const Tuple& tuple);
 /// Appends the packed elements of `tuple` to `out` (a top-level tuple is the
 /// concatenation of its elements, so pack((a, b)) == pack((a,)) + pack((b,))).
@@ -131,11 +141,17 @@ Result<std::string> strinc(std::string_view key);
 /// elements; null, true/false, integers, strings and nested arrays as
 /// themselves; a JSON number with a fraction or exponent is a double; objects
 /// for the rest: {"bytes": "<hex>"}, {"int": "<decimal>"} for any integer,
-/// {"float": n | "nan" | "inf" | "-inf" | "-0"}, {"double": same},
+/// {"float": n | "nan" | "inf" | "-inf" | "-0"}, {"double": same} (a NaN
+/// other than the usual quiet one adds "bits": "<hex of its IEEE bits>"),
 /// {"uuid": "8-4-4-4-12 hex"}, {"versionstamp": "<20 hex>" | null, "user": n}.
 nlohmann::json to_json(const Tuple& tuple);
 /// invalid_field with a detail naming the element path ("[2].bytes: odd number of hex digits").
 Result<Tuple> tuple_from_json(const nlohmann::json& json);
+/// Parses JSON text, then tuple_from_json(). Unlike a plain parse it refuses an
+/// integer literal too large for 64 bits (a JSON parser would turn it into a
+/// double): such integers are spelled {"int": "<decimal>"}. invalid_json for
+/// text that is not JSON.
+Result<Tuple> tuple_from_json_text(std::string_view text);
 
 /// Lowercase hex of bytes, and back (invalid_field on a bad digit or odd length).
 std::string to_hex(std::string_view bytes);
