@@ -36,10 +36,10 @@ std::vector<int> applications(const Tenant& tenant, int versions_count) {
   return counts;
 }
 
-TEST_CASE_TEMPLATE("tenant: migrations run in order, once, and resume after new steps", Store,
-                   PLEXUS_TENANT_TEST_STORES) {
+TEST_CASE("tenant: migrations run in order, once, and resume after new steps") {
   // Proves open applies only pending steps, records the version, and re-opening applies nothing twice.
-  Fixture<Store> f;
+  Fixture f;
+  if (!f.store.available()) return;
   PLEXUS_REQUIRE_OK(f.tenants.create("acme"));
   Migrations steps{counting_step(1, "create_users"), counting_step(2, "index_email")};
   auto first = f.tenants.open("acme", steps);
@@ -55,10 +55,10 @@ TEST_CASE_TEMPLATE("tenant: migrations run in order, once, and resume after new 
   CHECK(applications(*third, 5) == std::vector<int>{1, 1, 0, 0, 1});
 }
 
-TEST_CASE_TEMPLATE("tenant: a failing step names itself and keeps the earlier steps", Store,
-                   PLEXUS_TENANT_TEST_STORES) {
+TEST_CASE("tenant: a failing step names itself and keeps the earlier steps") {
   // Proves migration_failed names the failing step, earlier steps stay applied, and its writes are rolled back.
-  Fixture<Store> f;
+  Fixture f;
+  if (!f.store.available()) return;
   PLEXUS_REQUIRE_OK(f.tenants.create("acme"));
   Migrations steps{counting_step(1, "create_users"),
                    Migration{2, "broken_step", [](TenantTransaction& t) -> Result<void> {
@@ -80,9 +80,10 @@ TEST_CASE_TEMPLATE("tenant: a failing step names itself and keeps the earlier st
   CHECK_FALSE(half->has_value());
 }
 
-TEST_CASE_TEMPLATE("tenant: migration lists must be well formed", Store, PLEXUS_TENANT_TEST_STORES) {
+TEST_CASE("tenant: migration lists must be well formed") {
   // Proves out-of-order, non-positive or empty steps are refused with invalid_option before anything runs.
-  Fixture<Store> f;
+  Fixture f;
+  if (!f.store.available()) return;
   PLEXUS_REQUIRE_OK(f.tenants.create("acme"));
   PLEXUS_REQUIRE_ERROR(f.tenants.open("acme", {counting_step(2, "b"), counting_step(1, "a")}), errc::invalid_option);
   PLEXUS_REQUIRE_ERROR(f.tenants.open("acme", {counting_step(1, "a"), counting_step(1, "a_again")}),
@@ -92,10 +93,10 @@ TEST_CASE_TEMPLATE("tenant: migration lists must be well formed", Store, PLEXUS_
   CHECK(f.tenants.meta("acme")->migration_version == 0);
 }
 
-TEST_CASE_TEMPLATE("tenant: clear resets the migration version so open_empty migrates again", Store,
-                   PLEXUS_TENANT_TEST_STORES) {
+TEST_CASE("tenant: clear resets the migration version so open_empty migrates again") {
   // Proves the data migrations wrote is cleared with the rest, and the steps run again on the next open.
-  Fixture<Store> f;
+  Fixture f;
+  if (!f.store.available()) return;
   const Migrations steps{counting_step(1, "create_users")};
   auto first = f.tenants.open_empty("acme", steps);
   PLEXUS_REQUIRE_OK(first);
@@ -108,9 +109,10 @@ TEST_CASE_TEMPLATE("tenant: clear resets the migration version so open_empty mig
 
 constexpr int racers_count = 4;
 
-TEST_CASE_TEMPLATE("tenant: processes racing open_or_create make one tenant", Store, PLEXUS_TENANT_TEST_STORES) {
+TEST_CASE("tenant: processes racing open_or_create make one tenant") {
   // Proves forked processes creating the same tenant at once end with one entry, one prefix, and one allocation.
-  Store store;
+  tenant_test::Store store;
+  if (!store.available()) return;
   const auto codes = tenant_test::run_forked(racers_count, [&](int index) {
     Tenants tenants(store.open());
     auto tenant = tenants.open_or_create("raced");
@@ -134,9 +136,10 @@ TEST_CASE_TEMPLATE("tenant: processes racing open_or_create make one tenant", St
   CHECK(tenants.meta("next")->prefix == std::string("\x02"));
 }
 
-TEST_CASE_TEMPLATE("tenant: processes opening at once apply each migration once", Store, PLEXUS_TENANT_TEST_STORES) {
+TEST_CASE("tenant: processes opening at once apply each migration once") {
   // Proves concurrent opens from forked processes apply every step exactly once, counted in the tenant's data.
-  Store store;
+  tenant_test::Store store;
+  if (!store.available()) return;
   constexpr int steps_count = 5;
   Migrations steps;
   for (int version = 1; version <= steps_count; ++version) steps.push_back(counting_step(version, "step"));

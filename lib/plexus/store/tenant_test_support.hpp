@@ -1,16 +1,13 @@
-// Test support for the tenant tests: the datastores they run on, each one a
-// factory that a forked child can call again to open the same data, and a
-// helper to run a function in forked processes released at once.
-//
-// To run every tenant test on another backend, add a store type with the same
-// shape (name(), open()) to PLEXUS_TENANT_TEST_STORES.
+// Test support for the tenant tests. They run on whatever backend the test
+// executable links a conformance_target() for (conformance.hpp, the same seam
+// as the backend conformance suite): store_tenant_test links LMDB's; a
+// PostgreSQL executable links postgres/'s with the same test sources.
 #pragma once
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,42 +15,45 @@
 
 #include <doctest/doctest.h>
 
+#include "plexus/store/conformance.hpp"
 #include "plexus/store/kv.hpp"
-#include "plexus/store/lmdb/lmdb_backend.hpp"
 #include "plexus/store/tenant.hpp"
 
 namespace plexus::store::tenant_test {
 
-/// An LMDB datastore in a fresh directory under /tmp, removed afterwards.
-class LmdbStore {
- public:
-  LmdbStore() {
-    char pattern[] = "/tmp/plexus-tenant-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    directory_ = pattern;
-  }
-  ~LmdbStore() {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
-  }
-  LmdbStore(const LmdbStore&) = delete;
-  LmdbStore& operator=(const LmdbStore&) = delete;
+/// The backend under test, asked once per process.
+inline const ConformanceTarget& target() {
+  static const ConformanceTarget the_target = conformance_target();
+  return the_target;
+}
 
-  static constexpr const char* name() { return "lmdb"; }
-  /// A new Database on the directory (call it again in a forked child).
-  [[nodiscard]] std::shared_ptr<Database> open() const {
-    LmdbOptions options;
-    options.path = directory_.string();
-    auto backend = open_lmdb(options);
-    REQUIRE_MESSAGE(backend.ok(), backend.error().message());
+/// One fresh datastore for one test; open() gives a new Database on it, also
+/// in a forked child. The destructor runs the target's cleanup.
+class Store {
+ public:
+  Store() {
+    if (!target().available) {
+      std::fprintf(stderr, "tenant tests (%s): skipped: %s\n", target().name.c_str(), target().skip_reason.c_str());
+      return;
+    }
+    // Made and closed at once: forked children must not inherit an open handle.
+    auto fresh = target().open_fresh();
+    REQUIRE_MESSAGE(fresh.ok(), (fresh.ok() ? std::string() : fresh.error().message()));
+  }
+  ~Store() {
+    if (target().available && target().cleanup) target().cleanup();
+  }
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  [[nodiscard]] static bool available() { return target().available; }
+  /// A new Database on this test's datastore (call it again in a forked child).
+  [[nodiscard]] static std::shared_ptr<Database> open() {
+    auto backend = target().reopen_same();
+    REQUIRE_MESSAGE(backend.ok(), (backend.ok() ? std::string() : backend.error().message()));
     return std::make_shared<Database>("tenant-test", std::move(backend).value());
   }
-
- private:
-  std::filesystem::path directory_;
 };
-
-#define PLEXUS_TENANT_TEST_STORES ::plexus::store::tenant_test::LmdbStore
 
 /// Forks `count` children running `body(index)` (its return value is the exit
 /// code; a child that runs over child_seconds_max is killed by SIGALRM), holds
@@ -91,11 +91,11 @@ inline std::vector<int> run_forked(int count, const std::function<int(int)>& bod
 
 namespace plexus::store::tenant_test {
 
-/// A store, a Database on it and its Tenants, for one test.
-template <class Store>
+/// A store, a Database on it and its Tenants, for one test (database null
+/// when the backend is unavailable: the test then returns at once).
 struct Fixture {
   Store store;
-  std::shared_ptr<Database> database = store.open();
+  std::shared_ptr<Database> database = Store::available() ? Store::open() : nullptr;
   Tenants tenants{database};
 };
 
