@@ -37,8 +37,10 @@
 
 namespace plexus::store {
 
-/// Longest tenant id, in bytes (an id is any non-empty byte string).
-inline constexpr std::size_t tenant_id_bytes_max = 255;
+/// Longest tenant id, in bytes (an id is any non-empty byte string). Its
+/// directory key is 11 + 2 x 128 bytes at worst (every byte 00, escaped as
+/// 00 ff): well under LMDB's 510-byte key limit.
+inline constexpr std::size_t tenant_id_bytes_max = 128;
 /// Most ids one list() page returns (also the default page size).
 inline constexpr std::size_t tenant_list_page_max = 1'000;
 /// Most steps in one migration list.
