@@ -170,5 +170,32 @@ TEST_CASE("tenant: a handle of a removed tenant answers tenant_not_found") {
   CHECK_FALSE(value->has_value());
 }
 
+TEST_CASE("tenant: a removal committed during a read-write transaction stops it") {
+  // Proves a transaction begun before its tenant was removed cannot commit, and run() then answers tenant_not_found.
+  Fixture f;
+  if (!f.store.available()) return;
+  auto acme = f.tenants.open_or_create("acme");
+  PLEXUS_REQUIRE_OK(acme);
+  auto in_flight = acme->begin(Mode::read_write);
+  PLEXUS_REQUIRE_OK(in_flight);
+  PLEXUS_REQUIRE_OK(f.tenants.clear_remove("acme"));
+  PLEXUS_REQUIRE_OK(in_flight->set({"k"}, "v"));
+  PLEXUS_REQUIRE_ERROR(in_flight->commit(), errc::conflict);
+
+  auto globex = f.tenants.open_or_create("globex");
+  PLEXUS_REQUIRE_OK(globex);
+  int attempts = 0;
+  auto outcome = globex->run([&](TenantTransaction& t) -> Result<void> {
+    // The first attempt has read the entry; the removal commits before it does.
+    if (++attempts == 1) {
+      if (auto removed = f.tenants.clear_remove("globex"); !removed.ok()) return removed;
+    }
+    return t.set({"k"}, "v");
+  });
+  PLEXUS_REQUIRE_ERROR(outcome, errc::tenant_not_found);
+  CHECK(attempts == 1);
+  for (const auto& row : tenant_test::all_rows(*f.database)) CHECK(row.key[0] == '\xff');
+}
+
 }  // namespace
 }  // namespace plexus::store
