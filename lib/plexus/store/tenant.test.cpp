@@ -197,5 +197,27 @@ TEST_CASE("tenant: a removal committed during a read-write transaction stops it"
   for (const auto& row : tenant_test::all_rows(*f.database)) CHECK(row.key[0] == '\xff');
 }
 
+TEST_CASE("tenant: the key layout is the documented one, byte for byte") {
+  // Proves the directory entry, the prefix counter and a data key are the bytes docs/store.md shows.
+  Fixture f;
+  if (!f.store.available()) return;
+  auto acme = f.tenants.open_or_create("acme");
+  PLEXUS_REQUIRE_OK(acme);
+  PLEXUS_REQUIRE_OK(acme->run([](TenantTransaction& t) { return t.set({"user", 42}, "alice"); }));
+  const auto rows = tenant_test::all_rows(*f.database);
+  REQUIRE(rows.size() == 3);
+  CHECK(to_hex(rows[0].key) == "010100027573657200152a");
+  CHECK(rows[0].value == "alice");
+  CHECK(to_hex(rows[1].key) == "ff0274656e616e74000161636d6500");
+  auto meta = f.tenants.meta("acme");
+  PLEXUS_REQUIRE_OK(meta);
+  CHECK(rows[1].value == *pack({Bytes{std::string("\x01")}, meta->created_unix_ms, 0}));
+  CHECK(to_hex(rows[1].value).starts_with("010100"));
+  CHECK(to_hex(rows[2].key) == "ff0274656e616e745f636f756e74657200");
+  CHECK(to_hex(rows[2].value) == "1501");
+  CHECK(to_hex(acme->key_range().begin) == "010100");
+  CHECK(to_hex(acme->key_range().end) == "010100ff");
+}
+
 }  // namespace
 }  // namespace plexus::store

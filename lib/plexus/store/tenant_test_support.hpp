@@ -109,12 +109,12 @@ inline void set_prefix_counter(Database& database, std::int64_t value) {
   REQUIRE_MESSAGE(written.ok(), written.error().message());
 }
 
-/// Every key of the datastore, raw (bypassing tenants), in order.
+/// Every key of the datastore, raw (bypassing tenants), in order: system keys (ff ...) included.
 inline std::vector<KeyValue> all_rows(Database& database) {
   auto transaction = database.begin(Mode::snapshot);
   REQUIRE(transaction.ok());
   std::vector<KeyValue> rows;
-  RangeIterator iterator(*transaction, std::string(), std::string(1, '\xff'));
+  RangeIterator iterator(*transaction, std::string(), std::string(16, '\xff'));
   for (int row = 0; row < 1'000'000; ++row) {
     auto next = iterator.next();
     REQUIRE_MESSAGE(next.ok(), next.error().message());
