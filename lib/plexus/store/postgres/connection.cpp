@@ -60,16 +60,21 @@ std::string ConnectSpec::mask(std::string text) const {
 Result<std::unique_ptr<Connection>> Connection::open(const ConnectSpec& spec) {
   const std::string options = session_options(spec);
   std::vector<const char*> keys, values;
-  if (!spec.conninfo.empty()) keys.push_back("dbname"), values.push_back(spec.conninfo.c_str());
-  if (!spec.password.empty()) keys.push_back("password"), values.push_back(spec.password.c_str());
-  keys.push_back("application_name"), values.push_back(spec.application_name.c_str());
-  keys.push_back("options"), values.push_back(options.c_str());
+  auto add = [&](const char* key, const char* value) {
+    keys.push_back(key);
+    values.push_back(value);
+  };
+  // "dbname" first: libpq expands a conninfo given there, and later keywords override it.
+  if (!spec.conninfo.empty()) add("dbname", spec.conninfo.c_str());
+  if (!spec.password.empty()) add("password", spec.password.c_str());
+  add("application_name", spec.application_name.c_str());
+  add("options", options.c_str());
   // TCP keepalives notice a peer that vanished without a reset.
-  keys.push_back("keepalives"), values.push_back("1");
-  keys.push_back("keepalives_idle"), values.push_back("10");
-  keys.push_back("keepalives_interval"), values.push_back("5");
-  keys.push_back("keepalives_count"), values.push_back("3");
-  keys.push_back(nullptr), values.push_back(nullptr);
+  add("keepalives", "1");
+  add("keepalives_idle", "10");
+  add("keepalives_interval", "5");
+  add("keepalives_count", "3");
+  add(nullptr, nullptr);
 
   PGconn* raw = PQconnectStartParams(keys.data(), values.data(), 1);
   if (raw == nullptr) return make_error(errc::backend_error, "libpq could not allocate a connection");
@@ -162,59 +167,61 @@ Result<void> Connection::await_result(Clock::time_point deadline) {
   return lost("(no reply within reply_timeout)");
 }
 
-Reply Connection::round_trip(std::span<const Statement> statements, Clock::time_point deadline) {
-  Reply reply;
+bool Connection::send_all(std::span<const Statement> statements, Reply& reply) {
   if (!probe()) {
     reply.error = lost("while idle");
     reply.connection_lost = true;
-    return reply;
+    return false;
   }
   reply.sent = true;
   for (const Statement& s : statements) {
     if (!send(s)) {
       reply.error = lost("while queueing a statement");
       reply.connection_lost = true;
-      return reply;
+      return false;
     }
   }
   if (PQpipelineSync(conn_) != 1) {
     reply.error = lost("while sending the sync");
     reply.connection_lost = true;
-    return reply;
+    return false;
   }
+  return true;
+}
+
+Reply Connection::round_trip(std::span<const Statement> statements, Clock::time_point deadline) {
+  Reply reply;
+  if (!send_all(statements, reply)) return reply;
+  auto fail = [&](Error error) {
+    if (!reply.error) reply.error = std::move(error), reply.failed_statement = reply.results.size();
+    reply.connection_lost = true;
+    return std::move(reply);
+  };
   // Each statement yields one result and a null; the sync yields its own result.
   const std::size_t steps_max = 2 * statements.size() + 4;
-  std::size_t answered = 0;
   for (std::size_t step = 0; step < steps_max; ++step) {
-    if (auto waited = await_result(deadline); !waited.ok()) {
-      if (!reply.error) reply.error = waited.error(), reply.failed_statement = answered;
-      reply.connection_lost = true;
-      return reply;
-    }
+    if (auto waited = await_result(deadline); !waited.ok()) return fail(waited.error());
     PgResult result(PQgetResult(conn_));
     if (PQstatus(conn_) != CONNECTION_OK) {
       Error why = lost("during a round trip");
-      if (result && PQresultStatus(result.get()) == PGRES_FATAL_ERROR) why.detail += "; " + classify(result.get(), *spec_).detail;
-      if (!reply.error) reply.error = why, reply.failed_statement = answered;
-      reply.connection_lost = true;
-      return reply;
+      if (result && PQresultStatus(result.get()) == PGRES_FATAL_ERROR) {
+        why.detail += "; " + classify(result.get(), *spec_).detail;
+      }
+      return fail(std::move(why));
     }
     if (!result) continue;
     const ExecStatusType status = PQresultStatus(result.get());
     if (status == PGRES_PIPELINE_SYNC) return reply;
-    if (status == PGRES_FATAL_ERROR && !reply.error) {
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+      // After a failure the server skips the rest (PGRES_PIPELINE_ABORTED); no result is kept then.
+      if (!reply.error) reply.results.push_back(std::move(result));
+    } else if (status == PGRES_FATAL_ERROR && !reply.error) {
       reply.error = classify(result.get(), *spec_);
-      reply.failed_statement = answered;
-    } else if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-      reply.results.push_back(std::move(result));
+      reply.failed_statement = reply.results.size();
     }
-    ++answered;
   }
   // The server answered more than it was asked: the protocol is out of step.
-  reply.error = lost("(unexpected results in the pipeline)");
-  reply.failed_statement = answered;
-  reply.connection_lost = true;
-  return reply;
+  return fail(lost("(unexpected results in the pipeline)"));
 }
 
 Error classify(const PGresult* result, const ConnectSpec& spec) {

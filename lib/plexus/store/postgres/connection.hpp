@@ -99,6 +99,9 @@ class Connection {
  private:
   Connection(PGconn* conn, const ConnectSpec* spec) : conn_(conn), spec_(spec) {}
   bool send(const Statement& statement);
+  /// Checks the connection, queues every statement and the sync; false (and
+  /// `reply` says why) when the connection is unusable.
+  bool send_all(std::span<const Statement> statements, Reply& reply);
   /// Flushes output and reads input until a result can be taken without blocking.
   Result<void> await_result(Clock::time_point deadline);
   Error lost(std::string_view what);

@@ -32,7 +32,9 @@ std::string key_of(std::uint32_t round, const char* part) {
   return "r" + std::to_string(1'000'000 + round) + "/" + part;
 }
 
-std::string value_of(std::uint32_t round) { return std::string(2'000, static_cast<char>('a' + round % 26)) + std::to_string(round); }
+std::string value_of(std::uint32_t round) {
+  return std::string(2'000, static_cast<char>('a' + round % 26)) + std::to_string(round);
+}
 
 /// The child: its own backend (never the parent's connections), one
 /// transaction of three rows per round, each reported on `report` after its commit.
@@ -77,7 +79,8 @@ TEST_CASE("a client SIGKILLed while committing in a loop leaves every commit who
     commit_forever(table.options(), pipe_fds[1]);
   }
   ::close(pipe_fds[1]);
-  std::set<std::uint32_t> reported = read_reports(pipe_fds[0], commits_before_kill, Clock::now() + std::chrono::seconds{60});
+  std::set<std::uint32_t> reported =
+      read_reports(pipe_fds[0], commits_before_kill, Clock::now() + std::chrono::seconds{60});
   REQUIRE(::kill(child, SIGKILL) == 0);
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
@@ -99,5 +102,7 @@ TEST_CASE("a client SIGKILLed while committing in a loop leaves every commit who
     ++parts_seen[round];
   }
   for (auto [round, count] : parts_seen) CHECK_MESSAGE(count == 3, "round ", round, " is half there");
-  for (std::uint32_t round : reported) CHECK_MESSAGE(parts_seen.count(round) == 1, "reported round ", round, " is missing");
+  for (std::uint32_t round : reported) {
+    CHECK_MESSAGE(parts_seen.count(round) == 1, "reported round ", round, " is missing");
+  }
 }

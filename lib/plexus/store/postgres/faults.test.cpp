@@ -147,7 +147,8 @@ TEST_CASE("a connection lost while the server runs COMMIT gives commit_unknown_r
   std::thread committer([&] { committed = t->commit(); });
   // Wait (bounded) until the session sleeps inside COMMIT, then end it.
   bool sleeping = false;
-  for (int i = 0; i < 500 && !sleeping; ++i) {
+  const auto give_up = Clock::now() + 20s;
+  for (int i = 0; i < 500 && !sleeping && Clock::now() < give_up; ++i) {
     sleeping = postgres::test::admin_query("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
                                            name + "' AND wait_event = 'PgSleep'") == "1";
   }

@@ -43,24 +43,31 @@ Result<void> check_duration(const char* field, milliseconds value, milliseconds 
 }
 
 Result<void> check_options(const PostgresOptions& o) {
-  if (!valid_name(o.schema)) return make_error(errc::invalid_option, "PostgresOptions::schema: must match [a-z_][a-z0-9_]{0,62}");
-  if (!valid_name(o.table)) return make_error(errc::invalid_option, "PostgresOptions::table: must match [a-z_][a-z0-9_]{0,62}");
-  if (o.pool_size_max < 1 || o.pool_size_max > 256) return make_error(errc::invalid_option, "PostgresOptions::pool_size_max: must be 1..256");
-  if (o.pool_waiters_max > 4'096) return make_error(errc::invalid_option, "PostgresOptions::pool_waiters_max: must be 0..4096");
+  auto refuse = [](const char* what) {
+    return make_error(errc::invalid_option, std::string("PostgresOptions::") + what);
+  };
+  if (!valid_name(o.schema)) return refuse("schema: must match [a-z_][a-z0-9_]{0,62}");
+  if (!valid_name(o.table)) return refuse("table: must match [a-z_][a-z0-9_]{0,62}");
+  if (o.pool_size_max < 1 || o.pool_size_max > 256) return refuse("pool_size_max: must be 1..256");
+  if (o.pool_waiters_max > 4'096) return refuse("pool_waiters_max: must be 0..4096");
   if (!o.password_file.empty() && !o.password_env.empty()) {
-    return make_error(errc::invalid_option, "PostgresOptions: set password_file or password_env, not both");
+    return refuse("password_file, password_env: set one, not both");
   }
   const milliseconds hour{3'600'000};
-  for (auto [field, value] : {std::pair{"pool_wait_timeout", o.pool_wait_timeout}, {"connect_timeout", o.connect_timeout},
-                              {"reconnect_backoff_initial", o.reconnect_backoff_initial},
-                              {"reconnect_backoff_max", o.reconnect_backoff_max},
-                              {"statement_timeout", o.statement_timeout}, {"lock_timeout", o.lock_timeout},
-                              {"idle_in_transaction_timeout", o.idle_in_transaction_timeout},
-                              {"reply_timeout", o.reply_timeout}}) {
+  const std::pair<const char*, milliseconds> durations[] = {
+      {"pool_wait_timeout", o.pool_wait_timeout},
+      {"connect_timeout", o.connect_timeout},
+      {"reconnect_backoff_initial", o.reconnect_backoff_initial},
+      {"reconnect_backoff_max", o.reconnect_backoff_max},
+      {"statement_timeout", o.statement_timeout},
+      {"lock_timeout", o.lock_timeout},
+      {"idle_in_transaction_timeout", o.idle_in_transaction_timeout},
+      {"reply_timeout", o.reply_timeout}};
+  for (const auto& [field, value] : durations) {
     if (auto ok = check_duration(field, value, hour); !ok.ok()) return ok;
   }
   if (o.reconnect_backoff_initial > o.reconnect_backoff_max) {
-    return make_error(errc::invalid_option, "PostgresOptions::reconnect_backoff_initial: over reconnect_backoff_max");
+    return refuse("reconnect_backoff_initial: over reconnect_backoff_max");
   }
   return {};
 }

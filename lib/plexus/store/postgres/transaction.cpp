@@ -80,6 +80,20 @@ Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool com
   if (last) statements.push_back(*last);
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
   Reply reply = connection_->round_trip(statements, Clock::now() + shared_->reply_timeout);
+  // A pooled connection the server closed without our noticing (a restart)
+  // fails the first round trip; as nothing of the transaction was seen or
+  // committed yet, it runs once more on a fresh connection.
+  if (reply.error && reply.connection_lost && !begun_ && !(commits && reply.sent)) {
+    shared_->pool->release(std::move(connection_));
+    auto fresh = shared_->pool->acquire();
+    if (!fresh.ok()) {
+      finished_ = true;
+      return fresh.error();
+    }
+    connection_ = std::move(*fresh);
+    shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
+    reply = connection_->round_trip(statements, Clock::now() + shared_->reply_timeout);
+  }
   if (!reply.error) {
     begun_ = true;
     pending_.clear();
