@@ -2,6 +2,9 @@
 # Plexus: the two commands.
 #   ./run.sh cluster [--nodes N]   install what is missing, build (release), run a local cluster
 #   ./run.sh test                  install what is missing, build, run the whole test suite
+#                                  (beside a throwaway PostgreSQL server: start_postgres)
+# PLEXUS_TEST_ONLY="name ..."  runs just those meson tests (building just what they need; no fuzz
+#                              suite), e.g. PLEXUS_TEST_ONLY=store_postgres ./run.sh test
 # Idempotent: packages already present are not reinstalled, builds are incremental.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -63,13 +66,73 @@ print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped e
 PY
 }
 
+# The throwaway PostgreSQL 15 server of one test run: initdb in a fresh mktemp -d directory, run
+# by an unprivileged user (postgres when run.sh runs as root), listening on a Unix socket in that
+# directory only (no TCP port, so concurrent runs never collide), password authentication.
+# The tests find it through PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD;
+# PLEXUS_TEST_POSTGRES_RESTART is a command that restarts it (immediate stop, start, wait).
+# stop_postgres stops it and removes the directory; cmd_test runs it on exit, failure and Ctrl-C.
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_DIR=
+
+start_postgres() {
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    say "no PostgreSQL 15 server in $PG_BIN: tests that need one will SKIP"
+    return 0
+  fi
+  PG_DIR=$(mktemp -d -t plexus-pg.XXXXXX)
+  local as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    as=(runuser -u postgres --)
+    chown postgres: "$PG_DIR"
+  fi
+  local password
+  password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  (umask 077 && printf '%s\n' "$password" >"$PG_DIR/password")
+  [ ${#as[@]} -eq 0 ] || chown postgres: "$PG_DIR/password"
+  say "starting a throwaway PostgreSQL server in $PG_DIR"
+  "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U plexus_test --pwfile="$PG_DIR/password" \
+    --auth=scram-sha-256 --no-sync -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 ||
+    { cat "$PG_DIR/initdb.log" >&2; return 1; }
+  printf '%s\n' "listen_addresses = ''" "unix_socket_directories = '$PG_DIR'" "fsync = off" \
+    "max_connections = 200" >>"$PG_DIR/data/postgresql.conf"
+  printf '#!/bin/sh\nexec %s "%s/pg_ctl" -D "%s/data" -l "%s/server.log" -w -t 60 -m immediate restart >/dev/null\n' \
+    "${as[*]}" "$PG_BIN" "$PG_DIR" "$PG_DIR" >"$PG_DIR/restart"
+  chmod 755 "$PG_DIR/restart"
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null ||
+    { cat "$PG_DIR/server.log" >&2; return 1; }
+  export PGHOST=$PG_DIR PGPORT=5432 PGUSER=plexus_test PGDATABASE=postgres PGPASSWORD=$password
+  export PLEXUS_TEST_POSTGRES_RESTART=$PG_DIR/restart
+  unset PGSERVICE PGHOSTADDR PLEXUS_TEST_POSTGRES
+}
+
+stop_postgres() {
+  [ -n "$PG_DIR" ] || return 0
+  local as=()
+  [ "$(id -u)" -ne 0 ] || as=(runuser -u postgres --)
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+  PG_DIR=
+}
+
 cmd_test() {
   install_missing
-  build build/test --buildtype=debugoptimized
-  say "running the test suite"
+  local only=()
+  [ -z "${PLEXUS_TEST_ONLY:-}" ] || read -ra only <<<"$PLEXUS_TEST_ONLY"
+  if [ ${#only[@]} -eq 0 ]; then
+    build build/test --buildtype=debugoptimized
+  elif [ ! -f build/test/build.ninja ]; then
+    say "configuring build/test"
+    meson setup build/test --buildtype=debugoptimized >/dev/null
+  fi
+  say "running the test suite${only[*]:+: ${only[*]}}"
   local status=0 logs=(build/test/meson-logs/testlog.json)
-  meson test -C build/test --print-errorlogs --num-processes 2 || status=$?
-  if [ -z "${PLEXUS_SKIP_FUZZ:-}" ]; then
+  trap stop_postgres EXIT
+  trap 'stop_postgres; exit 130' INT TERM HUP
+  start_postgres
+  meson test -C build/test --print-errorlogs --num-processes 2 "${only[@]}" || status=$?
+  stop_postgres
+  if [ -z "${PLEXUS_SKIP_FUZZ:-}" ] && [ ${#only[@]} -eq 0 ]; then
     # clang + sanitizers, fuzz targets only; `meson test` builds just what they need.
     if [ ! -f build/fuzz/build.ninja ]; then
       say "configuring build/fuzz"

@@ -1,0 +1,219 @@
+// A PostgreSQL backend transaction (transaction.hpp): buffered writes, one
+// pipelined round trip per read or commit, and the mapping of a lost
+// connection to unavailable or commit_unknown_result.
+#include "plexus/store/postgres/transaction.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "plexus/store/errors.hpp"
+
+namespace plexus::store::postgres {
+namespace {
+
+Statement text(const char* sql) {
+  Statement s;
+  s.kind = Statement::Kind::text;
+  s.sql = sql;
+  return s;
+}
+
+Statement prepared(const char* name, std::string_view a, std::string_view b = {}, std::string_view c = {},
+                   int count = 1) {
+  Statement s;
+  s.kind = Statement::Kind::prepared;
+  s.name = name;
+  s.params = {a, b, c};
+  s.param_count = count;
+  return s;
+}
+
+std::string column(const PGresult* result, int row, int field) {
+  return std::string(PQgetvalue(result, row, field), static_cast<std::size_t>(PQgetlength(result, row, field)));
+}
+
+}  // namespace
+
+PgTransaction::PgTransaction(std::shared_ptr<Shared> shared, std::unique_ptr<Connection> connection, Mode mode)
+    : shared_(std::move(shared)), connection_(std::move(connection)), mode_(mode) {}
+
+PgTransaction::~PgTransaction() { finish(); }
+
+Result<void> PgTransaction::usable() const {
+  if (finished_) return make_error(errc::transaction_closed, "the PostgreSQL transaction has ended");
+  return {};
+}
+
+Result<void> PgTransaction::check_key(std::string_view key) const {
+  if (key.size() > shared_->limits.key_bytes_max) {
+    return make_error(errc::key_too_large, "key of " + std::to_string(key.size()) +
+                                               " bytes; the PostgreSQL backend's limit is " +
+                                               std::to_string(shared_->limits.key_bytes_max) +
+                                               " (one btree index entry)");
+  }
+  return {};
+}
+
+Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
+  std::vector<Statement> statements;
+  statements.reserve(pending_.size() + 2);
+  if (!begun_) {
+    statements.push_back(text(mode_ == Mode::read_write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                        : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  }
+  for (const Write& w : pending_) {
+    switch (w.kind) {
+      case Write::Kind::set:
+        statements.push_back(prepared(statement_name::upsert, w.key, w.value_or_end, {}, 2));
+        break;
+      case Write::Kind::clear:
+        statements.push_back(prepared(statement_name::remove, w.key));
+        break;
+      case Write::Kind::clear_range:
+        statements.push_back(prepared(statement_name::remove_range, w.key, w.value_or_end, {}, 2));
+        break;
+    }
+  }
+  const std::size_t last_index = statements.size();
+  if (last) statements.push_back(*last);
+  shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
+  Reply reply = connection_->round_trip(statements, Clock::now() + shared_->reply_timeout);
+  // A pooled connection the server closed without our noticing (a restart)
+  // fails the first round trip; as nothing of the transaction was seen or
+  // committed yet, it runs once more on a fresh connection.
+  if (reply.error && reply.connection_lost && !begun_ && !(commits && reply.sent)) {
+    shared_->pool->release(std::move(connection_));
+    auto fresh = shared_->pool->acquire();
+    if (!fresh.ok()) {
+      finished_ = true;
+      return fresh.error();
+    }
+    connection_ = std::move(*fresh);
+    shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
+    reply = connection_->round_trip(statements, Clock::now() + shared_->reply_timeout);
+  }
+  if (!reply.error) {
+    begun_ = true;
+    pending_.clear();
+    pending_bytes_ = 0;
+    if (!last || reply.results.size() != statements.size()) return PgResult{};
+    return std::move(reply.results.back());
+  }
+  Error error = std::move(*reply.error);
+  // A statement before COMMIT that failed stopped the pipeline: nothing was
+  // committed. A connection lost waiting for COMMIT's own answer leaves the
+  // outcome unknown.
+  if (commits && reply.sent && reply.connection_lost && reply.failed_statement >= last_index) {
+    error = make_error(errc::commit_unknown_result,
+                       "connection lost during COMMIT; the transaction may or may not have committed: " +
+                           error.detail);
+  }
+  finish();
+  return error;
+}
+
+Result<std::optional<std::string>> PgTransaction::get(std::string_view key) {
+  if (auto ok = usable(); !ok.ok()) return ok.error();
+  if (auto ok = check_key(key); !ok.ok()) return ok.error();
+  auto result = exchange(prepared(statement_name::get, key), false);
+  if (!result.ok()) return result.error();
+  const PGresult* rows = result->get();
+  if (rows == nullptr) return make_error(errc::backend_error, "no result for a point read");
+  if (PQntuples(rows) == 0) return std::optional<std::string>{};
+  return std::optional<std::string>{column(rows, 0, 0)};
+}
+
+Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit,
+                                             bool reverse) {
+  if (auto ok = usable(); !ok.ok()) return ok.error();
+  if (begin > end) return make_error(errc::invalid_range, "range begin sorts after its end");
+  if (limit == 0) return make_error(errc::invalid_range, "range limit 0");
+  if (begin == end) return RangeResult{};
+  // One row more than asked tells whether rows were left out.
+  const std::size_t fetch = std::min<std::size_t>(limit, std::numeric_limits<std::int32_t>::max()) + 1;
+  const std::string fetch_bytes = encode_int8(static_cast<std::int64_t>(fetch));
+  auto result = exchange(
+      prepared(reverse ? statement_name::range_reverse : statement_name::range, begin, end, fetch_bytes, 3), false);
+  if (!result.ok()) return result.error();
+  const PGresult* rows = result->get();
+  if (rows == nullptr) return make_error(errc::backend_error, "no result for a range read");
+  const auto count = static_cast<std::size_t>(PQntuples(rows));
+  RangeResult out;
+  out.more = count > limit;
+  const std::size_t kept = std::min(count, limit);
+  out.rows.reserve(kept);
+  for (std::size_t i = 0; i < kept; ++i) {
+    out.rows.push_back(KeyValue{column(rows, static_cast<int>(i), 0), column(rows, static_cast<int>(i), 1)});
+  }
+  return out;
+}
+
+Result<void> PgTransaction::buffer(Write write) {
+  if (auto ok = usable(); !ok.ok()) return ok.error();
+  if (mode_ != Mode::read_write) return make_error(errc::read_only, "a write in a snapshot transaction");
+  pending_bytes_ += write.key.size() + write.value_or_end.size();
+  pending_.push_back(std::move(write));
+  if (pending_.size() < write_buffer_statements_max && pending_bytes_ < write_buffer_bytes_max) return {};
+  auto flushed = exchange(std::nullopt, false);
+  if (!flushed.ok()) return flushed.error();
+  return {};
+}
+
+Result<void> PgTransaction::set(std::string_view key, std::string_view value) {
+  if (auto ok = check_key(key); !ok.ok()) return ok.error();
+  if (value.size() > shared_->limits.value_bytes_max) {
+    return make_error(errc::value_too_large, "value of " + std::to_string(value.size()) + " bytes");
+  }
+  return buffer(Write{Write::Kind::set, std::string(key), std::string(value)});
+}
+
+Result<void> PgTransaction::clear(std::string_view key) {
+  if (auto ok = check_key(key); !ok.ok()) return ok.error();
+  return buffer(Write{Write::Kind::clear, std::string(key), {}});
+}
+
+Result<void> PgTransaction::clear_range(std::string_view begin, std::string_view end) {
+  if (begin > end) return make_error(errc::invalid_range, "range begin sorts after its end");
+  if (begin == end) return usable();
+  return buffer(Write{Write::Kind::clear_range, std::string(begin), std::string(end)});
+}
+
+Result<void> PgTransaction::commit() {
+  if (auto ok = usable(); !ok.ok()) return ok.error();
+  // A snapshot has nothing to make durable, and a read-write transaction that
+  // never reached the server has nothing to commit: both just end.
+  if (mode_ == Mode::snapshot || (!begun_ && pending_.empty())) {
+    finish();
+    return {};
+  }
+  auto result = exchange(text("COMMIT"), true);
+  if (!result.ok()) return result.error();
+  const PGresult* done = result->get();
+  // COMMIT of a transaction the server had already aborted answers ROLLBACK.
+  if (done == nullptr || std::strcmp(PQcmdStatus(const_cast<PGresult*>(done)), "COMMIT") != 0) {
+    finish();
+    return make_error(errc::backend_error, "COMMIT was answered with a rollback");
+  }
+  finish();
+  return {};
+}
+
+void PgTransaction::cancel() noexcept { finish(); }
+
+void PgTransaction::finish() noexcept {
+  if (finished_) return;
+  finished_ = true;
+  pending_.clear();
+  if (!connection_) return;
+  if (!connection_->broken() && !connection_->idle()) {
+    const Statement rollback = text("ROLLBACK");
+    // A failed ROLLBACK leaves the connection broken or in a transaction;
+    // the pool then closes it instead of reusing it.
+    (void)connection_->round_trip(std::span<const Statement>(&rollback, 1), Clock::now() + shared_->reply_timeout);
+  }
+  shared_->pool->release(std::move(connection_));
+}
+
+}  // namespace plexus::store::postgres

@@ -1,0 +1,87 @@
+// A PostgreSQL backend transaction and the state it shares with its backend.
+// Writes are buffered here and reach the server in the same pipelined round
+// trip as the next read (so reads see them) or the commit; BEGIN rides along
+// with the first round trip. Internal to lib/plexus/store/postgres.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plexus/store/backend.hpp"
+#include "plexus/store/postgres/connection.hpp"
+#include "plexus/store/postgres/pool.hpp"
+
+namespace plexus::store::postgres {
+
+/// The prepared statements every pooled connection has (see prepare_sql()).
+namespace statement_name {
+inline constexpr const char* get = "plexus_get";
+inline constexpr const char* range = "plexus_range";
+inline constexpr const char* range_reverse = "plexus_range_reverse";
+inline constexpr const char* upsert = "plexus_upsert";
+inline constexpr const char* remove = "plexus_delete";
+inline constexpr const char* remove_range = "plexus_delete_range";
+}  // namespace statement_name
+
+/// Buffered writes flush on their own (one round trip, no read) past either bound.
+constexpr std::size_t write_buffer_statements_max = 4'096;
+constexpr std::size_t write_buffer_bytes_max = 1 << 20;
+
+/// Owned by the backend and by each open transaction, so a transaction that
+/// outlives its backend still returns its connection somewhere valid.
+struct Shared {
+  ConnectSpec spec;
+  Limits limits;
+  std::chrono::milliseconds reply_timeout{15'000};
+  std::unique_ptr<Pool> pool;
+  /// Round trips sent, for tests of batching.
+  std::atomic<std::uint64_t> round_trips{0};
+};
+
+class PgTransaction final : public BackendTransaction {
+ public:
+  PgTransaction(std::shared_ptr<Shared> shared, std::unique_ptr<Connection> connection, Mode mode);
+  ~PgTransaction() override;
+
+  Result<std::optional<std::string>> get(std::string_view key) override;
+  Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
+                                bool reverse) override;
+  Result<void> set(std::string_view key, std::string_view value) override;
+  Result<void> clear(std::string_view key) override;
+  Result<void> clear_range(std::string_view begin, std::string_view end) override;
+  Result<void> commit() override;
+  void cancel() noexcept override;
+
+ private:
+  struct Write {
+    enum class Kind { set, clear, clear_range } kind;
+    std::string key;
+    std::string value_or_end;  ///< the value (set) or the range's end (clear_range)
+  };
+
+  /// Sends BEGIN if not yet sent, the buffered writes, and `last` (a read or
+  /// COMMIT), in one round trip. Returns `last`'s result; on error the
+  /// transaction is over and its connection back in the pool.
+  Result<PgResult> exchange(std::optional<Statement> last, bool commits);
+  Result<void> usable() const;
+  Result<void> check_key(std::string_view key) const;
+  Result<void> buffer(Write write);
+  /// Ends the transaction on the server if it is still open there (ROLLBACK)
+  /// and hands the connection back to the pool.
+  void finish() noexcept;
+
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Connection> connection_;
+  Mode mode_;
+  bool begun_ = false;     ///< BEGIN has been sent
+  bool finished_ = false;  ///< committed, cancelled or failed
+  std::vector<Write> pending_;
+  std::size_t pending_bytes_ = 0;
+};
+
+}  // namespace plexus::store::postgres
