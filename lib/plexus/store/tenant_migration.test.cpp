@@ -110,12 +110,14 @@ TEST_CASE("tenant: clear resets the migration version so open_empty migrates aga
 constexpr int racers_count = 4;
 
 TEST_CASE("tenant: processes racing open_or_create make one tenant") {
-  // Proves forked processes creating the same tenant at once end with one entry, one prefix, and one allocation.
+  // Proves forked processes creating and migrating the same tenant at once end with one entry, one prefix,
+  // one allocation, and each step applied once.
   tenant_test::Store store;
   if (!store.available()) return;
+  const Migrations steps{counting_step(1, "first"), counting_step(2, "second")};
   const auto codes = tenant_test::run_forked(racers_count, [&](int index) {
     Tenants tenants(store.open());
-    auto tenant = tenants.open_or_create("raced");
+    auto tenant = tenants.open_or_create("raced", steps);
     if (!tenant.ok()) return 1;
     auto written = tenant->run([&](TenantTransaction& t) { return t.set({"opener", index}, tenant->prefix()); });
     return written.ok() ? 0 : 2;
@@ -128,6 +130,8 @@ TEST_CASE("tenant: processes racing open_or_create make one tenant") {
   auto tenant = tenants.open("raced");
   PLEXUS_REQUIRE_OK(tenant);
   CHECK(tenant->prefix() == std::string("\x01"));
+  CHECK(tenant->migration_version() == 2);
+  CHECK(applications(*tenant, 2) == std::vector<int>{1, 1});
   auto openers = tenant->run([](TenantTransaction& t) { return t.get_range({"opener"}); });
   PLEXUS_REQUIRE_OK(openers);
   REQUIRE(openers->rows.size() == racers_count);
