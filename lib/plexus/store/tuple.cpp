@@ -59,21 +59,21 @@ class Packer {
   bool element(const Element& e, std::size_t depth, bool nested) {
     switch (e.value.index()) {
       case 0: out_.append("\x00\xff", nested ? 2 : 1); return true;  // inside a nested tuple null is 00 ff
-      case 1: put_escaped(code::bytes, std::get<Bytes>(e.value).value); return true;
-      case 2: return put_string(std::get<std::string>(e.value));
-      case 3: put_int64(std::get<std::int64_t>(e.value)); return true;
-      case 4: return put_big(std::get<BigInt>(e.value));
-      case 5: put_be(code::float32, detail::float_order_key(std::get<Float>(e.value).value), 4); return true;
-      case 6: put_be(code::float64, detail::double_order_key(std::get<double>(e.value)), 8); return true;
-      case 7: out_.push_back(static_cast<char>(std::get<bool>(e.value) ? code::true_ : code::false_)); return true;
+      case 1: put_escaped(code::bytes, std::get_if<Bytes>(&e.value)->value); return true;
+      case 2: return put_string(*std::get_if<std::string>(&e.value));
+      case 3: put_int64(*std::get_if<std::int64_t>(&e.value)); return true;
+      case 4: return put_big(*std::get_if<BigInt>(&e.value));
+      case 5: put_be(code::float32, detail::float_order_key(std::get_if<Float>(&e.value)->value), 4); return true;
+      case 6: put_be(code::float64, detail::double_order_key(*std::get_if<double>(&e.value)), 8); return true;
+      case 7: out_.push_back(static_cast<char>(*std::get_if<bool>(&e.value) ? code::true_ : code::false_)); return true;
       case 8: {
-        const auto& u = std::get<Uuid>(e.value).bytes;
+        const auto& u = std::get_if<Uuid>(&e.value)->bytes;
         out_.push_back(static_cast<char>(code::uuid));
         out_.append(reinterpret_cast<const char*>(u.data()), u.size());
         return true;
       }
-      case 9: return put_versionstamp(std::get<Versionstamp>(e.value));
-      default: return put_nested(std::get<Tuple>(e.value), depth);
+      case 9: return put_versionstamp(*std::get_if<Versionstamp>(&e.value));
+      default: return put_nested(*std::get_if<Tuple>(&e.value), depth);
     }
   }
 
@@ -89,13 +89,24 @@ class Packer {
 
   // Bytes and strings: 00 becomes 00 ff, and a 00 ends the element.
   void put_escaped(std::uint8_t type, std::string_view s) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+    std::size_t zero = detail::find_zero(p, s.size());
+    if (zero == s.size()) {
+      // No 00 inside (the usual key part): grow once, then copy.
+      const std::size_t at = out_.size();
+      out_.resize(at + s.size() + 2);
+      char* d = out_.data() + at;
+      d[0] = static_cast<char>(type);
+      std::memcpy(d + 1, s.data(), s.size());
+      d[s.size() + 1] = '\0';
+      return;
+    }
     out_.push_back(static_cast<char>(type));
     std::size_t pos = 0;
-    while (const void* zero = std::memchr(s.data() + pos, 0, s.size() - pos)) {
-      const auto at = static_cast<std::size_t>(static_cast<const char*>(zero) - s.data());
-      out_.append(s.data() + pos, at - pos);
+    for (; zero != s.size(); zero = pos + detail::find_zero(p + pos, s.size() - pos)) {
+      out_.append(s.data() + pos, zero - pos);
       out_.append("\x00\xff", 2);
-      pos = at + 1;
+      pos = zero + 1;
     }
     out_.append(s.data() + pos, s.size() - pos);
     out_.push_back('\0');
@@ -110,10 +121,11 @@ class Packer {
   }
 
   void put_be(std::uint8_t type, std::uint64_t v, int n) {
-    char buf[9];
-    buf[0] = static_cast<char>(type);
-    for (int k = 0; k < n; ++k) buf[1 + k] = static_cast<char>(v >> (8 * (n - 1 - k)));
-    out_.append(buf, static_cast<std::size_t>(n) + 1);
+    const std::size_t at = out_.size();
+    out_.resize(at + static_cast<std::size_t>(n) + 1);
+    char* d = out_.data() + at;
+    d[0] = static_cast<char>(type);
+    for (int k = 0; k < n; ++k) d[1 + k] = static_cast<char>(v >> (8 * (n - 1 - k)));
   }
 
   // Codes 0c..1c: 14 -/+ the byte count, then the magnitude (one's complement when negative).

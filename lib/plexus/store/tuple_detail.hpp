@@ -48,11 +48,34 @@ inline double double_from_order_key(std::uint64_t key) noexcept {
   return std::bit_cast<double>((key & sign) != 0 ? key ^ sign : ~key);
 }
 
+/// Index of the first 00 byte in p[0..n), or n. Inline and 8 bytes at a time:
+/// tuple strings are short, where a call to memchr costs more than the scan.
+inline std::size_t find_zero(const std::uint8_t* p, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + i, 8);
+    // Sets the high bit of each byte that is zero (and possibly of bytes above one that is).
+    const std::uint64_t zeros = (w - 0x0101'0101'0101'0101ull) & ~w & 0x8080'8080'8080'8080ull;
+    if (zeros != 0) break;
+  }
+  for (; i < n; ++i) {
+    if (p[i] == 0) return i;
+  }
+  return n;
+}
+
 /// Length of the valid UTF-8 prefix of `text` (RFC 3629: no overlong forms,
 /// no surrogates, nothing past U+10FFFF); text.size() when all of it is valid.
 inline std::size_t utf8_valid_prefix(std::string_view text) noexcept {
   const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
   const std::size_t n = text.size();
+  if (n < 8) {
+    // Short ASCII (most key parts): one OR over the bytes.
+    unsigned high = 0;
+    for (std::size_t k = 0; k < n; ++k) high |= p[k];
+    if ((high & 0x80u) == 0) return n;
+  }
   std::size_t i = 0;
   while (i < n) {
     // ASCII runs, 8 bytes at a time: the common case for keys.

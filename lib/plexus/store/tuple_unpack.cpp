@@ -53,7 +53,10 @@ class Unpacker {
 
   // Checks that `count` bytes follow the type code of the element at `at`.
   bool need(std::size_t at, std::size_t count, const char* what) {
-    if (n_ - pos_ >= count) return true;
+    return n_ - pos_ >= count || truncated(at, count, what);
+  }
+
+  [[gnu::noinline]] bool truncated(std::size_t at, std::size_t count, const char* what) {
     return fail(at, std::string(what) + " truncated: needs " + std::to_string(count) + " bytes, " +
                         std::to_string(n_ - pos_) + " left");
   }
@@ -70,8 +73,8 @@ class Unpacker {
     const std::uint8_t type = p_[pos_++];
     switch (type) {
       case code::null: out.emplace_back(nullptr); return true;
-      case code::bytes: return escaped(std::get<Bytes>(out.emplace_back(Bytes{}).value).value, false, at);
-      case code::string: return escaped(std::get<std::string>(out.emplace_back(std::string{}).value), true, at);
+      case code::bytes:
+      case code::string: return text(out, type == code::string, at);
       case code::nested: {
         if (depth + 1 > tuple_depth_max) {
           return fail(at, "nested deeper than " + std::to_string(tuple_depth_max) + " levels");
@@ -154,13 +157,34 @@ class Unpacker {
     return true;
   }
 
-  // Bytes and strings: 00 ff is an escaped 00, a lone 00 ends the element.
+  // Bytes and strings. Most hold no 00, so the first 00 ends them and the
+  // element is built in place in one go; otherwise escaped() undoes the escapes.
+  bool text(Tuple& out, bool utf8, std::size_t at) {
+    const std::size_t end = pos_ + detail::find_zero(p_ + pos_, n_ - pos_);
+    if (end == n_ || (end + 1 < n_ && p_[end + 1] == code::escape)) {
+      auto& element = out.emplace_back();
+      std::string& s = utf8 ? element.value.emplace<std::string>() : element.value.emplace<Bytes>().value;
+      return escaped(s, utf8, at);
+    }
+    const std::string_view content(reinterpret_cast<const char*>(p_ + pos_), end - pos_);
+    if (utf8) {
+      if (const auto valid = detail::utf8_valid_prefix(content); valid != content.size()) {
+        return fail(pos_ + valid, "string is not valid UTF-8");
+      }
+      out.emplace_back().value.emplace<std::string>(content);
+    } else {
+      out.emplace_back().value.emplace<Bytes>().value.assign(content);
+    }
+    pos_ = end + 1;
+    return true;
+  }
+
+  // 00 ff is an escaped 00, a lone 00 ends the element.
   bool escaped(std::string& s, bool utf8, std::size_t at) {
     std::size_t pos = pos_;
     while (true) {
-      const void* zero = std::memchr(p_ + pos, 0, n_ - pos);
-      if (zero == nullptr) return fail(at, utf8 ? "string not terminated" : "bytes not terminated");
-      const auto end = static_cast<std::size_t>(static_cast<const std::uint8_t*>(zero) - p_);
+      const std::size_t end = pos + detail::find_zero(p_ + pos, n_ - pos);
+      if (end == n_) return fail(at, utf8 ? "string not terminated" : "bytes not terminated");
       const std::string_view segment(reinterpret_cast<const char*>(p_ + pos), end - pos);
       // A multi-byte character never spans a 00, so segments are checked one by one.
       if (utf8) {
