@@ -98,6 +98,41 @@ TEST_CASE("many threads committing at once share LMDB write transactions (group 
   CHECK(t->get_range("w", "x")->rows.size() == threads * commits_per_thread);
 }
 
+TEST_CASE("threads incrementing one counter through run() lose nothing, also when a batch holds several") {
+  TempDir dir;
+  auto opened = testing::open_database(testing::options_at(dir.path));
+  REQUIRE(opened.db);
+  constexpr int threads = 8;
+  constexpr int increments = 250;
+  std::latch start(threads);
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < increments; ++i) {
+        auto ok = opened.db->run(
+            [](Transaction& t) -> Result<void> {
+              auto current = t.get("counter");
+              if (!current) return current.error();
+              return t.set("counter", std::to_string((*current ? std::stol(**current) : 0) + 1));
+            },
+            RetryOptions{.attempts_max = 10'000});
+        if (!ok) ++failures;
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  CHECK(failures.load() == 0);
+  auto t = opened.db->begin(Mode::snapshot);
+  CHECK(**t->get("counter") == std::to_string(threads * increments));
+  const auto counters = opened.counters();
+  CHECK(counters.transactions_committed == threads * increments);
+  MESSAGE("one counter, " << threads << " threads: " << counters.conflicts << " conflicts, "
+                          << counters.batches_committed << " LMDB commits for " << counters.transactions_committed
+                          << " transactions");
+}
+
 TEST_CASE("durable commits survive closing and reopening the environment") {
   TempDir dir;
   {
