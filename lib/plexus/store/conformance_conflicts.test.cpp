@@ -149,7 +149,7 @@ TEST_CASE("two processes each incrementing one counter 10,000 times through run(
     REQUIRE(put(*db, "counter", "0").ok());
   }
   constexpr int increments = 10'000;
-  auto work = [](int) -> int {
+  auto work = [](int, int) -> int {
     auto db = Fixture::reopen();
     if (!db) return 2;
     for (int i = 0; i < increments; ++i) {
@@ -163,7 +163,7 @@ TEST_CASE("two processes each incrementing one counter 10,000 times through run(
   };
   auto child = testing::spawn(work);
   REQUIRE(child);
-  const int parent_code = work(-1);
+  const int parent_code = work(-1, -1);
   CHECK(parent_code == 0);
   CHECK(testing::wait_exit(*child, testing::after(std::chrono::minutes(5))) == 0);
   auto db = Fixture::reopen();

@@ -22,7 +22,7 @@ std::string numbered(const char* prefix, std::uint64_t i) {
 }
 
 /// The child: commit pairs a/i, b/i forever, reporting each i once committed.
-int commit_pairs_forever(int report_fd) {
+int commit_pairs_forever(int report_fd, int /*command_fd*/) {
   auto db = Fixture::reopen();
   if (!db) return 2;
   const std::string value(200, 'p');

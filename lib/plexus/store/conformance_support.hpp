@@ -64,10 +64,11 @@ class Fixture {
   static inline bool skip_told_ = false;
 };
 
-/// A forked child with a pipe from it to the parent.
+/// A forked child with a pipe from it to the parent and one back.
 struct Child {
   pid_t pid = -1;
-  int from_child = -1;  ///< read end; the child writes to its end
+  int from_child = -1;  ///< read end; the child reports on its end
+  int to_child = -1;    ///< write end; the child reads commands from its end
 
   Child() = default;
   Child(const Child&) = delete;
@@ -78,30 +79,41 @@ struct Child {
       ::waitpid(pid, nullptr, 0);
     }
     if (from_child >= 0) ::close(from_child);
+    if (to_child >= 0) ::close(to_child);
   }
 };
 
-/// Forks; the child runs `body(write_fd)` and exits with its return value
-/// without running the parent's destructors or atexit handlers (_exit).
-/// The parent must not hold threads or open datastores it shares with the child.
-inline std::unique_ptr<Child> spawn(const std::function<int(int)>& body) {
-  int fds[2];
-  if (::pipe(fds) != 0) return nullptr;
+/// Forks; the child runs `body(report_fd, command_fd)` and exits with its
+/// return value without running the parent's destructors or atexit handlers
+/// (_exit). The parent must not hold threads or open datastores it shares
+/// with the child.
+inline std::unique_ptr<Child> spawn(const std::function<int(int, int)>& body) {
+  int up[2];
+  int down[2];
+  if (::pipe(up) != 0) return nullptr;
+  if (::pipe(down) != 0) {
+    ::close(up[0]);
+    ::close(up[1]);
+    return nullptr;
+  }
   const pid_t pid = ::fork();
   if (pid < 0) return nullptr;
   if (pid == 0) {
-    ::close(fds[0]);
-    const int code = body(fds[1]);
+    ::close(up[0]);
+    ::close(down[1]);
+    const int code = body(up[1], down[0]);
     ::_exit(code);
   }
-  ::close(fds[1]);
+  ::close(up[1]);
+  ::close(down[0]);
   auto child = std::make_unique<Child>();
   child->pid = pid;
-  child->from_child = fds[0];
+  child->from_child = up[0];
+  child->to_child = down[1];
   return child;
 }
 
-/// Writes one 64-bit number to the pipe (the child's report).
+/// Writes one 64-bit number to a pipe (a report or a command).
 inline bool report(int fd, std::uint64_t number) {
   return ::write(fd, &number, sizeof number) == static_cast<ssize_t>(sizeof number);
 }
