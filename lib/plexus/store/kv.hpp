@@ -6,6 +6,7 @@
 // the peer service's io thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -80,9 +81,15 @@ struct Stats {
   std::array<std::atomic<std::uint64_t>, 13> commit_latency_buckets{};
 };
 
-/// A transaction. Move-only; destroying it uncommitted cancels it. After
-/// commit(), cancel() or any error other than a limit error on one call, every
-/// call fails with transaction_closed. Reads see the transaction's own writes.
+/// A transaction. Move-only; destroying it uncommitted cancels it. Reads see
+/// the transaction's own writes. Every key (set, clear, get) is at most
+/// Limits::key_bytes_max bytes; a range bound may be one byte longer, so that
+/// `key + '\0'` (the first key after `key`) is always a valid bound.
+/// Errors that refuse one call's arguments before anything happens
+/// (key_too_large, value_too_large, transaction_too_large, invalid_range,
+/// read_only) leave the transaction open. After commit(), cancel() or any
+/// other error (transaction_too_old included: the age is checked on every
+/// call and at commit) every call fails with transaction_closed.
 class Transaction {
  public:
   Transaction(Transaction&&) noexcept;
@@ -112,6 +119,7 @@ class Transaction {
   Transaction(std::unique_ptr<BackendTransaction> impl, Mode mode, const Limits& limits, Stats& stats);
   Result<void> usable();
   Result<void> check_key(std::string_view key) const;
+  Result<void> check_bound(std::string_view key) const;
   Result<void> count_write(std::size_t bytes);
   Result<void> fail(Error error);
 

@@ -1,0 +1,72 @@
+// Inside the LMDB backend: how user keys become LMDB keys (one prefix byte,
+// lmdb_backend.hpp), a cursor over [begin, end) of user keys in either
+// direction, and LMDB return codes turned into plexus.store errors.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "plexus/core/result.hpp"
+#include "plexus/store/errors.hpp"
+
+namespace plexus::store::lmdb {
+
+/// LMDB's compile-time key limit (MDB_MAXKEYSIZE in Debian's build); the
+/// runtime value (mdb_env_get_maxkeysize) is checked against it at open.
+inline constexpr std::size_t stored_key_bytes_max = 511;
+
+/// A user key as stored: prefix byte + key, without allocating. A key longer
+/// than LMDB allows (only range bounds can be) is cut to the limit; `cut`
+/// says so, and positioning code compares with the full key.
+class StoredKey {
+ public:
+  explicit StoredKey(std::string_view user_key) noexcept;
+  [[nodiscard]] MDB_val val() noexcept { return MDB_val{size_, bytes_}; }
+  [[nodiscard]] std::string_view view() const noexcept { return {bytes_, size_}; }
+
+ private:
+  char bytes_[stored_key_bytes_max];
+  std::size_t size_;
+};
+
+inline std::string_view as_view(const MDB_val& val) noexcept {
+  return {static_cast<const char*>(val.mv_data), val.mv_size};
+}
+
+/// The rows of [begin, end) (user keys) of one transaction, forwards or
+/// backwards. Copying is not allowed; the cursor closes with the object.
+class RangeCursor {
+ public:
+  RangeCursor(MDB_txn* txn, MDB_dbi dbi, std::string_view begin, std::string_view end, bool reverse) noexcept;
+  ~RangeCursor();
+  RangeCursor(const RangeCursor&) = delete;
+  RangeCursor& operator=(const RangeCursor&) = delete;
+
+  /// On a row inside the range.
+  [[nodiscard]] bool valid() const noexcept { return valid_; }
+  /// 0, or the LMDB error that stopped the walk.
+  [[nodiscard]] int error() const noexcept { return error_; }
+  /// The user key (prefix removed) and value of the current row; views into the map.
+  [[nodiscard]] std::string_view key() const noexcept { return as_view(key_).substr(1); }
+  [[nodiscard]] std::string_view value() const noexcept { return as_view(value_); }
+  void next() noexcept;
+
+ private:
+  void step(MDB_cursor_op op) noexcept;
+  void settle() noexcept;
+
+  MDB_cursor* cursor_ = nullptr;
+  std::string begin_, end_;  // stored form, full length
+  bool reverse_;
+  bool valid_ = false;
+  int error_ = 0;
+  MDB_val key_{}, value_{};
+};
+
+/// An LMDB return code as a plexus.store error: `what` names the call.
+Error lmdb_error(int rc, std::string_view what);
+
+}  // namespace plexus::store::lmdb

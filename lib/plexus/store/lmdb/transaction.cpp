@@ -1,0 +1,137 @@
+// One LMDB backend transaction (transaction.hpp): reads merge the buffered
+// writes over the snapshot and, in read-write mode, leave a record for the
+// writer to re-check; commit hands reads and writes to the writer.
+#include "plexus/store/lmdb/transaction.hpp"
+
+#include "plexus/store/lmdb/cursor.hpp"
+#include "plexus/store/lmdb/writer.hpp"
+
+namespace plexus::store::lmdb {
+
+LmdbTransaction::LmdbTransaction(std::shared_ptr<Environment> environment, Mode mode, MDB_txn* snapshot) noexcept
+    : environment_(std::move(environment)), mode_(mode), snapshot_(snapshot), snapshot_txnid_(mdb_txn_id(snapshot)) {}
+
+LmdbTransaction::~LmdbTransaction() { cancel(); }
+
+void LmdbTransaction::end_snapshot() noexcept {
+  if (snapshot_ == nullptr) return;
+  environment_->end_read(snapshot_);
+  snapshot_ = nullptr;
+}
+
+Result<void> LmdbTransaction::room_for_read() const {
+  if (snapshot_ == nullptr) return make_error(errc::transaction_closed);
+  if (recording() && reads_.size() >= environment_->options().read_records_max) {
+    return make_error(errc::transaction_too_large, "more than LmdbOptions::read_records_max " +
+                                                       std::to_string(environment_->options().read_records_max) +
+                                                       " reads to re-check at commit");
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> LmdbTransaction::get(std::string_view key) {
+  // Answers from the transaction's own writes depend on nothing stored: no record.
+  if (const auto* written = writes_.find(key)) return *written;
+  if (writes_.cleared(key)) return std::optional<std::string>{};
+  if (auto ok = room_for_read(); !ok) return ok.error();
+  StoredKey stored(key);
+  MDB_val k = stored.val();
+  MDB_val v{};
+  const int rc = mdb_get(snapshot_, environment_->dbi(), &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    if (recording()) reads_.points.push_back(PointRead{std::string(key), false, {}});
+    return std::optional<std::string>{};
+  }
+  if (rc != 0) return lmdb_error(rc, "mdb_get");
+  if (recording()) reads_.points.push_back(PointRead{std::string(key), true, digest_value(as_view(v))});
+  return std::optional<std::string>(std::string(as_view(v)));
+}
+
+Result<RangeResult> LmdbTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit,
+                                               bool reverse) {
+  if (auto ok = room_for_read(); !ok) return ok.error();
+  RangeCursor stored(snapshot_, environment_->dbi(), begin, end, reverse);
+  const auto buffered = writes_.in_range(begin, end, reverse);
+  std::size_t next_buffered = 0;
+  RowDigest digest;
+  RangeResult result;
+  std::optional<std::string> stopped_at;  // the first row past the limit: `more` is exact
+  auto offer = [&](std::string_view key, std::string_view value) {
+    if (result.rows.size() == limit) {
+      stopped_at.emplace(key);
+      result.more = true;
+      return false;
+    }
+    result.rows.push_back(KeyValue{std::string(key), std::string(value)});
+    return true;
+  };
+  auto before = [&](std::string_view a, std::string_view b) { return reverse ? a > b : a < b; };
+  // Each turn consumes a stored row, a buffered write, or both (same key):
+  // the loop ends when both run out or the limit is passed.
+  while (stored.valid() || next_buffered < buffered.size()) {
+    const bool have_buffered = next_buffered < buffered.size();
+    const std::string_view buffered_key = have_buffered ? std::string_view(buffered[next_buffered]->first) : "";
+    if (stored.valid() && (!have_buffered || !before(buffered_key, stored.key()))) {
+      const auto key = stored.key();
+      if (recording()) digest.add(key, stored.value());  // every stored row of the span, shadowed or not
+      const bool shadowed = have_buffered && key == buffered_key;
+      if (!shadowed && !writes_.cleared(key) && !offer(key, stored.value())) break;
+      stored.next();
+      if (!shadowed) continue;
+    }
+    const auto& value = buffered[next_buffered]->second;
+    ++next_buffered;
+    if (value && !offer(buffered_key, *value)) break;
+  }
+  if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
+  if (recording()) {
+    SpanRead span{std::string(begin), std::string(end), reverse, digest.finish()};
+    if (stopped_at) {
+      if (reverse) {
+        span.begin = std::move(*stopped_at);
+      } else {
+        span.end = std::move(*stopped_at) + '\0';
+      }
+    }
+    reads_.spans.push_back(std::move(span));
+  }
+  return result;
+}
+
+Result<void> LmdbTransaction::set(std::string_view key, std::string_view value) {
+  if (snapshot_ == nullptr) return make_error(errc::transaction_closed);
+  writes_.set(key, value);
+  return {};
+}
+
+Result<void> LmdbTransaction::clear(std::string_view key) {
+  if (snapshot_ == nullptr) return make_error(errc::transaction_closed);
+  writes_.clear(key);
+  return {};
+}
+
+Result<void> LmdbTransaction::clear_range(std::string_view begin, std::string_view end) {
+  if (snapshot_ == nullptr) return make_error(errc::transaction_closed);
+  writes_.clear_range(begin, end);
+  return {};
+}
+
+Result<void> LmdbTransaction::commit() {
+  if (snapshot_ == nullptr) return make_error(errc::transaction_closed);
+  if (mode_ == Mode::snapshot || (reads_.empty() && writes_.empty())) {
+    end_snapshot();
+    return {};
+  }
+  auto request = std::make_shared<CommitRequest>();
+  request->reads = std::move(reads_);
+  request->writes = std::move(writes_);
+  request->snapshot_txnid = snapshot_txnid_;
+  // The snapshot is not needed to validate (the writer re-reads), and ending
+  // it first lets a map resize proceed while this commit waits.
+  end_snapshot();
+  return environment_->writer().commit(request);
+}
+
+void LmdbTransaction::cancel() noexcept { end_snapshot(); }
+
+}  // namespace plexus::store::lmdb

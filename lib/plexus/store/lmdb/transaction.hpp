@@ -1,0 +1,47 @@
+// Inside the LMDB backend: one transaction — an LMDB read-only snapshot,
+// the buffered writes merged over it, the record of what it read, and a
+// commit that hands both to the writer (lmdb_backend.hpp has the design).
+#pragma once
+
+#include <lmdb.h>
+
+#include <memory>
+
+#include "plexus/store/backend.hpp"
+#include "plexus/store/lmdb/environment.hpp"
+#include "plexus/store/lmdb/read_set.hpp"
+#include "plexus/store/lmdb/write_set.hpp"
+
+namespace plexus::store::lmdb {
+
+class LmdbTransaction final : public BackendTransaction {
+ public:
+  /// Takes ownership of `snapshot` (from Environment::begin_read).
+  LmdbTransaction(std::shared_ptr<Environment> environment, Mode mode, MDB_txn* snapshot) noexcept;
+  ~LmdbTransaction() override;
+  LmdbTransaction(const LmdbTransaction&) = delete;
+  LmdbTransaction& operator=(const LmdbTransaction&) = delete;
+
+  Result<std::optional<std::string>> get(std::string_view key) override;
+  Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
+                                bool reverse) override;
+  Result<void> set(std::string_view key, std::string_view value) override;
+  Result<void> clear(std::string_view key) override;
+  Result<void> clear_range(std::string_view begin, std::string_view end) override;
+  Result<void> commit() override;
+  void cancel() noexcept override;
+
+ private:
+  [[nodiscard]] bool recording() const noexcept { return mode_ == Mode::read_write; }
+  Result<void> room_for_read() const;
+  void end_snapshot() noexcept;
+
+  std::shared_ptr<Environment> environment_;
+  Mode mode_;
+  MDB_txn* snapshot_;
+  std::size_t snapshot_txnid_;
+  ReadSet reads_;
+  WriteSet writes_;
+};
+
+}  // namespace plexus::store::lmdb
