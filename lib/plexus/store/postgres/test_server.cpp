@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 
@@ -60,6 +61,22 @@ std::string admin_query(const std::string& sql) {
   return first;
 }
 
+bool drop_table(const std::string& qualified) {
+  const std::string conninfo = test_conninfo();
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  const char* values[] = {conninfo.empty() ? nullptr : conninfo.c_str(), "10", "plexus_test_admin", nullptr};
+  PGconn* conn = PQconnectdbParams(conninfo.empty() ? keys + 1 : keys, conninfo.empty() ? values + 1 : values, 1);
+  bool ok = PQstatus(conn) == CONNECTION_OK;
+  if (ok) {
+    PGresult* result = PQexec(conn, ("DROP TABLE IF EXISTS " + qualified).c_str());
+    ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+  }
+  if (!ok) std::fprintf(stderr, "drop %s: %s\n", qualified.c_str(), PQerrorMessage(conn));
+  PQfinish(conn);
+  return ok;
+}
+
 int terminate_sessions(const std::string& application_name) {
   return std::stoi(admin_query(
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '" +
@@ -80,7 +97,7 @@ TestTable::TestTable(const std::function<void(PostgresOptions&)>& adjust) {
 
 TestTable::~TestTable() {
   backend_.reset();
-  admin_query("DROP TABLE IF EXISTS " + qualified());
+  drop_table(qualified());
 }
 
 Result<std::unique_ptr<Backend>> TestTable::open_another() const { return open_postgres(options_); }

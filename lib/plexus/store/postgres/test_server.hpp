@@ -27,6 +27,10 @@ std::string random_name();
 /// test when the statement fails.
 std::string admin_query(const std::string& sql);
 
+/// Drops `qualified` if it exists; false (and a line on stderr) on failure.
+/// Asserts nothing, so it may run in a destructor.
+bool drop_table(const std::string& qualified);
+
 /// Terminates every session whose application_name is `name`; returns how many.
 int terminate_sessions(const std::string& application_name);
 
