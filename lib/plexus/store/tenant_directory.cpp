@@ -9,7 +9,7 @@ namespace plexus::store {
 namespace {
 
 Error not_found(std::string_view id) {
-  return make_error(errc::tenant_not_found, "tenant " + to_hex(id));
+  return make_error(errc::tenant_not_found, "tenant " + tenant_layout::describe_id(id));
 }
 
 /// True when the tenant with this prefix holds any key (pack((P,)) itself included).
@@ -40,7 +40,9 @@ Result<void> Tenants::create(std::string_view id) {
       [&](Transaction& transaction) -> Result<void> {
         auto meta = tenant_layout::read_meta(transaction, id);
         if (!meta.ok()) return meta.error();
-        if (meta->has_value()) return make_error(errc::tenant_already_exists, "tenant " + to_hex(id));
+        if (meta->has_value()) {
+          return make_error(errc::tenant_already_exists, "tenant " + tenant_layout::describe_id(id));
+        }
         auto created = tenant_layout::create_entry(transaction, id);
         if (!created.ok()) return created.error();
         return {};
@@ -118,7 +120,7 @@ Result<void> Tenants::remove(std::string_view id) {
         if (!meta->has_value()) return {};
         auto data = has_data(transaction, tenant_layout::space_of(id, (*meta)->prefix));
         if (!data.ok()) return data.error();
-        if (*data) return make_error(errc::tenant_not_empty, "tenant " + to_hex(id));
+        if (*data) return make_error(errc::tenant_not_empty, "tenant " + tenant_layout::describe_id(id));
         return transaction.clear(tenant_layout::directory_key(id));
       },
       retry_);

@@ -33,7 +33,7 @@ std::int64_t now_unix_ms() {
 
 Error malformed_entry(std::string_view what, std::string_view id) {
   return make_error(errc::malformed_tuple,
-                    "tenant directory: " + std::string(what) + " for tenant " + to_hex(id));
+                    "tenant directory: " + std::string(what) + " for tenant " + describe_id(id));
 }
 
 /// The last allocated counter value (0 before the first tenant).
@@ -50,6 +50,13 @@ Result<std::int64_t> read_counter(Transaction& transaction) {
 }
 
 }  // namespace
+
+std::string describe_id(std::string_view id) {
+  for (const char c : id) {
+    if (c < 0x20 || c > 0x7e || c == '\'') return "hex " + to_hex(id);
+  }
+  return "'" + std::string(id) + "'";
+}
 
 std::string directory_key(std::string_view id) { return system_key({"tenant", Bytes{std::string(id)}}); }
 

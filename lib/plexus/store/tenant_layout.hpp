@@ -17,6 +17,9 @@ namespace plexus::store::tenant_layout {
 /// The first byte of every system key.
 inline constexpr char system_byte = '\xff';
 
+/// A tenant id for error details: "'acme'" when printable ASCII, else "hex 00ff...".
+std::string describe_id(std::string_view id);
+
 /// ff + pack(("tenant", Bytes id)).
 std::string directory_key(std::string_view id);
 /// [ff + pack(("tenant",)) + 00, ... + ff): every directory entry.

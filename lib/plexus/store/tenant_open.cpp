@@ -44,7 +44,8 @@ Result<std::int64_t> Tenants::apply_step(const TenantSpace& space, const Migrati
         auto meta = tenant_layout::read_meta(transaction, space.id);
         if (!meta.ok()) return meta.error();
         if (!meta->has_value() || (*meta)->prefix != space.prefix) {
-          return make_error(errc::tenant_not_found, "tenant " + to_hex(space.id) + " removed during migration");
+          return make_error(errc::tenant_not_found,
+                            "tenant " + tenant_layout::describe_id(space.id) + " removed during migration");
         }
         TenantMeta entry = **meta;
         // Another opener got here first: the step is in, nothing to do.

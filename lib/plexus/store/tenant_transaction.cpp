@@ -10,9 +10,9 @@ namespace plexus::store {
 namespace {
 
 Error outside(std::string_view what, std::string_view key, const TenantSpace& space) {
-  return make_error(errc::outside_tenant,
-                    std::string(what) + " " + to_hex(key) + " is outside tenant " + to_hex(space.id) + " [" +
-                        to_hex(space.key_begin) + ", " + to_hex(space.key_end) + ")");
+  return make_error(errc::outside_tenant, std::string(what) + " " + to_hex(key) + " is outside tenant " +
+                                             tenant_layout::describe_id(space.id) + " [" + to_hex(space.key_begin) +
+                                             ", " + to_hex(space.key_end) + ")");
 }
 
 /// key_begin <= key < key_end, where key_end is key_begin + ff.
@@ -159,7 +159,7 @@ Result<void> Tenant::check_alive(Transaction& transaction) const {
   auto meta = tenant_layout::read_meta(transaction, space_->id);
   if (!meta.ok()) return meta.error();
   if (!meta->has_value() || (*meta)->prefix != space_->prefix) {
-    return make_error(errc::tenant_not_found, "tenant " + to_hex(space_->id) + " was removed");
+    return make_error(errc::tenant_not_found, "tenant " + tenant_layout::describe_id(space_->id) + " was removed");
   }
   return {};
 }
