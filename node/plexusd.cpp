@@ -73,6 +73,10 @@ void add_flags(Flags& f) {
   f.option("--join", &NodeOptions::join, "IP:PORT or node spec JSON of a member to join (repeatable)");
   f.option("--data-dir", &NodeOptions::data_dir, "keeps the membership, so a restart rejoins without --join");
   f.option("--channel", &NodeOptions::channels, "NAME:PARALLELISM[:monotonic] (repeatable)");
+  f.option("--datastore", &NodeOptions::datastore,
+           "NAME=lmdb:PATH or NAME=postgres:CONNINFO (repeatable; default main=lmdb:DATA_DIR/store/main)");
+  f.option("--datastore-pool-size", &NodeOptions::datastore_pool_size, "connections per PostgreSQL datastore");
+  f.option("--lmdb-map-size-mb", &NodeOptions::lmdb_map_size_mb, "initial sparse map size of each LMDB datastore");
   f.flag("--insecure", &NodeOptions::insecure, "plaintext frames (benchmarks/debugging only; all nodes must agree)");
   f.option("--heartbeat-ms", &NodeOptions::heartbeat_ms, "peer heartbeat interval");
   f.option("--peer-timeout-ms", &NodeOptions::peer_timeout_ms, "a member not heard from this long is down");

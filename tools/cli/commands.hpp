@@ -42,5 +42,7 @@ struct GlobalOptions {
 std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global);
 /// `plexus presence ...` (presence_commands.cpp).
 void add_presence_commands(CLI::App& app, std::vector<Command>& out);
+/// `plexus keyspace ...` and `plexus kv ...` (store_commands.cpp).
+void add_store_commands(CLI::App& app, std::vector<Command>& out);
 
 }  // namespace plexus::tools

@@ -48,7 +48,10 @@ Result<Node> start_node(const fs::path& plexusd, const fs::path& dir, const std:
                         const std::vector<std::string>& joins, const std::string& token) {
   std::vector<std::string> argv = {plexusd.string(), "--name", name, "--listen", "127.0.0.1:0",
                                    "--admin", "127.0.0.1:0", "--secret-file", (dir / "cluster.key").string(),
-                                   "--data-dir", (dir / name).string()};
+                                   "--data-dir", (dir / name).string(),
+                                   // One LMDB datastore shared by every node (LMDB is multi-process), so any
+                                   // node can open any tenant key space.
+                                   "--datastore", "main=lmdb:" + (dir / "store" / "main").string()};
   for (const auto& j : joins) argv.insert(argv.end(), {"--join", j});
   auto child = tools::Child::spawn(argv);
   if (!child) return child.error();
@@ -116,6 +119,7 @@ void print_header(const std::vector<Node>& nodes, const fs::path& dir) {
   }
   std::cout << "Try: build/release/tools/plexus --admin " << nodes.front().admin << " --secret-file "
             << (dir / "cluster.key").string() << " --pretty members\n"
+            << "     and a key space: ... keyspace create acme; ... kv set acme '[\"users\", 1]' alice  (README)\n"
             << "Ctrl-C stops every node.\n\n"
             << std::flush;
 }

@@ -8,6 +8,7 @@
 #include "plexus/node/admin_server.hpp"
 #include "plexus/node/presence_host.hpp"
 #include "plexus/node/sink.hpp"
+#include "plexus/store/datastore.hpp"
 
 namespace plexus::node {
 namespace {
@@ -162,6 +163,45 @@ void render_local(Exposition& e, AdminServer& admin) {
   }
 }
 
+// Per datastore: transactions by outcome, conflicts, retries, bytes, commit latency.
+void render_store(Exposition& e, const store::Datastores& stores) {
+  const auto all = stores.all();
+  const auto per_store = [&](const char* name, const char* type, const char* help, auto value_of) {
+    e.family(name, type, help);
+    for (const auto& d : all) e.sample(name, {{"datastore", d->spec.name}}, value_of(d->database->stats()));
+  };
+  e.family("plexus_store_transactions_total", "counter", "Transactions by outcome: committed, conflict, failed.");
+  for (const auto& d : all) {
+    const auto& s = d->database->stats();
+    e.sample("plexus_store_transactions_total", {{"datastore", d->spec.name}, {"outcome", "committed"}},
+             s.transactions_committed.load());
+    e.sample("plexus_store_transactions_total", {{"datastore", d->spec.name}, {"outcome", "conflict"}}, s.conflicts.load());
+    e.sample("plexus_store_transactions_total", {{"datastore", d->spec.name}, {"outcome", "failed"}},
+             s.transactions_failed.load());
+  }
+  per_store("plexus_store_transactions_started_total", "counter", "Transactions begun.",
+            [](const store::Stats& s) { return s.transactions_started.load(); });
+  per_store("plexus_store_retries_total", "counter", "Transactions re-run by run() after a conflict.",
+            [](const store::Stats& s) { return s.retries.load(); });
+  per_store("plexus_store_read_bytes_total", "counter", "Key and value bytes read.",
+            [](const store::Stats& s) { return s.bytes_read.load(); });
+  per_store("plexus_store_written_bytes_total", "counter", "Key and value bytes written by committed transactions.",
+            [](const store::Stats& s) { return s.bytes_written.load(); });
+  const char* h = "plexus_store_commit_latency_microseconds";
+  e.family(h, "histogram", "Commit latency of read-write transactions, microseconds.");
+  for (const auto& d : all) {
+    const auto& s = d->database->stats();
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < s.commit_latency_buckets.size(); ++i) {
+      cumulative += s.commit_latency_buckets[i].load();
+      const auto le = i < s.commit_latency_bounds_us.size() ? std::to_string(s.commit_latency_bounds_us[i]) : "+Inf";
+      e.sample(std::string(h) + "_bucket", {{"datastore", d->spec.name}, {"le", le}}, cumulative);
+    }
+    e.sample(std::string(h) + "_sum", {{"datastore", d->spec.name}}, s.commit_latency_us_sum.load());
+    e.sample(std::string(h) + "_count", {{"datastore", d->spec.name}}, s.commit_latency_count.load());
+  }
+}
+
 void render_presence(Exposition& e, const Snapshot::Presence& p) {
   const auto gauge = [&e](const char* name, const char* help, std::uint64_t value) {
     e.family(name, "gauge", help).sample(name, {}, value);
@@ -241,6 +281,7 @@ void add_metrics_routes(AdminServer& admin) {
       render_traffic(e, s);
       render_local(e, admin);
       if (s.presence) render_presence(e, *s.presence);
+      if (admin.state().datastores) render_store(e, *admin.state().datastores);
       return Reply{200, e.text(), "text/plain; version=0.0.4; charset=utf-8"};
     });
   });

@@ -155,6 +155,7 @@ void AdminServer::start(NodeState state) {
   add_messaging_routes(*this);
   add_metrics_routes(*this);
   add_presence_routes(*this);
+  add_store_routes(*this);
   thread_ = std::thread([this] { server_.listen_after_bind(); });
 }
 
@@ -187,6 +188,20 @@ httplib::Server::Handler AdminServer::wrap(Route route) {
 void AdminServer::get(const std::string& pattern, Route route) { server_.Get(pattern, wrap(std::move(route))); }
 void AdminServer::post(const std::string& pattern, Route route) { server_.Post(pattern, wrap(std::move(route))); }
 void AdminServer::del(const std::string& pattern, Route route) { server_.Delete(pattern, wrap(std::move(route))); }
+
+Reply AdminServer::blocking(const std::function<Reply()>& fn) {
+  if (outcome_waits_.fetch_add(1) >= outcome_waits_max) {
+    outcome_waits_.fetch_sub(1);
+    return error_reply(429, "too_many_waits",
+                       std::to_string(outcome_waits_max) + " requests already wait for a datastore or an outcome, "
+                       "the most at once; nothing was done: retry later");
+  }
+  struct Release {
+    std::atomic<std::size_t>* counter;
+    ~Release() { counter->fetch_sub(1); }
+  } release{&outcome_waits_};
+  return fn();
+}
 
 Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait, Wait kind) {
   if (kind == Wait::outcome) {

@@ -27,6 +27,10 @@
 #include "plexus/core/result.hpp"
 #include "plexus/peer/peer_service.hpp"
 
+namespace plexus::store {
+class Datastores;
+}
+
 namespace plexus::node {
 
 class Sink;
@@ -94,6 +98,7 @@ struct NodeState {
   std::function<void()> on_left;  ///< run on the io thread after this node left by an admin call
   ListenAddr admin;
   std::shared_ptr<PresenceHost> presence;  ///< null with --presence-disabled; used on the io thread only
+  std::shared_ptr<store::Datastores> datastores;  ///< the node's datastores; called off the io thread only
 };
 
 class AdminServer {
@@ -135,6 +140,10 @@ class AdminServer {
               Wait kind = Wait::brief);
   /// Run `fn` on the io thread and answer what it returns.
   Reply on_io_now(std::function<Reply(peer::PeerService&)> fn);
+  /// Run `fn` on this request's own thread: work that blocks, such as a
+  /// datastore call. Counted against outcome_waits_max (429 beyond it), so
+  /// one thread always stays free for status and the io-thread routes.
+  Reply blocking(const std::function<Reply()>& fn);
 
   [[nodiscard]] NodeState& state() noexcept { return state_; }
   /// Requests answered so far, by HTTP status.
@@ -161,5 +170,8 @@ void add_membership_routes(AdminServer& admin);
 void add_messaging_routes(AdminServer& admin);
 void add_metrics_routes(AdminServer& admin);
 void add_presence_routes(AdminServer& admin);
+/// Tenant key spaces (admin_store.cpp) and their keys (admin_kv.cpp).
+void add_store_routes(AdminServer& admin);
+void add_kv_routes(AdminServer& admin);
 
 }  // namespace plexus::node

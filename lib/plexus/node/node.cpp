@@ -28,6 +28,7 @@ struct Node::Impl {
   std::unique_ptr<AdminServer> admin;
   std::function<void()> on_finished;
   std::shared_ptr<PresenceHost> presence;
+  std::shared_ptr<store::Datastores> datastores;
   bool finished = false;
 
   void finish() {
@@ -102,6 +103,14 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));
   if (!admin) return admin.error();
   impl->admin = std::move(*admin);
+  // Before the peer service: a datastore that cannot open stops the start
+  // before this node is seen by any other.
+  auto datastores = store::Datastores::open(settings.datastores, settings.datastore_options);
+  if (!datastores) return datastores.error();
+  impl->datastores = std::move(*datastores);
+  for (const auto& d : impl->datastores->all()) {
+    spdlog::info("datastore {}: {} ({})", d->spec.name, store::describe(d->spec), d->database->backend_kind());
+  }
   auto service = peer::PeerService::start(io.get_executor(), settings.peer);
   if (!service) {
     const auto& e = service.error();
@@ -130,7 +139,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
                                  spdlog::info("left the cluster: stopping");
                                  raw->finish();
                                },
-                               impl->admin->address(), impl->presence});
+                               impl->admin->address(), impl->presence, impl->datastores});
   spdlog::info("node {} listening on {}, admin API on {}", settings.peer.name,
                to_string(impl->service->spec().listen_addrs.front()), to_string(impl->admin->address()));
   return std::unique_ptr<Node>(new Node(std::move(impl)));

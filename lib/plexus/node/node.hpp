@@ -24,6 +24,7 @@
 #include "plexus/peer/peer_service.hpp"
 #include "plexus/presence/types.hpp"
 #include "plexus/secure/cluster_key.hpp"
+#include "plexus/store/datastore.hpp"
 #include "plexus/transport/run_loop.hpp"
 
 namespace plexus::node {
@@ -41,6 +42,13 @@ struct NodeOptions {
   std::vector<std::string> join;  ///< HOST:PORT or node spec JSON
   std::string data_dir;
   std::vector<std::string> channels;  ///< NAME:PARALLELISM[:monotonic][:bulk]
+  /// NAME=lmdb:PATH or NAME=postgres:CONNINFO (docs/store.md); a datastore
+  /// `main` on LMDB in data_dir/store/main is added unless one is named main.
+  std::vector<std::string> datastore;
+  /// Connections per PostgreSQL datastore.
+  int datastore_pool_size = 8;
+  /// Initial (sparse) map size of each LMDB datastore, MiB; grown when full.
+  int lmdb_map_size_mb = 16 * 1024;
   bool insecure = false;
   int heartbeat_ms = 500;
   int peer_timeout_ms = 2000;
@@ -110,6 +118,9 @@ struct Settings {
   presence::Options presence;
   std::size_t presence_owners_max = 0;
   peer::Millis presence_lease_max{0};
+  /// The datastores the node opens at start, and their shared settings.
+  std::vector<store::DatastoreSpec> datastores;
+  store::DatastoreOptions datastore_options;
 };
 
 /// Check every option (reads the key file, creates and probes the data

@@ -232,6 +232,32 @@ Result<void> resolve_presence(const NodeOptions& o, Settings& settings) {
   return {};
 }
 
+Result<void> resolve_datastores(const NodeOptions& o, Settings& settings) {
+  for (const auto& text : o.datastore) {
+    auto spec = store::parse_datastore_spec(text, fs::current_path());
+    if (!spec) return flag_error("--datastore", reason(spec.error()));
+    for (const auto& other : settings.datastores) {
+      if (other.name == spec->name) return flag_error("--datastore", "'" + spec->name + "' is given twice");
+    }
+    settings.datastores.push_back(std::move(*spec));
+  }
+  const bool has_main = std::any_of(settings.datastores.begin(), settings.datastores.end(),
+                                    [](const auto& d) { return d.name == store::default_datastore; });
+  if (!has_main && !o.data_dir.empty()) {
+    settings.datastores.push_back(store::DatastoreSpec{std::string(store::default_datastore), store::BackendKind::lmdb,
+                                                       (fs::path(o.data_dir) / "store" / "main").string()});
+  }
+  if (o.datastore_pool_size < 1 || o.datastore_pool_size > 256) {
+    return flag_error("--datastore-pool-size", "must be 1..256, got " + std::to_string(o.datastore_pool_size));
+  }
+  if (o.lmdb_map_size_mb < 1 || o.lmdb_map_size_mb > 64 * 1024 * 1024) {
+    return flag_error("--lmdb-map-size-mb", "must be 1..67108864, got " + std::to_string(o.lmdb_map_size_mb));
+  }
+  settings.datastore_options.postgres_pool_size = std::size_t(o.datastore_pool_size);
+  settings.datastore_options.lmdb_map_size_bytes = std::size_t(o.lmdb_map_size_mb) << 20;
+  return {};
+}
+
 }  // namespace
 
 Result<Settings> resolve(const NodeOptions& o) {
@@ -262,6 +288,7 @@ Result<Settings> resolve(const NodeOptions& o) {
     if (auto ok = check_data_dir(o.data_dir); !ok) return ok.error();
     settings.peer.data_dir = o.data_dir;
   }
+  if (auto ok = resolve_datastores(o, settings); !ok) return ok.error();
   return settings;
 }
 
