@@ -65,7 +65,7 @@ void add_keyspace_routes(AdminServer& admin) {
       auto page = d.tenants->list(after, limit);
       if (!page) return store_error(page.error());
       json out{{"datastore", d.spec.name}, {"tenants", page->ids}};
-      out["next"] = page->next ? json(*page->next) : json(nullptr);
+      out["next"] = page->more && !page->ids.empty() ? json(page->ids.back()) : json(nullptr);
       return json_reply(out);
     });
   });

@@ -99,7 +99,8 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
     spdlog::warn("TEST ONLY: --test-only-disable-dedupe is set: retransmitted messages are delivered twice");
   }
   auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
-                                          std::make_shared<EchoCounters>(), nullptr, std::move(on_finished), nullptr});
+                                          std::make_shared<EchoCounters>(), nullptr, std::move(on_finished), nullptr,
+                                          nullptr});
   auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));
   if (!admin) return admin.error();
   impl->admin = std::move(*admin);

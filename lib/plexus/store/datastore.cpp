@@ -41,7 +41,7 @@ Result<std::unique_ptr<Backend>> open_backend(const DatastoreSpec& spec, const D
   }
   PostgresOptions postgres;
   postgres.conninfo = spec.location;
-  postgres.pool_size = options.postgres_pool_size;
+  postgres.pool_size_max = options.postgres_pool_size;
   return open_postgres(postgres);
 }
 
