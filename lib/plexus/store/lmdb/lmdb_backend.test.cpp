@@ -241,6 +241,29 @@ TEST_CASE("a transaction begun on one thread is used and committed on others (MD
   CHECK(**check->get("k2") == "v2");
 }
 
+TEST_CASE("a full reader table is unavailable, naming max_readers, and frees up as transactions end") {
+  TempDir dir;
+  auto options = testing::options_at(dir.path);
+  options.max_readers = 4;  // LMDB rounds up to fill the lock file's page
+  auto opened = testing::open_database(options);
+  REQUIRE(opened.db);
+  unsigned slots = 0;
+  REQUIRE(mdb_env_get_maxreaders(lmdb_env(*opened.backend), &slots) == 0);
+  REQUIRE(slots < 1'000);
+  std::vector<Transaction> open;
+  for (unsigned i = 0; i < slots; ++i) {
+    auto t = opened.db->begin(Mode::snapshot);
+    REQUIRE(t.ok());
+    open.push_back(std::move(*t));
+  }
+  auto refused = opened.db->begin(Mode::snapshot);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(is(refused.error(), errc::unavailable));
+  CHECK(refused.error().detail.find("max_readers") != std::string::npos);
+  open.pop_back();
+  CHECK(opened.db->begin(Mode::snapshot).ok());
+}
+
 TEST_CASE("bad options are invalid_option, an unusable path is backend_error") {
   LmdbOptions options;
   CHECK(is(open_lmdb(options).error(), errc::invalid_option));
