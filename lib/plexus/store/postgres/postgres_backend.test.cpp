@@ -132,15 +132,17 @@ TEST_CASE("ranges are half-open, honour the limit in both directions and say whe
 
 TEST_CASE("buffered writes go out in one round trip with the next read, which sees them") {
   TestTable table;
+  const auto at_start = postgres::round_trips(table.backend());
   auto t = begin(table.backend());
   const auto before = postgres::round_trips(table.backend());
+  CHECK(before == at_start + 1);  // BEGIN and the snapshot
   for (int i = 0; i < 100; ++i) REQUIRE(t->set("k" + std::to_string(1000 + i), std::to_string(i)).ok());
   REQUIRE(t->clear("k1050").ok());
   REQUIRE(t->clear_range("k1090", "k1095").ok());
   CHECK(postgres::round_trips(table.backend()) == before);  // nothing sent yet
   auto rows = t->get_range("k", "l", 1'000, false);
   REQUIRE(rows.ok());
-  CHECK(postgres::round_trips(table.backend()) == before + 1);  // BEGIN, 102 writes and the read
+  CHECK(postgres::round_trips(table.backend()) == before + 1);  // 102 writes and the read
   CHECK(rows->rows.size() == 100 - 1 - 5);
   CHECK(get(*t, "k1050") == std::nullopt);
   CHECK(get(*t, "k1099") == "99");
@@ -151,10 +153,17 @@ TEST_CASE("buffered writes go out in one round trip with the next read, which se
   REQUIRE(t->set("last", "x").ok());
   const auto before_commit = postgres::round_trips(table.backend());
   commit(*t);
-  CHECK(postgres::round_trips(table.backend()) == before_commit + 1);  // the write and COMMIT together
+  // The read validation (read_set.hpp), then the write and COMMIT together.
+  CHECK(postgres::round_trips(table.backend()) == before_commit + 2);
   auto after = begin(table.backend(), Mode::snapshot);
   CHECK(get(*after, "last") == "x");
   CHECK(get(*after, "k1000") == "0");
+  // Blind writes: begin, then every write and COMMIT in one round trip.
+  const auto blind_start = postgres::round_trips(table.backend());
+  auto blind = begin(table.backend());
+  for (int i = 0; i < 50; ++i) REQUIRE(blind->set("b" + std::to_string(i), "x").ok());
+  commit(*blind);
+  CHECK(postgres::round_trips(table.backend()) == blind_start + 2);
 }
 
 TEST_CASE("a key at the backend's limit is stored; one byte more is refused without closing the transaction") {
