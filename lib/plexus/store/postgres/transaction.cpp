@@ -84,7 +84,7 @@ Result<void> PgTransaction::check_key(std::string_view key) const {
   return {};
 }
 
-Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
+std::vector<Statement> PgTransaction::pending_statements() const {
   std::vector<Statement> statements;
   statements.reserve(pending_.size() + 2);
   if (!begun_) {
@@ -104,14 +104,20 @@ Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool com
         break;
     }
   }
+  return statements;
+}
+
+Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
+  std::vector<Statement> statements = pending_statements();
   const std::size_t last_index = statements.size();
   if (last) statements.push_back(*last);
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
   Reply reply = connection_->round_trip(statements, Clock::now() + shared_->reply_timeout);
   // A pooled connection the server closed without our noticing (a restart)
   // fails the first round trip; as nothing of the transaction was seen or
-  // committed yet, it runs once more on a fresh connection.
-  if (reply.error && reply.connection_lost && !begun_ && !(commits && reply.sent)) {
+  // committed yet, it runs once more on a fresh connection. A server that
+  // did not answer in time is not asked twice.
+  if (reply.error && reply.connection_lost && !connection_->timed_out() && !begun_ && !(commits && reply.sent)) {
     shared_->pool->release(std::move(connection_));
     auto fresh = shared_->pool->acquire();
     if (!fresh.ok()) {

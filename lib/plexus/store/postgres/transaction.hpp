@@ -76,6 +76,8 @@ class PgTransaction final : public BackendTransaction {
   /// COMMIT), in one round trip. Returns `last`'s result; on error the
   /// transaction is over and its connection back in the pool.
   Result<PgResult> exchange(std::optional<Statement> last, bool commits);
+  /// BEGIN (if not sent yet) and the buffered writes, as statements.
+  [[nodiscard]] std::vector<Statement> pending_statements() const;
   Result<void> usable() const;
   Result<void> check_key(std::string_view key) const;
   Result<void> buffer(Write write);
