@@ -1,10 +1,15 @@
 // Conformance, part 2: serializability between transactions — lost updates
 // and write skew are refused with `conflict`, range reads conflict with
-// inserts into their span, run() retries to success, and two processes
-// incrementing one counter through run() lose no increment.
+// inserts into their span, run() retries to success, two processes
+// incrementing one counter through run() lose no increment, and concurrent
+// transfers keep a total that every snapshot sees whole.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "plexus/store/conformance_support.hpp"
 
@@ -139,6 +144,73 @@ TEST_CASE("a limited reverse range read conflicts with an insert past the first 
   CHECK(last_two->more);
   REQUIRE(put(*db, "q/5", "x").ok());  // after q/4: inside what the reverse read covered
   CHECK(conflicted(set_and_commit(*head, "taken", "q/3 q/4")));
+}
+
+TEST_CASE("concurrent transfers between accounts keep the total, and every snapshot sees it whole") {
+  CONFORMANCE_FIXTURE(fx);
+  auto db = Fixture::fresh();
+  REQUIRE(db);
+  constexpr int accounts = 8;
+  constexpr long balance = 1'000;
+  REQUIRE(db->run([&](Transaction& t) -> Result<void> {
+               for (int a = 0; a < accounts; ++a) {
+                 if (auto ok = t.set("acct/" + std::to_string(a), std::to_string(balance)); !ok) return ok;
+               }
+               return {};
+             }).ok());
+  auto total_of = [](const RangeResult& rows) {
+    long total = 0;
+    for (const auto& row : rows.rows) total += std::stol(row.value);
+    return total;
+  };
+  constexpr int writers = 4;
+  constexpr int transfers = 150;
+  std::atomic<int> failures{0};
+  std::atomic<int> writers_done{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937 random(static_cast<unsigned>(w));
+      for (int i = 0; i < transfers; ++i) {
+        const int from = static_cast<int>(random() % accounts);
+        const int to = static_cast<int>((from + 1 + random() % (accounts - 1)) % accounts);
+        const long amount = static_cast<long>(random() % 50);
+        auto ok = db->run(
+            [&](Transaction& t) -> Result<void> {
+              // Reads the whole range (so range validation is in play) and
+              // refuses to overdraw: serializability keeps every balance >= 0.
+              auto rows = t.get_range("acct/", "acct0");
+              if (!rows) return rows.error();
+              const long from_balance = std::stol(rows->rows[static_cast<std::size_t>(from)].value);
+              const long to_balance = std::stol(rows->rows[static_cast<std::size_t>(to)].value);
+              if (from_balance < amount) return {};
+              if (auto set = t.set("acct/" + std::to_string(from), std::to_string(from_balance - amount)); !set) {
+                return set;
+              }
+              return t.set("acct/" + std::to_string(to), std::to_string(to_balance + amount));
+            },
+            RetryOptions{.attempts_max = 10'000});
+        if (!ok) ++failures;
+      }
+      ++writers_done;
+    });
+  }
+  // Snapshots taken while the writers run must each see the same total.
+  // (CHECK, not REQUIRE, while the writer threads run: they are joined below.)
+  bool whole = true;
+  for (int snapshots = 0; whole && writers_done.load() < writers && snapshots < 100'000; ++snapshots) {
+    auto t = db->begin(Mode::snapshot);
+    auto rows = t.ok() ? t->get_range("acct/", "acct0") : Result<RangeResult>(t.error());
+    whole = rows.ok() && rows->rows.size() == accounts && total_of(*rows) == accounts * balance;
+  }
+  CHECK(whole);
+  for (auto& thread : threads) thread.join();
+  CHECK(failures.load() == 0);
+  auto t = db->begin(Mode::snapshot);
+  auto rows = t->get_range("acct/", "acct0");
+  REQUIRE(rows.ok());
+  CHECK(total_of(*rows) == accounts * balance);
+  for (const auto& row : rows->rows) CHECK(std::stol(row.value) >= 0);
 }
 
 TEST_CASE("two processes each incrementing one counter 10,000 times through run() end at 20,000") {

@@ -97,8 +97,13 @@ TEST_CASE("a transaction older than transaction_age_max is transaction_too_old o
   CHECK(fails_with(reading->get("k"), errc::transaction_too_old));
   CHECK(fails_with(reading->get("k"), errc::transaction_closed));
   CHECK(fails_with(committing->commit(), errc::transaction_too_old));
-  auto t = db->begin(Mode::snapshot);
-  CHECK_FALSE(t->get("k")->has_value());
+  // Checks go through a handle with the default age, so a loaded machine cannot fail them.
+  auto checker = Fixture::reopen();
+  REQUIRE(checker);
+  {
+    auto t = checker->begin(Mode::snapshot);
+    CHECK_FALSE(t->get("k")->has_value());
+  }
   // run() retries transaction_too_old like a conflict.
   int attempts = 0;
   auto outcome = db->run([&](Transaction& tx) -> Result<void> {
@@ -106,7 +111,9 @@ TEST_CASE("a transaction older than transaction_age_max is transaction_too_old o
     return tx.set("k", "second try");
   });
   CHECK(outcome.ok());
-  CHECK(attempts == 2);
+  CHECK(attempts >= 2);
+  auto t = checker->begin(Mode::snapshot);
+  CHECK(**t->get("k") == "second try");
 }
 
 TEST_CASE("a write in a snapshot transaction is read_only and leaves the snapshot usable") {

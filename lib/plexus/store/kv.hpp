@@ -81,8 +81,9 @@ struct Stats {
   std::array<std::atomic<std::uint64_t>, 13> commit_latency_buckets{};
 };
 
-/// A transaction. Move-only; destroying it uncommitted cancels it. Reads see
-/// the transaction's own writes. Every key (set, clear, get) is at most
+/// A transaction. Move-only; destroying it uncommitted cancels it; it must
+/// end before its Database is destroyed. Reads see the transaction's own
+/// writes. Every key (set, clear, get) is at most
 /// Limits::key_bytes_max bytes; a range bound may be one byte longer, so that
 /// `key + '\0'` (the first key after `key`) is always a valid bound.
 /// Errors that refuse one call's arguments before anything happens

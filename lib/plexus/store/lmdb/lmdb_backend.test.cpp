@@ -98,6 +98,41 @@ TEST_CASE("many threads committing at once share LMDB write transactions (group 
   CHECK(t->get_range("w", "x")->rows.size() == threads * commits_per_thread);
 }
 
+TEST_CASE("threads incrementing one counter through run() lose nothing, also when a batch holds several") {
+  TempDir dir;
+  auto opened = testing::open_database(testing::options_at(dir.path));
+  REQUIRE(opened.db);
+  constexpr int threads = 8;
+  constexpr int increments = 250;
+  std::latch start(threads);
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < increments; ++i) {
+        auto ok = opened.db->run(
+            [](Transaction& t) -> Result<void> {
+              auto current = t.get("counter");
+              if (!current) return current.error();
+              return t.set("counter", std::to_string((*current ? std::stol(**current) : 0) + 1));
+            },
+            RetryOptions{.attempts_max = 10'000});
+        if (!ok) ++failures;
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  CHECK(failures.load() == 0);
+  auto t = opened.db->begin(Mode::snapshot);
+  CHECK(**t->get("counter") == std::to_string(threads * increments));
+  const auto counters = opened.counters();
+  CHECK(counters.transactions_committed == threads * increments);
+  MESSAGE("one counter, " << threads << " threads: " << counters.conflicts << " conflicts, "
+                          << counters.batches_committed << " LMDB commits for " << counters.transactions_committed
+                          << " transactions");
+}
+
 TEST_CASE("durable commits survive closing and reopening the environment") {
   TempDir dir;
   {
@@ -204,6 +239,29 @@ TEST_CASE("a transaction begun on one thread is used and committed on others (MD
   CHECK(committed.ok());
   auto check = opened.db->begin(Mode::snapshot);
   CHECK(**check->get("k2") == "v2");
+}
+
+TEST_CASE("a full reader table is unavailable, naming max_readers, and frees up as transactions end") {
+  TempDir dir;
+  auto options = testing::options_at(dir.path);
+  options.max_readers = 4;  // LMDB rounds up to fill the lock file's page
+  auto opened = testing::open_database(options);
+  REQUIRE(opened.db);
+  unsigned slots = 0;
+  REQUIRE(mdb_env_get_maxreaders(lmdb_env(*opened.backend), &slots) == 0);
+  REQUIRE(slots < 1'000);
+  std::vector<Transaction> open;
+  for (unsigned i = 0; i < slots; ++i) {
+    auto t = opened.db->begin(Mode::snapshot);
+    REQUIRE(t.ok());
+    open.push_back(std::move(*t));
+  }
+  auto refused = opened.db->begin(Mode::snapshot);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(is(refused.error(), errc::unavailable));
+  CHECK(refused.error().detail.find("max_readers") != std::string::npos);
+  open.pop_back();
+  CHECK(opened.db->begin(Mode::snapshot).ok());
 }
 
 TEST_CASE("bad options are invalid_option, an unusable path is backend_error") {

@@ -1,8 +1,10 @@
 // The LMDB backend across processes: two processes with one environment open
 // see each other's commits and adopt each other's map growth, a process
 // killed while it held a snapshot leaves a reader slot that the next open
-// frees, and durable commits of a killed process are all there.
+// frees, durable commits of a killed process are all there, and a commit
+// stuck behind another process's write lock answers within commit_wait_max.
 #include <doctest/doctest.h>
+#include <lmdb.h>
 
 #include "plexus/store/conformance_support.hpp"
 #include "plexus/store/lmdb/lmdb_test_support.hpp"
@@ -111,6 +113,47 @@ TEST_CASE("a reader slot left by a killed process is freed by the next open (mdb
   CHECK(**t->get("k") == "v");
   REQUIRE(testing::report(keeper->to_child, 1));
   CHECK(testing::wait_exit(*keeper, testing::after(report_wait)) == 0);
+}
+
+TEST_CASE("a commit behind another process's write lock answers commit_unknown_result in time, then applies") {
+  TempDir dir;
+  const std::string path = dir.path;
+  auto child = testing::spawn([&](int report_fd, int command_fd) -> int {
+    auto backend = open_lmdb(testing::options_at(path));
+    if (!backend) return 2;
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(lmdb_env(**backend), nullptr, 0, &txn) != 0) return 3;  // holds LMDB's write lock
+    testing::report(report_fd, 1);
+    const bool told = testing::read_report(command_fd, testing::after(report_wait)).has_value();
+    mdb_txn_abort(txn);
+    return told ? 0 : 4;
+  });
+  REQUIRE(child);
+  REQUIRE(testing::read_report(child->from_child, testing::after(report_wait)) == 1u);
+
+  auto options = testing::options_at(path);
+  options.commit_wait_max = std::chrono::milliseconds(200);
+  auto opened = testing::open_database(options);
+  REQUIRE(opened.db);
+  auto stuck = opened.db->begin();
+  REQUIRE(stuck->set("stuck", "applied later").ok());
+  auto outcome = stuck->commit();
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(is(outcome.error(), errc::commit_unknown_result));
+
+  REQUIRE(testing::report(child->to_child, 1));
+  CHECK(testing::wait_exit(*child, testing::after(report_wait)) == 0);
+  // The writer answers in queue order: once a later commit is answered, the
+  // stuck one was applied. Each try waits at most commit_wait_max.
+  bool answered = false;
+  for (int tries = 0; tries < 100 && !answered; ++tries) {
+    auto later = put(*opened.db, "after", "x");
+    answered = later.ok();
+    if (!answered) REQUIRE(is(later.error(), errc::commit_unknown_result));
+  }
+  REQUIRE(answered);
+  auto t = opened.db->begin(Mode::snapshot);
+  CHECK(**t->get("stuck") == "applied later");
 }
 
 TEST_CASE("with durable commits, a process killed mid-stream loses no acknowledged commit") {
