@@ -164,6 +164,7 @@ Result<void> Connection::await_result(Clock::time_point deadline) {
       return lost("while reading");
     }
   }
+  timed_out_ = true;
   return lost("(no reply within reply_timeout)");
 }
 

@@ -91,6 +91,8 @@ class Connection {
   /// closed by the server while idle (checked without blocking).
   bool probe();
   [[nodiscard]] bool broken() const noexcept { return broken_; }
+  /// The connection broke because the server did not answer by a deadline.
+  [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
   /// True when the server is outside any transaction block.
   [[nodiscard]] bool idle() const noexcept;
   /// "host=h port=p dbname=d user=u", for error details.
@@ -109,6 +111,7 @@ class Connection {
   PGconn* conn_;
   const ConnectSpec* spec_;
   bool broken_ = false;
+  bool timed_out_ = false;
 };
 
 /// The store error for a failed statement's result: SQLSTATE 40001 and 40P01

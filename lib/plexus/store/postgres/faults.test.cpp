@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -53,6 +54,7 @@ void works_again(Backend& backend, std::string_view key, std::optional<std::stri
 }  // namespace
 
 TEST_CASE("an exhausted pool fails begin() with unavailable after pool_wait_timeout, not later") {
+  // Proves the pool's wait is bounded: begin() on a full pool fails with unavailable after pool_wait_timeout.
   TestTable table([](PostgresOptions& o) {
     o.pool_size_max = 2;
     o.pool_wait_timeout = 300ms;
@@ -72,6 +74,7 @@ TEST_CASE("an exhausted pool fails begin() with unavailable after pool_wait_time
 }
 
 TEST_CASE("waiters beyond pool_waiters_max are refused at once; a waiter gets a released connection") {
+  // Proves the waiter bound refuses at once, and that a waiting begin() gets a connection given back.
   TestTable none_may_wait([](PostgresOptions& o) {
     o.pool_size_max = 1;
     o.pool_waiters_max = 0;
@@ -98,6 +101,7 @@ TEST_CASE("waiters beyond pool_waiters_max are refused at once; a waiter gets a 
 }
 
 TEST_CASE("a session terminated mid-transaction gives unavailable; the next transaction reconnects") {
+  // Proves a killed session surfaces as unavailable (never a hang) and the pool replaces the connection.
   TestTable table;
   seed(table.backend(), "k", "before");
   auto t = begin(table.backend());
@@ -113,6 +117,7 @@ TEST_CASE("a session terminated mid-transaction gives unavailable; the next tran
 }
 
 TEST_CASE("a server restart mid-transaction gives unavailable; the next transaction reconnects") {
+  // Proves a real server restart surfaces as unavailable and the next transaction reconnects by itself.
   const std::string restart = postgres::test::restart_command();
   if (restart.empty()) {
     MESSAGE("PLEXUS_TEST_POSTGRES_RESTART not set: the server is not ours to restart; skipped");
@@ -131,6 +136,7 @@ TEST_CASE("a server restart mid-transaction gives unavailable; the next transact
 }
 
 TEST_CASE("a connection lost while the server runs COMMIT gives commit_unknown_result") {
+  // Proves a connection lost inside COMMIT is reported as commit_unknown_result, not as a plain failure.
   TestTable table;
   const std::string name = table.options().table;
   // A deferred trigger makes COMMIT of the key "stall" sleep on the server,
@@ -161,4 +167,39 @@ TEST_CASE("a connection lost while the server runs COMMIT gives commit_unknown_r
   postgres::test::admin_query("DROP TRIGGER stall ON " + table.qualified());
   postgres::test::admin_query("DROP FUNCTION public." + name + "_stall()");
   works_again(table.backend(), "other", std::nullopt);
+}
+
+TEST_CASE("a server process that stops answering mid-transaction gives unavailable after reply_timeout") {
+  // Proves the reply wait is bounded: a frozen server (SIGSTOP) ends in unavailable, not a hang.
+  if (postgres::test::restart_command().empty()) {
+    MESSAGE("PLEXUS_TEST_POSTGRES_RESTART not set: the server is not ours to freeze; skipped");
+    return;
+  }
+  TestTable table([](PostgresOptions& o) {
+    o.pool_size_max = 1;
+    o.reply_timeout = 500ms;
+  });
+  seed(table.backend(), "k", "v");
+  auto t = begin(table.backend());
+  const std::string pid_text = postgres::test::admin_query(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = '" + table.options().application_name + "'");
+  REQUIRE_FALSE(pid_text.empty());
+  const pid_t pid = std::stoi(pid_text);
+  // Only a local server process of ours: /proc names it "postgres".
+  std::string comm;
+  std::getline(std::ifstream("/proc/" + pid_text + "/comm"), comm);
+  if (comm != "postgres" || ::kill(pid, SIGSTOP) != 0) {
+    MESSAGE("the session's server process is not a local postgres we may signal; skipped");
+    return;
+  }
+  const auto started = Clock::now();
+  auto frozen = t->get("k");
+  const auto waited = Clock::now() - started;
+  ::kill(pid, SIGCONT);
+  REQUIRE_FALSE(frozen.ok());
+  INFO(frozen.error().message());
+  CHECK(is(frozen.error(), errc::unavailable));
+  CHECK(waited >= 400ms);
+  CHECK(waited < 5s);
+  works_again(table.backend(), "k", "v");
 }

@@ -26,6 +26,7 @@ Pool::Connect refusing(int& attempts) {
 }  // namespace
 
 TEST_CASE("while the reconnect backoff outlasts the wait, acquire() fails at once without a new attempt") {
+  // Proves a down server costs one connection attempt per backoff, not one per caller, and callers fail fast.
   int attempts = 0;
   Pool pool(PoolOptions{.size_max = 2, .waiters_max = 4, .wait_timeout = 20ms, .backoff_initial = 2s,
                         .backoff_max = 4s},
@@ -47,6 +48,7 @@ TEST_CASE("while the reconnect backoff outlasts the wait, acquire() fails at onc
 }
 
 TEST_CASE("a caller whose wait outlasts a short backoff waits for it and tries again") {
+  // Proves a caller with time to spare waits out the backoff and attempts again.
   int attempts = 0;
   Pool pool(PoolOptions{.size_max = 1, .waiters_max = 4, .wait_timeout = 5s, .backoff_initial = 40ms,
                         .backoff_max = 80ms},
@@ -61,6 +63,7 @@ TEST_CASE("a caller whose wait outlasts a short backoff waits for it and tries a
 }
 
 TEST_CASE("a pool that may keep no waiters refuses a caller it cannot serve at once") {
+  // Proves pool_waiters_max = 0 refuses any caller that would have to wait.
   int attempts = 0;
   Pool pool(PoolOptions{.size_max = 1, .waiters_max = 0, .wait_timeout = 5s, .backoff_initial = 1s,
                         .backoff_max = 1s},

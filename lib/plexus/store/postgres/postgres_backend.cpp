@@ -8,9 +8,12 @@
 #include <fstream>
 #include <utility>
 
+#include <sodium.h>
+
 #include "plexus/store/errors.hpp"
 #include "plexus/store/postgres/connection.hpp"
 #include "plexus/store/postgres/pool.hpp"
+#include "plexus/store/postgres/read_set.hpp"
 #include "plexus/store/postgres/testing.hpp"
 #include "plexus/store/postgres/transaction.hpp"
 
@@ -157,13 +160,16 @@ Result<void> ensure_table(const ConnectSpec& spec, const PostgresOptions& o, con
   return {};
 }
 
+/// The statements of every pooled connection, in the order of connect_prepared()'s names.
+/// Reads return each row's xmin for read validation (read_set.hpp).
 std::vector<std::string> prepare_sql(const std::string& t) {
-  return {"SELECT value FROM " + t + " WHERE key = $1",
-          "SELECT key, value FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3",
-          "SELECT key, value FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key DESC LIMIT $3",
+  return {"SELECT value, xmin::text, key FROM " + t + " WHERE key = $1",
+          "SELECT key, value, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3",
+          "SELECT key, value, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key DESC LIMIT $3",
           "INSERT INTO " + t + " (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
           "DELETE FROM " + t + " WHERE key = $1",
-          "DELETE FROM " + t + " WHERE key >= $1 AND key < $2"};
+          "DELETE FROM " + t + " WHERE key >= $1 AND key < $2",
+          "SELECT key, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3"};
 }
 
 /// A new pooled connection with every statement prepared (one round trip).
@@ -172,8 +178,9 @@ Result<std::unique_ptr<Connection>> connect_prepared(const Shared& shared, const
   if (!connection.ok()) return connection;
   constexpr Oid bytea = 17, int8 = 20;
   const char* names[] = {statement_name::get, statement_name::range, statement_name::range_reverse,
-                         statement_name::upsert, statement_name::remove, statement_name::remove_range};
-  const int counts[] = {1, 3, 3, 2, 1, 2};
+                         statement_name::upsert, statement_name::remove, statement_name::remove_range,
+                         validate_statement};
+  const int counts[] = {1, 3, 3, 2, 1, 2, 3};
   std::vector<Statement> statements;
   for (std::size_t i = 0; i < sql.size(); ++i) {
     Statement s;
@@ -196,7 +203,9 @@ class PostgresBackend final : public Backend {
   Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) override {
     auto connection = shared_->pool->acquire();
     if (!connection.ok()) return connection.error();
-    return std::unique_ptr<BackendTransaction>(new PgTransaction(shared_, std::move(*connection), mode));
+    auto transaction = std::make_unique<PgTransaction>(shared_, std::move(*connection), mode);
+    if (auto started = transaction->start(); !started.ok()) return started.error();
+    return std::unique_ptr<BackendTransaction>(std::move(transaction));
   }
   [[nodiscard]] std::string_view kind() const noexcept override { return "postgres"; }
   [[nodiscard]] Limits native_limits() const noexcept override { return shared_->limits; }
@@ -210,6 +219,7 @@ class PostgresBackend final : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> open_postgres(const PostgresOptions& options) {
+  if (sodium_init() < 0) return make_error(errc::backend_error, "libsodium failed to initialise");
   if (auto ok = check_options(options); !ok.ok()) return ok.error();
   if (auto ok = check_conninfo(options.conninfo); !ok.ok()) return ok.error();
   auto password = load_password(options);
@@ -227,6 +237,10 @@ Result<std::unique_ptr<Backend>> open_postgres(const PostgresOptions& options) {
   // The pool lives inside `shared`, so its callback may hold a plain pointer.
   Shared* raw = shared.get();
   shared->pool = std::make_unique<Pool>(
+      PoolOptions{options.pool_size_max, options.pool_waiters_max, options.pool_wait_timeout,
+                  options.reconnect_backoff_initial, options.reconnect_backoff_max},
+      [raw, sql = prepare_sql(qualified)] { return connect_prepared(*raw, sql); });
+  shared->validation_pool = std::make_unique<Pool>(
       PoolOptions{options.pool_size_max, options.pool_waiters_max, options.pool_wait_timeout,
                   options.reconnect_backoff_initial, options.reconnect_backoff_max},
       [raw, sql = prepare_sql(qualified)] { return connect_prepared(*raw, sql); });

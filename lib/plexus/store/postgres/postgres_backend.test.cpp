@@ -2,6 +2,10 @@
 // ranges, write batching, the key limit, and the option checks at open.
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,6 +61,7 @@ std::string random_bytes(std::size_t size, std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("values written and committed read back byte for byte; cancelled writes vanish") {
+  // Proves round trips keep bytes exactly (NUL, empty, 100 kB values) and that cancel discards writes.
   TestTable table;
   const std::string big = random_bytes(100'000, 1);
   {
@@ -88,6 +93,7 @@ TEST_CASE("values written and committed read back byte for byte; cancelled write
 }
 
 TEST_CASE("keys order bytewise, 00 and ff included, shorter prefix first") {
+  // Proves bytea ordering is the contract's bytewise order, including 00 and ff bytes and prefixes.
   TestTable table;
   std::vector<std::string> keys{""s, "\x00"s, "\x00\x00"s, "\x00\xff"s, "\x01"s, "a"s, "a\x00"s, "ab"s,
                                 "\x7f"s, "\x80"s, "\xfe\xff"s, "\xff"s, "\xff\x00"s, "\xff\xff"s, "\xff\xff\xff"s};
@@ -108,6 +114,7 @@ TEST_CASE("keys order bytewise, 00 and ff included, shorter prefix first") {
 }
 
 TEST_CASE("ranges are half-open, honour the limit in both directions and say when rows were left") {
+  // Proves range bounds, limits, reverse order and the `more` flag.
   TestTable table;
   auto t = begin(table.backend());
   for (char c = 'a'; c <= 'j'; ++c) REQUIRE(t->set(std::string(1, c), std::string(2, c)).ok());
@@ -131,16 +138,19 @@ TEST_CASE("ranges are half-open, honour the limit in both directions and say whe
 }
 
 TEST_CASE("buffered writes go out in one round trip with the next read, which sees them") {
+  // Proves write batching: many writes cost one round trip, and reads see buffered writes.
   TestTable table;
+  const auto at_start = postgres::round_trips(table.backend());
   auto t = begin(table.backend());
   const auto before = postgres::round_trips(table.backend());
+  CHECK(before == at_start + 1);  // BEGIN and the snapshot
   for (int i = 0; i < 100; ++i) REQUIRE(t->set("k" + std::to_string(1000 + i), std::to_string(i)).ok());
   REQUIRE(t->clear("k1050").ok());
   REQUIRE(t->clear_range("k1090", "k1095").ok());
   CHECK(postgres::round_trips(table.backend()) == before);  // nothing sent yet
   auto rows = t->get_range("k", "l", 1'000, false);
   REQUIRE(rows.ok());
-  CHECK(postgres::round_trips(table.backend()) == before + 1);  // BEGIN, 102 writes and the read
+  CHECK(postgres::round_trips(table.backend()) == before + 1);  // 102 writes and the read
   CHECK(rows->rows.size() == 100 - 1 - 5);
   CHECK(get(*t, "k1050") == std::nullopt);
   CHECK(get(*t, "k1099") == "99");
@@ -151,13 +161,21 @@ TEST_CASE("buffered writes go out in one round trip with the next read, which se
   REQUIRE(t->set("last", "x").ok());
   const auto before_commit = postgres::round_trips(table.backend());
   commit(*t);
-  CHECK(postgres::round_trips(table.backend()) == before_commit + 1);  // the write and COMMIT together
+  // The read validation (read_set.hpp), then the write and COMMIT together.
+  CHECK(postgres::round_trips(table.backend()) == before_commit + 2);
   auto after = begin(table.backend(), Mode::snapshot);
   CHECK(get(*after, "last") == "x");
   CHECK(get(*after, "k1000") == "0");
+  // Blind writes: begin, then every write and COMMIT in one round trip.
+  const auto blind_start = postgres::round_trips(table.backend());
+  auto blind = begin(table.backend());
+  for (int i = 0; i < 50; ++i) REQUIRE(blind->set("b" + std::to_string(i), "x").ok());
+  commit(*blind);
+  CHECK(postgres::round_trips(table.backend()) == blind_start + 2);
 }
 
 TEST_CASE("a key at the backend's limit is stored; one byte more is refused without closing the transaction") {
+  // Proves the documented key limit: 2,048 incompressible bytes store, 2,049 are refused as key_too_large.
   TestTable table;
   const std::size_t limit = table.backend().native_limits().key_bytes_max;
   CHECK(limit == 2'048);
@@ -173,6 +191,7 @@ TEST_CASE("a key at the backend's limit is stored; one byte more is refused with
 }
 
 TEST_CASE("open_postgres refuses bad options and names no password in its errors") {
+  // Proves option checks and that a password never appears in an error detail.
   PostgresOptions bad;
   bad.table = "Robert'); DROP TABLE students;--";
   CHECK(is(open_postgres(bad).error(), errc::invalid_option));
@@ -210,6 +229,7 @@ TEST_CASE("open_postgres refuses bad options and names no password in its errors
 }
 
 TEST_CASE("a server that is not there fails open_postgres with unavailable within the connect timeout") {
+  // Proves a server down at open gives unavailable within connect_timeout.
   PostgresOptions nowhere;
   nowhere.conninfo = "host=127.0.0.1 port=1 dbname=none user=none";
   nowhere.connect_timeout = std::chrono::milliseconds{2'000};
@@ -219,4 +239,29 @@ TEST_CASE("a server that is not there fails open_postgres with unavailable withi
   CHECK(is(opened.error(), errc::unavailable));
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{5});
   CHECK(opened.error().detail.find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("a server that accepts the connection and never answers fails open_postgres within the connect timeout") {
+  // Proves the connect wait is bounded even when TCP succeeds and the server stays silent.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 4) == 0);  // the kernel completes handshakes; nobody ever reads
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  PostgresOptions silent;
+  silent.conninfo = "host=127.0.0.1 port=" + std::to_string(ntohs(address.sin_port)) + " dbname=x user=x";
+  silent.connect_timeout = std::chrono::milliseconds{500};
+  const auto started = std::chrono::steady_clock::now();
+  auto opened = open_postgres(silent);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ::close(listener);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(is(opened.error(), errc::unavailable));
+  CHECK(opened.error().detail.find("connect_timeout") != std::string::npos);
+  CHECK(waited >= std::chrono::milliseconds{400});
+  CHECK(waited < std::chrono::seconds{3});
 }

@@ -41,6 +41,34 @@ PgTransaction::PgTransaction(std::shared_ptr<Shared> shared, std::unique_ptr<Con
 
 PgTransaction::~PgTransaction() { finish(); }
 
+Result<void> PgTransaction::start() {
+  auto started = exchange(text("SELECT 1"), false);
+  if (!started.ok()) return started.error();
+  return {};
+}
+
+Result<void> PgTransaction::record_read(std::string begin, std::string end, const PGresult* rows,
+                                        std::size_t row_count, int key_column, int xmin_column) {
+  if (mode_ != Mode::read_write) return {};
+  std::vector<RowVersion> seen;
+  seen.reserve(row_count);
+  for (int i = 0; i < static_cast<int>(row_count); ++i) {
+    seen.push_back(RowVersion{
+        {PQgetvalue(rows, i, key_column), static_cast<std::size_t>(PQgetlength(rows, i, key_column))},
+        {PQgetvalue(rows, i, xmin_column), static_cast<std::size_t>(PQgetlength(rows, i, xmin_column))}});
+  }
+  return reads_.add(std::move(begin), std::move(end), seen, writes_);
+}
+
+Result<void> PgTransaction::validate_reads() {
+  auto connection = shared_->validation_pool->acquire();
+  if (!connection.ok()) return connection.error();
+  auto valid = reads_.validate(**connection, writes_, Clock::now() + shared_->reply_timeout);
+  shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
+  shared_->validation_pool->release(std::move(*connection));
+  return valid;
+}
+
 Result<void> PgTransaction::usable() const {
   if (finished_) return make_error(errc::transaction_closed, "the PostgreSQL transaction has ended");
   return {};
@@ -56,7 +84,7 @@ Result<void> PgTransaction::check_key(std::string_view key) const {
   return {};
 }
 
-Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
+std::vector<Statement> PgTransaction::pending_statements() const {
   std::vector<Statement> statements;
   statements.reserve(pending_.size() + 2);
   if (!begun_) {
@@ -76,14 +104,20 @@ Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool com
         break;
     }
   }
+  return statements;
+}
+
+Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
+  std::vector<Statement> statements = pending_statements();
   const std::size_t last_index = statements.size();
   if (last) statements.push_back(*last);
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
   Reply reply = connection_->round_trip(statements, Clock::now() + shared_->reply_timeout);
   // A pooled connection the server closed without our noticing (a restart)
   // fails the first round trip; as nothing of the transaction was seen or
-  // committed yet, it runs once more on a fresh connection.
-  if (reply.error && reply.connection_lost && !begun_ && !(commits && reply.sent)) {
+  // committed yet, it runs once more on a fresh connection. A server that
+  // did not answer in time is not asked twice.
+  if (reply.error && reply.connection_lost && !connection_->timed_out() && !begun_ && !(commits && reply.sent)) {
     shared_->pool->release(std::move(connection_));
     auto fresh = shared_->pool->acquire();
     if (!fresh.ok()) {
@@ -121,8 +155,14 @@ Result<std::optional<std::string>> PgTransaction::get(std::string_view key) {
   if (!result.ok()) return result.error();
   const PGresult* rows = result->get();
   if (rows == nullptr) return make_error(errc::backend_error, "no result for a point read");
-  if (PQntuples(rows) == 0) return std::optional<std::string>{};
-  return std::optional<std::string>{column(rows, 0, 0)};
+  const int found = PQntuples(rows);
+  std::optional<std::string> value;
+  if (found > 0) value = column(rows, 0, 0);
+  const std::string span_end = std::string(key) + '\0';
+  if (auto ok = record_read(std::string(key), span_end, rows, static_cast<std::size_t>(found), 2, 1); !ok.ok()) {
+    return ok.error();
+  }
+  return value;
 }
 
 Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit,
@@ -147,12 +187,25 @@ Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string
   for (std::size_t i = 0; i < kept; ++i) {
     out.rows.push_back(KeyValue{column(rows, static_cast<int>(i), 0), column(rows, static_cast<int>(i), 1)});
   }
+  // The span read: up to the last row returned when the limit cut it short.
+  std::string span_begin(begin), span_end(end);
+  if (out.more && reverse) span_begin = out.rows.back().key;
+  if (out.more && !reverse) span_end = out.rows.back().key + '\0';
+  // The extra row fetched to learn `more` lies outside the span: not recorded.
+  if (auto ok = record_read(std::move(span_begin), std::move(span_end), rows, kept, 0, 2); !ok.ok()) {
+    return ok.error();
+  }
   return out;
 }
 
 Result<void> PgTransaction::buffer(Write write) {
   if (auto ok = usable(); !ok.ok()) return ok.error();
   if (mode_ != Mode::read_write) return make_error(errc::read_only, "a write in a snapshot transaction");
+  if (write.kind == Write::Kind::clear_range) {
+    writes_.add_range(write.key, write.value_or_end);
+  } else {
+    writes_.add_key(write.key);
+  }
   pending_bytes_ += write.key.size() + write.value_or_end.size();
   pending_.push_back(std::move(write));
   if (pending_.size() < write_buffer_statements_max && pending_bytes_ < write_buffer_bytes_max) return {};
@@ -187,6 +240,14 @@ Result<void> PgTransaction::commit() {
   if (mode_ == Mode::snapshot || (!begun_ && pending_.empty())) {
     finish();
     return {};
+  }
+  // A transaction that wrote nothing cannot conflict (as in FoundationDB);
+  // one that wrote checks what it read first.
+  if (writes_.mark() > 0 && !reads_.empty()) {
+    if (auto valid = validate_reads(); !valid.ok()) {
+      finish();
+      return valid.error();
+    }
   }
   auto result = exchange(text("COMMIT"), true);
   if (!result.ok()) return result.error();

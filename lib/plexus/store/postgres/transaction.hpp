@@ -15,6 +15,7 @@
 #include "plexus/store/backend.hpp"
 #include "plexus/store/postgres/connection.hpp"
 #include "plexus/store/postgres/pool.hpp"
+#include "plexus/store/postgres/read_set.hpp"
 
 namespace plexus::store::postgres {
 
@@ -39,6 +40,9 @@ struct Shared {
   Limits limits;
   std::chrono::milliseconds reply_timeout{15'000};
   std::unique_ptr<Pool> pool;
+  /// Connections for read validation at commit (read_set.hpp), apart from
+  /// `pool` so that committing transactions never wait on each other for one.
+  std::unique_ptr<Pool> validation_pool;
   /// Round trips sent, for tests of batching.
   std::atomic<std::uint64_t> round_trips{0};
 };
@@ -47,6 +51,10 @@ class PgTransaction final : public BackendTransaction {
  public:
   PgTransaction(std::shared_ptr<Shared> shared, std::unique_ptr<Connection> connection, Mode mode);
   ~PgTransaction() override;
+
+  /// Sends BEGIN and takes the snapshot now (one round trip), so the
+  /// transaction sees the state as of begin(), not as of its first read.
+  Result<void> start();
 
   Result<std::optional<std::string>> get(std::string_view key) override;
   Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
@@ -68,9 +76,18 @@ class PgTransaction final : public BackendTransaction {
   /// COMMIT), in one round trip. Returns `last`'s result; on error the
   /// transaction is over and its connection back in the pool.
   Result<PgResult> exchange(std::optional<Statement> last, bool commits);
+  /// BEGIN (if not sent yet) and the buffered writes, as statements.
+  [[nodiscard]] std::vector<Statement> pending_statements() const;
   Result<void> usable() const;
   Result<void> check_key(std::string_view key) const;
   Result<void> buffer(Write write);
+  /// Records a read-write transaction's read of [begin, end) (read_set.hpp).
+  /// `row_count` rows of `rows` were returned; their keys and xmins are in
+  /// the given columns. Snapshots record nothing.
+  Result<void> record_read(std::string begin, std::string end, const PGresult* rows, std::size_t row_count,
+                           int key_column, int xmin_column);
+  /// Checks the read set on a validation connection before COMMIT.
+  Result<void> validate_reads();
   /// Ends the transaction on the server if it is still open there (ROLLBACK)
   /// and hands the connection back to the pool.
   void finish() noexcept;
@@ -82,6 +99,8 @@ class PgTransaction final : public BackendTransaction {
   bool finished_ = false;  ///< committed, cancelled or failed
   std::vector<Write> pending_;
   std::size_t pending_bytes_ = 0;
+  WriteLog writes_;
+  ReadSet reads_;
 };
 
 }  // namespace plexus::store::postgres
