@@ -252,6 +252,7 @@ std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global) {
   add_send(app, out);
   add_sink(app, out);
   add_presence_commands(app, out);
+  add_tuple_commands(app, out, global);
   return out;
 }
 

@@ -42,5 +42,7 @@ struct GlobalOptions {
 std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global);
 /// `plexus presence ...` (presence_commands.cpp).
 void add_presence_commands(CLI::App& app, std::vector<Command>& out);
+/// `plexus tuple pack|unpack`, offline (tuple_commands.cpp).
+void add_tuple_commands(CLI::App& app, std::vector<Command>& out, GlobalOptions& global);
 
 }  // namespace plexus::tools
