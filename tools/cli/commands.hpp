@@ -44,5 +44,7 @@ std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global);
 void add_presence_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus keyspace ...` and `plexus kv ...` (store_commands.cpp).
 void add_store_commands(CLI::App& app, std::vector<Command>& out);
+/// `plexus tuple pack|unpack`, offline (tuple_commands.cpp).
+void add_tuple_commands(CLI::App& app, std::vector<Command>& out, GlobalOptions& global);
 
 }  // namespace plexus::tools

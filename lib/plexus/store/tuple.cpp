@@ -4,6 +4,7 @@
 // order in tuple_compare.cpp, the JSON spelling in tuple_json.cpp.
 #include "plexus/store/tuple.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -29,11 +30,27 @@ std::uint64_t be_to_u64(std::string_view bytes) noexcept {
   return v;
 }
 
-/// Writes elements to `out_`; on failure records what and where (the element
-/// path is built while the recursion unwinds, so success pays nothing for it).
+// A guess at the packed size, so that packing grows the output once for typical keys.
+std::size_t size_hint(const Tuple& t) noexcept {
+  std::size_t n = 0;
+  for (const auto& e : t) {
+    if (const auto* s = std::get_if<std::string>(&e.value)) n += s->size() + 4;
+    else if (const auto* b = std::get_if<Bytes>(&e.value)) n += b->value.size() + 4;
+    else n += 18;
+  }
+  return n;
+}
+
+/// Writes elements to the end of `out`; on failure records what and where (the
+/// element path is built while the recursion unwinds, so success pays nothing
+/// for it). `out` is grown ahead (by size_hint) and written through a cursor,
+/// so that an element costs no library call; finish() trims it.
 class Packer {
  public:
-  Packer(std::string& out, bool allow_incomplete) : out_(out), allow_incomplete_(allow_incomplete) {}
+  Packer(std::string& out, const Tuple& t, bool allow_incomplete)
+      : out_(out), used_(out.size()), allow_incomplete_(allow_incomplete) {
+    out_.resize(used_ + size_hint(t));
+  }
 
   bool tuple(const Tuple& t, std::size_t depth, bool nested) {
     for (std::size_t i = 0; i < t.size(); ++i) {
@@ -45,6 +62,9 @@ class Packer {
     return true;
   }
 
+  /// Drops the unused room; `size` is where the output ends (before_size to undo).
+  void finish(std::size_t size) { out_.resize(size); }
+  [[nodiscard]] std::size_t used() const noexcept { return used_; }
   [[nodiscard]] Error error() const { return make_error(error_code_, "element " + path_ + ": " + what_); }
   [[nodiscard]] int incomplete_count() const noexcept { return incomplete_count_; }
   [[nodiscard]] std::size_t stamp_offset() const noexcept { return stamp_offset_; }
@@ -56,20 +76,37 @@ class Packer {
     return false;
   }
 
+  /// Room for `n` more bytes at the cursor, which moves past them.
+  [[gnu::always_inline]] char* room(std::size_t n) {
+    if (out_.size() - used_ < n) [[unlikely]] grow(n);
+    char* at = out_.data() + used_;
+    used_ += n;
+    return at;
+  }
+  [[gnu::noinline]] void grow(std::size_t n) { out_.resize(std::max(used_ + n, 2 * out_.size())); }
+  void put(std::uint8_t byte) { *room(1) = static_cast<char>(byte); }
+  void put(std::string_view bytes) {
+    if (!bytes.empty()) std::memcpy(room(bytes.size()), bytes.data(), bytes.size());
+  }
+
   bool element(const Element& e, std::size_t depth, bool nested) {
     switch (e.value.index()) {
-      case 0: out_.append("\x00\xff", nested ? 2 : 1); return true;  // inside a nested tuple null is 00 ff
-      case 1: put_escaped(code::bytes, std::get_if<Bytes>(&e.value)->value); return true;
+      case 0: put(std::string_view("\x00\xff", nested ? 2 : 1)); return true;  // inside a nested tuple null is 00 ff
+      case 1: {
+        const std::string_view b = std::get_if<Bytes>(&e.value)->value;
+        put_escaped(code::bytes, b, detail::find_zero(reinterpret_cast<const std::uint8_t*>(b.data()), b.size()));
+        return true;
+      }
       case 2: return put_string(*std::get_if<std::string>(&e.value));
       case 3: put_int64(*std::get_if<std::int64_t>(&e.value)); return true;
       case 4: return put_big(*std::get_if<BigInt>(&e.value));
       case 5: put_be(code::float32, detail::float_order_key(std::get_if<Float>(&e.value)->value), 4); return true;
       case 6: put_be(code::float64, detail::double_order_key(*std::get_if<double>(&e.value)), 8); return true;
-      case 7: out_.push_back(static_cast<char>(*std::get_if<bool>(&e.value) ? code::true_ : code::false_)); return true;
+      case 7: put(*std::get_if<bool>(&e.value) ? code::true_ : code::false_); return true;
       case 8: {
         const auto& u = std::get_if<Uuid>(&e.value)->bytes;
-        out_.push_back(static_cast<char>(code::uuid));
-        out_.append(reinterpret_cast<const char*>(u.data()), u.size());
+        put(code::uuid);
+        put(std::string_view(reinterpret_cast<const char*>(u.data()), u.size()));
         return true;
       }
       case 9: return put_versionstamp(*std::get_if<Versionstamp>(&e.value));
@@ -81,49 +118,58 @@ class Packer {
     if (depth + 1 > tuple_depth_max) {
       return fail(errc::malformed_tuple, "nested deeper than " + std::to_string(tuple_depth_max) + " levels");
     }
-    out_.push_back(static_cast<char>(code::nested));
+    put(code::nested);
     if (!tuple(t, depth + 1, true)) return false;
-    out_.push_back('\0');
+    put(std::uint8_t{0});
     return true;
   }
 
   // Bytes and strings: 00 becomes 00 ff, and a 00 ends the element.
-  void put_escaped(std::uint8_t type, std::string_view s) {
+  void put_escaped(std::uint8_t type, std::string_view s, std::size_t zero) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
-    std::size_t zero = detail::find_zero(p, s.size());
     if (zero == s.size()) {
-      // No 00 inside (the usual key part): grow once, then copy.
-      const std::size_t at = out_.size();
-      out_.resize(at + s.size() + 2);
-      char* d = out_.data() + at;
+      // No 00 inside: the usual key part.
+      char* d = room(s.size() + 2);
       d[0] = static_cast<char>(type);
       std::memcpy(d + 1, s.data(), s.size());
       d[s.size() + 1] = '\0';
       return;
     }
-    out_.push_back(static_cast<char>(type));
+    put(type);
     std::size_t pos = 0;
     for (; zero != s.size(); zero = pos + detail::find_zero(p + pos, s.size() - pos)) {
-      out_.append(s.data() + pos, zero - pos);
-      out_.append("\x00\xff", 2);
+      put(s.substr(pos, zero - pos));
+      put(std::string_view("\x00\xff", 2));
       pos = zero + 1;
     }
-    out_.append(s.data() + pos, s.size() - pos);
-    out_.push_back('\0');
+    put(s.substr(pos));
+    put(std::uint8_t{0});
   }
 
   bool put_string(const std::string& s) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+    if (s.size() < 8) {
+      // Short key parts: one pass finds both a 00 and any non-ASCII byte.
+      unsigned high = 0;
+      std::size_t zero = s.size();
+      for (std::size_t i = s.size(); i-- > 0;) {
+        high |= p[i];
+        if (p[i] == 0) zero = i;
+      }
+      if ((high & 0x80u) == 0) {
+        put_escaped(code::string, s, zero);
+        return true;
+      }
+    }
     if (const auto valid = detail::utf8_valid_prefix(s); valid != s.size()) {
       return fail(errc::malformed_tuple, "string is not valid UTF-8 at byte " + std::to_string(valid));
     }
-    put_escaped(code::string, s);
+    put_escaped(code::string, s, detail::find_zero(p, s.size()));
     return true;
   }
 
   void put_be(std::uint8_t type, std::uint64_t v, int n) {
-    const std::size_t at = out_.size();
-    out_.resize(at + static_cast<std::size_t>(n) + 1);
-    char* d = out_.data() + at;
+    char* d = room(static_cast<std::size_t>(n) + 1);
     d[0] = static_cast<char>(type);
     for (int k = 0; k < n; ++k) d[1 + k] = static_cast<char>(v >> (8 * (n - 1 - k)));
   }
@@ -131,7 +177,7 @@ class Packer {
   // Codes 0c..1c: 14 -/+ the byte count, then the magnitude (one's complement when negative).
   void put_small_int(std::uint64_t magnitude, bool negative) {
     if (magnitude == 0) {
-      out_.push_back(static_cast<char>(code::int_zero));
+      put(code::int_zero);
       return;
     }
     const int n = (std::bit_width(magnitude) + 7) / 8;
@@ -155,15 +201,10 @@ class Packer {
                                              std::to_string(big_int_bytes_max) + " fit the format");
     }
     const auto length = static_cast<std::uint8_t>(magnitude.size());
-    if (!b.negative) {
-      out_.push_back(static_cast<char>(code::pos_big));
-      out_.push_back(static_cast<char>(length));
-      out_.append(magnitude);
-      return true;
-    }
-    out_.push_back(static_cast<char>(code::neg_big));
-    out_.push_back(static_cast<char>(length ^ 0xff));
-    for (const char c : magnitude) out_.push_back(static_cast<char>(~c));
+    put(b.negative ? code::neg_big : code::pos_big);
+    put(b.negative ? static_cast<std::uint8_t>(length ^ 0xff) : length);
+    char* d = room(magnitude.size());
+    for (std::size_t i = 0; i < magnitude.size(); ++i) d[i] = b.negative ? static_cast<char>(~magnitude[i]) : magnitude[i];
     return true;
   }
 
@@ -173,16 +214,18 @@ class Packer {
         return fail(errc::invalid_versionstamp, "incomplete versionstamp (use pack_with_versionstamp)");
       }
       ++incomplete_count_;
-      stamp_offset_ = out_.size() + 1;
+      stamp_offset_ = used_ + 1;
     }
-    out_.push_back(static_cast<char>(code::versionstamp));
-    out_.append(reinterpret_cast<const char*>(v.transaction_version.data()), v.transaction_version.size());
-    out_.push_back(static_cast<char>(v.user_version >> 8));
-    out_.push_back(static_cast<char>(v.user_version & 0xff));
+    char* d = room(13);
+    d[0] = static_cast<char>(code::versionstamp);
+    std::memcpy(d + 1, v.transaction_version.data(), v.transaction_version.size());
+    d[11] = static_cast<char>(v.user_version >> 8);
+    d[12] = static_cast<char>(v.user_version & 0xff);
     return true;
   }
 
   std::string& out_;
+  std::size_t used_;
   bool allow_incomplete_;
   int incomplete_count_ = 0;
   std::size_t stamp_offset_ = 0;
@@ -190,17 +233,6 @@ class Packer {
   std::string what_;
   std::string path_;
 };
-
-// A guess at the packed size so that pack() allocates once for typical keys.
-std::size_t size_hint(const Tuple& t) noexcept {
-  std::size_t n = 0;
-  for (const auto& e : t) {
-    if (const auto* s = std::get_if<std::string>(&e.value)) n += s->size() + 4;
-    else if (const auto* b = std::get_if<Bytes>(&e.value)) n += b->value.size() + 4;
-    else n += 18;
-  }
-  return n;
-}
 
 }  // namespace
 
@@ -242,26 +274,26 @@ Element::Element(BigInt b) {
 
 Result<void> pack_append(std::string& out, const Tuple& tuple) {
   const std::size_t size_before = out.size();
-  Packer packer(out, false);
+  Packer packer(out, tuple, false);
   if (!packer.tuple(tuple, 0, false)) {
-    out.resize(size_before);
+    packer.finish(size_before);
     return packer.error();
   }
+  packer.finish(packer.used());
   return {};
 }
 
 Result<std::string> pack(const Tuple& tuple) {
   std::string out;
-  out.reserve(size_hint(tuple));
   if (auto done = pack_append(out, tuple); !done) return done.error();
   return out;
 }
 
 Result<std::string> pack_with_versionstamp(const Tuple& tuple) {
   std::string out;
-  out.reserve(size_hint(tuple) + 4);
-  Packer packer(out, true);
+  Packer packer(out, tuple, true);
   if (!packer.tuple(tuple, 0, false)) return packer.error();
+  packer.finish(packer.used());
   if (packer.incomplete_count() != 1) {
     return make_error(errc::invalid_versionstamp,
                       std::to_string(packer.incomplete_count()) + " incomplete versionstamps; exactly one is needed");

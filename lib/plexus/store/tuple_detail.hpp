@@ -55,9 +55,13 @@ inline std::size_t find_zero(const std::uint8_t* p, std::size_t n) noexcept {
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w = 0;
     std::memcpy(&w, p + i, 8);
-    // Sets the high bit of each byte that is zero (and possibly of bytes above one that is).
+    // The high bit of each zero byte, and maybe of bytes after the first zero
+    // byte, never before it: the lowest set bit marks the first zero.
     const std::uint64_t zeros = (w - 0x0101'0101'0101'0101ull) & ~w & 0x8080'8080'8080'8080ull;
-    if (zeros != 0) break;
+    if (zeros != 0) {
+      if constexpr (std::endian::native == std::endian::little) return i + std::countr_zero(zeros) / 8;
+      break;
+    }
   }
   for (; i < n; ++i) {
     if (p[i] == 0) return i;
