@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -36,8 +37,10 @@ json float_number(float f) {
   return static_cast<double>(f);
 }
 
+/// {"float"|"double": "nan" (+ "bits" unless the usual quiet NaN) | "inf" | "-inf" | "-0"},
+/// or nothing for a value that is written as a plain number.
 template <class T, class Bits>
-json special_or_number(const char* key, T v, Bits quiet_nan) {
+std::optional<json> special(const char* key, T v, Bits quiet_nan) {
   const auto bits = std::bit_cast<Bits>(v);
   if (std::isnan(v)) {
     json j{{key, "nan"}};
@@ -50,7 +53,7 @@ json special_or_number(const char* key, T v, Bits quiet_nan) {
   }
   if (std::isinf(v)) return json{{key, v > 0 ? "inf" : "-inf"}};
   if (v == 0 && std::signbit(v)) return json{{key, "-0"}};
-  return json{{key, nullptr}};  // finite: the caller fills the number
+  return std::nullopt;
 }
 
 std::string uuid_text(const Uuid& u) {
@@ -68,14 +71,11 @@ json element_to_json(const Element& e) {
     case 4: return json{{"int", detail::big_to_decimal(std::get<BigInt>(e.value))}};
     case 5: {
       const float f = std::get<Float>(e.value).value;
-      auto j = special_or_number("float", f, float_quiet_nan);
-      if (j["float"].is_null()) j["float"] = float_number(f);
-      return j;
+      return special("float", f, float_quiet_nan).value_or(json{{"float", float_number(f)}});
     }
     case 6: {
       const double d = std::get<double>(e.value);
-      if (std::isfinite(d) && !(d == 0 && std::signbit(d))) return d;
-      return special_or_number("double", d, double_quiet_nan);
+      return special("double", d, double_quiet_nan).value_or(json(d));
     }
     case 7: return std::get<bool>(e.value);
     case 8: return json{{"uuid", uuid_text(std::get<Uuid>(e.value))}};
