@@ -14,13 +14,12 @@ using nlohmann::json;
 
 /// Parses a tuple argument; CLI::ValidationError naming it when it is not one.
 json tuple_argument(const std::string& name, const std::string& text) {
-  auto parsed = json::parse(text, nullptr, false);
-  if (parsed.is_discarded()) {
-    throw CLI::ValidationError(name + ": not valid JSON; a key is a JSON array such as '[\"users\", 42]'");
+  auto tuple = store::tuple_from_json_text(text);
+  if (!tuple) {
+    throw CLI::ValidationError(name + ": " + tuple.error().detail + " (a key is a JSON array such as '[\"users\", 42]')");
   }
-  auto tuple = store::tuple_from_json(parsed);
-  if (!tuple) throw CLI::ValidationError(name + ": " + tuple.error().detail);
-  return parsed;
+  // Sent as the canonical spelling, so a big integer never passes through a double.
+  return store::to_json(*tuple);
 }
 
 struct TenantArgs {

@@ -109,9 +109,6 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   auto datastores = store::Datastores::open(settings.datastores, settings.datastore_options);
   if (!datastores) return datastores.error();
   impl->datastores = std::move(*datastores);
-  for (const auto& d : impl->datastores->all()) {
-    spdlog::info("datastore {}: {} ({})", d->spec.name, store::describe(d->spec), d->database->backend_kind());
-  }
   auto service = peer::PeerService::start(io.get_executor(), settings.peer);
   if (!service) {
     const auto& e = service.error();
@@ -143,6 +140,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
                                impl->admin->address(), impl->presence, impl->datastores});
   spdlog::info("node {} listening on {}, admin API on {}", settings.peer.name,
                to_string(impl->service->spec().listen_addrs.front()), to_string(impl->admin->address()));
+  for (const auto& d : impl->datastores->all()) spdlog::info("datastore {}: {}", d->spec.name, store::describe(d->spec));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 

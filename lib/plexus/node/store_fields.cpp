@@ -73,16 +73,16 @@ st::Tuple tuple_field(const Fields& fields, std::string_view name, bool required
     if (required) throw BadRequest("field '" + field + "': required (a JSON array, e.g. [\"users\", 42])");
     return {};
   }
-  json parsed;
+  // A query carries the tuple as JSON text: read it with the tuple reader,
+  // which refuses integer literals past 64 bits instead of rounding them to a double.
+  Result<st::Tuple> tuple = st::Tuple{};
   if (raw->is_string()) {
     const auto& text = raw->get_ref<const std::string&>();
     if (text.size() > key_json_max_bytes) throw BadRequest("field '" + field + "': longer than 64 KiB");
-    parsed = json::parse(text, nullptr, false);
-    if (parsed.is_discarded()) throw BadRequest("field '" + field + "': not valid JSON (a tuple is a JSON array)");
+    tuple = st::tuple_from_json_text(text);
   } else {
-    parsed = *raw;
+    tuple = st::tuple_from_json(*raw);
   }
-  auto tuple = st::tuple_from_json(parsed);
   if (!tuple) throw BadRequest("field '" + field + "': " + tuple.error().detail);
   return std::move(*tuple);
 }

@@ -11,11 +11,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// [a-z][a-z0-9_]*: the name is also part of a PostgreSQL table name.
 bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > datastore_name_max) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
+  if (name.empty() || name.size() > datastore_name_max || !(name[0] >= 'a' && name[0] <= 'z')) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 /// The value of `key=` in a libpq conninfo of key=value words, or empty.
@@ -41,6 +41,7 @@ Result<std::unique_ptr<Backend>> open_backend(const DatastoreSpec& spec, const D
   }
   PostgresOptions postgres;
   postgres.conninfo = spec.location;
+  postgres.table = std::string(postgres_table_prefix) + spec.name;
   postgres.pool_size_max = options.postgres_pool_size;
   return open_postgres(postgres);
 }
@@ -55,8 +56,8 @@ Result<DatastoreSpec> parse_datastore_spec(std::string_view text, const fs::path
   DatastoreSpec spec;
   spec.name = std::string(text.substr(0, eq));
   if (!valid_name(spec.name)) {
-    return make_error(errc::invalid_option, "name '" + spec.name.substr(0, 80) + "': expected 1.." +
-                                                std::to_string(datastore_name_max) + " of [A-Za-z0-9_-]");
+    return make_error(errc::invalid_option, "name '" + spec.name.substr(0, 80) + "': expected a lowercase letter, then up to " +
+                                                std::to_string(datastore_name_max - 1) + " of [a-z0-9_]");
   }
   const auto rest = text.substr(eq + 1);
   if (rest.starts_with("lmdb:")) {

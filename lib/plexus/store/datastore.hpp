@@ -31,8 +31,10 @@ struct DatastoreSpec {
   std::string location;
 };
 
-/// Longest datastore name; names are [A-Za-z0-9_-]+.
-inline constexpr std::size_t datastore_name_max = 64;
+/// Longest datastore name; names are [a-z][a-z0-9_]*.
+inline constexpr std::size_t datastore_name_max = 48;
+/// A PostgreSQL datastore NAME is the table plexus_NAME (in the conninfo's database).
+inline constexpr std::string_view postgres_table_prefix = "plexus_";
 /// The datastore a node opens in its data directory when none named `main` is given.
 inline constexpr std::string_view default_datastore = "main";
 
