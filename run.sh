@@ -9,20 +9,27 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# What building and running a cluster needs.
 PACKAGES=(
   g++ meson ninja-build pkg-config
   capnproto libcapnp-dev libasio-dev libsodium-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev doctest-dev
-  liblmdb-dev libpq-dev postgresql-15
+  liblmdb-dev libpq-dev lmdb-utils
+)
+# What only the test suite needs: the PostgreSQL server its tests start, clang for the fuzz
+# targets, Chromium for the harness report check.
+TEST_PACKAGES=(
+  postgresql-15
   clang libclang-rt-14-dev
   chromium
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# install_missing PACKAGE...
 install_missing() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -34,6 +41,11 @@ install_missing() {
   say "installing ${missing[*]}"
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian creates and starts a default cluster (15/main, port 5432) with the server package;
+  # the tests start their own throwaway server, so drop the one this install just made.
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && command -v pg_dropcluster >/dev/null; then
+    "${sudo[@]}" pg_dropcluster --stop 15 main >/dev/null 2>&1 || true
+  fi
 }
 
 # build DIR [meson setup options...]
@@ -116,7 +128,7 @@ stop_postgres() {
 }
 
 cmd_test() {
-  install_missing
+  install_missing "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   local only=()
   [ -z "${PLEXUS_TEST_ONLY:-}" ] || read -ra only <<<"$PLEXUS_TEST_ONLY"
   if [ ${#only[@]} -eq 0 ]; then
@@ -148,8 +160,14 @@ cmd_test() {
 }
 
 cmd_cluster() {
-  install_missing
-  build build/release --buildtype=release -Dtests=false
+  install_missing "${PACKAGES[@]}"
+  if [ ! -f build/release/build.ninja ]; then
+    say "configuring build/release"
+    meson setup build/release --buildtype=release -Dtests=false >/dev/null
+  fi
+  # Only what the cluster runs; the benchmarks build with: meson compile -C build/release
+  say "building plexusd, plexus and plexus-cluster"
+  meson compile -C build/release node/plexusd tools/plexus tools/plexus-cluster
   exec build/release/tools/plexus-cluster "$@"
 }
 
