@@ -189,33 +189,48 @@ void AdminServer::get(const std::string& pattern, Route route) { server_.Get(pat
 void AdminServer::post(const std::string& pattern, Route route) { server_.Post(pattern, wrap(std::move(route))); }
 void AdminServer::del(const std::string& pattern, Route route) { server_.Delete(pattern, wrap(std::move(route))); }
 
-Reply AdminServer::blocking(const std::function<Reply()>& fn) {
-  if (outcome_waits_.fetch_add(1) >= outcome_waits_max) {
-    outcome_waits_.fetch_sub(1);
-    return error_reply(429, "too_many_waits",
-                       std::to_string(outcome_waits_max) + " requests already wait for a datastore or an outcome, "
-                       "the most at once; nothing was done: retry later");
+namespace {
+
+/// One of the outcome_waits_max slots of requests that wait long, held for
+/// the request's life; taken() is false when every slot was in use.
+class WaitSlot {
+ public:
+  WaitSlot(std::atomic<std::size_t>& counter, std::size_t max) : counter_(&counter) {
+    if (counter.fetch_add(1) >= max) release();
   }
-  struct Release {
-    std::atomic<std::size_t>* counter;
-    ~Release() { counter->fetch_sub(1); }
-  } release{&outcome_waits_};
+  ~WaitSlot() { release(); }
+  WaitSlot(const WaitSlot&) = delete;
+  WaitSlot& operator=(const WaitSlot&) = delete;
+  [[nodiscard]] bool taken() const noexcept { return counter_ != nullptr; }
+
+ private:
+  void release() {
+    if (counter_) counter_->fetch_sub(1);
+    counter_ = nullptr;
+  }
+  std::atomic<std::size_t>* counter_;
+};
+
+Reply too_many_waits(std::string_view what) {
+  return error_reply(429, "too_many_waits",
+                     std::to_string(AdminServer::outcome_waits_max) + " requests already wait for " + std::string(what) +
+                         ", the most at once; nothing was done: retry later");
+}
+
+}  // namespace
+
+Reply AdminServer::blocking(const std::function<Reply()>& fn) {
+  const WaitSlot slot(outcome_waits_, outcome_waits_max);
+  if (!slot.taken()) return too_many_waits("a datastore or an outcome");
   return fn();
 }
 
 Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, peer::Millis wait, Wait kind) {
+  std::optional<WaitSlot> slot;
   if (kind == Wait::outcome) {
-    if (outcome_waits_.fetch_add(1) >= outcome_waits_max) {
-      outcome_waits_.fetch_sub(1);
-      return error_reply(429, "too_many_waits",
-                         std::to_string(outcome_waits_max) + " requests already wait for an outcome (acked send or "
-                         "sync join), the most at once; nothing was done: retry later");
-    }
+    slot.emplace(outcome_waits_, outcome_waits_max);
+    if (!slot->taken()) return too_many_waits("an outcome (acked send or sync join)");
   }
-  struct Release {
-    std::atomic<std::size_t>* counter;
-    ~Release() { if (counter) counter->fetch_sub(1); }
-  } release{kind == Wait::outcome ? &outcome_waits_ : nullptr};
   struct Pending {
     std::mutex mutex;
     std::condition_variable ready;
