@@ -261,6 +261,7 @@ void AdminGate::on_readable(int fd) {
   if (it == reading_.end()) return;
   auto& buffer = it->second.buffer;
   char chunk[16 * 1024];
+  bool ended = false;  // the client closed its side (or the socket failed)
   for (;;) {
     const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n > 0) {
@@ -270,9 +271,12 @@ void AdminGate::on_readable(int fd) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    return close_reading(fd, nullptr);  // the client went away before its request was whole
+    ended = true;
+    break;
   }
   const std::size_t needed = bytes_needed(buffer);
+  // A client may send its request and shut down its sending side: the request is still served.
+  if (ended && (needed == 0 || buffer.size() < needed)) return close_reading(fd, nullptr);
   if (needed == 0) {
     if (buffer.size() > header_max_bytes) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
