@@ -66,15 +66,15 @@ std::uint64_t metric(const std::string& text, const std::string& sample) {
 
 Millis since(Clock::time_point start) { return std::chrono::duration_cast<Millis>(Clock::now() - start); }
 
-/// Holds `count` connections open against 127.0.0.1:port from a thread,
+/// Holds `count` connections open against `address` (IP:PORT) from a thread,
 /// sending `prefix` on each and nothing more, and opens a new one whenever
 /// the server closes one. Bounded: at most `opens_max` connections in all,
 /// and it stops after `lifetime`.
 class Flood {
  public:
-  Flood(int port, std::size_t count, std::string prefix, std::uint64_t opens_max = 400'000,
+  Flood(const std::string& address, std::size_t count, std::string prefix, std::uint64_t opens_max = 400'000,
         Millis lifetime = Millis(60'000))
-      : port_(port), count_(count), prefix_(std::move(prefix)), opens_max_(opens_max), until_(Clock::now() + lifetime) {
+      : ip_(address.substr(0, address.rfind(':'))), port_(std::stoi(address.substr(address.rfind(':') + 1))), count_(count), prefix_(std::move(prefix)), opens_max_(opens_max), until_(Clock::now() + lifetime) {
     thread_ = std::thread([this] { run(); });
   }
   ~Flood() { stop(); }
@@ -92,7 +92,7 @@ class Flood {
     sockaddr_in in{};
     in.sin_family = AF_INET;
     in.sin_port = htons(std::uint16_t(port_));
-    in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::inet_pton(AF_INET, ip_.c_str(), &in.sin_addr);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&in), sizeof in) != 0 && errno != EINPROGRESS) {
       ::close(fd);
       return -1;
@@ -139,6 +139,7 @@ class Flood {
     open_now_ = 0;
   }
 
+  std::string ip_;
   int port_;
   std::size_t count_;
   std::string prefix_;
@@ -149,8 +150,6 @@ class Flood {
   std::atomic<std::size_t> open_now_{0};
   std::thread thread_;
 };
-
-int port_of(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
 
 void raise_fd_limit() {
   rlimit limit{};
@@ -258,7 +257,7 @@ TEST_CASE("a keyed node joins a node under a connection flood within 2 s; member
   };
   const auto quiet = join_ms("c");
 
-  Flood flood(port_of(a.address), 600, "");
+  Flood flood(a.address, 600, "");
   REQUIRE(eventually([&] { return flood.open_now() >= 600; }, Millis(10'000)));
   REQUIRE(eventually([&] {
     const auto m = c.cli.at(a.admin, {"metrics"}).out;
@@ -307,7 +306,7 @@ TEST_CASE("status answers within 2 s while 1000 half-sent requests are held on t
     return since(start);
   };
   const auto quiet = status_ms();
-  Flood slowloris(port_of(a.admin), 1000, "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ");
+  Flood slowloris(a.admin, 1000, "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ");
   REQUIRE(eventually([&] { return slowloris.open_now() >= 1000; }, Millis(10'000)));
   std::vector<Millis> loaded;
   for (int i = 0; i < 5; ++i) loaded.push_back(status_ms());
@@ -321,4 +320,42 @@ TEST_CASE("status answers within 2 s while 1000 half-sent requests are held on t
           << metric(m, "plexus_admin_connections_closed_total{reason=\"read_timeout\"}"));
   CHECK(worst <= Millis(2000));
   CHECK(metric(m, "plexus_admin_connections_closed_total{reason=\"evicted\"}") > 0);
+}
+
+TEST_CASE("silent peer connections and unfinished admin requests are closed at their deadlines") {
+  // Proves the first-bytes deadline on the cluster port and the read deadline on the admin port, below their tables' sizes.
+  raise_fd_limit();
+  Cluster c;
+  auto& a = c.start("a", {"--handshake-first-bytes-timeout-ms", "200", "--admin-read-timeout-ms", "300"});
+  // Fewer than --handshakes-per-source-max (32): nothing is evicted, the deadline closes them.
+  Flood silent(a.address, 20, "", 5'000, Millis(20'000));
+  Flood slow(a.admin, 50, "GET /v1/status HTTP/1.1\r\n", 5'000, Millis(20'000));
+  REQUIRE(eventually([&] {
+    const auto m = c.cli.at(a.admin, {"metrics"}).out;
+    return metric(m, "plexus_handshake_rejections_total{reason=\"first_bytes_timeout\"}") >= 50 &&
+           metric(m, "plexus_admin_connections_closed_total{reason=\"read_timeout\"}") >= 50;
+  }));
+  silent.stop();
+  slow.stop();
+  const auto m = c.cli.at(a.admin, {"metrics"}).out;
+  CHECK(metric(m, "plexus_handshake_evictions_total{reason=\"table_full\"}") == 0);
+  CHECK(metric(m, "plexus_handshake_evictions_total{reason=\"source_limit\"}") == 0);
+  CHECK(metric(m, "plexus_admin_connections_closed_total{reason=\"evicted\"}") == 0);
+}
+
+TEST_CASE("a flood from one address that is not a member's evicts only its own pending handshakes") {
+  // Proves the per-source limit: 100 idle connections from 127.0.0.1, where no member listens (a listens on
+  // 127.0.0.2, b on 127.0.0.3), churn through their own 32 slots and never fill the table; b, whose dials
+  // also come from 127.0.0.1, still joins because its hello arrives with its connect.
+  raise_fd_limit();
+  Cluster c;
+  auto& a = c.start("a", {"--listen", "127.0.0.2:0"});
+  Flood flood(a.address, 100, "", 100'000, Millis(30'000));
+  REQUIRE(eventually([&] {
+    return metric(c.cli.at(a.admin, {"metrics"}).out, "plexus_handshake_evictions_total{reason=\"source_limit\"}") > 0;
+  }));
+  c.start("b", {"--listen", "127.0.0.3:0", "--join", a.address});
+  REQUIRE(eventually([&] { return all_up(c.cli, c.all(), {"a", "b"}); }));
+  flood.stop();
+  CHECK(metric(c.cli.at(a.admin, {"metrics"}).out, "plexus_handshake_evictions_total{reason=\"table_full\"}") == 0);
 }
