@@ -83,15 +83,15 @@ Reply join_by_address(AdminServer& admin, const std::string& text, bool sync, Mi
                 {"retrying", true}};
       return json_reply(body, 202);
     };
-    retrying->add(address,
-                  [sync, reply, pending](const Result<void>& first) {
-                    if (!sync && !first) reply(pending(first));
-                  },
-                  [sync, ok, deadline, weak, io, reply](const Result<void>& joined) {
-                    if (!joined) return reply(error_reply(joined.error()));
-                    if (!sync) return reply(json_reply(ok));
-                    reply_when_all_up(weak, io, deadline, ok, reply);
-                  });
+    if (!sync) {
+      return retrying->add(address, [ok, reply, pending](const Result<void>& first) {
+        reply(first ? json_reply(ok) : pending(first));
+      });
+    }
+    retrying->add(address, {}, [ok, deadline, weak, io, reply](const Result<void>& joined) {
+      if (!joined) return reply(error_reply(joined.error()));
+      reply_when_all_up(weak, io, deadline, ok, reply);
+    });
   }, timeout + Millis(1000), AdminServer::Wait::outcome);
 }
 

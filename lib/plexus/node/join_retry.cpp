@@ -65,7 +65,14 @@ void Joiner::add(const JoinTarget& target, Done first_outcome, Done joined) {
   for (const auto& existing : targets_) {
     if (existing->text != text) continue;
     if (first_outcome) first_outcome(make_error(errc::timed_out, "already retrying " + text + ": " + existing->last_error));
-    if (joined) existing->joined.push_back(std::move(joined));
+    if (!joined) return;
+    // Bounded: the oldest waiter's request was answered (at its deadline) long ago.
+    if (existing->joined.size() >= joined_waiters_max) {
+      auto oldest = std::move(existing->joined.front());
+      existing->joined.erase(existing->joined.begin());
+      oldest(make_error(errc::timed_out, "still retrying " + text));
+    }
+    existing->joined.push_back(std::move(joined));
     return;
   }
   if (stopped_) {
@@ -113,6 +120,7 @@ void Joiner::failed(const TargetPtr& target, const std::string& why, bool log) {
   const auto delay = join_retry_delay(options_, target->attempts, rng_);
   target->due = Clock::now() + delay;
   if (log) {
+    target->warned = true;
     spdlog::warn("join {}: {} (attempt {}; retrying in {} ms)", target->text, why, target->attempts, delay.count());
   }
   report_first(target, make_error(errc::timed_out, why));
@@ -127,7 +135,7 @@ void Joiner::failed(const TargetPtr& target, const std::string& why, bool log) {
 
 void Joiner::succeeded(const TargetPtr& target) {
   joined_any_ = true;
-  if (target->attempts > 0) spdlog::info("join {}: joined after {} failed attempts", target->text, target->attempts);
+  if (target->warned) spdlog::info("join {}: joined after {} failed attempts", target->text, target->attempts);
   targets_.remove(target);
   report_first(target, {});
   for (auto& done : std::exchange(target->joined, {})) done({});

@@ -33,6 +33,8 @@ peer::Millis join_retry_delay(const JoinRetryOptions& options, std::uint32_t att
 class Joiner : public std::enable_shared_from_this<Joiner> {
  public:
   using Done = std::function<void(const Result<void>&)>;
+  /// `joined` callbacks kept per target; past it the oldest gets timed_out.
+  static constexpr std::size_t joined_waiters_max = 64;
 
   /// What status shows of a target not joined yet.
   struct Pending {
@@ -63,6 +65,7 @@ class Joiner : public std::enable_shared_from_this<Joiner> {
     std::uint32_t attempts = 0;
     std::string last_error;
     bool spec_added = false;
+    bool warned = false;  // a failure was logged: its success is too
     std::chrono::steady_clock::time_point due{};
     std::unique_ptr<asio::steady_timer> timer;
     std::vector<Done> first_outcome;

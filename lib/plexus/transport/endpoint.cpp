@@ -183,9 +183,15 @@ asio::awaitable<void> Listener::accept_loop(std::shared_ptr<Listener> self) {
     const auto remote = socket.remote_endpoint(ignored).address();
     const bool member = self->known_.address && self->known_.address(remote);
     const auto id = self->next_id_++;
+    // Registered before any eviction can name it, so a handshake evicted before its coroutine ran
+    // still ends at once with the right reason.
+    auto pending = std::make_shared<Pending>(self->acceptor_.get_executor());
+    pending->watch.evict = &pending->evict;
+    self->pending_[id] = pending;
     // Always admitted: room is made by closing the weakest pending handshake.
     self->close_pending(self->admission_.on_accept(id, remote.to_string(), member, Admission::Clock::now()));
-    asio::co_spawn(self->acceptor_.get_executor(), admit(self, std::move(socket), id), asio::detached);
+    asio::co_spawn(self->acceptor_.get_executor(), admit(self, std::move(socket), id, std::move(pending)),
+                   asio::detached);
     if (!self->sweeping_) {
       self->sweeping_ = true;
       asio::co_spawn(self->acceptor_.get_executor(), sweep_loop(self), asio::detached);
@@ -195,10 +201,10 @@ asio::awaitable<void> Listener::accept_loop(std::shared_ptr<Listener> self) {
 
 void Listener::close_pending(const std::vector<Admission::Close>& closes) {
   for (const auto& close : closes) {
-    const auto it = watches_.find(close.id);
-    if (it == watches_.end()) continue;
-    it->second->evicted_reason = close.reason;
-    it->second->evict->cancel();
+    const auto it = pending_.find(close.id);
+    if (it == pending_.end()) continue;
+    it->second->watch.evicted_reason = close.reason;
+    it->second->evict.cancel();
   }
 }
 
@@ -227,22 +233,18 @@ asio::awaitable<void> Listener::sweep_loop(std::shared_ptr<Listener> self) {
 }
 
 asio::awaitable<void> Listener::admit(std::shared_ptr<Listener> self, asio::ip::tcp::socket socket,
-                                      Admission::Id id) {
+                                      Admission::Id id, std::shared_ptr<Pending> pending) {
   std::error_code ignored;
   const std::string from = describe(socket.remote_endpoint(ignored));
-  asio::steady_timer evict(socket.get_executor(), asio::steady_timer::time_point::max());
-  HandshakeWatch watch;
-  watch.evict = &evict;
-  if (!self->admission_.stage(id)) watch.evicted_reason = errc::evicted_table_full;  // evicted before it ran
+  HandshakeWatch& watch = pending->watch;
   Listener* raw = self.get();
   watch.on_first_bytes = [raw, id] { raw->admission_.on_bytes(id); };
   watch.on_hello = [raw, id](const secure::Hello& hello) {
     raw->admission_.on_hello(id, raw->known_.name && raw->known_.name(hello.name));
   };
-  self->watches_[id] = &watch;
   auto result = co_await handshake(std::move(socket), secure::Role::responder, self->identity_,
                                    self->options_, self->counters_, &watch);
-  self->watches_.erase(id);
+  self->pending_.erase(id);
   self->admission_.on_done(id);
   if (!result) {
     const auto code = result.error().code;

@@ -79,8 +79,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Listener(asio::ip::tcp::acceptor acceptor, secure::HandshakeConfig identity, Options options,
            std::shared_ptr<Counters> counters, OnConnection on_connection);
   static asio::awaitable<void> accept_loop(std::shared_ptr<Listener> self);
+  // A pending handshake: its watch and the timer that ends it early.
+  struct Pending {
+    explicit Pending(const asio::any_io_executor& executor)
+        : evict(executor, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer evict;
+    HandshakeWatch watch;
+  };
   static asio::awaitable<void> admit(std::shared_ptr<Listener> self, asio::ip::tcp::socket socket,
-                                     Admission::Id id);
+                                     Admission::Id id, std::shared_ptr<Pending> pending);
   static asio::awaitable<void> sweep_loop(std::shared_ptr<Listener> self);
   void close_pending(const std::vector<Admission::Close>& closes);
   void note_closed(errc reason);
@@ -93,7 +100,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Known known_;
   Admission admission_;
   Admission::Id next_id_ = 1;
-  std::map<Admission::Id, HandshakeWatch*> watches_;  // the admit coroutine owns each
+  std::map<Admission::Id, std::shared_ptr<Pending>> pending_;  // from accept until the handshake ends
   bool sweeping_ = false;
   // Evictions and deadline closes are summarised in one warning per second.
   std::map<errc, std::uint64_t> unreported_;
