@@ -86,6 +86,16 @@ void add_flags(Flags& f) {
   f.option("--transport-heartbeat-ms", &NodeOptions::transport_heartbeat_ms, "connection keepalive when idle");
   f.option("--dead-peer-timeout-ms", &NodeOptions::dead_peer_timeout_ms, "a connection silent this long is closed");
   f.option("--handshake-timeout-ms", &NodeOptions::handshake_timeout_ms, "a handshake must finish within this");
+  f.option("--handshakes-pending-max", &NodeOptions::handshakes_pending_max, "pending handshakes per listener (the weakest is evicted when full)");
+  f.option("--handshakes-reserved-for-members", &NodeOptions::handshakes_reserved_for_members, "of those, slots only members' addresses may take");
+  f.option("--handshakes-per-source-max", &NodeOptions::handshakes_per_source_max, "pending handshakes per address that is not a member's");
+  f.option("--handshake-first-bytes-timeout-ms", &NodeOptions::handshake_first_bytes_timeout_ms, "an accepted connection silent this long is closed");
+  f.option("--join-retry-initial-ms", &NodeOptions::join_retry_initial_ms, "first delay before a failed --join target is retried");
+  f.option("--join-retry-max-ms", &NodeOptions::join_retry_max_ms, "the retry delay doubles (jittered) up to this");
+  f.option("--join-timeout-ms", &NodeOptions::join_timeout_ms, "exit with code 2 if no --join target joined within this (0: retry forever)");
+  f.option("--admin-connections-max", &NodeOptions::admin_connections_max, "admin connections at once (the oldest unfinished is closed when full)");
+  f.option("--admin-read-timeout-ms", &NodeOptions::admin_read_timeout_ms, "an admin connection must send its whole request within this");
+  f.option("--admin-queue-max", &NodeOptions::admin_queue_max, "whole admin requests waiting for a thread; beyond: 503");
   f.option("--sink-capacity", &NodeOptions::sink_capacity, "messages the built-in sink keeps");
   f.option("--sink-max-bytes", &NodeOptions::sink_max_bytes, "payload bytes the built-in sink keeps");
   f.option("--worker-threads", &NodeOptions::worker_threads, "threads that run server handlers");
@@ -172,5 +182,9 @@ int main(int argc, char** argv) {
   plexus::transport::run_loop(io, settings.busy_poll);
   node->close_admin();
   spdlog::info("stopped");
+  if (const auto& failure = node->join_failure()) {
+    std::cerr << "plexusd: " << *failure << "\n";
+    return exit_bad_config;
+  }
   return 0;
 }

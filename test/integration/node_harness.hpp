@@ -152,6 +152,17 @@ class NodeProcess {
     return status_;
   }
   [[nodiscard]] pid_t pid() const { return child_.pid(); }
+  /// The wait status once the process exited by itself (reaped), else nothing.
+  std::optional<int> try_wait() {
+    if (stopped_) return status_;
+    auto status = child_.try_wait();
+    if (status) {
+      status_ = *status;
+      stopped_ = true;
+      if (reader_.joinable()) reader_.join();
+    }
+    return status;
+  }
   [[nodiscard]] std::string log() const {
     std::lock_guard lock(mutex_);
     return log_;

@@ -35,6 +35,10 @@ ErrorText describe(errc e) noexcept {
     case errc::bad_key_file: return {"bad_key_file", "bad cluster key file"};
     case errc::too_many_handshakes: return {"too_many_handshakes", "too many handshakes in progress"};
     case errc::dial_failed: return {"dial_failed", "could not connect"};
+    case errc::first_bytes_timeout: return {"first_bytes_timeout", "sent nothing within the first-bytes deadline"};
+    case errc::evicted_table_full: return {"evicted_table_full", "pending handshake evicted: handshake table full"};
+    case errc::evicted_source_limit:
+      return {"evicted_source_limit", "pending handshake evicted: too many from its address"};
     case errc::unknown_node: return {"unknown_node", "unknown node"};
     case errc::unknown_server: return {"unknown_server", "unknown server"};
     case errc::unknown_channel: return {"unknown_channel", "unknown channel"};

@@ -43,6 +43,9 @@ enum class errc : int {
   bad_key_file,
   too_many_handshakes,
   dial_failed,
+  first_bytes_timeout,   ///< an accepted connection sent nothing in time (admission)
+  evicted_table_full,    ///< a pending handshake evicted: the table was full
+  evicted_source_limit,  ///< a pending handshake evicted: its address had too many
   // Peer service.
   unknown_node = 100,
   unknown_server,

@@ -4,6 +4,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "plexus/node/admin_server.hpp"
+#include "plexus/node/join_retry.hpp"
 
 namespace plexus::node {
 namespace {
@@ -61,6 +62,9 @@ Reply join_by_spec(AdminServer& admin, const NodeSpec& spec, bool sync, Millis t
   }, timeout + Millis(1000), AdminServer::Wait::outcome);
 }
 
+// The address is retried in the background until it joins (join_retry.hpp). Without sync the answer
+// is the first attempt's: 200 joined, or 202 with its error while the retries go on; with sync it
+// waits until joined and every member is up, or 504 at the deadline (the retries go on).
 Reply join_by_address(AdminServer& admin, const std::string& text, bool sync, Millis timeout) {
   auto address = parse_listen_addr(text);
   if (!address) throw BadRequest("field 'address': " + address.error().detail);
@@ -68,14 +72,27 @@ Reply join_by_address(AdminServer& admin, const std::string& text, bool sync, Mi
   const json ok{{"joined", to_string(*address)}, {"sync", sync}};
   const auto deadline = Clock::now() + timeout;
   std::weak_ptr<PeerService> weak = admin.state().service;
+  std::weak_ptr<Joiner> joiner = admin.state().joiner;
   auto io = admin.state().io;
-  return admin.on_io([address = *address, sync, ok, deadline, weak, io](PeerService& service, Replier reply) {
-    service.join_address(address, [sync, ok, deadline, weak, io, reply](const Result<void>& answered) {
-      if (!answered) return reply(error_reply(answered.error()));
-      if (!sync) return reply(json_reply(ok));
+  return admin.on_io([address = *address, sync, ok, deadline, weak, joiner, io](PeerService&, Replier reply) {
+    auto retrying = joiner.lock();
+    if (!retrying) return reply(error_reply(503, "shutting_down", "the node is stopping"));
+    const auto pending = [ok](const Result<void>& first) {
+      json body{{"joined", nullptr}, {"pending", ok["joined"]}, {"sync", false},
+                {"error", first.error().detail.empty() ? first.error().message() : first.error().detail},
+                {"retrying", true}};
+      return json_reply(body, 202);
+    };
+    if (!sync) {
+      return retrying->add(address, [ok, reply, pending](const Result<void>& first) {
+        reply(first ? json_reply(ok) : pending(first));
+      });
+    }
+    retrying->add(address, {}, [ok, deadline, weak, io, reply](const Result<void>& joined) {
+      if (!joined) return reply(error_reply(joined.error()));
       reply_when_all_up(weak, io, deadline, ok, reply);
     });
-  }, timeout + Millis(1000), AdminServer::Wait::outcome);  // even unsynced: the address must answer
+  }, timeout + Millis(1000), AdminServer::Wait::outcome);
 }
 
 void add_join_routes(AdminServer& admin) {

@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/node/admin_gate.hpp"
 #include "plexus/node/admin_server.hpp"
+#include "plexus/node/join_retry.hpp"
 #include "plexus/node/presence_host.hpp"
 #include "plexus/node/sink.hpp"
 #include "plexus/store/datastore.hpp"
@@ -25,6 +27,7 @@ struct Snapshot {
   std::vector<peer::MemberStatus> members;
   std::vector<std::pair<errc, std::uint64_t>> handshake_rejections;
   std::vector<std::pair<errc, std::uint64_t>> connection_errors;
+  std::vector<std::pair<errc, std::uint64_t>> handshake_evictions;
   std::size_t partitions = 0;
   struct Presence {
     presence::TrackerMetrics tracker;
@@ -32,11 +35,13 @@ struct Snapshot {
     std::uint64_t owners_expired = 0;
   };
   std::optional<Presence> presence;  ///< none with --presence-disabled
+  std::vector<Joiner::Pending> joins_pending;
 };
 
 constexpr errc handshake_reasons[] = {errc::bad_magic,        errc::version_mismatch, errc::malformed_hello,
                                       errc::insecure_mismatch, errc::no_common_cipher, errc::auth_failed,
-                                      errc::handshake_timeout, errc::too_many_handshakes};
+                                      errc::handshake_timeout, errc::too_many_handshakes, errc::first_bytes_timeout};
+constexpr errc eviction_reasons[] = {errc::evicted_table_full, errc::evicted_source_limit};
 constexpr errc connection_reasons[] = {errc::record_tampered, errc::record_replayed, errc::record_out_of_order,
                                        errc::record_too_large, errc::truncated_stream, errc::frame_too_large,
                                        errc::malformed_message, errc::dead_peer,     errc::outbox_full,
@@ -44,10 +49,11 @@ constexpr errc connection_reasons[] = {errc::record_tampered, errc::record_repla
 
 Snapshot take_snapshot(const PeerService& service) {
   Snapshot s{service.spec().name, service.spec().instance_id, service.has_left(), service.metrics(),
-             service.member_status(), {}, {}, service.partitions().size(), std::nullopt};
+             service.member_status(), {}, {}, {}, service.partitions().size(), std::nullopt, {}};
   const auto& counters = service.transport_counters();
   for (const auto reason : handshake_reasons) s.handshake_rejections.emplace_back(reason, counters.get(reason));
   for (const auto reason : connection_reasons) s.connection_errors.emplace_back(reason, counters.get(reason));
+  for (const auto reason : eviction_reasons) s.handshake_evictions.emplace_back(reason, counters.get(reason));
   return s;
 }
 
@@ -139,6 +145,12 @@ void render_traffic(Exposition& e, const Snapshot& s) {
   for (const auto& [reason, value] : s.handshake_rejections) {
     e.sample("plexus_handshake_rejections_total", {{"reason", std::string(errc_name(reason))}}, value);
   }
+  e.family("plexus_handshake_evictions_total", "counter",
+           "Pending handshakes closed to make room for a newer connection, by reason (table_full, source_limit).");
+  for (const auto& [reason, value] : s.handshake_evictions) {
+    const std::string name(errc_name(reason));
+    e.sample("plexus_handshake_evictions_total", {{"reason", name.substr(std::string_view("evicted_").size())}}, value);
+  }
   e.family("plexus_connection_errors_total", "counter", "Connections closed or failed after the handshake, by reason.");
   for (const auto& [reason, value] : s.connection_errors) {
     e.sample("plexus_connection_errors_total", {{"reason", std::string(errc_name(reason))}}, value);
@@ -160,6 +172,19 @@ void render_local(Exposition& e, AdminServer& admin) {
   e.family("plexus_admin_requests_total", "counter", "Admin API requests answered, by HTTP status.");
   for (const auto& [status, value] : admin.requests_by_status()) {
     e.sample("plexus_admin_requests_total", {{"code", std::to_string(status)}}, value);
+  }
+  const auto gate = admin.gate_counts();
+  e.family("plexus_admin_connections", "gauge", "Admin connections open and still sending their request.")
+      .sample("plexus_admin_connections", {}, gate.connections);
+  e.family("plexus_admin_queue", "gauge", "Whole admin requests waiting for an admin thread.")
+      .sample("plexus_admin_queue", {}, gate.queued);
+  e.family("plexus_admin_connections_accepted_total", "counter", "Admin connections accepted.")
+      .sample("plexus_admin_connections_accepted_total", {}, gate.accepted);
+  e.family("plexus_admin_connections_closed_total", "counter",
+           "Admin connections closed before their request was served, by reason.");
+  for (const char* reason : {"evicted", "read_timeout", "queue_full", "header_too_large"}) {
+    const auto it = gate.closed.find(reason);
+    e.sample("plexus_admin_connections_closed_total", {{"reason", reason}}, it == gate.closed.end() ? 0 : it->second);
   }
 }
 
@@ -233,6 +258,13 @@ json status_json(const Snapshot& s, AdminServer& admin) {
   for (const auto& m : s.members) {
     if (!m.self) (m.up ? up : down).push_back(m.spec.name);
   }
+  json joins = json::array();
+  for (const auto& pending : s.joins_pending) {
+    joins.push_back({{"target", pending.target},
+                     {"attempts", pending.attempts},
+                     {"last_error", pending.last_error},
+                     {"next_attempt_in_ms", pending.next_attempt_in_ms}});
+  }
   const auto sum = [](const std::map<std::string, std::uint64_t>& values) {
     std::uint64_t total = 0;
     for (const auto& [key, value] : values) total += value;
@@ -252,15 +284,18 @@ json status_json(const Snapshot& s, AdminServer& admin) {
           {"bytes_received", sum(s.metrics.bytes_received)},
           {"retransmits", s.metrics.retransmits},
           {"ack_table_entries", s.metrics.ack_table_size},
-          {"sink_received", admin.state().sink->counters().lifetime_received}};
+          {"sink_received", admin.state().sink->counters().lifetime_received},
+          {"joins_pending", joins}};
 }
 
 // Runs take_snapshot on the io thread, then `render` here.
 Reply with_snapshot(AdminServer& admin, const std::function<Reply(const Snapshot&)>& render) {
   auto snapshot = std::make_shared<std::optional<Snapshot>>();
   std::weak_ptr<PresenceHost> presence = admin.state().presence;
-  Reply reply = admin.on_io_now([snapshot, presence](PeerService& service) {
+  std::weak_ptr<Joiner> joiner = admin.state().joiner;
+  Reply reply = admin.on_io_now([snapshot, presence, joiner](PeerService& service) {
     *snapshot = take_snapshot(service);
+    if (auto retrying = joiner.lock()) (*snapshot)->joins_pending = retrying->pending();
     if (auto host = presence.lock()) {
       (*snapshot)->presence = Snapshot::Presence{host->tracker().metrics(), host->leases().size(), host->expired_total()};
     }

@@ -2,6 +2,7 @@
 // BadRequest into 400 and anything unexpected into 500, and the io-thread
 // bridge with deadlines.
 #include "plexus/node/admin_server.hpp"
+#include "plexus/node/admin_gate.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,34 +50,6 @@ int status_of(errc code) {
   }
 }
 
-// Why binding `address` fails, found by trying it with a plain socket: httplib only says "false".
-std::string bind_problem(const ListenAddr& address) {
-  const bool v6 = address.ip.find(':') != std::string::npos;
-  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::strerror(errno);
-  int yes = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (v6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(address.port);
-    ::inet_pton(AF_INET6, address.ip.c_str(), &in6->sin6_addr);
-    length = sizeof *in6;
-  } else {
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons(address.port);
-    ::inet_pton(AF_INET, address.ip.c_str(), &in4->sin_addr);
-    length = sizeof *in4;
-  }
-  std::string problem = "cannot listen";
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) problem = std::strerror(errno);
-  ::close(fd);
-  return problem;
-}
-
 }  // namespace
 
 Reply json_reply(const nlohmann::json& body, int status) {
@@ -99,24 +72,11 @@ AdminServer::~AdminServer() { stop(); }
 
 Result<std::unique_ptr<AdminServer>> AdminServer::bind(const ListenAddr& address, std::string token) {
   auto admin = std::unique_ptr<AdminServer>(new AdminServer(address, std::move(token)));
-  auto& server = admin->server_;
-  // httplib's default sets SO_REUSEPORT, which would let two nodes share an admin port.
-  server.set_socket_options([](socket_t socket) {
-    int yes = 1;
-    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  server.new_task_queue = [] { return new httplib::ThreadPool(AdminServer::threads); };
-  server.set_payload_max_length(request_body_max_bytes);
-  int port = address.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(address.ip);
-  } else if (!server.bind_to_port(address.ip, port)) {
-    port = -1;
-  }
-  if (port <= 0) {
-    return make_error(errc::io_error, "--admin " + to_string(address) + ": " + bind_problem(address));
-  }
-  admin->address_.port = std::uint16_t(port);
+  auto gate = AdminGate::bind(address);
+  if (!gate) return gate.error();
+  admin->gate_ = std::move(*gate);
+  admin->address_.port = admin->gate_->port();
+  admin->server_.set_payload_max_length(request_body_max_bytes);
   return admin;
 }
 
@@ -127,7 +87,7 @@ bool AdminServer::authorized(const httplib::Request& request) const {
   return sodium_memcmp(header.data() + scheme.size(), token_.data(), token_.size()) == 0;
 }
 
-void AdminServer::start(NodeState state) {
+void AdminServer::start(NodeState state, const AdminLimits& limits) {
   state_ = std::move(state);
   server_.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
     if (authorized(request)) return httplib::Server::HandlerResponse::Unhandled;
@@ -156,18 +116,15 @@ void AdminServer::start(NodeState state) {
   add_metrics_routes(*this);
   add_presence_routes(*this);
   add_store_routes(*this);
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  gate_->start(limits, threads, [this](httplib::Stream& stream) { server_.serve(stream); });
 }
 
 void AdminServer::stop() {
   closing_ = true;
-  if (!thread_.joinable()) return;
-  // listen_after_bind may not have marked itself running yet; stop() before that would be lost.
-  const auto until = Clock::now() + std::chrono::seconds(5);
-  while (!server_.is_running() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  server_.stop();
-  thread_.join();
+  if (gate_) gate_->stop();
 }
+
+AdminGateCounts AdminServer::gate_counts() const { return gate_->counts(); }
 
 httplib::Server::Handler AdminServer::wrap(Route route) {
   return [route = std::move(route)](const httplib::Request& request, httplib::Response& response) {

@@ -25,6 +25,7 @@
 
 #include "plexus/core/node_spec.hpp"
 #include "plexus/core/result.hpp"
+#include "plexus/node/node.hpp"
 #include "plexus/peer/peer_service.hpp"
 
 namespace plexus::store {
@@ -35,6 +36,7 @@ namespace plexus::node {
 
 class Sink;
 class PresenceHost;
+class Joiner;
 
 /// What an admin route answers.
 struct Reply {
@@ -99,6 +101,20 @@ struct NodeState {
   ListenAddr admin;
   std::shared_ptr<PresenceHost> presence;  ///< null with --presence-disabled; used on the io thread only
   std::shared_ptr<store::Datastores> datastores;  ///< the node's datastores; called off the io thread only
+  std::shared_ptr<Joiner> joiner;          ///< retried joins; used on the io thread only
+};
+
+class AdminGate;
+struct AdminGateCounts;
+
+/// httplib's request parsing and routing, fed by the AdminGate (not httplib's own listener).
+class AdminRouter : public httplib::Server {
+ public:
+  /// Read one request from `stream`, route it, write the answer (Connection: close).
+  void serve(httplib::Stream& stream) {
+    bool closed = true;
+    process_request(stream, true, closed, nullptr);
+  }
 };
 
 class AdminServer {
@@ -123,8 +139,8 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   [[nodiscard]] const ListenAddr& address() const noexcept { return address_; }
-  /// Register the routes and serve on a thread of its own.
-  void start(NodeState state);
+  /// Register the routes and serve: the gate's thread reads requests, `threads` threads answer them.
+  void start(NodeState state, const AdminLimits& limits = {});
   /// Stop serving; pending requests answer 503 at once. Joins the threads.
   void stop();
 
@@ -148,6 +164,8 @@ class AdminServer {
   [[nodiscard]] NodeState& state() noexcept { return state_; }
   /// Requests answered so far, by HTTP status.
   [[nodiscard]] std::map<int, std::uint64_t> requests_by_status() const;
+  /// Connections, queue and closes of the gate.
+  [[nodiscard]] AdminGateCounts gate_counts() const;
 
  private:
   AdminServer(ListenAddr address, std::string token);
@@ -157,9 +175,9 @@ class AdminServer {
 
   ListenAddr address_;
   std::string token_;
-  httplib::Server server_;
+  AdminRouter server_;
+  std::unique_ptr<AdminGate> gate_;
   NodeState state_;
-  std::thread thread_;
   std::atomic<bool> closing_{false};
   std::atomic<std::size_t> outcome_waits_{0};
   mutable std::mutex counts_mutex_;

@@ -14,6 +14,7 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/node/admin_server.hpp"
+#include "plexus/node/join_retry.hpp"
 #include "plexus/node/node.hpp"
 #include "plexus/node/presence_host.hpp"
 #include "plexus/node/sink.hpp"
@@ -29,6 +30,9 @@ struct Node::Impl {
   std::function<void()> on_finished;
   std::shared_ptr<PresenceHost> presence;
   std::shared_ptr<store::Datastores> datastores;
+  std::shared_ptr<Joiner> joiner;
+  std::unique_ptr<asio::steady_timer> join_deadline;
+  std::optional<std::string> join_failure;
   bool finished = false;
 
   void finish() {
@@ -74,17 +78,23 @@ Result<void> register_builtin_servers(Node::Impl& node) {
   });
 }
 
-void join_all(peer::PeerService& service, const std::vector<JoinTarget>& joins) {
-  for (const auto& target : joins) {
-    if (const auto* spec = std::get_if<NodeSpec>(&target)) {
-      if (auto joined = service.join(*spec); !joined) spdlog::warn("join {}: {}", spec->name, joined.error().message());
-      continue;
+// --join targets are retried until they join; with a join timeout, a node
+// that joined none of them by then gives up (plexusd exits 2).
+void join_all(Node::Impl& node, const Settings& settings) {
+  for (const auto& target : settings.joins) node.joiner->add(target);
+  if (settings.joins.empty() || settings.join_retry.timeout.count() == 0) return;
+  node.join_deadline = std::make_unique<asio::steady_timer>(node.io, settings.join_retry.timeout);
+  node.join_deadline->async_wait([raw = &node, timeout = settings.join_retry.timeout](std::error_code ec) {
+    if (ec || raw->joiner->joined_any() || raw->finished) return;
+    std::string last;
+    for (const auto& pending : raw->joiner->pending()) {
+      last += (last.empty() ? "" : "; ") + pending.target + ": " + pending.last_error;
     }
-    const auto address = std::get<ListenAddr>(target);
-    service.join_address(address, [address](const Result<void>& joined) {
-      if (!joined) spdlog::warn("join {}: {}", to_string(address), joined.error().message());
-    });
-  }
+    raw->join_failure = "--join-timeout-ms: joined none of the --join targets within " +
+                        std::to_string(timeout.count()) + " ms (" + last + ")";
+    spdlog::error("{}: stopping", *raw->join_failure);
+    raw->finish();
+  });
 }
 
 }  // namespace
@@ -100,7 +110,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   }
   auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
                                           std::make_shared<EchoCounters>(), nullptr, std::move(on_finished), nullptr,
-                                          nullptr});
+                                          nullptr, nullptr, nullptr, std::nullopt});
   auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));
   if (!admin) return admin.error();
   impl->admin = std::move(*admin);
@@ -131,13 +141,15 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
     spdlog::warn("no longer a member of the cluster: stopping");
     raw->finish();
   });
-  join_all(*impl->service, settings.joins);
+  impl->joiner = std::make_shared<Joiner>(io.get_executor(), impl->service, settings.join_retry);
+  join_all(*impl, settings);
   impl->admin->start(NodeState{io.get_executor(), impl->service, impl->sink, impl->echo,
                                [raw] {
                                  spdlog::info("left the cluster: stopping");
                                  raw->finish();
                                },
-                               impl->admin->address(), impl->presence, impl->datastores});
+                               impl->admin->address(), impl->presence, impl->datastores, impl->joiner},
+                     settings.admin_limits);
   spdlog::info("node {} listening on {}, admin API on {}", settings.peer.name,
                to_string(impl->service->spec().listen_addrs.front()), to_string(impl->admin->address()));
   for (const auto& d : impl->datastores->all()) spdlog::info("datastore {}: {}", d->spec.name, store::describe(d->spec));
@@ -168,11 +180,15 @@ std::string Node::ready_line() const {
 peer::PeerService& Node::service() { return *impl_->service; }
 
 void Node::stop(std::function<void()> done) {
+  if (impl_->join_deadline) impl_->join_deadline->cancel();
+  if (impl_->joiner) impl_->joiner->stop();
   // No permdown: the other nodes see this one go down and keep its presences
   // hidden for the permdown period, in case it comes back (docs/presence.md).
   if (impl_->presence) impl_->presence->stop();
   impl_->service->stop(std::move(done));
 }
+
+const std::optional<std::string>& Node::join_failure() const { return impl_->join_failure; }
 
 void Node::close_admin() {
   if (impl_->admin) impl_->admin->stop();

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -58,6 +59,21 @@ struct NodeOptions {
   int transport_heartbeat_ms = 1000;
   int dead_peer_timeout_ms = 5000;
   int handshake_timeout_ms = 5000;
+  /// Admission on the peer port (transport/admission.hpp).
+  int handshakes_pending_max = int(transport::AdmissionLimits{}.capacity);
+  int handshakes_reserved_for_members = int(transport::AdmissionLimits{}.reserved_for_members);
+  int handshakes_per_source_max = int(transport::AdmissionLimits{}.per_source_max);
+  int handshake_first_bytes_timeout_ms = int(transport::AdmissionLimits{}.first_bytes_timeout.count());
+  /// --join targets are retried with jittered exponential backoff from the
+  /// initial delay up to the maximum; with a timeout (0: none) a node that
+  /// has joined no target by then exits with code 2.
+  int join_retry_initial_ms = 200;
+  int join_retry_max_ms = 5000;
+  int join_timeout_ms = 0;
+  /// The admin API's front door (admin_gate.hpp).
+  int admin_connections_max = 256;
+  int admin_read_timeout_ms = 5000;
+  int admin_queue_max = 64;
   int sink_capacity = 1000;
   int sink_max_bytes = 64 * 1024 * 1024;
   int worker_threads = 1;
@@ -102,11 +118,31 @@ using JoinTarget = std::variant<ListenAddr, NodeSpec>;
 
 enum class LogFormat { text, json };
 
+/// How --join targets (and admin joins) are retried.
+struct JoinRetryOptions {
+  peer::Millis initial{200};
+  peer::Millis max{5000};
+  peer::Millis timeout{0};  ///< 0: retry forever
+};
+
+/// Limits of the admin API's connections.
+struct AdminLimits {
+  /// Connections open at once; when full, the oldest one that has not sent a
+  /// whole request is closed for the newcomer.
+  std::size_t connections_max = 256;
+  /// A connection must deliver its request (header and body) within this.
+  peer::Millis read_timeout{5000};
+  /// Whole requests waiting for an admin thread; beyond, 503 at once.
+  std::size_t queue_max = 64;
+};
+
 /// Checked options: what the node runs with.
 struct Settings {
   peer::Config peer;
   ListenAddr admin;
+  AdminLimits admin_limits;
   std::vector<JoinTarget> joins;
+  JoinRetryOptions join_retry;
   std::size_t sink_capacity = 0;
   std::size_t sink_max_bytes = 0;
   std::chrono::microseconds busy_poll{transport::default_busy_poll};
@@ -154,6 +190,9 @@ class Node {
   void stop(std::function<void()> done);
   /// Stop the admin API; call after the io_context stopped running.
   void close_admin();
+  /// Why the node gave up joining (--join-timeout-ms passed with no --join
+  /// target joined); on_finished ran then. plexusd exits 2 with it.
+  [[nodiscard]] const std::optional<std::string>& join_failure() const;
 
   struct Impl;
 

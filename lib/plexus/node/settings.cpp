@@ -65,7 +65,7 @@ Result<void> check_range(std::string_view flag, int value, int min, int max) {
 }
 
 Result<void> check_timers(const NodeOptions& o) {
-  const std::array<std::tuple<std::string_view, int, int, int>, 13> ranges{{
+  const std::array<std::tuple<std::string_view, int, int, int>, 23> ranges{{
       {"--heartbeat-ms", o.heartbeat_ms, 1, 60'000},
       {"--peer-timeout-ms", o.peer_timeout_ms, 2, 3'600'000},
       {"--gossip-interval-ms", o.gossip_interval_ms, 10, 3'600'000},
@@ -79,6 +79,16 @@ Result<void> check_timers(const NodeOptions& o) {
       {"--worker-threads", o.worker_threads, 1, 64},
       {"--busy-poll-us", o.busy_poll_us, 0, 100'000},
       {"--bulk-io-nice", o.bulk_io_nice, -20, 19},
+      {"--handshakes-pending-max", o.handshakes_pending_max, 1, 65'536},
+      {"--handshakes-reserved-for-members", o.handshakes_reserved_for_members, 0, 65'535},
+      {"--handshakes-per-source-max", o.handshakes_per_source_max, 1, 65'536},
+      {"--handshake-first-bytes-timeout-ms", o.handshake_first_bytes_timeout_ms, 1, 600'000},
+      {"--join-retry-initial-ms", o.join_retry_initial_ms, 1, 600'000},
+      {"--join-retry-max-ms", o.join_retry_max_ms, 1, 3'600'000},
+      {"--join-timeout-ms", o.join_timeout_ms, 0, 86'400'000},
+      {"--admin-connections-max", o.admin_connections_max, 1, 65'536},
+      {"--admin-read-timeout-ms", o.admin_read_timeout_ms, 1, 600'000},
+      {"--admin-queue-max", o.admin_queue_max, 1, 65'536},
   }};
   for (const auto& [flag, value, min, max] : ranges) {
     if (auto ok = check_range(flag, value, min, max); !ok) return ok;
@@ -86,6 +96,12 @@ Result<void> check_timers(const NodeOptions& o) {
   if (o.peer_timeout_ms < 2 * o.heartbeat_ms) return flag_error("--peer-timeout-ms", "must be at least twice --heartbeat-ms");
   if (o.dead_peer_timeout_ms < 2 * o.transport_heartbeat_ms) {
     return flag_error("--dead-peer-timeout-ms", "must be at least twice --transport-heartbeat-ms");
+  }
+  if (o.handshakes_reserved_for_members >= o.handshakes_pending_max) {
+    return flag_error("--handshakes-reserved-for-members", "must be less than --handshakes-pending-max");
+  }
+  if (o.join_retry_max_ms < o.join_retry_initial_ms) {
+    return flag_error("--join-retry-max-ms", "must be at least --join-retry-initial-ms");
   }
   return {};
 }
@@ -151,6 +167,9 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   config.transport.heartbeat_interval = peer::Millis(o.transport_heartbeat_ms);
   config.transport.dead_peer_timeout = peer::Millis(o.dead_peer_timeout_ms);
   config.transport.handshake_timeout = peer::Millis(o.handshake_timeout_ms);
+  config.transport.admission = transport::AdmissionLimits{
+      std::size_t(o.handshakes_pending_max), std::size_t(o.handshakes_reserved_for_members),
+      std::size_t(o.handshakes_per_source_max), peer::Millis(o.handshake_first_bytes_timeout_ms)};
   config.worker_threads = std::size_t(o.worker_threads);
   config.bulk_io_nice = o.bulk_io_nice;
   config.bulk_io_idle = !o.bulk_io_at_nice;
@@ -267,6 +286,10 @@ Result<Settings> resolve(const NodeOptions& o) {
   if (!admin) return flag_error("--admin", reason(admin.error()));
   settings.admin = *admin;
   if (auto ok = resolve_joins(o.join, settings); !ok) return ok.error();
+  settings.join_retry = {peer::Millis(o.join_retry_initial_ms), peer::Millis(o.join_retry_max_ms),
+                         peer::Millis(o.join_timeout_ms)};
+  settings.admin_limits = {std::size_t(o.admin_connections_max), peer::Millis(o.admin_read_timeout_ms),
+                           std::size_t(o.admin_queue_max)};
   if (auto ok = resolve_presence(o, settings); !ok) return ok.error();
   static const std::array<std::string_view, 6> levels{"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(levels.begin(), levels.end(), o.log_level) == levels.end()) {

@@ -242,3 +242,45 @@ TEST_CASE("the admin token is the hex of the derived subkey, and token files are
   CHECK(*read == token);
   CHECK_FALSE(read_token_file(dir.write("u", "xyz")).ok());
 }
+
+TEST_CASE("admission, join retry and admin limits: defaults, config keys, and bad values named") {
+  // Proves the settings of fair admission, retried joins and the admin gate reach their structs and are range-checked.
+  TempDir dir;
+  const auto file = dir.write("node.json", R"({"handshakes_pending_max": 100, "handshakes_reserved_for_members": 10,
+    "handshakes_per_source_max": 5, "handshake_first_bytes_timeout_ms": 300, "join_retry_initial_ms": 20,
+    "join_retry_max_ms": 900, "join_timeout_ms": 4000, "admin_connections_max": 50, "admin_read_timeout_ms": 700,
+    "admin_queue_max": 7})");
+  auto options = valid(dir);
+  auto defaults = resolve(options);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->peer.transport.admission.capacity == 256);
+  CHECK(defaults->join_retry.timeout.count() == 0);
+  CHECK(defaults->admin_limits.connections_max == 256);
+  REQUIRE(load_config_file(file, options).ok());
+  auto settings = resolve(options);
+  REQUIRE(settings.ok());
+  const auto& admission = settings->peer.transport.admission;
+  CHECK(admission.capacity == 100);
+  CHECK(admission.reserved_for_members == 10);
+  CHECK(admission.per_source_max == 5);
+  CHECK(admission.first_bytes_timeout.count() == 300);
+  CHECK(settings->join_retry.initial.count() == 20);
+  CHECK(settings->join_retry.max.count() == 900);
+  CHECK(settings->join_retry.timeout.count() == 4000);
+  CHECK(settings->admin_limits.connections_max == 50);
+  CHECK(settings->admin_limits.read_timeout.count() == 700);
+  CHECK(settings->admin_limits.queue_max == 7);
+
+  auto bad = valid(dir);
+  bad.handshakes_reserved_for_members = 256;
+  CHECK(problem(bad) == "--handshakes-reserved-for-members: must be less than --handshakes-pending-max");
+  bad = valid(dir);
+  bad.join_retry_max_ms = 100;
+  CHECK(problem(bad) == "--join-retry-max-ms: must be at least --join-retry-initial-ms");
+  bad = valid(dir);
+  bad.admin_queue_max = 0;
+  CHECK(problem(bad).starts_with("--admin-queue-max: must be 1..65536"));
+  bad = valid(dir);
+  bad.handshake_first_bytes_timeout_ms = 0;
+  CHECK(problem(bad).starts_with("--handshake-first-bytes-timeout-ms: must be 1..600000"));
+}

@@ -36,6 +36,23 @@ Result<void> PeerService::Impl::open_listeners() {
                                                 if (auto self = weak.lock()) self->on_accepted(std::move(c));
                                               });
     if (!listener) return listener.error();
+    // Admission (transport/admission.hpp) reserves slots for members' addresses and keeps
+    // handshakes whose hello names a member longest.
+    (*listener)->set_known({[weak](const asio::ip::address& address) {
+                              auto self = weak.lock();
+                              if (!self) return false;
+                              for (const auto& [name, peer] : self->peers) {
+                                for (const auto& listen : peer.spec.listen_addrs) {
+                                  std::error_code ec;
+                                  if (asio::ip::make_address(listen.ip, ec) == address && !ec) return true;
+                                }
+                              }
+                              return false;
+                            },
+                            [weak](const std::string& name) {
+                              auto self = weak.lock();
+                              return self && self->peers.contains(name);
+                            }});
     bound.push_back({addr.ip, (*listener)->local_endpoint().port()});
     listeners.push_back(*listener);
   }

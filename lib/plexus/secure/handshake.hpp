@@ -97,6 +97,10 @@ class Handshake {
   /// stream and are not consumed. An error is final.
   Result<std::size_t> feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out);
   [[nodiscard]] bool done() const noexcept { return stage_ == Stage::done; }
+  /// The peer's hello arrived and was accepted (its claims are not proven
+  /// until done()); peer_hello() is valid from then on.
+  [[nodiscard]] bool hello_received() const noexcept { return stage_ == Stage::want_auth || stage_ == Stage::done; }
+  [[nodiscard]] const Hello& peer_hello() const noexcept { return session_.peer; }
   /// Valid once done().
   [[nodiscard]] const Session& session() const noexcept { return session_; }
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstddef>
 
+#include "plexus/transport/admission.hpp"
+
 namespace plexus::transport {
 
 using Millis = std::chrono::milliseconds;
@@ -49,8 +51,10 @@ struct Options {
   Millis dead_peer_timeout{5000};
   /// Whole handshake must finish within this.
   Millis handshake_timeout{5000};
-  /// Handshakes in progress on one listener; more are refused at once.
-  std::size_t max_pending_handshakes = 256;
+  /// Admission of incoming handshakes on one listener (admission.hpp):
+  /// table size, the share reserved for members' addresses, the per-address
+  /// limit of strangers, the first-bytes deadline.
+  AdmissionLimits admission;
   /// A graceful close that the peer does not finish within this is aborted.
   Millis close_timeout{2000};
 };
