@@ -101,7 +101,9 @@ TEST_CASE("replica host: a put reaches every node, and a late node catches up wh
   cluster.join("c");
   REQUIRE(cluster.wait([&] { return cluster.value("c", "tenant-1") == "module-x"; }));
   cluster.put("c", "tenant-2", "module-y");
-  REQUIRE(cluster.wait([&] { return cluster.value("a", "tenant-2") == "module-y" && cluster.value("b", "tenant-2") == "module-y"; }));
+  REQUIRE(cluster.wait([&] {
+    return cluster.value("a", "tenant-2") == "module-y" && cluster.value("b", "tenant-2") == "module-y";
+  }));
   CHECK(cluster.nodes["a"].host->send_failures() == 0);
 }
 

@@ -39,13 +39,14 @@ template <Core C>
 Result<void> Host<C>::connect() {
   for (std::uint32_t i = 0; i < size(); ++i) {
     std::weak_ptr<Host> weak = this->weak_from_this();
-    auto registered = service_->register_server(options_.servers[i], [weak, i, ex = executor_](const peer::Received& r) {
+    auto on_message = [weak, i, ex = executor_](const peer::Received& r) {
       // On a worker strand or, placed inline, on the service executor: either
       // way post to the executor, where the cores live (never wait for it).
       asio::post(ex, [weak, i, from = r.from, payload = r.payload] {
         if (auto self = weak.lock()) self->receive(i, from, payload);
       });
-    });
+    };
+    auto registered = service_->register_server(options_.servers[i], std::move(on_message));
     if (!registered) return registered.error();
     registered_.push_back(options_.servers[i]);
   }

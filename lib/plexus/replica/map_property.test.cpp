@@ -82,7 +82,9 @@ TEST_CASE("replica map: merge is idempotent, commutative and associative") {
     for (const auto& replica : replicas) states.push_back(replica.entries());
     const auto all = join_tree(rng, states);
     for (int trial = 0; trial < 3; ++trial) {
-      for (std::size_t i = states.size(); i > 1; --i) std::swap(states[i - 1], states[below(rng, static_cast<std::uint32_t>(i))]);
+      for (std::size_t i = states.size(); i > 1; --i) {
+        std::swap(states[i - 1], states[below(rng, static_cast<std::uint32_t>(i))]);
+      }
       CHECK(join_tree(rng, states) == all);
     }
   }
