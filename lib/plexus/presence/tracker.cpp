@@ -68,7 +68,7 @@ Result<std::shared_ptr<Tracker>> Tracker::start(asio::any_io_executor executor,
   // The host lives inside impl and is stopped with it, so the handler's raw
   // pointer never outlives what it points at.
   auto host = Impl::Host::start(executor, std::move(service), std::move(host_options), std::move(shards),
-                                [raw = impl.get()](std::uint32_t, Output& out) { raw->take_diff(out); });
+                                Impl::TakeDiff{impl.get()});
   if (!host) return host.error();
   impl->host = std::move(*host);
   return std::shared_ptr<Tracker>(new Tracker(std::move(impl)));

@@ -16,7 +16,13 @@
 namespace plexus::presence {
 
 struct Tracker::Impl : std::enable_shared_from_this<Tracker::Impl> {
-  using Host = replica::Host<Shard>;
+  /// The host's output handler: a shard's diff to take_diff(). A type of its
+  /// own, not a std::function, as it runs after every track.
+  struct TakeDiff {
+    Impl* impl = nullptr;
+    void operator()(std::uint32_t, Output& out) const { impl->take_diff(out); }
+  };
+  using Host = replica::Host<Shard, TakeDiff>;
 
   Impl(asio::any_io_executor ex, Options o, DiffHandler handler)
       : executor(std::move(ex)), options(std::move(o)), handle_diff(std::move(handler)) {}

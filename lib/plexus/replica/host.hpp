@@ -43,6 +43,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "plexus/core/errors.hpp"
@@ -63,13 +64,20 @@ struct HostOptions {
   std::size_t recent_errors_max = 64;
 };
 
+/// The output handler a Host takes by default.
 template <Core C>
-class Host : public std::enable_shared_from_this<Host<C>> {
+using OutputFunction = std::function<void(std::uint32_t index, decltype(std::declval<C&>().take())& output)>;
+
+/// Carries cores C over the peer service. O, the output handler, is called
+/// as O(index, output&); a function object type of its own (presence's)
+/// saves the std::function call on every drain.
+template <Core C, class O = OutputFunction<C>>
+class Host : public std::enable_shared_from_this<Host<C, O>> {
  public:
   using Output = decltype(std::declval<C&>().take());
   /// Gets core `index`'s output once its sends went out and its errors were
   /// logged: what is left (the events) is the handler's to move out.
-  using OutputHandler = std::function<void(std::uint32_t index, Output& output)>;
+  using OutputHandler = O;
 
   /// Registers one server per core, watches options.channel, treats the
   /// peers already up on it as coming up now, and arms the timer. Errors:
@@ -109,6 +117,7 @@ class Host : public std::enable_shared_from_this<Host<C>> {
         cores_(std::move(cores)), on_output_(std::move(on_output)), timer_(executor_) {}
 
   Result<void> connect();
+  void emit(std::uint32_t index, Output& out);
   void arm(TimePoint deadline);
   void tick();
   void receive(std::uint32_t index, const std::string& from, const std::vector<std::uint8_t>& payload);

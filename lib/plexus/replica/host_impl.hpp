@@ -6,8 +6,8 @@
 
 namespace plexus::replica {
 
-template <Core C>
-Result<std::shared_ptr<Host<C>>> Host<C>::start(asio::any_io_executor executor,
+template <Core C, class O>
+Result<std::shared_ptr<Host<C, O>>> Host<C, O>::start(asio::any_io_executor executor,
                                                 std::shared_ptr<peer::PeerService> service, HostOptions options,
                                                 std::vector<std::unique_ptr<C>> cores, OutputHandler on_output) {
   if (!service->spec().channels.contains(options.channel)) {
@@ -35,8 +35,8 @@ Result<std::shared_ptr<Host<C>>> Host<C>::start(asio::any_io_executor executor,
   return host;
 }
 
-template <Core C>
-Result<void> Host<C>::connect() {
+template <Core C, class O>
+Result<void> Host<C, O>::connect() {
   for (std::uint32_t i = 0; i < size(); ++i) {
     std::weak_ptr<Host> weak = this->weak_from_this();
     auto on_message = [weak, i, ex = executor_](const peer::Received& r) {
@@ -66,8 +66,8 @@ Result<void> Host<C>::connect() {
   return {};
 }
 
-template <Core C>
-void Host<C>::drain(std::uint32_t index) {
+template <Core C, class O>
+void Host<C, O>::drain(std::uint32_t index) {
   Output out = cores_[index]->take();
   for (const auto& send : out.sends) {
     if (!service_->forward_message(send.to, options_.servers[index], payload_of(send.bytes), forward_[index])) {
@@ -79,12 +79,21 @@ void Host<C>::drain(std::uint32_t index) {
     errors_.push_back(std::move(error));
     if (errors_.size() > options_.recent_errors_max) errors_.pop_front();
   }
-  if (on_output_) on_output_(index, out);
+  emit(index, out);
   arm(cores_[index]->next_deadline());
 }
 
-template <Core C>
-void Host<C>::arm(TimePoint deadline) {
+template <Core C, class O>
+void Host<C, O>::emit(std::uint32_t index, Output& out) {
+  // A std::function may be empty; a plain function object is always called.
+  if constexpr (std::is_constructible_v<bool, const O&>) {
+    if (!on_output_) return;
+  }
+  on_output_(index, out);
+}
+
+template <Core C, class O>
+void Host<C, O>::arm(TimePoint deadline) {
   if (stopped_ || (armed_at_ && *armed_at_ <= deadline)) return;
   armed_at_ = deadline;
   timer_.expires_at(deadline);
@@ -96,8 +105,8 @@ void Host<C>::arm(TimePoint deadline) {
   });
 }
 
-template <Core C>
-void Host<C>::tick() {
+template <Core C, class O>
+void Host<C, O>::tick() {
   if (stopped_) return;
   const TimePoint t = now();
   for (std::uint32_t i = 0; i < size(); ++i) {
@@ -106,15 +115,15 @@ void Host<C>::tick() {
   }
 }
 
-template <Core C>
-void Host<C>::receive(std::uint32_t index, const std::string& from, const std::vector<std::uint8_t>& payload) {
+template <Core C, class O>
+void Host<C, O>::receive(std::uint32_t index, const std::string& from, const std::vector<std::uint8_t>& payload) {
   if (stopped_) return;
   cores_[index]->on_message(from, payload, now());
   drain(index);
 }
 
-template <Core C>
-void Host<C>::peer_event(const std::string& node, bool up) {
+template <Core C, class O>
+void Host<C, O>::peer_event(const std::string& node, bool up) {
   if (stopped_) return;
   const TimePoint t = now();
   for (std::uint32_t i = 0; i < size(); ++i) {
@@ -127,8 +136,8 @@ void Host<C>::peer_event(const std::string& node, bool up) {
   }
 }
 
-template <Core C>
-void Host<C>::stop() {
+template <Core C, class O>
+void Host<C, O>::stop() {
   if (stopped_) return;
   stopped_ = true;
   timer_.cancel();
