@@ -193,12 +193,12 @@ Result<LocalState> decode_state(const json& root) {
 json Membership::to_json() const {
   json live = json::array();
   json tombstones = json::array();
-  for (const auto& [name, entry] : entries_) {
+  for (const auto& [name, entry] : map_) {
     (entry.removed ? tombstones : live).push_back(entry_to_json(entry));
   }
   return json::object({{"format_version", format_version},
                        {"local", local_.name},
-                       {"version_floor", version_floor_},
+                       {"version_floor", map_.version_floor()},
                        {"entries", std::move(live)},
                        {"tombstones", std::move(tombstones)},
                        {"reservations", reservations()}});
@@ -214,7 +214,7 @@ Result<Membership> Membership::from_json(const json& document, NodeSpec local, O
   }
   if (!persisted) return persisted.error();
   Membership membership(std::move(local), options);
-  membership.version_floor_ = persisted->version_floor;
+  membership.map_.raise_version_floor(persisted->version_floor);
   std::vector<Entry> entries;
   for (auto& [name, entry] : persisted->decoded.entries) entries.push_back(std::move(entry));
   // Merging into a fresh state runs self-refutation: a restarted node (new
@@ -229,9 +229,10 @@ Result<Membership> Membership::from_json(const json& document, NodeSpec local, O
 
 LocalState Membership::snapshot() const {
   LocalState state{local_.name, local_.instance_id, removed_self_, options_.max_members, refutations_,
-                   version_floor_, entries(), reservations(), {}};
-  for (const auto& [name, entry] : entries_) {
-    if (entry.removed) state.observed_by.emplace(name, observers_of(entry));
+                   map_.version_floor(), entries(), reservations(), {}};
+  const std::vector<replica::Life> lives = peer_lives();
+  for (const auto& [name, entry] : map_) {
+    if (entry.removed) state.observed_by.emplace(name, map_.observers_of(entry, lives));
   }
   return state;
 }

@@ -1,11 +1,14 @@
 // Membership's local operations (add, remove, reserve) and merge with
 // self-refutation. The CRDT laws and their reasons are in membership.hpp.
 //
+// The entries live in map_, a replica::Map, which owns the order, merge and
+// GC; this file decides what membership adds on top.
+//
 // Invariants kept by every member function:
-//   - entries_ always holds the local name (GC never drops it);
+//   - map_ always holds the local name (GC never drops it);
 //   - while !removed_self_, the local entry is {local_, v, alive};
 //   - reservations_ never holds a live name;
-//   - entries_.size() and reservations_.size() stay <= entries_max.
+//   - map_.size() and reservations_.size() stay <= entries_max.
 #include <cassert>
 #include <string>
 #include <utility>
@@ -32,9 +35,10 @@ std::optional<NodeSpec> live_spec(const Entry* entry) {
 }  // namespace
 
 Membership::Membership(NodeSpec local, Options options)
-    : local_(std::move(local)), options_(options) {
+    : local_(std::move(local)), options_(options), map_(replica::Limits{entries_max, version_max}) {
   assert(validate(local_).ok());
-  entries_.emplace(local_.name, Entry{local_, 1, false});
+  [[maybe_unused]] const auto written = map_.put(Entry{local_, 0, false});  // version 1
+  assert(written.ok() && *written == 1);
 }
 
 Result<bool> Membership::add(const NodeSpec& spec) {
@@ -45,40 +49,42 @@ Result<bool> Membership::add(const NodeSpec& spec) {
     return internal::error(errc::local_spec_conflict,
                            "name: " + quoted(spec.name) + " is the local node, whose spec is fixed at start");
   }
-  const auto it = entries_.find(spec.name);
-  const bool exists = it != entries_.end();
-  if (exists && !it->second.removed && it->second.spec == spec) return false;
-  if (!exists && entries_.size() >= entries_max) {
+  const Entry* held = find(spec.name);
+  const bool exists = held != nullptr;
+  if (exists && !held->removed && held->spec == spec) return false;
+  if (!exists && map_.size() >= entries_max) {
     return internal::error(errc::too_many_entries, "entries: already " + std::to_string(entries_max));
   }
   // Replacing a live member's spec keeps the member count; only a name that
   // becomes live needs a slot, and a reservation made for it is that slot.
-  const bool joins = !exists || it->second.removed;
+  const bool joins = !exists || held->removed;
   if (joins && !reservations_.contains(spec.name) && !has_free_slot()) {
     return internal::error(errc::members_full, "name: " + quoted(spec.name) + ": " +
                                                    occupancy(live_count(), reservations_.size(),
                                                              options_.max_members));
   }
   // An absent name may have been collected: write above every collected tombstone.
-  const std::uint64_t current = exists ? it->second.version : version_floor_;
+  const std::uint64_t current = exists ? held->version : map_.version_floor();
   if (current >= version_max) {
     return internal::error(errc::version_exhausted, "name: " + quoted(spec.name));
   }
   if (const auto reserved = reservations_.find(spec.name); reserved != reservations_.end()) {
     reservations_.erase(reserved);
   }
-  entries_.insert_or_assign(spec.name, Entry{spec, current + 1, false});
-  return true;
+  // Writes at current + 1: the checks above are the map's, with membership's details.
+  auto written = map_.put(Entry{spec, 0, false});
+  assert(written.ok() && *written == current + 1);
+  return written.ok();
 }
 
 Result<bool> Membership::remove(std::string_view name) {
-  const auto it = entries_.find(name);
-  if (it == entries_.end() || it->second.removed) return false;
-  if (it->second.version >= version_max) {
+  const Entry* held = find(name);
+  if (held == nullptr || held->removed) return false;
+  if (held->version >= version_max) {
     return internal::error(errc::version_exhausted, "name: " + quoted(name));
   }
-  ++it->second.version;
-  it->second.removed = true;
+  [[maybe_unused]] const auto removed = map_.remove(name);
+  assert(removed.ok() && *removed);
   // The live local entry is always local_, so this tombstone carries our
   // instance id: exactly the "this life was removed" case.
   if (name == local_.name) removed_self_ = true;
@@ -100,11 +106,11 @@ Result<void> Membership::check_batch(std::span<const Entry> remote) const {
                         path + ".version: must be 1.." + std::to_string(version_max));
     }
     if (auto ok = validate(entry.spec); !ok) return internal::nested(ok.error(), path + ".spec");
-    if (!entries_.contains(entry.spec.name)) fresh.insert(entry.spec.name);
+    if (find(entry.spec.name) == nullptr) fresh.insert(entry.spec.name);
   }
-  if (entries_.size() + fresh.size() > entries_max) {
+  if (map_.size() + fresh.size() > entries_max) {
     return internal::error(errc::too_many_entries,
-                           "entries: " + std::to_string(entries_.size()) + " held + " +
+                           "entries: " + std::to_string(map_.size()) + " held + " +
                                std::to_string(fresh.size()) + " new > " + std::to_string(entries_max));
   }
   return {};
@@ -114,12 +120,11 @@ Result<std::vector<Change>> Membership::merge(std::span<const Entry> remote) {
   if (auto ok = check_batch(remote); !ok) return ok.error();
   // The live spec of every name this batch replaces, as it was before.
   std::map<std::string, std::optional<NodeSpec>, std::less<>> before;
-  for (const Entry& entry : remote) {
-    const auto it = entries_.find(entry.spec.name);
-    if (it != entries_.end() && compare(entry, it->second) <= 0) continue;
-    before.try_emplace(entry.spec.name, live_spec(it == entries_.end() ? nullptr : &it->second));
-    entries_.insert_or_assign(entry.spec.name, entry);
-  }
+  // check_batch() is the map's check with membership's details: this cannot fail.
+  [[maybe_unused]] const auto merged = map_.merge(remote, [&](const Entry* old, const Entry& now) {
+    before.try_emplace(now.spec.name, live_spec(old));
+  });
+  assert(merged.ok());
   if (before.contains(local_.name)) refute_if_needed();
 
   std::vector<Change> changes;
@@ -140,7 +145,7 @@ Result<std::vector<Change>> Membership::merge(std::span<const Entry> remote) {
 
 void Membership::refute_if_needed() {
   if (removed_self_) return;  // This life is over; it never re-asserts itself.
-  Entry& self = entries_.find(local_.name)->second;
+  const Entry& self = *find(local_.name);
   if (!self.removed && self.spec == local_) return;
   if (self.removed && self.spec.instance_id == local_.instance_id) {
     removed_self_ = true;
@@ -152,7 +157,8 @@ void Membership::refute_if_needed() {
     removed_self_ = true;  // Cannot outbid: this life can never hold its name again.
     return;
   }
-  self = Entry{local_, self.version + 1, false};
+  [[maybe_unused]] const auto written = map_.put(Entry{local_, 0, false});  // at self.version + 1
+  assert(written.ok());
   ++refutations_;
 }
 
@@ -181,7 +187,7 @@ bool Membership::release(std::string_view tag) {
 
 std::size_t Membership::live_count() const {
   std::size_t count = 0;
-  for (const auto& [name, entry] : entries_) count += entry.removed ? 0 : 1;
+  for (const auto& [name, entry] : map_) count += entry.removed ? 0 : 1;
   return count;
 }
 
@@ -191,23 +197,15 @@ bool Membership::has_free_slot() const {
 
 std::vector<NodeSpec> Membership::members() const {
   std::vector<NodeSpec> specs;
-  for (const auto& [name, entry] : entries_) {
+  for (const auto& [name, entry] : map_) {
     if (!entry.removed) specs.push_back(entry.spec);
   }
   return specs;
 }
 
-std::vector<Entry> Membership::entries() const {
-  std::vector<Entry> all;
-  all.reserve(entries_.size());
-  for (const auto& [name, entry] : entries_) all.push_back(entry);
-  return all;
-}
+std::vector<Entry> Membership::entries() const { return map_.entries(); }
 
-const Entry* Membership::find(std::string_view name) const {
-  const auto it = entries_.find(name);
-  return it == entries_.end() ? nullptr : &it->second;
-}
+const Entry* Membership::find(std::string_view name) const { return map_.find(name); }
 
 std::vector<std::string> Membership::reservations() const {
   return {reservations_.begin(), reservations_.end()};

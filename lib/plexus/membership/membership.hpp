@@ -24,6 +24,10 @@
 // share one name outbid each other on every exchange; refutations() rising
 // quickly is how a shell detects that misconfiguration.
 //
+// The order, merge, anti-entropy and tombstone GC are replica::Map's
+// (lib/plexus/replica/map.hpp) over the schema Members below; this class adds
+// what is membership's own: specs, self-refutation, removed_self, capacity.
+//
 // Anti-entropy: peers swap digest()s; diff() says which entries to push and
 // which names to pull; entries_for() fetches the pushed ones; merge() applies.
 //
@@ -89,6 +93,7 @@
 
 #include "plexus/core/node_spec.hpp"
 #include "plexus/core/result.hpp"
+#include "plexus/replica/map.hpp"
 
 namespace plexus::membership {
 
@@ -148,10 +153,23 @@ struct DigestEntry {
 
 DigestEntry digest_of(const Entry& entry);
 
-/// What to send and what to ask for after comparing digests.
-struct Diff {
-  std::vector<Entry> push;        ///< ours is greater, or the remote lacks the name
-  std::vector<std::string> pull;  ///< theirs is greater, or we lack the name
+/// What to send and what to ask for after comparing digests: push holds our
+/// entries that are greater or that the remote lacks; pull the names whose
+/// entry is greater there or that we lack, sorted.
+using Diff = replica::Diff<Entry, std::string>;
+
+/// The replica::Schema of the membership map: entries keyed by spec name; at
+/// one version and liveness ordered by instance id, then listen_addrs, then
+/// channels; digests by instance id, then spec_hash (unordered if it differs).
+struct Members {
+  using Key = std::string;
+  using Entry = membership::Entry;
+  using Digest = DigestEntry;
+  static const std::string& key(const Entry& entry) { return entry.spec.name; }
+  static const std::string& key(const Digest& digest) { return digest.name; }
+  static Digest digest(const Entry& entry) { return digest_of(entry); }
+  static std::strong_ordering tie(const Entry& a, const Entry& b);
+  static std::partial_ordering tie(const Digest& a, const Digest& b);
 };
 
 enum class ChangeKind { added, updated, removed };
@@ -250,7 +268,7 @@ class Membership {
   /// How often this node re-asserted itself over a foreign entry for its name.
   [[nodiscard]] std::uint64_t refutations() const { return refutations_; }
   /// The highest version of any tombstone this replica collected (0: none).
-  [[nodiscard]] std::uint64_t version_floor() const { return version_floor_; }
+  [[nodiscard]] std::uint64_t version_floor() const { return map_.version_floor(); }
   [[nodiscard]] std::vector<std::string> reservations() const;
 
   /// One DigestEntry per entry, sorted by name.
@@ -278,28 +296,22 @@ class Membership {
   [[nodiscard]] nlohmann::json local_state() const;
 
  private:
-  /// What observe() learned from one peer life.
-  struct Observation {
-    std::uint64_t instance_id = 0;  ///< the peer's instance when it reported
-    /// Name -> digest of our tombstone when the peer was seen holding it (or more).
-    std::map<std::string, DigestEntry, std::less<>> tombstones;
-  };
-
   [[nodiscard]] std::size_t live_count() const;
   [[nodiscard]] bool has_free_slot() const;
   Result<void> check_batch(std::span<const Entry> remote) const;
   void refute_if_needed();
   /// Live members but self whose current life was observed holding `tombstone`.
   [[nodiscard]] std::vector<std::string> observers_of(const Entry& tombstone) const;
+  /// The lives of every live member but self, by name: whose reports GC needs.
+  [[nodiscard]] std::vector<replica::Life> peer_lives() const;
 
   NodeSpec local_;
   Options options_;
-  std::map<std::string, Entry, std::less<>> entries_;
+  /// Entries, tombstone evidence and version_floor.
+  replica::Map<Members> map_;
   std::set<std::string, std::less<>> reservations_;  ///< never a live name
-  std::map<std::string, Observation, std::less<>> observations_;
   bool removed_self_ = false;
   std::uint64_t refutations_ = 0;
-  std::uint64_t version_floor_ = 0;
 };
 
 }  // namespace plexus::membership

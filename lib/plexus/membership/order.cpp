@@ -1,7 +1,9 @@
-// The total order on entries, the spec hash, and their digest counterparts.
+// The total order on entries, the spec hash, and their digest counterparts:
+// the schema Members that replica::Map orders membership entries by.
 #include <algorithm>
 
 #include "plexus/membership/internal.hpp"
+#include "plexus/replica/schema.hpp"
 
 namespace plexus::membership {
 namespace {
@@ -16,45 +18,22 @@ std::strong_ordering compare_channels(const NodeSpec& a, const NodeSpec& b) {
       });
 }
 
-/// FNV-1a, 64 bit: small, stable across builds and platforms.
-class Fnv1a {
- public:
-  void byte(unsigned char value) {
-    hash_ ^= value;
-    hash_ *= 0x100000001b3ULL;
-  }
-  void bytes(std::string_view data) {
-    for (const char c : data) byte(static_cast<unsigned char>(c));
-  }
-  /// Little-endian, `width` bytes.
-  void number(std::uint64_t value, int width) {
-    for (int i = 0; i < width; ++i, value >>= 8) byte(static_cast<unsigned char>(value & 0xffU));
-  }
-  /// Length-prefixed, so ("ab","c") and ("a","bc") hash apart.
-  void text(std::string_view data) {
-    number(data.size(), 4);
-    bytes(data);
-  }
-  [[nodiscard]] std::uint64_t value() const { return hash_; }
-
- private:
-  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
-};
-
 }  // namespace
 
 std::strong_ordering compare(const Entry& a, const Entry& b) {
   if (const auto c = a.spec.name <=> b.spec.name; c != 0) return c;
-  if (const auto c = a.version <=> b.version; c != 0) return c;
-  // A live entry is greater than a tombstone at the same version: add wins.
-  if (const auto c = !a.removed <=> !b.removed; c != 0) return c;
+  // Then version, then live over removed (add wins), then Members::tie.
+  return replica::Map<Members>::compare(a, b);
+}
+
+std::strong_ordering Members::tie(const Entry& a, const Entry& b) {
   if (const auto c = a.spec.instance_id <=> b.spec.instance_id; c != 0) return c;
   if (const auto c = a.spec.listen_addrs <=> b.spec.listen_addrs; c != 0) return c;
   return compare_channels(a.spec, b.spec);
 }
 
 std::uint64_t spec_hash(const NodeSpec& spec) {
-  Fnv1a hash;
+  replica::Fnv1a hash;
   hash.text(spec.name);
   hash.number(spec.listen_addrs.size(), 4);
   for (const auto& addr : spec.listen_addrs) {
@@ -76,16 +55,18 @@ DigestEntry digest_of(const Entry& entry) {
                      spec_hash(entry.spec)};
 }
 
-namespace internal {
-
-std::partial_ordering compare_digest(const DigestEntry& a, const DigestEntry& b) {
-  if (const auto c = a.version <=> b.version; c != 0) return c;
-  if (const auto c = !a.removed <=> !b.removed; c != 0) return c;
+std::partial_ordering Members::tie(const Digest& a, const Digest& b) {
   if (const auto c = a.instance_id <=> b.instance_id; c != 0) return c;
   // Equal hashes are taken as equal specs: a 64-bit collision between two specs
   // of one name, version and instance id is the (negligible) cost of digests.
   return a.spec_hash == b.spec_hash ? std::partial_ordering::equivalent
                                     : std::partial_ordering::unordered;
+}
+
+namespace internal {
+
+std::partial_ordering compare_digest(const DigestEntry& a, const DigestEntry& b) {
+  return replica::Map<Members>::compare(a, b);
 }
 
 }  // namespace internal

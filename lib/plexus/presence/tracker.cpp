@@ -41,7 +41,7 @@ void Owner::close() {
   tracker_.reset();
   if (id == 0 || !tracker) return;
   auto impl = std::static_pointer_cast<Tracker::Impl>(tracker);
-  if (!impl->stopped) impl->close_owner(id);
+  if (!impl->stopped()) impl->close_owner(id);
 }
 
 Result<std::shared_ptr<Tracker>> Tracker::start(asio::any_io_executor executor,
@@ -52,45 +52,25 @@ Result<std::shared_ptr<Tracker>> Tracker::start(asio::any_io_executor executor,
     return make_error(errc::invalid_option, "channel: the peer service does not serve '" + options.channel +
                                                 "' (add it to peer::Config::channels)");
   }
-  auto impl = std::make_shared<Impl>(executor, service, options, std::move(handle_diff));
+  auto impl = std::make_shared<Impl>(executor, options, std::move(handle_diff));
   // Owner ids count up from a random start, so an id kept from a previous life
   // of this node (an admin client's, a presence's owner) names no owner of this
   // one. Below 2^52: JSON clients read them exactly.
   impl->next_owner = (random_instance() & ((std::uint64_t{1} << 31) - 1)) << 21;
   const TimePoint now = Impl::now();
+  std::vector<std::unique_ptr<Shard>> shards;
+  replica::HostOptions host_options{options.channel, {}, "presence " + options.name};
   for (std::uint32_t i = 0; i < options.pool_size; ++i) {
-    impl->shards.push_back(std::make_unique<Shard>(options, service->spec().name, i, random_instance(), now));
-    impl->shards.back()->set_report_diffs(static_cast<bool>(impl->handle_diff));
-    impl->server_names.push_back(name_for_number(options.name, i));
+    shards.push_back(std::make_unique<Shard>(options, service->spec().name, i, random_instance(), now));
+    shards.back()->set_report_diffs(static_cast<bool>(impl->handle_diff));
+    host_options.servers.push_back(name_for_number(options.name, i));
   }
-  for (std::uint32_t i = 0; i < options.pool_size; ++i) {
-    std::weak_ptr<Impl> weak = impl;
-    auto registered = service->register_server(impl->server_names[i], [weak, i, executor](const peer::Received& r) {
-      // On a worker strand or, placed inline, on the service executor: either
-      // way post to the executor, where the shards live (never wait for it).
-      asio::post(executor, [weak, i, from = r.from, payload = r.payload] {
-        if (auto self = weak.lock()) self->receive(i, from, payload);
-      });
-    });
-    if (!registered) {
-      impl->stop();
-      return registered.error();
-    }
-  }
-  std::weak_ptr<Impl> weak = impl;
-  impl->watches.push_back(service->on_up("", [weak](const std::string& node, const std::string&) {
-    if (auto self = weak.lock()) self->peer_event(node, true);
-  }, options.channel));
-  impl->watches.push_back(service->on_down("", [weak](const std::string& node, const std::string&) {
-    if (auto self = weak.lock()) self->peer_event(node, false);
-  }, options.channel));
-  // Peers already connected count as coming up now.
-  for (const auto& member : service->member_status()) {
-    if (member.self || !member.up) continue;
-    auto it = member.channels_up.find(options.channel);
-    if (it != member.channels_up.end() && it->second) impl->peer_event(member.spec.name, true);
-  }
-  for (std::uint32_t i = 0; i < options.pool_size; ++i) impl->arm(impl->shards[i]->next_deadline());
+  // The host lives inside impl and is stopped with it, so the handler's raw
+  // pointer never outlives what it points at.
+  auto host = Impl::Host::start(executor, std::move(service), std::move(host_options), std::move(shards),
+                                Impl::TakeDiff{impl.get()});
+  if (!host) return host.error();
+  impl->host = std::move(*host);
   return std::shared_ptr<Tracker>(new Tracker(std::move(impl)));
 }
 
@@ -156,8 +136,8 @@ std::vector<Presence> Tracker::get_by_key(std::string_view topic, std::string_vi
 
 void Tracker::graceful_permdown() {
   const TimePoint now = Impl::now();
-  for (std::uint32_t i = 0; i < impl_->shards.size(); ++i) {
-    impl_->shards[i]->graceful_permdown(now);
+  for (std::uint32_t i = 0; i < impl_->host->size(); ++i) {
+    impl_->shard(i).graceful_permdown(now);
     impl_->drain(i);
   }
 }
@@ -172,10 +152,11 @@ std::uint32_t Tracker::shard_for(std::string_view topic) const noexcept {
 
 TrackerMetrics Tracker::metrics() const {
   TrackerMetrics m;
-  for (const auto& shard : impl_->shards) {
-    const auto& c = shard->counters();
-    m.presences += shard->state().size();
-    m.local_presences += shard->state().replicas().front().size;
+  for (std::uint32_t i = 0; i < impl_->host->size(); ++i) {
+    const Shard& shard = impl_->shard(i);
+    const auto& c = shard.counters();
+    m.presences += shard.state().size();
+    m.local_presences += shard.state().replicas().front().size;
     m.deltas_sent += c.deltas_sent;
     m.deltas_merged += c.deltas_merged;
     m.gaps += c.gaps;
@@ -186,10 +167,10 @@ TrackerMetrics Tracker::metrics() const {
     m.bad_messages += c.bad_messages;
     m.pool_size_mismatches += c.pool_size_mismatches;
   }
-  m.send_failures = impl_->send_failures;
+  m.send_failures = impl_->host->send_failures();
   return m;
 }
 
-std::vector<Error> Tracker::recent_errors() const { return {impl_->errors.begin(), impl_->errors.end()}; }
+std::vector<Error> Tracker::recent_errors() const { return impl_->host->recent_errors(); }
 
 }  // namespace plexus::presence
