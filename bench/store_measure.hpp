@@ -4,6 +4,8 @@
 // each round's own ratio, as bench_peer does.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -30,44 +32,91 @@ inline void keep(std::size_t value) {
   sink = sink + value;
 }
 
-/// One side of a comparison: runs its work once and returns operations per second.
-struct Variant {
-  std::string name;
-  std::function<Result<double>()> run;
+/// Wall time and this thread's CPU time (CLOCK_THREAD_CPUTIME_ID) together.
+/// CPU time is the "on one core" clock of single-threaded CPU-bound work: on
+/// a shared machine other processes stretch the wall time, not it.
+class Stopwatch {
+ public:
+  Stopwatch() : wall_(Clock::now()), cpu_(thread_cpu_seconds()) {}
+  [[nodiscard]] double wall_s() const { return seconds_since(wall_); }
+  [[nodiscard]] double cpu_s() const { return thread_cpu_seconds() - cpu_; }
+
+ private:
+  static double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  }
+  Clock::time_point wall_;
+  double cpu_;
 };
 
-/// Per-round rates of every variant.
+/// What one run of a variant did: operations, wall seconds, and the calling
+/// thread's CPU seconds (0 when the work ran on other threads).
+struct Sample {
+  std::size_t ops = 0;
+  double wall_s = 0;
+  double cpu_s = 0;
+};
+
+inline Sample sample(std::size_t ops, const Stopwatch& watch) { return Sample{ops, watch.wall_s(), watch.cpu_s()}; }
+
+/// Which time a rate divides by.
+enum class Per { wall_second, cpu_second };
+
+/// One side of a comparison: runs its work once.
+struct Variant {
+  std::string name;
+  std::function<Result<Sample>()> run;
+};
+
+/// Per-round samples of every variant.
 class Rounds {
  public:
-  void add(const std::string& variant, double rate) { rates_[variant].push_back(rate); }
-  [[nodiscard]] nlohmann::json median_rate(const std::string& variant) const {
-    auto found = rates_.find(variant);
-    return found == rates_.end() ? nlohmann::json(nullptr) : median(found->second);
+  void add(const std::string& variant, const Sample& s) { samples_[variant].push_back(s); }
+  [[nodiscard]] nlohmann::json median_rate(const std::string& variant, Per per) const {
+    auto found = samples_.find(variant);
+    return found == samples_.end() ? nlohmann::json(nullptr) : median(rates(found->second, per));
   }
   /// The median over rounds of rate(a) / rate(b) in the same round.
-  [[nodiscard]] nlohmann::json median_ratio(const std::string& a, const std::string& b) const {
-    auto found_a = rates_.find(a), found_b = rates_.find(b);
-    if (found_a == rates_.end() || found_b == rates_.end()) return nullptr;
+  [[nodiscard]] nlohmann::json median_ratio(const std::string& a, const std::string& b, Per per) const {
+    auto found_a = samples_.find(a), found_b = samples_.find(b);
+    if (found_a == samples_.end() || found_b == samples_.end()) return nullptr;
+    const auto rates_a = rates(found_a->second, per), rates_b = rates(found_b->second, per);
     std::vector<double> ratios;
-    for (std::size_t i = 0; i < found_a->second.size() && i < found_b->second.size(); ++i) {
-      if (found_b->second[i] > 0) ratios.push_back(found_a->second[i] / found_b->second[i]);
+    for (std::size_t i = 0; i < rates_a.size() && i < rates_b.size(); ++i) {
+      if (rates_b[i] > 0) ratios.push_back(rates_a[i] / rates_b[i]);
     }
     const auto middle = median(ratios);
     return middle.is_number() ? nlohmann::json(round_to(middle.get<double>(), 3)) : middle;
   }
-  /// {variant: {"median_per_s": .., "per_round_per_s": [..]}}.
+  /// {variant: {"ops", "per_wall_s": {median, rounds}, "per_cpu_s": {...}}}.
   [[nodiscard]] nlohmann::json to_json() const {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, rates] : rates_) {
-      nlohmann::json rounded = nlohmann::json::array();
-      for (double rate : rates) rounded.push_back(round_to(rate, 0));
-      out[name] = {{"median_per_s", round_to(median(rates).get<double>(), 0)}, {"per_round_per_s", rounded}};
+    for (const auto& [name, samples] : samples_) {
+      out[name] = {{"ops", samples.front().ops}};
+      for (const auto per : {Per::wall_second, Per::cpu_second}) {
+        const auto values = rates(samples, per);
+        if (values.empty() || values.front() <= 0) continue;
+        nlohmann::json rounded = nlohmann::json::array();
+        for (double rate : values) rounded.push_back(round_to(rate, 0));
+        out[name][per == Per::wall_second ? "per_wall_s" : "per_cpu_s"] = {
+            {"median", round_to(median(values).get<double>(), 0)}, {"rounds", rounded}};
+      }
     }
     return out;
   }
 
  private:
-  std::map<std::string, std::vector<double>> rates_;
+  static std::vector<double> rates(const std::vector<Sample>& samples, Per per) {
+    std::vector<double> out;
+    for (const auto& s : samples) {
+      const double seconds = per == Per::wall_second ? s.wall_s : s.cpu_s;
+      out.push_back(seconds > 0 ? static_cast<double>(s.ops) / seconds : 0);
+    }
+    return out;
+  }
+  std::map<std::string, std::vector<Sample>> samples_;
 };
 
 /// Runs each variant once per round, reversing the order every other round.
@@ -77,11 +126,11 @@ inline Result<Rounds> run_rounds(const std::vector<Variant>& variants, std::size
   for (std::size_t round = 0; round < rounds; ++round) {
     for (std::size_t i = 0; i < variants.size(); ++i) {
       const auto& variant = variants[round % 2 == 0 ? i : variants.size() - 1 - i];
-      auto rate = variant.run();
-      if (!rate.ok()) {
-        return Error{rate.error().code, variant.name + " (round " + std::to_string(round) + "): " + rate.error().message()};
+      auto result = variant.run();
+      if (!result.ok()) {
+        return Error{result.error().code, variant.name + " (round " + std::to_string(round) + "): " + result.error().message()};
       }
-      out.add(variant.name, *rate);
+      out.add(variant.name, *result);
     }
   }
   return out;

@@ -9,6 +9,7 @@
 //   the tenant's directory entry, as every read-write tenant transaction
 //   does), raw BEGIN ISOLATION LEVEL SERIALIZABLE, the backend's upsert, COMMIT.
 //   Database::run of a blind set (no tenant) is shown beside them.
+// Rates are per wall second (the time is round trips to the server).
 // The server comes from libpq's PG* variables; without any the section is skipped.
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -122,9 +123,9 @@ Result<void> set_up(PgSetup& setup, const StoreFlags& flags, const std::string& 
   return {};
 }
 
-Result<double> raw_reads(const PgSetup& setup, std::size_t transactions, std::size_t per_transaction) {
+Result<Sample> raw_reads(const PgSetup& setup, std::size_t transactions, std::size_t per_transaction) {
   std::size_t total = 0;
-  const auto started = Clock::now();
+  const Stopwatch watch;
   for (std::size_t t = 0, k = 0; t < transactions; ++t) {
     if (auto begun = exec(setup.raw, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begun.ok()) return begun.error();
     for (std::size_t r = 0; r < per_transaction; ++r, ++k) {
@@ -134,13 +135,14 @@ Result<double> raw_reads(const PgSetup& setup, std::size_t transactions, std::si
     }
     if (auto ended = exec(setup.raw, "COMMIT"); !ended.ok()) return ended.error();
   }
+  const auto done = sample(transactions * per_transaction, watch);
   keep(total);
-  return per_second(transactions * per_transaction, seconds_since(started));
+  return done;
 }
 
-Result<double> tenant_reads(const PgSetup& setup, std::size_t transactions, std::size_t per_transaction) {
+Result<Sample> tenant_reads(const PgSetup& setup, std::size_t transactions, std::size_t per_transaction) {
   std::size_t total = 0;
-  const auto started = Clock::now();
+  const Stopwatch watch;
   for (std::size_t t = 0, k = 0; t < transactions; ++t) {
     auto transaction = setup.tenant->begin(store::Mode::snapshot);
     if (!transaction.ok()) return transaction.error();
@@ -151,23 +153,24 @@ Result<double> tenant_reads(const PgSetup& setup, std::size_t transactions, std:
     }
     if (auto ended = transaction->commit(); !ended.ok()) return ended.error();
   }
+  const auto done = sample(transactions * per_transaction, watch);
   keep(total);
-  return per_second(transactions * per_transaction, seconds_since(started));
+  return done;
 }
 
-Result<double> raw_writes(const PgSetup& setup, std::size_t writes, const std::string& value) {
-  const auto started = Clock::now();
+Result<Sample> raw_writes(const PgSetup& setup, std::size_t writes, const std::string& value) {
+  const Stopwatch watch;
   for (std::size_t k = 0; k < writes; ++k) {
     if (auto begun = exec(setup.raw, "BEGIN ISOLATION LEVEL SERIALIZABLE"); !begun.ok()) return begun.error();
     if (auto put = exec_prepared(setup.raw, "bench_put", setup.full[k], value); !put.ok()) return put.error();
     if (auto ended = exec(setup.raw, "COMMIT"); !ended.ok()) return ended.error();
   }
-  return per_second(writes, seconds_since(started));
+  return sample(writes, watch);
 }
 
 /// Through Tenant::run (by tuple), or Database::run with the full key (no tenant check).
-Result<double> plexus_writes(const PgSetup& setup, std::size_t writes, const std::string& value, bool tenant) {
-  const auto started = Clock::now();
+Result<Sample> plexus_writes(const PgSetup& setup, std::size_t writes, const std::string& value, bool tenant) {
+  const Stopwatch watch;
   for (std::size_t k = 0; k < writes; ++k) {
     auto done = tenant ? setup.tenant->run([&](store::TenantTransaction& transaction) {
                            return transaction.set(store::Tuple{"users", static_cast<std::int64_t>(setup.index[k]), "email"}, value);
@@ -175,8 +178,10 @@ Result<double> plexus_writes(const PgSetup& setup, std::size_t writes, const std
                        : setup.database->run([&](store::Transaction& transaction) { return transaction.set(setup.full[k], value); });
     if (!done.ok()) return done.error();
   }
-  return per_second(writes, seconds_since(started));
+  return sample(writes, watch);
 }
+
+json whole(const json& rate) { return rate.is_number() ? json(round_to(rate.get<double>(), 0)) : json(nullptr); }
 
 json measure(const PgSetup& setup, const StoreFlags& flags) {
   const std::size_t transactions = flags.pg_read_transactions, per = flags.pg_reads_per_transaction;
@@ -192,11 +197,11 @@ json measure(const PgSetup& setup, const StoreFlags& flags) {
   if (!rounds.ok()) return {{"error", rounds.error().message()}};
   return {{"rates", rounds->to_json()},
           {"figures",
-           {{"pg_get_tuple_vs_libpq", rounds->median_ratio("tenant_get_tuple_reads", "raw_libpq_reads")},
-            {"pg_tenant_write_vs_libpq", rounds->median_ratio("tenant_run_writes", "raw_libpq_writes")},
-            {"pg_database_write_vs_libpq", rounds->median_ratio("database_run_writes", "raw_libpq_writes")},
-            {"pg_get_tuple_reads_per_s", rounds->median_rate("tenant_get_tuple_reads")},
-            {"pg_tenant_writes_per_s", rounds->median_rate("tenant_run_writes")}}}};
+           {{"pg_get_tuple_vs_libpq", rounds->median_ratio("tenant_get_tuple_reads", "raw_libpq_reads", Per::wall_second)},
+            {"pg_tenant_write_vs_libpq", rounds->median_ratio("tenant_run_writes", "raw_libpq_writes", Per::wall_second)},
+            {"pg_database_write_vs_libpq", rounds->median_ratio("database_run_writes", "raw_libpq_writes", Per::wall_second)},
+            {"pg_get_tuple_reads_per_s", whole(rounds->median_rate("tenant_get_tuple_reads", Per::wall_second))},
+            {"pg_tenant_writes_per_s", whole(rounds->median_rate("tenant_run_writes", Per::wall_second))}}}};
 }
 
 json server_settings(PGconn* conn) {

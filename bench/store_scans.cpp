@@ -44,13 +44,13 @@ Result<std::size_t> cursor_walk(MDB_txn* txn, MDB_dbi dbi, const std::string& be
 }
 
 /// Raw side: `passes` walks of up to `rows_per_pass` rows, each pass in its own read-only transaction.
-Result<double> raw_scan(const LmdbFixture& fixture, const store::KeyRange& range, std::size_t passes,
+Result<Sample> raw_scan(const LmdbFixture& fixture, const store::KeyRange& range, std::size_t passes,
                         std::size_t rows_per_pass, std::size_t batch_rows) {
   const std::string begin = store::lmdb_key_prefix + range.begin, end = store::lmdb_key_prefix + range.end;
   std::vector<KeyValue> batch;
   batch.reserve(batch_rows);
   std::size_t rows = 0;
-  const auto started = Clock::now();
+  const Stopwatch watch;
   for (std::size_t pass = 0; pass < passes; ++pass) {
     MDB_txn* txn = nullptr;
     if (int rc = mdb_txn_begin(fixture.env(), nullptr, MDB_RDONLY, &txn); rc != 0) {
@@ -61,7 +61,7 @@ Result<double> raw_scan(const LmdbFixture& fixture, const store::KeyRange& range
     if (!walked.ok()) return walked.error();
     rows += *walked;
   }
-  return per_second(rows, seconds_since(started));
+  return sample(rows, watch);
 }
 
 /// One whole-range pass through get_range_raw in batches; returns the row count.
@@ -78,10 +78,10 @@ Result<std::size_t> tenant_pass(store::TenantTransaction& transaction, const sto
   }
 }
 
-Result<double> tenant_scan_raw(const LmdbFixture& fixture, const store::KeyRange& range, std::size_t passes,
+Result<Sample> tenant_scan_raw(const LmdbFixture& fixture, const store::KeyRange& range, std::size_t passes,
                                std::size_t batch_rows) {
   std::size_t rows = 0;
-  const auto started = Clock::now();
+  const Stopwatch watch;
   for (std::size_t pass = 0; pass < passes; ++pass) {
     auto transaction = fixture.tenant().begin(store::Mode::snapshot);
     if (!transaction.ok()) return transaction.error();
@@ -90,12 +90,12 @@ Result<double> tenant_scan_raw(const LmdbFixture& fixture, const store::KeyRange
     rows += *walked;
     if (auto ended = transaction->commit(); !ended.ok()) return ended.error();
   }
-  return per_second(rows, seconds_since(started));
+  return sample(rows, watch);
 }
 
-Result<double> tenant_scan_tuple(const LmdbFixture& fixture, std::size_t passes, std::size_t window_rows) {
+Result<Sample> tenant_scan_tuple(const LmdbFixture& fixture, std::size_t passes, std::size_t window_rows) {
   std::size_t rows = 0;
-  const auto started = Clock::now();
+  const Stopwatch watch;
   for (std::size_t pass = 0; pass < passes; ++pass) {
     auto transaction = fixture.tenant().begin(store::Mode::snapshot);
     if (!transaction.ok()) return transaction.error();
@@ -104,7 +104,7 @@ Result<double> tenant_scan_tuple(const LmdbFixture& fixture, std::size_t passes,
     rows += window->rows.size();
     if (auto ended = transaction->commit(); !ended.ok()) return ended.error();
   }
-  return per_second(rows, seconds_since(started));
+  return sample(rows, watch);
 }
 
 }  // namespace
@@ -132,11 +132,11 @@ json run_scans(const StoreFlags& flags, LmdbFixture& fixture) {
           {"window", {{"rows", window}, {"passes_per_round", window_passes}}},
           {"rates", rounds->to_json()},
           {"figures",
-           {{"lmdb_scan_raw_batches_vs_cursor", rounds->median_ratio("tenant_get_range_raw_whole", "raw_cursor_whole")},
-            {"lmdb_scan_tuple_window_vs_cursor", rounds->median_ratio("tenant_get_range_tuple_window", "raw_cursor_window")},
-            {"lmdb_scan_raw_batches_M_rows_per_s", m(rounds->median_rate("tenant_get_range_raw_whole"))},
-            {"lmdb_scan_tuple_window_M_rows_per_s", m(rounds->median_rate("tenant_get_range_tuple_window"))},
-            {"lmdb_scan_raw_cursor_M_rows_per_s", m(rounds->median_rate("raw_cursor_whole"))}}}};
+           {{"lmdb_scan_raw_batches_vs_cursor", rounds->median_ratio("tenant_get_range_raw_whole", "raw_cursor_whole", Per::cpu_second)},
+            {"lmdb_scan_tuple_window_vs_cursor", rounds->median_ratio("tenant_get_range_tuple_window", "raw_cursor_window", Per::cpu_second)},
+            {"lmdb_scan_raw_batches_M_rows_per_s", m(rounds->median_rate("tenant_get_range_raw_whole", Per::cpu_second))},
+            {"lmdb_scan_tuple_window_M_rows_per_s", m(rounds->median_rate("tenant_get_range_tuple_window", Per::cpu_second))},
+            {"lmdb_scan_raw_cursor_M_rows_per_s", m(rounds->median_rate("raw_cursor_whole", Per::cpu_second))}}}};
 }
 
 }  // namespace plexus::bench

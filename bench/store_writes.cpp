@@ -7,6 +7,7 @@
 // - same batching: batches of the size group commit reached in that round
 //   (lmdb_counters: transactions / batches), one mdb_txn_commit per batch.
 // Every key is new (a round and variant in its name), 16-byte values.
+// Rates are per wall second: the time goes to syncs, not to this thread.
 #include <latch>
 #include <thread>
 
@@ -31,9 +32,9 @@ Error lmdb_failure(int rc, const char* what) {
 }
 
 /// Raw LMDB: `keys` new keys in transactions of `batch` keys, one commit (sync) each.
-Result<double> raw_writes(const LmdbFixture& fixture, std::size_t round, char variant, std::size_t keys, std::size_t batch) {
+Result<Sample> raw_writes(const LmdbFixture& fixture, std::size_t round, char variant, std::size_t keys, std::size_t batch) {
   const std::string value = user_value(round);
-  const auto started = Clock::now();
+  const Stopwatch watch;
   for (std::size_t k = 0; k < keys;) {
     MDB_txn* txn = nullptr;
     if (int rc = mdb_txn_begin(fixture.env(), nullptr, 0, &txn); rc != 0) return lmdb_failure(rc, "mdb_txn_begin");
@@ -48,17 +49,17 @@ Result<double> raw_writes(const LmdbFixture& fixture, std::size_t round, char va
     }
     if (int rc = mdb_txn_commit(txn); rc != 0) return lmdb_failure(rc, "mdb_txn_commit");
   }
-  return per_second(keys, seconds_since(started));
+  return sample(keys, watch);
 }
 
 struct GroupRound {
-  double commits_per_s = 0;
+  Sample commits;  // wall time: the work ran on the writer threads
   double batch_mean = 0;
   std::uint64_t batches = 0;
 };
 
 /// `writers` threads, each `commits` Database::run transactions of one set; started together by a latch.
-Result<GroupRound> group_writes(LmdbFixture& fixture, std::size_t round, std::size_t writers, std::size_t commits) {
+Result<GroupRound> group_writes(LmdbFixture& fixture, std::size_t round, std::size_t writers, std::size_t commits_each) {
   const auto before = store::lmdb_counters(fixture.backend()).value();
   const std::string value = user_value(round);
   std::vector<Error> errors(writers);
@@ -67,7 +68,7 @@ Result<GroupRound> group_writes(LmdbFixture& fixture, std::size_t round, std::si
   for (std::size_t t = 0; t < writers; ++t) {
     threads.emplace_back([&, t] {
       start.arrive_and_wait();
-      for (std::size_t n = 0; n < commits; ++n) {
+      for (std::size_t n = 0; n < commits_each; ++n) {
         const std::string key = write_key(round, 'g', t, n);
         auto done = fixture.database().run([&](store::Transaction& transaction) { return transaction.set(key, value); });
         if (!done.ok()) {
@@ -77,21 +78,23 @@ Result<GroupRound> group_writes(LmdbFixture& fixture, std::size_t round, std::si
       }
     });
   }
-  const auto started = Clock::now();
+  const Stopwatch watch;
   start.arrive_and_wait();
   for (auto& thread : threads) thread.join();
-  const double seconds = seconds_since(started);
+  const Sample commits{writers * commits_each, watch.wall_s(), 0};
   for (const auto& error : errors) {
     if (error.code) return error;
   }
   const auto after = store::lmdb_counters(fixture.backend()).value();
   GroupRound out;
-  out.commits_per_s = per_second(writers * commits, seconds);
+  out.commits = commits;
   out.batches = after.batches_committed - before.batches_committed;
   const auto committed = after.transactions_committed - before.transactions_committed;
   out.batch_mean = out.batches ? static_cast<double>(committed) / static_cast<double>(out.batches) : 0;
   return out;
 }
+
+json whole(const json& rate) { return rate.is_number() ? json(round_to(rate.get<double>(), 0)) : json(nullptr); }
 
 }  // namespace
 
@@ -112,7 +115,7 @@ json run_writes(const StoreFlags& flags, LmdbFixture& fixture) {
     }
     auto group = group_writes(fixture, round, flags.writers, flags.commits_per_writer);
     if (!group.ok()) return {{"error", "group commit: " + group.error().message()}};
-    rounds.add("group_commit", group->commits_per_s);
+    rounds.add("group_commit", group->commits);
     const auto batch = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(group->batch_mean)));
     auto batched = raw_writes(fixture, round, 'b', group_keys, batch);
     if (!batched.ok()) return {{"error", "raw batched: " + batched.error().message()}};
@@ -135,10 +138,10 @@ json run_writes(const StoreFlags& flags, LmdbFixture& fixture) {
                              {"batch_transactions_max", store::LmdbOptions{}.batch_transactions_max}}},
           {"rates", rounds.to_json()},
           {"figures",
-           {{"lmdb_group_commit_vs_single_sync", rounds.median_ratio("group_commit", "raw_single_sync")},
-            {"lmdb_group_commit_vs_raw_same_batching", rounds.median_ratio("group_commit", "raw_same_batching")},
-            {"lmdb_group_commits_per_s", rounds.median_rate("group_commit")},
-            {"lmdb_raw_single_sync_commits_per_s", rounds.median_rate("raw_single_sync")}}}};
+           {{"lmdb_group_commit_vs_single_sync", rounds.median_ratio("group_commit", "raw_single_sync", Per::wall_second)},
+            {"lmdb_group_commit_vs_raw_same_batching", rounds.median_ratio("group_commit", "raw_same_batching", Per::wall_second)},
+            {"lmdb_group_commits_per_s", whole(rounds.median_rate("group_commit", Per::wall_second))},
+            {"lmdb_raw_single_sync_commits_per_s", whole(rounds.median_rate("raw_single_sync", Per::wall_second))}}}};
 }
 
 }  // namespace plexus::bench
