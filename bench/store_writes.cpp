@@ -8,6 +8,8 @@
 //   (lmdb_counters: transactions / batches), one mdb_txn_commit per batch.
 // Every key is new (a round and variant in its name), 16-byte values.
 // Rates are per wall second: the time goes to syncs, not to this thread.
+#include <sys/resource.h>
+
 #include <latch>
 #include <thread>
 
@@ -52,8 +54,15 @@ Result<Sample> raw_writes(const LmdbFixture& fixture, std::size_t round, char va
   return sample(keys, watch);
 }
 
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 struct GroupRound {
-  Sample commits;  // wall time: the work ran on the writer threads
+  Sample commits;  // cpu_s: the whole process's
   double batch_mean = 0;
   std::uint64_t batches = 0;
 };
@@ -79,9 +88,11 @@ Result<GroupRound> group_writes(LmdbFixture& fixture, std::size_t round, std::si
     });
   }
   const Stopwatch watch;
+  const double cpu_before = process_cpu_seconds();
   start.arrive_and_wait();
   for (auto& thread : threads) thread.join();
-  const Sample commits{writers * commits_each, watch.wall_s(), 0};
+  // CPU time of the whole process (every writer and the LMDB writer thread).
+  const Sample commits{writers * commits_each, watch.wall_s(), process_cpu_seconds() - cpu_before};
   for (const auto& error : errors) {
     if (error.code) return error;
   }
@@ -120,7 +131,8 @@ json run_writes(const StoreFlags& flags, LmdbFixture& fixture) {
     auto batched = raw_writes(fixture, round, 'b', group_keys, batch);
     if (!batched.ok()) return {{"error", "raw batched: " + batched.error().message()}};
     rounds.add("raw_same_batching", *batched);
-    batch_sizes.push_back({{"batches", group->batches}, {"mean", round_to(group->batch_mean, 1)}, {"raw_batch", batch}});
+    batch_sizes.push_back({{"batches", group->batches}, {"mean", round_to(group->batch_mean, 1)}, {"raw_batch", batch},
+                           {"group_cpu_us_per_commit", round_to(group->commits.cpu_s * 1e6 / static_cast<double>(group_keys), 1)}});
     if (round % 2 == 1) {
       if (auto ok = single(); !ok.ok()) return {{"error", "raw single sync: " + ok.error().message()}};
     }
