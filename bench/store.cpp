@@ -106,9 +106,10 @@ json load_average() {
   return {round_to(load[0], 2), round_to(load[1], 2), round_to(load[2], 2)};
 }
 
-template <class T>
-void size_option(CLI::App& app, const char* name, T& value, const char* help) {
-  app.add_option(name, value, help)->check(CLI::Range(T{1}, T{100'000'000}));
+/// A size flag, bounded so that every loop of a run stays bounded.
+void size_option(CLI::App& app, const char* name, std::size_t& value, const char* help,
+                 std::size_t max = 100'000'000) {
+  app.add_option(name, value, help)->check(CLI::Range(std::size_t{1}, max));
 }
 
 void parse(int argc, char** argv, StoreFlags& flags, std::set<std::string>& only, bool& quick) {
@@ -119,7 +120,7 @@ void parse(int argc, char** argv, StoreFlags& flags, std::set<std::string>& only
   app.add_option("--only", parts, "Sections to run")->delimiter(',')->check(CLI::IsMember(parts));
   app.add_flag("--quick", quick, "Small sizes, for a smoke run (explicit sizes still apply)");
   app.add_option("--dir", flags.dir, "Directory for the LMDB environment (default: a fresh one under /tmp, removed)");
-  size_option(app, "--rounds", flags.rounds, "Interleaved rounds per section (figures: medians)");
+  size_option(app, "--rounds", flags.rounds, "Interleaved rounds per section (figures: medians)", 100);
   size_option(app, "--tuple-ops", flags.tuple_ops, "Tuple operations per variant per round");
   size_option(app, "--keys", flags.keys, "Rows of the LMDB data set");
   size_option(app, "--reads", flags.reads, "Point reads per variant per round (many per transaction)");
@@ -128,14 +129,14 @@ void parse(int argc, char** argv, StoreFlags& flags, std::set<std::string>& only
   size_option(app, "--scan-rows", flags.scan_rows, "Rows each scan variant reads per round");
   size_option(app, "--scan-batch-rows", flags.scan_batch_rows, "get_range_raw batch size");
   size_option(app, "--scan-tuple-rows", flags.scan_tuple_rows, "Rows of one tuple get_range window");
-  size_option(app, "--writers", flags.writers, "Concurrent writer threads");
-  size_option(app, "--commits-per-writer", flags.commits_per_writer, "Commits of each writer per round");
-  size_option(app, "--single-sync-commits", flags.single_sync_commits, "Raw commits (one sync each) per round");
+  size_option(app, "--writers", flags.writers, "Concurrent writer threads", 1'024);
+  size_option(app, "--commits-per-writer", flags.commits_per_writer, "Commits of each writer per round", 100'000);
+  size_option(app, "--single-sync-commits", flags.single_sync_commits, "Raw commits (one sync each) per round", 100'000);
   size_option(app, "--pg-keys", flags.pg_keys, "Rows of the PostgreSQL data set");
   size_option(app, "--pg-reads-per-transaction", flags.pg_reads_per_transaction, "PostgreSQL reads per transaction");
   size_option(app, "--pg-read-transactions", flags.pg_read_transactions, "PostgreSQL read transactions per variant per round");
-  size_option(app, "--pg-writes", flags.pg_writes, "PostgreSQL write transactions per variant per round");
-  size_option(app, "--tenants-created", flags.tenants_created, "Tenants created and opened");
+  size_option(app, "--pg-writes", flags.pg_writes, "PostgreSQL write transactions per variant per round", 100'000);
+  size_option(app, "--tenants-created", flags.tenants_created, "Tenants created and opened", 100'000);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

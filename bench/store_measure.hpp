@@ -119,10 +119,16 @@ class Rounds {
   std::map<std::string, std::vector<Sample>> samples_;
 };
 
-/// Runs each variant once per round, reversing the order every other round.
+/// Runs each variant once per round, reversing the order every other round,
+/// after one untimed run of each when `warm_up` (connections, plan caches).
 /// Stops at the first error.
-inline Result<Rounds> run_rounds(const std::vector<Variant>& variants, std::size_t rounds) {
+inline Result<Rounds> run_rounds(const std::vector<Variant>& variants, std::size_t rounds, bool warm_up = false) {
   Rounds out;
+  for (std::size_t i = 0; warm_up && i < variants.size(); ++i) {
+    if (auto result = variants[i].run(); !result.ok()) {
+      return Error{result.error().code, variants[i].name + " (warm-up): " + result.error().message()};
+    }
+  }
   for (std::size_t round = 0; round < rounds; ++round) {
     for (std::size_t i = 0; i < variants.size(); ++i) {
       const auto& variant = variants[round % 2 == 0 ? i : variants.size() - 1 - i];

@@ -193,7 +193,7 @@ json measure(const PgSetup& setup, const StoreFlags& flags) {
       {"tenant_run_writes", [&] { return plexus_writes(setup, flags.pg_writes, value, true); }},
       {"database_run_writes", [&] { return plexus_writes(setup, flags.pg_writes, value, false); }},
   };
-  auto rounds = run_rounds(variants, flags.rounds);
+  auto rounds = run_rounds(variants, flags.rounds, true);
   if (!rounds.ok()) return {{"error", rounds.error().message()}};
   return {{"rates", rounds->to_json()},
           {"figures",
