@@ -204,6 +204,9 @@ json measure(const PgSetup& setup, const StoreFlags& flags) {
             {"pg_tenant_writes_per_s", whole(rounds->median_rate("tenant_run_writes", Per::wall_second))}}}};
 }
 
+constexpr const char* sessions_sql =
+    "SELECT (SELECT sessions FROM pg_stat_database WHERE datname = current_database()), pg_stat_clear_snapshot()";
+
 json server_settings(PGconn* conn) {
   json out = json::object();
   for (const char* name : {"server_version", "fsync", "synchronous_commit", "shared_buffers"}) {
@@ -230,10 +233,16 @@ json run_postgres(const StoreFlags& flags) {
   json out = {{"server", server_settings(setup.raw)}, {"table", table}, {"keys", flags.pg_keys},
               {"reads_per_transaction", flags.pg_reads_per_transaction},
               {"read_transactions_per_round", flags.pg_read_transactions}, {"writes_per_round", flags.pg_writes}};
+  const auto sessions_before = exec(setup.raw, sessions_sql);
   if (auto ready = set_up(setup, flags, table); !ready.ok()) {
     out["error"] = "setting up: " + ready.error().message();
   } else {
     out.update(measure(setup, flags));
+  }
+  // Sessions the server saw open meanwhile: the pool's connections, or more if it reconnected.
+  const auto sessions_after = exec(setup.raw, sessions_sql);
+  if (sessions_before.ok() && sessions_after.ok()) {
+    out["server_sessions_opened"] = std::stoll("0" + *sessions_after) - std::stoll("0" + *sessions_before);
   }
   setup.tenant.reset();
   setup.database.reset();  // closes the pool before the table is dropped
