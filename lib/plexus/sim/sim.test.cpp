@@ -22,6 +22,12 @@ TEST_CASE("fixed seeds keep every invariant through faults and converge after th
     const RunOptions options{seed, 5, 400, Bug::none};
     require_ok(run(options), options);
   }
+  // Seeds that once failed because a reset connection's delayed frames held
+  // back the next connection between the pair (see network.test.cpp).
+  for (const std::uint64_t seed : {4511, 7586}) {
+    const RunOptions options{seed, 5, 400, Bug::none};
+    require_ok(run(options), options);
+  }
   for (const std::size_t nodes : {2, 3, 7, 9}) {
     const RunOptions options{1000 + nodes, nodes, 400, Bug::none};
     require_ok(run(options), options);
