@@ -30,6 +30,16 @@ bool World::blocked(std::uint16_t from, std::uint16_t to) const {
   return cut_[from * nodes_.size() + to] || nodes_[from].clogged_until > now_ || nodes_[to].clogged_until > now_;
 }
 
+// Frames queue in FIFO order, so the last ready time of a direction is its
+// latest frame's; a tail-delayed frame (up to 50x the spread) keeps it late.
+bool World::network_settled() const {
+  const Time fault_free = now_ + swarm_.delay_min + swarm_.delay_spread;
+  for (std::size_t dir = 0; dir < flights_.size(); ++dir) {
+    if (!flights_[dir].empty() && last_ready_[dir] > fault_free) return false;
+  }
+  return true;
+}
+
 void World::send(std::uint16_t from, const std::string& to_name, wire::Envelope envelope) {
   const auto to = index_of(to_name);
   if (!to) return;

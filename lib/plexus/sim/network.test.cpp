@@ -63,3 +63,23 @@ SCENARIO("a new connection does not wait behind the frames of a reset one") {
     }
   }
 }
+
+SCENARIO("the network settles only once a frame the delay tail held back has landed") {
+  World world(RunOptions{1, 2, 0, Bug::none});
+  start_quiet_pair(world);
+  REQUIRE(world.network_settled());
+
+  GIVEN("a frame 7 s in flight on a connection that stays open") {
+    world.swarm_.delay_min = 7s;
+    world.send(0, "n1", wire::Envelope{wire::Heartbeat{1}});
+    world.swarm_.delay_min = 1ms;
+
+    THEN("the network is not settled until that frame is delivered") {
+      CHECK_FALSE(world.network_settled());
+      run_until(world, world.now_ + 6s);
+      CHECK_FALSE(world.network_settled());
+      run_until(world, world.now_ + 1100ms);
+      CHECK(world.network_settled());
+    }
+  }
+}

@@ -132,6 +132,8 @@ class World {
   void reset(std::uint16_t a, std::uint16_t b, std::uint16_t closer, bool notify_closer_now);
   void notify_down(std::uint16_t node, std::uint16_t peer, std::uint64_t id);
   bool blocked(std::uint16_t from, std::uint16_t to) const;
+  /// No frame in flight is due later than a fault-free delay from now.
+  [[nodiscard]] bool network_settled() const;
   Time frame_delay();
 
   // nemesis.cpp
