@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--seed", run_options.seed, "Seed")->required();
   run_cmd->add_option("--nodes", run_options.nodes, "Nodes")->check(CLI::Range(2, 64));
   run_cmd->add_option("--steps", run_options.steps, "Workload and nemesis steps");
-  run_cmd->add_option("--bug", bug_text, "Re-introduce a bug: none, skip_dedupe, causal_on_arrival, causal_ack_on_buffer, retire_on_flip");
+  run_cmd->add_option("--bug", bug_text, "Re-introduce a bug: none, skip_dedupe, causal_on_arrival, causal_ack_on_buffer, retire_on_flip, forget_retired_order");
   run_cmd->add_flag("--trace", print_trace, "Print the last events even when the run passes");
 
   plexus::sim::CampaignOptions campaign_options;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   campaign_cmd->add_option("--nodes", campaign_options.nodes, "Nodes")->check(CLI::Range(2, 64));
   campaign_cmd->add_option("--steps", campaign_options.steps, "Workload and nemesis steps");
-  campaign_cmd->add_option("--bug", bug_text, "Re-introduce a bug: none, skip_dedupe, causal_on_arrival, causal_ack_on_buffer, retire_on_flip");
+  campaign_cmd->add_option("--bug", bug_text, "Re-introduce a bug: none, skip_dedupe, causal_on_arrival, causal_ack_on_buffer, retire_on_flip, forget_retired_order");
   campaign_cmd->add_flag("--stop-at-first-failure", campaign_options.stop_at_first_failure, "Stop at a failure");
   CLI11_PARSE(app, argc, argv);
 

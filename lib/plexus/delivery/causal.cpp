@@ -170,8 +170,9 @@ void CausalLabel::deliver(std::string_view from, const Pending& pending) {
     // Our own entry was just checked; keeping it would only grow every stamp we send.
     if (destination == self_ || retired(destination)) continue;
     auto& row = order_[destination];
+    // A sender we retired still binds `destination`, which may hold its message
+    // and not have retired it yet: only the destination may drop that wait.
     for (const auto& [sender, index] : senders) {
-      if (retired(sender)) continue;
       auto& mine = row[sender];
       mine = std::max(mine, index);
     }
@@ -209,19 +210,22 @@ std::vector<std::uint64_t> CausalLabel::take_deliverable() { return std::exchang
 std::vector<std::uint64_t> CausalLabel::forget_process(std::string_view process) {
   std::vector<std::uint64_t> dropped;
   if (process == self_) return dropped;
-  if (options_.max_retired > 0 && retired_.emplace(process).second) {
+  if (options_.max_retired == 0) {
+    erase_sender(process);  // not remembered as retired: nothing would skip its entries
+  } else if (retired_.emplace(process).second) {
     retired_order_.emplace_back(process);
     if (retired_order_.size() > options_.max_retired) {
-      retired_.erase(retired_order_.front());
+      // Forgotten for good: its entries would read as a live sender's from now on.
+      const std::string oldest = std::move(retired_order_.front());
       retired_order_.pop_front();
+      retired_.erase(oldest);
+      erase_sender(oldest);
     }
   }
   if (auto it = clock_.find(process); it != clock_.end()) clock_.erase(it);
+  // Nobody delivers to it any more; but its entries in other destinations' rows
+  // stay: each destination skips them once it retires the process itself.
   if (auto it = order_.find(process); it != order_.end()) order_.erase(it);
-  for (auto it = order_.begin(); it != order_.end();) {
-    if (auto entry = it->second.find(process); entry != it->second.end()) it->second.erase(entry);
-    it = it->second.empty() ? order_.erase(it) : std::next(it);
-  }
   if (auto queue = buffer_.find(process); queue != buffer_.end()) {
     for (const auto& [index, pending] : queue->second) dropped.push_back(pending.handle);
     buffered_ -= queue->second.size();
@@ -230,6 +234,13 @@ std::vector<std::uint64_t> CausalLabel::forget_process(std::string_view process)
   if (auto it = known_.find(process); it != known_.end()) known_.erase(it);
   release_unblocked();  // messages that waited only for the retired process
   return dropped;
+}
+
+void CausalLabel::erase_sender(std::string_view process) {
+  for (auto it = order_.begin(); it != order_.end();) {
+    if (auto entry = it->second.find(process); entry != it->second.end()) it->second.erase(entry);
+    it = it->second.empty() ? order_.erase(it) : std::next(it);
+  }
 }
 
 Clock CausalLabel::clock() const { return to_clock(clock_); }

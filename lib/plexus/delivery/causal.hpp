@@ -109,7 +109,10 @@ class CausalLabel {
 
   /// The process is gone for good: drop its clock entries, stop waiting for
   /// its messages (what that unblocks goes to take_deliverable()), and return
-  /// the handles of its own buffered messages, which are dropped.
+  /// the handles of its own buffered messages, which are dropped. Its entries
+  /// in the ORD rows of other destinations stay (and are still merged and
+  /// carried) until it leaves the retired set: a destination that has not
+  /// retired it yet may hold its message, and must deliver it first.
   std::vector<std::uint64_t> forget_process(std::string_view process);
 
   [[nodiscard]] const std::string& self() const noexcept { return self_; }
@@ -136,6 +139,8 @@ class CausalLabel {
   void deliver(std::string_view from, const Pending& pending);
   void release_unblocked();
   [[nodiscard]] bool retired(std::string_view process) const;
+  /// Drop `process` as a sender from every ORD row.
+  void erase_sender(std::string_view process);
 
   std::string self_;
   Options options_;

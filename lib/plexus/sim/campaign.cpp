@@ -16,12 +16,14 @@ std::string bug_name(Bug bug) {
     case Bug::causal_on_arrival: return "causal_on_arrival";
     case Bug::causal_ack_on_buffer: return "causal_ack_on_buffer";
     case Bug::retire_on_flip: return "retire_on_flip";
+    case Bug::forget_retired_order: return "forget_retired_order";
   }
   return "none";
 }
 
 std::optional<Bug> parse_bug(const std::string& name) {
-  for (const Bug bug : {Bug::none, Bug::skip_dedupe, Bug::causal_on_arrival, Bug::causal_ack_on_buffer, Bug::retire_on_flip}) {
+  for (const Bug bug : {Bug::none, Bug::skip_dedupe, Bug::causal_on_arrival, Bug::causal_ack_on_buffer, Bug::retire_on_flip,
+                        Bug::forget_retired_order}) {
     if (bug_name(bug) == name) return bug;
   }
   return std::nullopt;

@@ -46,6 +46,9 @@ void World::check_end() {
 }
 
 bool World::quiet() const {
+  // A frame a delay tail held back while faults were on may still be in flight
+  // on a connection that survived the heal: the faults are not over until it lands.
+  if (!network_settled()) return false;
   for (const auto& n : nodes_) {
     if (!n.core || n.core->pending_acks() != 0 || n.core->causal_buffered() != 0) return false;
     if (n.core->members().entries() != nodes_[0].core->members().entries()) return false;

@@ -1,10 +1,14 @@
 // The simulated network: one connection per node pair, established by a
 // dial when both ends are alive and nothing cuts them, FIFO per direction
-// with per-frame delays, losing its in-flight frames when it resets. Like
+// with per-frame delays, losing its in-flight frames when it resets. Order
+// and delays belong to one connection: a later connection between the same
+// pair starts with an empty pipe, never behind a dead one's frames. Like
 // TCP it never reorders, duplicates or corrupts within a connection; frames
 // are only lost with the connection, and duplicates appear only when a
 // sender retransmits (AckTable) over a later connection.
 #include "plexus/sim/world.hpp"
+
+#include <cassert>
 
 namespace plexus::sim {
 namespace {
@@ -26,6 +30,16 @@ bool World::blocked(std::uint16_t from, std::uint16_t to) const {
   return cut_[from * nodes_.size() + to] || nodes_[from].clogged_until > now_ || nodes_[to].clogged_until > now_;
 }
 
+// Frames queue in FIFO order, so the last ready time of a direction is its
+// latest frame's; a tail-delayed frame (up to 50x the spread) keeps it late.
+bool World::network_settled() const {
+  const Time fault_free = now_ + swarm_.delay_min + swarm_.delay_spread;
+  for (std::size_t dir = 0; dir < flights_.size(); ++dir) {
+    if (!flights_[dir].empty() && last_ready_[dir] > fault_free) return false;
+  }
+  return true;
+}
+
 void World::send(std::uint16_t from, const std::string& to_name, wire::Envelope envelope) {
   const auto to = index_of(to_name);
   if (!to) return;
@@ -43,25 +57,24 @@ void World::send(std::uint16_t from, const std::string& to_name, wire::Envelope 
   flights_[dir].push_back(InFlight{ready, id, std::move(envelope)});
   if (!pump_armed_[dir]) {
     pump_armed_[dir] = true;
-    schedule(ready, EventKind::pump, from, *to);
+    schedule(ready, EventKind::pump, from, *to, id);
   }
 }
 
-void World::pump(std::uint16_t from, std::uint16_t to) {
+void World::pump(std::uint16_t from, std::uint16_t to, std::uint64_t connection) {
+  // Armed for a connection that has ended: its frames went with it (reset).
+  if (connection != conn(from, to)) return;
   const std::size_t dir = from * nodes_.size() + to;
   pump_armed_[dir] = false;
   auto& queue = flights_[dir];
   while (!queue.empty() && !failed_) {
     InFlight& head = queue.front();
-    if (head.conn != conn(from, to)) {  // reset: lost with its connection
-      queue.pop_front();
-      continue;
-    }
+    assert(head.conn == connection);  // reset() empties the queue of an ended connection
     if (head.ready > now_ || blocked(from, to)) {
       // A cut or clogged link holds its frames (TCP retransmits them) until it clears.
       const Time at = head.ready > now_ ? head.ready : now_ + Time(std::chrono::milliseconds(rng_.between(10, 100)));
       pump_armed_[dir] = true;
-      schedule(at, EventKind::pump, from, to);
+      schedule(at, EventKind::pump, from, to, connection);
       return;
     }
     wire::Envelope envelope = std::move(head.envelope);
@@ -112,6 +125,14 @@ void World::reset(std::uint16_t a, std::uint16_t b, std::uint16_t closer, bool) 
   const std::uint64_t id = conn(a, b);
   if (id == 0) return;
   conn(a, b) = 0;
+  // In-flight frames are lost with the connection, and so is the FIFO order
+  // that held later frames behind a slow one: a frame drawn from the delay
+  // tail (up to 7.5 s) must not delay the frames of the next connection.
+  for (const std::size_t dir : {a * nodes_.size() + b, b * nodes_.size() + a}) {
+    flights_[dir].clear();
+    last_ready_[dir] = Time{0};
+    pump_armed_[dir] = false;  // a pump still queued for this connection finds it ended
+  }
   for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
     if (x == closer) {
       nodes_[x].view[y] = 0;

@@ -48,6 +48,7 @@ Result<void> NodeCore::forward(const std::string& target, std::vector<std::uint8
     causal_labels_.insert(m.causal_label);
     auto stamped = (*label)->stamp_send(process);
     if (!stamped) return stamped.error();
+    if (config_.bug == Bug::forget_retired_order) drop_retired_senders(*stamped);
     m.causal_clock = std::move(stamped->time);
     for (auto& [proc, clock] : stamped->order) m.causal_deps.push_back({proc, std::move(clock)});
   }
@@ -57,6 +58,18 @@ Result<void> NodeCore::forward(const std::string& target, std::vector<std::uint8
   completions_[{process, *added}] = token;
   route(m, &frame, now, fx);  // a failed first try is retransmitted
   return {};
+}
+
+// The old CausalLabel::forget_process erased a retired sender from every ORD
+// row, so nothing about it left in our stamps: the same, done at send time.
+void NodeCore::drop_retired_senders(delivery::Stamp& stamp) const {
+  for (auto& [destination, senders] : stamp.order) {
+    std::erase_if(senders, [this](const auto& entry) {
+      const auto hash = entry.first.rfind('#');
+      return hash != std::string::npos && dedupe_.forgotten(std::stoull(entry.first.substr(hash + 1)));
+    });
+  }
+  std::erase_if(stamp.order, [](const auto& row) { return row.second.empty(); });
 }
 
 // Directly when the link is up, else through a relay when hops are left.

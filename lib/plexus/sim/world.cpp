@@ -164,7 +164,7 @@ void World::dispatch(const Event& e) {
       }
       return;
     }
-    case EventKind::pump: return pump(e.a, e.b);
+    case EventKind::pump: return pump(e.a, e.b, e.x);
     case EventKind::connect: return connect(e.a, e.b);
     case EventKind::notify_down: return notify_down(e.a, e.b, e.x);
     case EventKind::restart: return restart(e.a);

@@ -125,12 +125,15 @@ class World {
   // network.cpp
   std::uint64_t& conn(std::uint16_t a, std::uint16_t b);
   void send(std::uint16_t from, const std::string& to, wire::Envelope envelope);
-  void pump(std::uint16_t from, std::uint16_t to);
+  /// Deliver the frames of `connection` from -> to that are due (no-op once it ended).
+  void pump(std::uint16_t from, std::uint16_t to, std::uint64_t connection);
   void dial(std::uint16_t from, const std::string& to);
   void connect(std::uint16_t a, std::uint16_t b);
   void reset(std::uint16_t a, std::uint16_t b, std::uint16_t closer, bool notify_closer_now);
   void notify_down(std::uint16_t node, std::uint16_t peer, std::uint64_t id);
   bool blocked(std::uint16_t from, std::uint16_t to) const;
+  /// No frame in flight is due later than a fault-free delay from now.
+  [[nodiscard]] bool network_settled() const;
   Time frame_delay();
 
   // nemesis.cpp
@@ -153,8 +156,8 @@ class World {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   std::vector<SimNode> nodes_;
   std::vector<std::uint64_t> conns_;             ///< n*n, symmetric: open connection id (0: none)
-  std::vector<std::deque<InFlight>> flights_;    ///< n*n, per direction
-  std::vector<Time> last_ready_;                 ///< n*n, FIFO per direction
+  std::vector<std::deque<InFlight>> flights_;    ///< n*n, per direction: the open connection's frames
+  std::vector<Time> last_ready_;                 ///< n*n, FIFO per direction within the open connection
   std::vector<bool> pump_armed_;                 ///< n*n
   std::vector<bool> cut_;                        ///< n*n: direction a->b partitioned
   bool partitioned_ = false;
