@@ -36,7 +36,8 @@ TEST_CASE("run_loop runs every handler and returns when the work runs out") {
 TEST_CASE("a busy-polling loop blocks when quiet, wakes for a timer and for a post, and stops on stop()") {
   asio::io_context io(1);
   auto guard = asio::make_work_guard(io);
-  bool fired = false;
+  // Written by the timer handler on the run_loop thread, read by `other`: both flags are atomics.
+  std::atomic<bool> fired{false};
   asio::steady_timer timer(io, 30ms);  // due long after the polling window: served after blocking
   timer.async_wait([&](std::error_code ec) { fired = !ec; });
   std::atomic<bool> posted_ran{false};
