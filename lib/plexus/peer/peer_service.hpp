@@ -130,11 +130,40 @@ struct Config {
   bool test_only_disable_dedupe = false;
 };
 
+/// How forward_message / cast_message carry one message (docs/peer-service.md
+/// §3.5 and §4.5 to §4.8). The defaults send once, unacknowledged, directly,
+/// on connection 0 of "default". To this node itself only the payload matters:
+/// it goes straight to the local server and ack, causal_label and channel are
+/// ignored.
 struct ForwardOptions {
+  /// The channel to send on. Both nodes' specs must serve it, else
+  /// forward_message returns unknown_channel.
   std::string channel = std::string(default_channel);
+  /// Picks the connection: `partition_key % parallelism` of the channel
+  /// (the smaller of both specs). Messages with the same key to the same node
+  /// on the same channel stay FIFO while that connection stays up and the
+  /// path is direct. Without a key the message takes connection 0, so keyless
+  /// messages are FIFO per sender and channel. On a monotonic channel a keyed,
+  /// unacked, direct message may be replaced by a newer value for its key when
+  /// the connection falls behind.
   std::optional<std::uint64_t> partition_key;
+  /// Acknowledged delivery: the message enters the ack table and is
+  /// retransmitted every Config::retransmit_interval until the target
+  /// incarnation acknowledges it; it is delivered exactly once per sender
+  /// incarnation. The completion then reports the outcome (ok, or
+  /// connection_closed, unknown_server, shutting_down, delivery_failed).
+  /// forward_message returns ack_table_full when Config::ack_table_max
+  /// messages already wait. Without ack a message that cannot be routed now is
+  /// an error (partitioned or not_connected) and is never retried.
   bool ack = false;
+  /// Causal order per label (Schiper–Eggli–Sandoz): if sending m1 happened
+  /// before sending m2 and both carry this label to the same node, that node
+  /// delivers m1 first. Empty means none. Implies ack. At most 256 labels;
+  /// a label beyond the limit is refused with invalid_field.
   std::string causal_label;
+  /// When there is no direct path (the target is down or cut outbound), go
+  /// through up to Config::relay_hops_max relays, each a random member that
+  /// is up. Retransmissions of an acked message follow the same rule.
   bool transitive = false;
 };
 
