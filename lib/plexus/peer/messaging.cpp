@@ -486,7 +486,7 @@ void PeerService::Impl::flush_acks() {
 
 void PeerService::Impl::retransmit(Clock::time_point) {
   const auto now = now_ns();
-  for (const auto& due : acks.due(now, 10'000)) {
+  for (const auto& due : acks.due(now, config.retransmits_per_tick_max)) {
     ++metrics.retransmits;
     auto decoded = wire::decode(due.payload);
     if (!decoded) continue;  // our own encoding: cannot fail

@@ -35,8 +35,18 @@ delivery::AckTable::Options ack_options(const Config& config) {
   delivery::AckTable::Options options;
   options.max_entries = config.ack_table_max;
   options.retransmit_interval = config.retransmit_interval;
-  options.retransmit_interval_max = std::max(config.retransmit_interval * 8, config.retransmit_interval);
+  options.exponential_backoff = config.retransmit_backoff;
+  options.retransmit_interval_max = std::max(config.retransmit_interval_max, config.retransmit_interval);
   options.max_age = config.ack_timeout;
+  return options;
+}
+
+delivery::CausalRegistryOptions causal_options(const Config& config) {
+  delivery::CausalRegistryOptions options;
+  options.max_labels = config.causal_labels_max;
+  options.label.max_buffered = config.causal_buffer_max;
+  options.label.max_processes = config.causal_processes_max;
+  options.label.max_retired = config.causal_retired_max;
   return options;
 }
 
@@ -55,7 +65,7 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
                                  config.redial_max, config.heartbeat_interval / 2}),
       acks(ack_options(config)),
       causal(process_key(self.name, self.instance_id),
-             delivery::CausalRegistryOptions{256, delivery::CausalOptions{config.causal_buffer_max, 1024, 4096}}) {
+             causal_options(config)) {
   identity.key = config.key;
   identity.node_name = self.name;
   identity.instance_id = self.instance_id;
@@ -81,6 +91,9 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   }
   if (config.data_link_dead_timeout < 2 * config.data_link_heartbeat) {
     return make_error(errc::invalid_field, "data_link_dead_timeout: must be at least twice data_link_heartbeat");
+  }
+  if (config.retransmits_per_tick_max == 0) {
+    return make_error(errc::invalid_field, "retransmits_per_tick_max: must be at least 1");
   }
   for (const auto& name : config.bulk_channels) {
     if (!spec.channels.count(name)) {

@@ -87,11 +87,28 @@ struct Config {
   Millis data_link_dead_timeout{20000};
   /// Acked messages: retransmitted every retransmit_interval until acked.
   Millis retransmit_interval{200};
+  /// With retransmit_backoff, the wait doubles after every retransmission up
+  /// to retransmit_interval_max (at least retransmit_interval). Off by
+  /// default: every retransmission waits retransmit_interval.
+  bool retransmit_backoff = false;
+  Millis retransmit_interval_max{1600};
+  /// Most retransmissions one tick sends; the rest stay due for the next tick,
+  /// so a burst of due messages cannot stall the executor.
+  std::size_t retransmits_per_tick_max = 10'000;
   /// An acked message not acknowledged within this fails with delivery_failed.
   Millis ack_timeout{60'000};
   std::size_t ack_table_max = 100'000;
   /// Causally ordered messages waiting for their predecessors, per label.
   std::size_t causal_buffer_max = 10'000;
+  /// Causal labels in use at once: a new label beyond it is refused at send
+  /// (invalid_field) and dropped unacked at receipt (causal_too_many_labels).
+  std::size_t causal_labels_max = 256;
+  /// Processes (node incarnations) in one label's clocks, and entries of any
+  /// one stamp: beyond it a send is refused, a receipt dropped unacked.
+  std::size_t causal_processes_max = 1024;
+  /// Retired processes (left or restarted) each label remembers so that their
+  /// stale entries are ignored; the oldest is forgotten first.
+  std::size_t causal_retired_max = 4096;
   /// Monotonic channels: once a connection's outbox holds this many bytes,
   /// keyed messages wait in a newest-per-key buffer of at most
   /// monotonic_max_keys keys instead of queueing every value.
@@ -158,8 +175,8 @@ struct ForwardOptions {
   bool ack = false;
   /// Causal order per label (Schiper–Eggli–Sandoz): if sending m1 happened
   /// before sending m2 and both carry this label to the same node, that node
-  /// delivers m1 first. Empty means none. Implies ack. At most 256 labels;
-  /// a label beyond the limit is refused with invalid_field.
+  /// delivers m1 first. Empty means none. Implies ack. At most
+  /// Config::causal_labels_max labels; one beyond is refused with invalid_field.
   std::string causal_label;
   /// When there is no direct path (the target is down or cut outbound), go
   /// through up to Config::relay_hops_max relays, each a random member that

@@ -66,6 +66,8 @@ struct NodeConfig {
   /// Batching delay of gossip broadcasts and acks (the shell's tick).
   Time tick_interval = std::chrono::milliseconds(10);
   delivery::AckTableOptions acks;
+  /// Most retransmissions one tick sends (peer::Config::retransmits_per_tick_max).
+  std::size_t retransmits_per_tick_max = 10'000;
   std::uint8_t relay_hops_max = 3;
   Bug bug = Bug::none;
 };
