@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/fault.hpp"
 #include "plexus/delivery/errors.hpp"
 #include "plexus/peer/relay.hpp"
 #include "plexus/peer/service_impl.hpp"
@@ -252,7 +253,7 @@ void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Mes
     switch (dedupe.check(message.origin_instance, message.origin, message.ack_id)) {
       case delivery::Verdict::deliver: break;
       case delivery::Verdict::duplicate:
-        if (config.test_only_disable_dedupe) break;  // test only: deliver it again
+        if (fault::compiled_in && test_hooks.disable_dedupe) break;  // test only: deliver it again
         count_drop("duplicate");
         ack_batcher.add(origin(), message.ack_id);
         return;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/fault.hpp"
 #include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
@@ -72,7 +73,11 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
   identity.insecure = config.insecure;
 }
 
-Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor executor, Config config) {
+Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor executor, Config config,
+                                                        TestHooks test_hooks) {
+  if (test_hooks.disable_dedupe && !fault::compiled_in) {
+    return make_error(errc::invalid_field, "test hooks: this build has none (built without fault points)");
+  }
   if (auto ok = validate_node_name(config.name, "name"); !ok) return ok.error();
   for (const auto& [name, channel] : config.channels) {
     if (name == control_channel) return make_error(errc::invalid_field, "channels: _control is reserved");
@@ -101,6 +106,7 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
     }
   }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
+  impl->test_hooks = test_hooks;
   if (!impl->config.bulk_channels.empty()) {
     impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
   }

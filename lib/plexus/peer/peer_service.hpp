@@ -141,10 +141,18 @@ struct Config {
   /// work keeps every core busy, the stream gets only the leftovers.
   /// false: the thread runs at bulk_io_nice.
   bool bulk_io_idle = true;
-  /// TEST ONLY (plexus-harness proves its checkers can fail): deliver
-  /// retransmitted acked messages again instead of dropping them as
-  /// duplicates. Never set in production: it breaks exactly-once delivery.
-  bool test_only_disable_dedupe = false;
+};
+
+/// TEST ONLY switches, apart from Config so that no production configuration
+/// carries them. They work only in builds with fault points compiled in
+/// (fault::compiled_in: every build type but release and minsize, by
+/// default); there start() refuses any that is set, and the code that reads
+/// them compiles away.
+struct TestHooks {
+  /// Deliver retransmitted acked messages again instead of dropping them as
+  /// duplicates, so that plexus-harness can prove its checkers fail on a
+  /// broken node. It breaks exactly-once delivery.
+  bool disable_dedupe = false;
 };
 
 /// How forward_message / cast_message carry one message (docs/peer-service.md
@@ -256,7 +264,10 @@ struct Metrics {
 class PeerService {
  public:
   /// Listen, load the data directory, start dialing members.
-  static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config);
+  /// `test_hooks`: TEST ONLY (see TestHooks); invalid_field when set in a
+  /// build without fault points.
+  static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config,
+                                                    TestHooks test_hooks = {});
   ~PeerService();
   PeerService(const PeerService&) = delete;
   PeerService& operator=(const PeerService&) = delete;

@@ -241,6 +241,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   // ---- state ----
   asio::any_io_executor executor;
   Config config;
+  TestHooks test_hooks;  // TEST ONLY; read only when fault::compiled_in
   NodeSpec self;
   /// The thread of Config::bulk_channels (null when there are none).
   /// PeerService's destructor stops it; each connection moved onto it holds
