@@ -160,8 +160,8 @@ void PeerService::sync_join(const NodeSpec& spec, Millis timeout, Completion don
     if (done) done(joined);
     return;
   }
-  impl_->sync_joins.push_back({spec.name, Clock::now() + timeout, std::move(done)});
-  impl_->check_sync_joins(Clock::now());
+  impl_->sync_joins.push_back({spec.name, SteadyClock::now() + timeout, std::move(done)});
+  impl_->check_sync_joins(SteadyClock::now());
 }
 
 void PeerService::leave(Completion done) {
@@ -356,7 +356,7 @@ void PeerService::set_message_handler(Handler handler) { impl_->message_handler 
 std::uint64_t PeerService::inject_partition(const std::string& node, std::optional<Millis> ttl, Direction direction) {
   const auto ref = impl_->next_partition++;
   Partition p{ref, node, direction, std::nullopt};
-  if (ttl) p.expires = Clock::now() + *ttl;
+  if (ttl) p.expires = SteadyClock::now() + *ttl;
   impl_->partition_table[ref] = p;
   if (p.expires) impl_->sweep_by(*p.expires);  // the sweep resolves it
   spdlog::info("partition {} injected: {} ({})", ref, node,
@@ -398,7 +398,7 @@ void PeerService::stop(std::function<void()> done) {
   // Connections report their close through on_connection_closed; poll the
   // count on a timer bounded by the transport close timeout.
   auto timer = std::make_shared<asio::steady_timer>(s.executor);
-  auto deadline = Clock::now() + s.config.transport.close_timeout + Millis(100);
+  auto deadline = SteadyClock::now() + s.config.transport.close_timeout + Millis(100);
   std::weak_ptr<Impl> weak = impl_;
   auto check = std::make_shared<std::function<void(std::error_code)>>();
   *check = [weak, timer, deadline, finish, check](std::error_code) {
@@ -410,7 +410,7 @@ void PeerService::stop(std::function<void()> done) {
           for (auto& slot : slots) busy = busy || slot.connection != nullptr;
       busy = busy || !self->unattached.empty();
     }
-    if (busy && Clock::now() < deadline) {
+    if (busy && SteadyClock::now() < deadline) {
       timer->expires_after(Millis(5));
       timer->async_wait(*check);
       return;

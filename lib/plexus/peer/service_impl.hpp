@@ -27,7 +27,7 @@
 
 namespace plexus::peer {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 /// What became of one frame handed to a link.
 enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_large };
@@ -128,7 +128,7 @@ struct Server {
 
 struct SyncJoin {
   std::string node;
-  Clock::time_point deadline;
+  SteadyClock::time_point deadline;
   Completion done;
 };
 
@@ -153,7 +153,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void on_connection_closed(const std::shared_ptr<LinkContext>& context,
                             const transport::ConnectionPtr& connection, const Error& why);
   void ensure_links(PeerLinks& peer);
-  void reconcile(PeerLinks& peer, Clock::time_point now);
+  void reconcile(PeerLinks& peer, SteadyClock::time_point now);
   void dial_slot(const std::string& peer, const std::string& channel, std::uint16_t index);
   /// `member`: the member reconcile nudges (its PeerLinks::nudging is cleared when the nudge ends).
   void nudge(const ListenAddr& address, Completion done, std::string member = {});
@@ -162,18 +162,18 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   [[nodiscard]] bool inbound_pending(std::string_view name) const;
   void answer_nudge(PeerLinks& peer, const transport::ConnectionPtr& connection,
                     const std::vector<wire::DigestEntry>& digest);
-  void refresh(PeerLinks& peer, Clock::time_point now);
+  void refresh(PeerLinks& peer, SteadyClock::time_point now);
   void fire(bool up, const std::string& node, const std::string& channel);
   void drop_links(PeerLinks& peer, const char* why);
   void tick();
   void arm_tick();
-  void arm_tick_at(Clock::time_point due);
+  void arm_tick_at(SteadyClock::time_point due);
   /// When the idle tick next has something to do.
-  [[nodiscard]] Clock::time_point idle_due(Clock::time_point now) const;
+  [[nodiscard]] SteadyClock::time_point idle_due(SteadyClock::time_point now) const;
   /// Tick soon when there is work for it (the tick slows down when idle).
   void wake();
   /// Tick with the per-peer sweep at `due`, or as soon after as sweep_interval allows.
-  void sweep_by(Clock::time_point due);
+  void sweep_by(SteadyClock::time_point due);
   [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
   /// Whether an injected partition cuts traffic to `node` (both ways or outbound).
@@ -186,7 +186,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   SendOutcome send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots, std::uint16_t index,
                       const OutFrame& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
-  void check_sync_joins(Clock::time_point now);
+  void check_sync_joins(SteadyClock::time_point now);
   void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
   /// Fail the pending acks of every known life of `name` but `keep` and forget
   /// its dedupe and causal state (it restarted, or left when keep is empty).
@@ -225,7 +225,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void flush_dispatch();
   bool dispatch_round();
   void flush_acks();
-  void retransmit(Clock::time_point now);
+  void retransmit(SteadyClock::time_point now);
   void fail_pending(const std::string& target_process, const Error& why);
   void forget_process(const std::string& process);
   bool stamp(wire::Message& message, std::uint64_t target_instance);
@@ -234,7 +234,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void ack_delivered_causal(const wire::Message& message);
   void deliver_unblocked();
   void fail_completions(const Error& why);
-  void close_stale_unattached(Clock::time_point now);
+  void close_stale_unattached(SteadyClock::time_point now);
   void count_drop(const std::string& reason);
   delivery::Time now_ns() const;
 
@@ -257,7 +257,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<std::string, PeerLinks, std::less<>> peers;
   std::uint64_t peers_epoch = 1;  // bumped by every erase from `peers` (LinkContext caches)
   std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
-  std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
+  std::map<transport::ConnectionPtr, SteadyClock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
   // The pool first: members are destroyed in reverse, and the strands below
@@ -269,11 +269,11 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<std::uint64_t, Partition> partition_table;
   std::uint64_t next_partition = 1;
   asio::steady_timer tick_timer;
-  Clock::time_point tick_due{};
-  Clock::time_point next_sweep{};
+  SteadyClock::time_point tick_due{};
+  SteadyClock::time_point next_sweep{};
   std::mt19937_64 rng;
   liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
-  Clock::time_point last_anti_entropy{};
+  SteadyClock::time_point last_anti_entropy{};
   std::uint64_t heartbeat_sequence = 0;
   std::uint64_t next_dial_id = 1;
   std::set<std::string> dirty;   // membership names to send every member at the next tick
@@ -313,7 +313,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
 };
 
 /// A steady-clock instant as the sans-IO cores' time (nanoseconds since its epoch).
-inline liveness::Time ticks(Clock::time_point t) {
+inline liveness::Time ticks(SteadyClock::time_point t) {
   return std::chrono::duration_cast<liveness::Time>(t.time_since_epoch());
 }
 

@@ -19,7 +19,7 @@ using json = nlohmann::json;
 
 namespace {
 
-using Seen = std::set<std::tuple<std::uint64_t, Clock, std::string, std::string, std::string>>;
+using Seen = std::set<std::tuple<std::uint64_t, Sequence, std::string, std::string, std::string>>;
 
 const std::vector<std::string> names{"a", "b", "c"};
 const std::vector<std::string> topics{"t0", "t1", "t2"};
@@ -76,7 +76,7 @@ Seen listed(FakeNet& net, const std::string& node) {
 
 /// Replay a node's diff stream: per Diff, joins then leaves, counted by ref.
 Seen replay(const std::vector<Diff>& log) {
-  std::map<std::tuple<std::uint64_t, Clock, std::string, std::string, std::string>, int> count;
+  std::map<std::tuple<std::uint64_t, Sequence, std::string, std::string, std::string>, int> count;
   for (const auto& diff : log) {
     for (const auto& [topic, d] : diff) {
       for (const auto& p : d.joins) ++count[{p.ref.instance, p.ref.clock, topic, p.key.str(), p.meta->dump()}];

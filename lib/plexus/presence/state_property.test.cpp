@@ -23,10 +23,10 @@ namespace {
 
 struct Writer {
   State state;
-  std::map<Clock, std::set<Row>> history;  ///< true state after each clock
+  std::map<Sequence, std::set<Row>> history;  ///< true state after each clock
   std::vector<Batch> stream;              ///< every delta, in order
-  std::set<Clock> exact{0};               ///< clocks that end a whole delta
-  Clock sent = 0;
+  std::set<Sequence> exact{0};               ///< clocks that end a whole delta
+  Sequence sent = 0;
 };
 
 void random_change(Writer& w, std::mt19937_64& rng) {
@@ -92,7 +92,7 @@ void run(std::uint64_t seed) {
         ++cursor[wi];  // lost
         continue;
       }
-      const Clock before = o.known_clock(w.state.self().instance);
+      const Sequence before = o.known_clock(w.state.self().instance);
       auto merged = o.merge(b, nullptr);
       if (!merged) {
         CHECK(merged.error().code == errc::delta_gap);

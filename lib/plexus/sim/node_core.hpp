@@ -34,6 +34,7 @@
 
 #include "plexus/core/node_spec.hpp"
 #include "plexus/core/result.hpp"
+#include "plexus/core/time.hpp"
 #include "plexus/delivery/delivery.hpp"
 #include "plexus/liveness/liveness.hpp"
 #include "plexus/membership/membership.hpp"
@@ -42,7 +43,7 @@
 
 namespace plexus::sim {
 
-using Time = std::chrono::nanoseconds;
+using Time = plexus::Time;  // core/time.hpp
 
 /// Bugs the simulator can switch back on to prove it finds them.
 enum class Bug : std::uint8_t {
