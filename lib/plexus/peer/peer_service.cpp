@@ -422,13 +422,7 @@ void PeerService::stop(std::function<void()> done) {
 }
 
 void PeerService::Impl::retire_traffic(const PeerLinks& peer) {
-  for (const auto& [channel, t] : peer.traffic) {
-    Traffic& kept = retired_traffic[metric_key(peer.spec.name, channel)];
-    kept.messages_sent += t.messages_sent;
-    kept.bytes_sent += t.bytes_sent;
-    kept.messages_received += t.messages_received;
-    kept.bytes_received += t.bytes_received;
-  }
+  for (const auto& [channel, t] : peer.traffic) retired_traffic.retire(peer.spec.name, channel, t);
 }
 
 Metrics PeerService::metrics() const {
@@ -439,7 +433,9 @@ Metrics PeerService::metrics() const {
     if (t.messages_received) m.messages_received[key] += t.messages_received;
     if (t.bytes_received) m.bytes_received[key] += t.bytes_received;
   };
-  for (const auto& [key, t] : impl_->retired_traffic) add(key, t);
+  for (const auto& [key, t] : impl_->retired_traffic.links()) add(key, t);
+  m.retired_traffic_links = impl_->retired_traffic.size();
+  m.retired_traffic_folded = impl_->retired_traffic.folded();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, t] : peer.traffic) add(metric_key(name, channel), t);
   m.ack_table_size = impl_->acks.size();

@@ -114,6 +114,10 @@ struct Config {
   /// monotonic_max_keys keys instead of queueing every value.
   std::size_t monotonic_behind_bytes = 256 * 1024;
   std::size_t monotonic_max_keys = 65'536;
+  /// Traffic counters of removed members' links kept per peer, so that the
+  /// per-link counters never go backwards; once full, a newly removed
+  /// member's traffic is summed under peer "_retired" (Metrics::retired_traffic_folded).
+  std::size_t retired_traffic_max = 4096;
   /// Most relays a transitive message may cross.
   std::uint8_t relay_hops_max = 3;
   /// Most members (0 = unlimited); see reserve().
@@ -259,6 +263,11 @@ struct Metrics {
   std::size_t ack_table_size = 0;
   std::size_t outbox_bytes = 0;
   std::size_t members = 0;
+  /// Links of removed members whose traffic is kept by peer (at most
+  /// Config::retired_traffic_max), and those retired once that was full,
+  /// whose traffic went to peer "_retired".
+  std::size_t retired_traffic_links = 0;
+  std::uint64_t retired_traffic_folded = 0;
 };
 
 class PeerService {

@@ -21,6 +21,7 @@
 #include "plexus/membership/membership.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
+#include "plexus/peer/retired_traffic.hpp"
 #include "plexus/peer/placement.hpp"
 #include "plexus/transport/endpoint.hpp"
 #include "plexus/wire/message.hpp"
@@ -33,12 +34,6 @@ using SteadyClock = std::chrono::steady_clock;
 enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_large };
 
 /// Messages and bytes on one channel of one peer (user messages only).
-struct Traffic {
-  std::uint64_t messages_sent = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t messages_received = 0;
-  std::uint64_t bytes_received = 0;
-};
 
 /// A frame to hand to a link: bytes ready, or a plain message whose body is
 /// written straight into the connection's outbox (wire::encode_in_place).
@@ -307,8 +302,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                       const std::vector<std::uint8_t>& frame);
   void drain_monotonic();
   Metrics metrics;
-  /// Traffic of peers no longer in `peers`, by "peer/channel" (removed members).
-  std::map<std::string, Traffic> retired_traffic;
+  /// Traffic of peers no longer in `peers` (removed members), bounded by
+  /// Config::retired_traffic_max links.
+  RetiredTraffic retired_traffic{config.retired_traffic_max};
   void retire_traffic(const PeerLinks& peer);
 };
 
