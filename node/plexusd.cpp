@@ -81,7 +81,7 @@ void add_flags(Flags& f) {
   f.option("--heartbeat-ms", &NodeOptions::heartbeat_ms, "peer heartbeat interval");
   f.option("--peer-timeout-ms", &NodeOptions::peer_timeout_ms, "a member not heard from this long is down");
   f.option("--gossip-interval-ms", &NodeOptions::gossip_interval_ms, "anti-entropy: a digest to one member this often");
-  f.option("--retransmit-interval-ms", &NodeOptions::retransmit_interval_ms, "acked messages resent this often (backing off)");
+  f.option("--retransmit-interval-ms", &NodeOptions::retransmit_interval_ms, "acked messages resent this often");
   f.option("--ack-timeout-ms", &NodeOptions::ack_timeout_ms, "an acked message not acknowledged within this fails");
   f.option("--transport-heartbeat-ms", &NodeOptions::transport_heartbeat_ms, "connection keepalive when idle");
   f.option("--dead-peer-timeout-ms", &NodeOptions::dead_peer_timeout_ms, "a connection silent this long is closed");

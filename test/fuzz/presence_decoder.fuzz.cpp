@@ -30,7 +30,7 @@ std::vector<std::uint8_t> structured(std::span<const std::uint8_t> in) {
   for (int i = next() % 4; i > 0; --i) b.removed.push_back(next() % 20);
   b.topics = {"t0", "t1"};
   b.metas = {std::make_shared<const nlohmann::json>(nlohmann::json{{"v", next()}})};
-  presence::Clock clock = b.start;
+  presence::Sequence clock = b.start;
   while (at < in.size()) {
     clock += 1 + next() % 3;
     if (clock > b.end) break;

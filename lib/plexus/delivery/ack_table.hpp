@@ -31,11 +31,12 @@
 #include <vector>
 
 #include "plexus/core/result.hpp"
+#include "plexus/core/time.hpp"
 
 namespace plexus::delivery {
 
-/// Time as nanoseconds since an epoch chosen by the driver (steady clock or simulator).
-using Time = std::chrono::nanoseconds;
+/// Time as nanoseconds since an epoch chosen by the driver (core/time.hpp).
+using Time = plexus::Time;
 /// An encoded message, opaque to this layer, kept for retransmission.
 using Payload = std::vector<std::uint8_t>;
 

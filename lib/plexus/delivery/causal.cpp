@@ -16,8 +16,8 @@ namespace plexus::delivery {
 namespace {
 
 template <class Map>
-Clock to_clock(const Map& map) {
-  return Clock(map.begin(), map.end());
+VectorClock to_clock(const Map& map) {
+  return VectorClock(map.begin(), map.end());
 }
 
 /// Ids strictly ascending and, when `counters` is set, every counter > 0.
@@ -243,6 +243,6 @@ void CausalLabel::erase_sender(std::string_view process) {
   }
 }
 
-Clock CausalLabel::clock() const { return to_clock(clock_); }
+VectorClock CausalLabel::clock() const { return to_clock(clock_); }
 
 }  // namespace plexus::delivery

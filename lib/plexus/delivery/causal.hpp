@@ -54,15 +54,15 @@
 namespace plexus::delivery {
 
 /// A sparse clock: (process id, counter) pairs, ids strictly ascending, counters > 0.
-using Clock = std::vector<std::pair<std::string, std::uint64_t>>;
+using VectorClock = std::vector<std::pair<std::string, std::uint64_t>>;
 
 /// What a causal message carries, as plain vectors for the Cap'n Proto encoder.
 struct Stamp {
   /// tm: the sender's vector clock (send events) at this send.
-  Clock time;
+  VectorClock time;
   /// ORD snapshot: per destination (ids strictly ascending), per sender, the
   /// send index of the latest message to that destination in the causal past.
-  std::vector<std::pair<std::string, Clock>> order;
+  std::vector<std::pair<std::string, VectorClock>> order;
 
   /// Counter entries carried (tm plus every ORD entry): the message overhead.
   [[nodiscard]] std::size_t entries() const noexcept;
@@ -121,7 +121,7 @@ class CausalLabel {
   /// Process ids this label tracks (self included).
   [[nodiscard]] std::size_t processes() const noexcept { return known_.size(); }
   /// The vector clock V, for diagnostics and tests.
-  [[nodiscard]] Clock clock() const;
+  [[nodiscard]] VectorClock clock() const;
 
  private:
   using ClockMap = std::map<std::string, std::uint64_t, std::less<>>;

@@ -28,10 +28,12 @@
 #include <string_view>
 #include <vector>
 
+#include "plexus/core/time.hpp"
+
 namespace plexus::liveness {
 
-/// Nanoseconds since an epoch chosen by the driver (steady clock or simulator).
-using Time = std::chrono::nanoseconds;
+/// Nanoseconds since an epoch chosen by the driver (core/time.hpp).
+using Time = plexus::Time;
 
 struct Options {
   /// Send a heartbeat on a link that carried nothing from us for this long.

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <vector>
 
+#include "plexus/core/test_seed.hpp"
 #include "plexus/membership/membership.hpp"
 
 namespace plexus::membership::test {
@@ -50,24 +51,17 @@ inline void exchange(Membership& a, Membership& b) {
   merge_ok(b, a.entries_for(diff->pull));
 }
 
-/// Seeds 1..count, or only $PLEXUS_MEMBERSHIP_SEED when set (to replay a
-/// failure); $PLEXUS_MEMBERSHIP_SEEDS=N runs seeds 1..N instead (a soak).
+/// Seeds 1..count, or what $PLEXUS_SEED names (core/test_seed.hpp: N
+/// replays one failure, A..B is a soak).
 inline std::vector<std::uint32_t> seeds(std::uint32_t count) {
-  if (const char* replay = std::getenv("PLEXUS_MEMBERSHIP_SEED")) {
-    return {static_cast<std::uint32_t>(std::strtoul(replay, nullptr, 10))};
-  }
-  if (const char* soak = std::getenv("PLEXUS_MEMBERSHIP_SEEDS")) {
-    count = static_cast<std::uint32_t>(std::strtoul(soak, nullptr, 10));
-  }
   std::vector<std::uint32_t> out;
-  for (std::uint32_t seed = 1; seed <= count; ++seed) out.push_back(seed);
+  for (const auto seed : test_seed::seeds(count)) out.push_back(static_cast<std::uint32_t>(seed));
   return out;
 }
 
 /// The command that replays one seed of the test case named `test_case`.
 inline std::string replay_command(std::uint32_t seed, const std::string& test_case) {
-  return "PLEXUS_MEMBERSHIP_SEED=" + std::to_string(seed) +
-         " lib/plexus/membership/membership_test -tc='" + test_case + "'";
+  return test_seed::replay(seed, "lib/plexus/membership/membership_test", test_case);
 }
 
 /// rng() % bound: unlike std distributions, the same on every standard library.

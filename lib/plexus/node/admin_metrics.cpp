@@ -141,6 +141,11 @@ void render_traffic(Exposition& e, const Snapshot& s) {
       .sample("plexus_ack_table_entries", {}, s.metrics.ack_table_size);
   e.family("plexus_outbox_bytes", "gauge", "Bytes queued in the outboxes of all connections.")
       .sample("plexus_outbox_bytes", {}, s.metrics.outbox_bytes);
+  e.family("plexus_retired_traffic_links", "gauge", "Links of removed members whose traffic is kept by peer.")
+      .sample("plexus_retired_traffic_links", {}, s.metrics.retired_traffic_links);
+  e.family("plexus_retired_traffic_folded_total", "counter",
+           "Links of removed members summed under peer _retired because the retired table was full.")
+      .sample("plexus_retired_traffic_folded_total", {}, s.metrics.retired_traffic_folded);
   e.family("plexus_handshake_rejections_total", "counter", "Connections refused during the handshake, by reason.");
   for (const auto& [reason, value] : s.handshake_rejections) {
     e.sample("plexus_handshake_rejections_total", {{"reason", std::string(errc_name(reason))}}, value);

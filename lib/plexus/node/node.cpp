@@ -105,7 +105,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
     const auto* spec = std::get_if<NodeSpec>(&target);
     if (spec && spec->name == settings.peer.name) return make_error(errc::invalid_field, "--join: a node cannot join itself");
   }
-  if (settings.peer.test_only_disable_dedupe) {
+  if (settings.peer_test_hooks.disable_dedupe) {
     spdlog::warn("TEST ONLY: --test-only-disable-dedupe is set: retransmitted messages are delivered twice");
   }
   auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
@@ -119,7 +119,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   auto datastores = store::Datastores::open(settings.datastores, settings.datastore_options);
   if (!datastores) return datastores.error();
   impl->datastores = std::move(*datastores);
-  auto service = peer::PeerService::start(io.get_executor(), settings.peer);
+  auto service = peer::PeerService::start(io.get_executor(), settings.peer, settings.peer_test_hooks);
   if (!service) {
     const auto& e = service.error();
     return make_error(errc::io_error, "cannot start the peer service: " + (e.detail.empty() ? e.message() : e.detail));

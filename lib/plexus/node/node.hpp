@@ -88,7 +88,8 @@ struct NodeOptions {
   bool bulk_io_at_nice = false;
   std::string log_level = "info";
   std::string log_format = "text";
-  /// TEST ONLY: see peer::Config::test_only_disable_dedupe.
+  /// TEST ONLY: see peer::TestHooks::disable_dedupe. resolve() refuses it in
+  /// a build without fault points (release).
   bool test_only_disable_dedupe = false;
   // The presence tracker (docs/presence.md): Phoenix.Tracker's option names,
   // the library's defaults.
@@ -139,6 +140,8 @@ struct AdminLimits {
 /// Checked options: what the node runs with.
 struct Settings {
   peer::Config peer;
+  /// TEST ONLY switches of the peer service (peer::TestHooks).
+  peer::TestHooks peer_test_hooks;
   ListenAddr admin;
   AdminLimits admin_limits;
   std::vector<JoinTarget> joins;

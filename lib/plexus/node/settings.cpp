@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/fault.hpp"
 #include "plexus/node/node.hpp"
 
 namespace plexus::node {
@@ -173,7 +174,6 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   config.worker_threads = std::size_t(o.worker_threads);
   config.bulk_io_nice = o.bulk_io_nice;
   config.bulk_io_idle = !o.bulk_io_at_nice;
-  config.test_only_disable_dedupe = o.test_only_disable_dedupe;
   return {};
 }
 
@@ -282,6 +282,10 @@ Result<void> resolve_datastores(const NodeOptions& o, Settings& settings) {
 Result<Settings> resolve(const NodeOptions& o) {
   Settings settings;
   if (auto ok = resolve_peer(o, settings.peer); !ok) return ok.error();
+  if (o.test_only_disable_dedupe && !fault::compiled_in) {
+    return flag_error("--test-only-disable-dedupe", "not in this build (release builds compile test hooks out)");
+  }
+  settings.peer_test_hooks.disable_dedupe = o.test_only_disable_dedupe;
   auto admin = parse_listen_addr(o.admin);
   if (!admin) return flag_error("--admin", reason(admin.error()));
   settings.admin = *admin;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "plexus/core/fault.hpp"
 #include "plexus/node/node.hpp"
 
 using namespace plexus;
@@ -68,6 +69,21 @@ TEST_CASE("the test-only dedupe switch is off unless set, and reaches the peer c
   CHECK_FALSE(options.test_only_disable_dedupe);
   REQUIRE(load_config_file(dir.write("t.json", R"({"test_only_disable_dedupe": true})"), options).ok());
   CHECK(options.test_only_disable_dedupe);
+  // It reaches the peer service's TestHooks, never peer::Config, and only a
+  // build with fault points (not release) accepts it.
+  NodeOptions o = valid(dir);
+  o.test_only_disable_dedupe = true;
+  auto settings = resolve(o);
+  if (fault::compiled_in) {
+    REQUIRE(settings.ok());
+    CHECK(settings->peer_test_hooks.disable_dedupe);
+  } else {
+    CHECK(problem(o).rfind("--test-only-disable-dedupe", 0) == 0);
+  }
+  o.test_only_disable_dedupe = false;
+  auto plain = resolve(o);
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->peer_test_hooks.disable_dedupe);
 }
 
 TEST_CASE("unknown keys and wrong types in the config file are named") {

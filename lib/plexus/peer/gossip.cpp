@@ -15,7 +15,7 @@
 namespace plexus::peer {
 
 void PeerService::Impl::apply_changes(const std::vector<membership::Change>& changes, Source source) {
-  const auto now = Clock::now();
+  const auto now = SteadyClock::now();
   for (const auto& change : changes) {
     const std::string& name = change.spec.name;
     if (name == self.name) continue;

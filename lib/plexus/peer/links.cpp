@@ -103,7 +103,7 @@ void PeerService::Impl::on_accepted(transport::ConnectionPtr connection) {
   }
   auto context = std::make_shared<LinkContext>();
   context->peer = connection->peer().name;
-  unattached.emplace(connection, Clock::now());
+  unattached.emplace(connection, SteadyClock::now());
   start_connection(connection, context);
 }
 
@@ -171,7 +171,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
     // A short contact: answer with our spec now, and with the entries the
     // nudger lacks once its digest (which follows the attach) arrives.
     context->nudge = true;
-    const auto now = Clock::now();
+    const auto now = SteadyClock::now();
     if (!context->dialer) {
       send_now(connection, wire::Envelope{wire::Attach{self, std::string(control_channel), 0, true}});
     } else if (!dials(self.name, attach.spec.name)) {
@@ -202,7 +202,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   slot.connection = connection;
   slot.attached = true;
   slot.dial_id = 0;
-  const auto now = Clock::now();
+  const auto now = SteadyClock::now();
   if (attach.channel == control_channel) {
     liveness.link_up(attach.spec.name, ticks(now));
     send_digest(*peer);
@@ -241,12 +241,12 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
   if (slot.connection != connection) return;
   slot = Slot{};
   if (context->channel == control_channel) liveness.link_down(peer->spec.name);
-  sweep_by(Clock::now() + config.tick_interval);  // redial what is missing
+  sweep_by(SteadyClock::now() + config.tick_interval);  // redial what is missing
   if (why.code && why.code != errc::peer_closed) {
     spdlog::info("connection to {} ({}[{}]) lost: {}", peer->spec.name, context->channel, context->index,
                  why.message());
   }
-  refresh(*peer, Clock::now());
+  refresh(*peer, SteadyClock::now());
 }
 
 void PeerService::Impl::dial_slot(const std::string& peer_name, const std::string& channel, std::uint16_t index) {
@@ -290,7 +290,7 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
       connection->move_io(s.bulk->executor(), s.bulk);
     }
     context->dial_id = dial_id;  // the slot stays `dialing` until this attaches or closes
-    s.unattached.emplace(connection, Clock::now());
+    s.unattached.emplace(connection, SteadyClock::now());
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, channel, index, false}});
   }, asio::detached);
@@ -311,13 +311,13 @@ void PeerService::Impl::retire_lives(const std::string& name, std::optional<std:
 }
 
 void PeerService::Impl::watch(const std::string& peer) {
-  const auto now = ticks(Clock::now());
+  const auto now = ticks(SteadyClock::now());
   liveness.add_peer(peer, now);
   liveness.reset_backoff(peer, now);
 }
 
 // Dial what is missing (when we are the dialer), or nudge the peer to dial us.
-void PeerService::Impl::reconcile(PeerLinks& peer, Clock::time_point now) {
+void PeerService::Impl::reconcile(PeerLinks& peer, SteadyClock::time_point now) {
   if (stopping || left || !liveness.dial_due(peer.spec.name, ticks(now))) return;
   bool missing = false;
   bool any_dialing = false;

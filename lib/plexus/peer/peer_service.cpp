@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/core/fault.hpp"
 #include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
@@ -35,8 +36,18 @@ delivery::AckTable::Options ack_options(const Config& config) {
   delivery::AckTable::Options options;
   options.max_entries = config.ack_table_max;
   options.retransmit_interval = config.retransmit_interval;
-  options.retransmit_interval_max = std::max(config.retransmit_interval * 8, config.retransmit_interval);
+  options.exponential_backoff = config.retransmit_backoff;
+  options.retransmit_interval_max = std::max(config.retransmit_interval_max, config.retransmit_interval);
   options.max_age = config.ack_timeout;
+  return options;
+}
+
+delivery::CausalRegistryOptions causal_options(const Config& config) {
+  delivery::CausalRegistryOptions options;
+  options.max_labels = config.causal_labels_max;
+  options.label.max_buffered = config.causal_buffer_max;
+  options.label.max_processes = config.causal_processes_max;
+  options.label.max_retired = config.causal_retired_max;
   return options;
 }
 
@@ -55,14 +66,18 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
                                  config.redial_max, config.heartbeat_interval / 2}),
       acks(ack_options(config)),
       causal(process_key(self.name, self.instance_id),
-             delivery::CausalRegistryOptions{256, delivery::CausalOptions{config.causal_buffer_max, 1024, 4096}}) {
+             causal_options(config)) {
   identity.key = config.key;
   identity.node_name = self.name;
   identity.instance_id = self.instance_id;
   identity.insecure = config.insecure;
 }
 
-Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor executor, Config config) {
+Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor executor, Config config,
+                                                        TestHooks test_hooks) {
+  if (test_hooks.disable_dedupe && !fault::compiled_in) {
+    return make_error(errc::invalid_field, "test hooks: this build has none (built without fault points)");
+  }
   if (auto ok = validate_node_name(config.name, "name"); !ok) return ok.error();
   for (const auto& [name, channel] : config.channels) {
     if (name == control_channel) return make_error(errc::invalid_field, "channels: _control is reserved");
@@ -82,12 +97,16 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   if (config.data_link_dead_timeout < 2 * config.data_link_heartbeat) {
     return make_error(errc::invalid_field, "data_link_dead_timeout: must be at least twice data_link_heartbeat");
   }
+  if (config.retransmits_per_tick_max == 0) {
+    return make_error(errc::invalid_field, "retransmits_per_tick_max: must be at least 1");
+  }
   for (const auto& name : config.bulk_channels) {
     if (!spec.channels.count(name)) {
       return make_error(errc::invalid_field, "bulk_channels: " + name + " is not a channel of this node");
     }
   }
   auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
+  impl->test_hooks = test_hooks;
   if (!impl->config.bulk_channels.empty()) {
     impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
   }
@@ -141,8 +160,8 @@ void PeerService::sync_join(const NodeSpec& spec, Millis timeout, Completion don
     if (done) done(joined);
     return;
   }
-  impl_->sync_joins.push_back({spec.name, Clock::now() + timeout, std::move(done)});
-  impl_->check_sync_joins(Clock::now());
+  impl_->sync_joins.push_back({spec.name, SteadyClock::now() + timeout, std::move(done)});
+  impl_->check_sync_joins(SteadyClock::now());
 }
 
 void PeerService::leave(Completion done) {
@@ -337,7 +356,7 @@ void PeerService::set_message_handler(Handler handler) { impl_->message_handler 
 std::uint64_t PeerService::inject_partition(const std::string& node, std::optional<Millis> ttl, Direction direction) {
   const auto ref = impl_->next_partition++;
   Partition p{ref, node, direction, std::nullopt};
-  if (ttl) p.expires = Clock::now() + *ttl;
+  if (ttl) p.expires = SteadyClock::now() + *ttl;
   impl_->partition_table[ref] = p;
   if (p.expires) impl_->sweep_by(*p.expires);  // the sweep resolves it
   spdlog::info("partition {} injected: {} ({})", ref, node,
@@ -379,7 +398,7 @@ void PeerService::stop(std::function<void()> done) {
   // Connections report their close through on_connection_closed; poll the
   // count on a timer bounded by the transport close timeout.
   auto timer = std::make_shared<asio::steady_timer>(s.executor);
-  auto deadline = Clock::now() + s.config.transport.close_timeout + Millis(100);
+  auto deadline = SteadyClock::now() + s.config.transport.close_timeout + Millis(100);
   std::weak_ptr<Impl> weak = impl_;
   auto check = std::make_shared<std::function<void(std::error_code)>>();
   *check = [weak, timer, deadline, finish, check](std::error_code) {
@@ -391,7 +410,7 @@ void PeerService::stop(std::function<void()> done) {
           for (auto& slot : slots) busy = busy || slot.connection != nullptr;
       busy = busy || !self->unattached.empty();
     }
-    if (busy && Clock::now() < deadline) {
+    if (busy && SteadyClock::now() < deadline) {
       timer->expires_after(Millis(5));
       timer->async_wait(*check);
       return;
@@ -403,13 +422,7 @@ void PeerService::stop(std::function<void()> done) {
 }
 
 void PeerService::Impl::retire_traffic(const PeerLinks& peer) {
-  for (const auto& [channel, t] : peer.traffic) {
-    Traffic& kept = retired_traffic[metric_key(peer.spec.name, channel)];
-    kept.messages_sent += t.messages_sent;
-    kept.bytes_sent += t.bytes_sent;
-    kept.messages_received += t.messages_received;
-    kept.bytes_received += t.bytes_received;
-  }
+  for (const auto& [channel, t] : peer.traffic) retired_traffic.retire(peer.spec.name, channel, t);
 }
 
 Metrics PeerService::metrics() const {
@@ -420,7 +433,9 @@ Metrics PeerService::metrics() const {
     if (t.messages_received) m.messages_received[key] += t.messages_received;
     if (t.bytes_received) m.bytes_received[key] += t.bytes_received;
   };
-  for (const auto& [key, t] : impl_->retired_traffic) add(key, t);
+  for (const auto& [key, t] : impl_->retired_traffic.links()) add(key, t);
+  m.retired_traffic_links = impl_->retired_traffic.size();
+  m.retired_traffic_folded = impl_->retired_traffic.folded();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, t] : peer.traffic) add(metric_key(name, channel), t);
   m.ack_table_size = impl_->acks.size();

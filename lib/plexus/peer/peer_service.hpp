@@ -87,16 +87,37 @@ struct Config {
   Millis data_link_dead_timeout{20000};
   /// Acked messages: retransmitted every retransmit_interval until acked.
   Millis retransmit_interval{200};
+  /// With retransmit_backoff, the wait doubles after every retransmission up
+  /// to retransmit_interval_max (at least retransmit_interval). Off by
+  /// default: every retransmission waits retransmit_interval.
+  bool retransmit_backoff = false;
+  Millis retransmit_interval_max{1600};
+  /// Most retransmissions one tick sends; the rest stay due for the next tick,
+  /// so a burst of due messages cannot stall the executor.
+  std::size_t retransmits_per_tick_max = 10'000;
   /// An acked message not acknowledged within this fails with delivery_failed.
   Millis ack_timeout{60'000};
   std::size_t ack_table_max = 100'000;
   /// Causally ordered messages waiting for their predecessors, per label.
   std::size_t causal_buffer_max = 10'000;
+  /// Causal labels in use at once: a new label beyond it is refused at send
+  /// (invalid_field) and dropped unacked at receipt (causal_too_many_labels).
+  std::size_t causal_labels_max = 256;
+  /// Processes (node incarnations) in one label's clocks, and entries of any
+  /// one stamp: beyond it a send is refused, a receipt dropped unacked.
+  std::size_t causal_processes_max = 1024;
+  /// Retired processes (left or restarted) each label remembers so that their
+  /// stale entries are ignored; the oldest is forgotten first.
+  std::size_t causal_retired_max = 4096;
   /// Monotonic channels: once a connection's outbox holds this many bytes,
   /// keyed messages wait in a newest-per-key buffer of at most
   /// monotonic_max_keys keys instead of queueing every value.
   std::size_t monotonic_behind_bytes = 256 * 1024;
   std::size_t monotonic_max_keys = 65'536;
+  /// Traffic counters of removed members' links kept per peer, so that the
+  /// per-link counters never go backwards; once full, a newly removed
+  /// member's traffic is summed under peer "_retired" (Metrics::retired_traffic_folded).
+  std::size_t retired_traffic_max = 4096;
   /// Most relays a transitive message may cross.
   std::uint8_t relay_hops_max = 3;
   /// Most members (0 = unlimited); see reserve().
@@ -124,10 +145,18 @@ struct Config {
   /// work keeps every core busy, the stream gets only the leftovers.
   /// false: the thread runs at bulk_io_nice.
   bool bulk_io_idle = true;
-  /// TEST ONLY (plexus-harness proves its checkers can fail): deliver
-  /// retransmitted acked messages again instead of dropping them as
-  /// duplicates. Never set in production: it breaks exactly-once delivery.
-  bool test_only_disable_dedupe = false;
+};
+
+/// TEST ONLY switches, apart from Config so that no production configuration
+/// carries them. They work only in builds with fault points compiled in
+/// (fault::compiled_in: every build type but release and minsize, by
+/// default); there start() refuses any that is set, and the code that reads
+/// them compiles away.
+struct TestHooks {
+  /// Deliver retransmitted acked messages again instead of dropping them as
+  /// duplicates, so that plexus-harness can prove its checkers fail on a
+  /// broken node. It breaks exactly-once delivery.
+  bool disable_dedupe = false;
 };
 
 /// How forward_message / cast_message carry one message (docs/peer-service.md
@@ -158,8 +187,8 @@ struct ForwardOptions {
   bool ack = false;
   /// Causal order per label (Schiper–Eggli–Sandoz): if sending m1 happened
   /// before sending m2 and both carry this label to the same node, that node
-  /// delivers m1 first. Empty means none. Implies ack. At most 256 labels;
-  /// a label beyond the limit is refused with invalid_field.
+  /// delivers m1 first. Empty means none. Implies ack. At most
+  /// Config::causal_labels_max labels; one beyond is refused with invalid_field.
   std::string causal_label;
   /// When there is no direct path (the target is down or cut outbound), go
   /// through up to Config::relay_hops_max relays, each a random member that
@@ -234,12 +263,20 @@ struct Metrics {
   std::size_t ack_table_size = 0;
   std::size_t outbox_bytes = 0;
   std::size_t members = 0;
+  /// Links of removed members whose traffic is kept by peer (at most
+  /// Config::retired_traffic_max), and those retired once that was full,
+  /// whose traffic went to peer "_retired".
+  std::size_t retired_traffic_links = 0;
+  std::uint64_t retired_traffic_folded = 0;
 };
 
 class PeerService {
  public:
   /// Listen, load the data directory, start dialing members.
-  static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config);
+  /// `test_hooks`: TEST ONLY (see TestHooks); invalid_field when set in a
+  /// build without fault points.
+  static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config,
+                                                    TestHooks test_hooks = {});
   ~PeerService();
   PeerService(const PeerService&) = delete;
   PeerService& operator=(const PeerService&) = delete;

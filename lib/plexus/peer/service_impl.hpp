@@ -21,24 +21,19 @@
 #include "plexus/membership/membership.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
+#include "plexus/peer/retired_traffic.hpp"
 #include "plexus/peer/placement.hpp"
 #include "plexus/transport/endpoint.hpp"
 #include "plexus/wire/message.hpp"
 
 namespace plexus::peer {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 /// What became of one frame handed to a link.
 enum class SendOutcome { sent, partitioned, not_connected, outbox_full, too_large };
 
 /// Messages and bytes on one channel of one peer (user messages only).
-struct Traffic {
-  std::uint64_t messages_sent = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t messages_received = 0;
-  std::uint64_t bytes_received = 0;
-};
 
 /// A frame to hand to a link: bytes ready, or a plain message whose body is
 /// written straight into the connection's outbox (wire::encode_in_place).
@@ -128,7 +123,7 @@ struct Server {
 
 struct SyncJoin {
   std::string node;
-  Clock::time_point deadline;
+  SteadyClock::time_point deadline;
   Completion done;
 };
 
@@ -153,7 +148,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void on_connection_closed(const std::shared_ptr<LinkContext>& context,
                             const transport::ConnectionPtr& connection, const Error& why);
   void ensure_links(PeerLinks& peer);
-  void reconcile(PeerLinks& peer, Clock::time_point now);
+  void reconcile(PeerLinks& peer, SteadyClock::time_point now);
   void dial_slot(const std::string& peer, const std::string& channel, std::uint16_t index);
   /// `member`: the member reconcile nudges (its PeerLinks::nudging is cleared when the nudge ends).
   void nudge(const ListenAddr& address, Completion done, std::string member = {});
@@ -162,18 +157,18 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   [[nodiscard]] bool inbound_pending(std::string_view name) const;
   void answer_nudge(PeerLinks& peer, const transport::ConnectionPtr& connection,
                     const std::vector<wire::DigestEntry>& digest);
-  void refresh(PeerLinks& peer, Clock::time_point now);
+  void refresh(PeerLinks& peer, SteadyClock::time_point now);
   void fire(bool up, const std::string& node, const std::string& channel);
   void drop_links(PeerLinks& peer, const char* why);
   void tick();
   void arm_tick();
-  void arm_tick_at(Clock::time_point due);
+  void arm_tick_at(SteadyClock::time_point due);
   /// When the idle tick next has something to do.
-  [[nodiscard]] Clock::time_point idle_due(Clock::time_point now) const;
+  [[nodiscard]] SteadyClock::time_point idle_due(SteadyClock::time_point now) const;
   /// Tick soon when there is work for it (the tick slows down when idle).
   void wake();
   /// Tick with the per-peer sweep at `due`, or as soon after as sweep_interval allows.
-  void sweep_by(Clock::time_point due);
+  void sweep_by(SteadyClock::time_point due);
   [[nodiscard]] bool has_timed_work() const;
   PeerLinks* find_peer(std::string_view name);
   /// Whether an injected partition cuts traffic to `node` (both ways or outbound).
@@ -186,7 +181,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   SendOutcome send_on(PeerLinks& peer, std::string_view channel, std::vector<Slot>& slots, std::uint16_t index,
                       const OutFrame& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
-  void check_sync_joins(Clock::time_point now);
+  void check_sync_joins(SteadyClock::time_point now);
   void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
   /// Fail the pending acks of every known life of `name` but `keep` and forget
   /// its dedupe and causal state (it restarted, or left when keep is empty).
@@ -225,7 +220,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void flush_dispatch();
   bool dispatch_round();
   void flush_acks();
-  void retransmit(Clock::time_point now);
+  void retransmit(SteadyClock::time_point now);
   void fail_pending(const std::string& target_process, const Error& why);
   void forget_process(const std::string& process);
   bool stamp(wire::Message& message, std::uint64_t target_instance);
@@ -234,13 +229,14 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void ack_delivered_causal(const wire::Message& message);
   void deliver_unblocked();
   void fail_completions(const Error& why);
-  void close_stale_unattached(Clock::time_point now);
+  void close_stale_unattached(SteadyClock::time_point now);
   void count_drop(const std::string& reason);
   delivery::Time now_ns() const;
 
   // ---- state ----
   asio::any_io_executor executor;
   Config config;
+  TestHooks test_hooks;  // TEST ONLY; read only when fault::compiled_in
   NodeSpec self;
   /// The thread of Config::bulk_channels (null when there are none).
   /// PeerService's destructor stops it; each connection moved onto it holds
@@ -256,7 +252,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<std::string, PeerLinks, std::less<>> peers;
   std::uint64_t peers_epoch = 1;  // bumped by every erase from `peers` (LinkContext caches)
   std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
-  std::map<transport::ConnectionPtr, Clock::time_point> unattached;  // attach pending, since; nudges
+  std::map<transport::ConnectionPtr, SteadyClock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
   // The pool first: members are destroyed in reverse, and the strands below
@@ -268,11 +264,11 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<std::uint64_t, Partition> partition_table;
   std::uint64_t next_partition = 1;
   asio::steady_timer tick_timer;
-  Clock::time_point tick_due{};
-  Clock::time_point next_sweep{};
+  SteadyClock::time_point tick_due{};
+  SteadyClock::time_point next_sweep{};
   std::mt19937_64 rng;
   liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
-  Clock::time_point last_anti_entropy{};
+  SteadyClock::time_point last_anti_entropy{};
   std::uint64_t heartbeat_sequence = 0;
   std::uint64_t next_dial_id = 1;
   std::set<std::string> dirty;   // membership names to send every member at the next tick
@@ -306,13 +302,14 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                       const std::vector<std::uint8_t>& frame);
   void drain_monotonic();
   Metrics metrics;
-  /// Traffic of peers no longer in `peers`, by "peer/channel" (removed members).
-  std::map<std::string, Traffic> retired_traffic;
+  /// Traffic of peers no longer in `peers` (removed members), bounded by
+  /// Config::retired_traffic_max links.
+  RetiredTraffic retired_traffic{config.retired_traffic_max};
   void retire_traffic(const PeerLinks& peer);
 };
 
 /// A steady-clock instant as the sans-IO cores' time (nanoseconds since its epoch).
-inline liveness::Time ticks(Clock::time_point t) {
+inline liveness::Time ticks(SteadyClock::time_point t) {
   return std::chrono::duration_cast<liveness::Time>(t.time_since_epoch());
 }
 

@@ -77,7 +77,7 @@ bool PeerService::Impl::send_control(PeerLinks& peer, const wire::Envelope& enve
 
 // Accepted or nudge connections that never attach are closed after the
 // handshake timeout: they hold a socket and memory each.
-void PeerService::Impl::close_stale_unattached(Clock::time_point now) {
+void PeerService::Impl::close_stale_unattached(SteadyClock::time_point now) {
   std::vector<transport::ConnectionPtr> stale;
   for (const auto& [connection, since] : unattached) {
     if (now - since > config.transport.handshake_timeout) stale.push_back(connection);
@@ -175,7 +175,7 @@ void PeerService::Impl::fire(bool up, const std::string& node, const std::string
 }
 
 // Recompute up/down for a peer and fire exactly the transitions.
-void PeerService::Impl::refresh(PeerLinks& peer, Clock::time_point now) {
+void PeerService::Impl::refresh(PeerLinks& peer, SteadyClock::time_point now) {
   const std::string name = peer.spec.name;
   const bool node_up = liveness.evaluate(name, ticks(now));
   if (node_up != peer.up) {
@@ -212,10 +212,10 @@ void PeerService::Impl::drop_links(PeerLinks& peer, const char* why) {
     }
   }
   liveness.link_down(peer.spec.name);
-  refresh(peer, Clock::now());
+  refresh(peer, SteadyClock::now());
 }
 
-void PeerService::Impl::check_sync_joins(Clock::time_point now) {
+void PeerService::Impl::check_sync_joins(SteadyClock::time_point now) {
   for (auto it = sync_joins.begin(); it != sync_joins.end();) {
     std::string missing;
     for (const auto& spec : members.members()) {
@@ -249,7 +249,7 @@ void PeerService::Impl::check_sync_joins(Clock::time_point now) {
 // and closes a nudge connection per pair). The idle tick comes only when
 // something is due.
 void PeerService::Impl::tick() {
-  const auto now = Clock::now();
+  const auto now = SteadyClock::now();
   // Only links that carried nothing from us for a heartbeat interval need
   // one; the frame is encoded once per tick for all of them.
   if (const auto due = liveness.heartbeats_due(ticks(now)); !due.empty()) {
@@ -288,11 +288,11 @@ bool PeerService::Impl::has_timed_work() const {
          !monotonic.empty() || !sync_joins.empty() || !unattached.empty();
 }
 
-Clock::time_point PeerService::Impl::idle_due(Clock::time_point now) const {
+SteadyClock::time_point PeerService::Impl::idle_due(SteadyClock::time_point now) const {
   auto due = std::min(now + config.idle_tick_interval, last_anti_entropy + config.gossip_interval);
   if (const auto wakeup = liveness.next_wakeup()) {
     // Liveness time is the steady clock's nanoseconds since its epoch.
-    due = std::min(due, Clock::time_point(std::chrono::duration_cast<Clock::duration>(*wakeup)));
+    due = std::min(due, SteadyClock::time_point(std::chrono::duration_cast<SteadyClock::duration>(*wakeup)));
   }
   for (const auto& [ref, partition] : partition_table) {
     if (partition.expires) due = std::min(due, *partition.expires);
@@ -303,12 +303,12 @@ Clock::time_point PeerService::Impl::idle_due(Clock::time_point now) const {
 }
 
 void PeerService::Impl::arm_tick() {
-  const auto now = Clock::now();
+  const auto now = SteadyClock::now();
   const bool busy = has_timed_work();
   arm_tick_at(busy ? now + config.tick_interval : idle_due(now));
 }
 
-void PeerService::Impl::arm_tick_at(Clock::time_point due) {
+void PeerService::Impl::arm_tick_at(SteadyClock::time_point due) {
   tick_due = due;
   tick_timer.expires_at(tick_due);
   std::weak_ptr<Impl> weak = shared_from_this();
@@ -321,11 +321,11 @@ void PeerService::Impl::arm_tick_at(Clock::time_point due) {
 }
 
 void PeerService::Impl::wake() {
-  if (stopping || tick_due - Clock::now() <= config.tick_interval || !has_timed_work()) return;
+  if (stopping || tick_due - SteadyClock::now() <= config.tick_interval || !has_timed_work()) return;
   arm_tick();  // expires_at cancels the slow wait; its handler returns on the error
 }
 
-void PeerService::Impl::sweep_by(Clock::time_point due) {
+void PeerService::Impl::sweep_by(SteadyClock::time_point due) {
   if (stopping) return;
   if (const auto at = std::max(due, next_sweep); at < tick_due) arm_tick_at(at);
 }

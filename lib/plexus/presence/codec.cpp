@@ -59,7 +59,7 @@ std::size_t batch_words(const Batch& b) {
   return words + 8 * b.metas.size();
 }
 
-void build_header(schema::Message::Builder out, const Replica& from, std::uint32_t pool_size, Clock clock) {
+void build_header(schema::Message::Builder out, const Replica& from, std::uint32_t pool_size, Sequence clock) {
   auto r = out.initFrom();
   put_text([&](unsigned n) { return r.initNode(n); }, from.node);
   r.setShard(from.shard);
@@ -116,7 +116,7 @@ Result<Batch> read_batch(schema::Batch::Reader in, const Replica& from, const Co
     b.metas.push_back(std::make_shared<const nlohmann::json>(std::move(parsed)));
   }
   b.items.reserve(items.size());
-  Clock previous = b.start;
+  Sequence previous = b.start;
   for (auto item : items) {
     if (item.getClock() <= previous || item.getClock() > b.end) {
       return malformed("item clocks must increase within (start, end]");
@@ -168,7 +168,7 @@ Result<Message> read_message(kj::ArrayPtr<const capnp::word> words, const CodecL
 
 }  // namespace
 
-std::vector<std::uint8_t> encode_batch(const Replica& from, std::uint32_t pool_size, Clock clock,
+std::vector<std::uint8_t> encode_batch(const Replica& from, std::uint32_t pool_size, Sequence clock,
                                        const Batch& batch, bool transfer) {
   capnp::MallocMessageBuilder builder(static_cast<unsigned>(std::min<std::size_t>(batch_words(batch), 1u << 28)));
   auto root = builder.initRoot<schema::Message>();

@@ -16,7 +16,7 @@ namespace plexus::presence {
 struct Heartbeat {};
 struct TransferRequest {
   std::uint64_t target = 0;
-  Clock known = 0;
+  Sequence known = 0;
 };
 struct DeltaMsg {
   Batch batch;
@@ -29,7 +29,7 @@ struct Permdown {};
 struct Message {
   Replica from;
   std::uint32_t pool_size = 0;
-  Clock clock = 0;
+  Sequence clock = 0;
   std::variant<Heartbeat, DeltaMsg, TransferRequest, TransferMsg, Permdown> body;
 };
 
@@ -43,7 +43,7 @@ struct CodecLimits {
 
 std::vector<std::uint8_t> encode(const Message& message);
 /// Encode a batch message without copying the batch into a Message.
-std::vector<std::uint8_t> encode_batch(const Replica& from, std::uint32_t pool_size, Clock clock,
+std::vector<std::uint8_t> encode_batch(const Replica& from, std::uint32_t pool_size, Sequence clock,
                                        const Batch& batch, bool transfer);
 Result<Message> decode(std::span<const std::uint8_t> bytes, const CodecLimits& limits = {});
 

@@ -41,7 +41,7 @@ TEST_CASE("every message kind round-trips") {
       const Batch& b = kind == 1 ? std::get<DeltaMsg>(decoded->body).batch : std::get<TransferMsg>(decoded->body).batch;
       CHECK(b.start == 3);
       CHECK(b.end == 10);
-      CHECK(b.removed == std::vector<Clock>{1, 2});
+      CHECK(b.removed == std::vector<Sequence>{1, 2});
       REQUIRE(b.items.size() == 2);
       CHECK(b.items[1].key == "bob");
       CHECK(b.items[1].clock == 9);

@@ -89,7 +89,7 @@ void Shard::flush(TimePoint now) {
   if (!dirty_ || stopped_) return;
   if (now < dirty_since_ + options_.delta_flush_period) return;
   dirty_ = false;
-  const Clock clock = state_.clock();
+  const Sequence clock = state_.clock();
   auto batches = state_.delta_since(sent_clock_, options_.max_delta_entries);
   // The removal log no longer reaches our last flush: everyone gets the full state.
   if (!batches) batches = state_.extract(options_.max_transfer_entries);

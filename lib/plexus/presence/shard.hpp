@@ -118,9 +118,9 @@ class Shard {
   void send(const std::string& to, std::vector<std::uint8_t> bytes);
   void broadcast(std::vector<std::uint8_t> bytes);
   void request_transfer(const std::string& node, Peer& peer, TimePoint now);
-  void answer_transfer(const std::string& node, Clock known);
+  void answer_transfer(const std::string& node, Sequence known);
   bool accept_sender(const std::string& node, const Message& m, TimePoint now);
-  void merge(const std::string& node, Peer& peer, const Batch& batch, Clock clock, bool transfer, TimePoint now);
+  void merge(const std::string& node, Peer& peer, const Batch& batch, Sequence clock, bool transfer, TimePoint now);
   Message header() const;
 
   Options options_;
@@ -128,7 +128,7 @@ class Shard {
   std::map<std::string, Peer, std::less<>> peers_;
   Output out_;
   ShardCounters counters_;
-  Clock sent_clock_ = 0;
+  Sequence sent_clock_ = 0;
   bool dirty_ = false;
   TimePoint dirty_since_{};
   bool changed_since_heartbeat_ = false;

@@ -161,7 +161,7 @@ SCENARIO("a stale transfer delivered late changes nothing") {
   REQUIRE(net.at("a").track(1, "room", "new", online, net.now).ok());
   net.advance(10ms);
   net.take_diff("b");
-  const Clock known = net.at("b").state().known_clock(net.at("a").replica().instance);
+  const Sequence known = net.at("b").state().known_clock(net.at("a").replica().instance);
   for (auto& m : stale) net.at("b").on_message("a", *m.bytes, net.now);
   net.collect_all();
   CHECK(net.take_diff("b").empty());

@@ -14,8 +14,8 @@ void Shard::request_transfer(const std::string& node, Peer& peer, TimePoint now)
   ++counters_.transfer_requests_sent;
 }
 
-void Shard::answer_transfer(const std::string& node, Clock known) {
-  const Clock clock = state_.clock();
+void Shard::answer_transfer(const std::string& node, Sequence known) {
+  const Sequence clock = state_.clock();
   std::optional<std::vector<Batch>> batches;
   const std::size_t window = options_.max_delta_sizes.empty() ? 0 : options_.max_delta_sizes.back();
   if (known <= clock && clock - known <= window) {
@@ -63,7 +63,7 @@ bool Shard::accept_sender(const std::string& node, const Message& m, TimePoint n
   return true;
 }
 
-void Shard::merge(const std::string& node, Peer& peer, const Batch& batch, Clock clock, bool transfer,
+void Shard::merge(const std::string& node, Peer& peer, const Batch& batch, Sequence clock, bool transfer,
                   TimePoint now) {
   auto merged = state_.merge(batch, diff());
   if (!merged) {

@@ -3,12 +3,13 @@
 // and time steps. After healing everything, every node must list exactly the
 // union of all nodes' own presences, and replaying each node's handle_diff
 // stream (joins and leaves by ref) must give exactly what it lists. A failure
-// prints the seed; PRESENCE_SIM_SEED=<n> replays one.
+// prints the seed; PLEXUS_SEED=<n> replays one.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <random>
 
+#include "plexus/core/test_seed.hpp"
 #include "plexus/presence/fake_net.hpp"
 
 using namespace plexus::presence;
@@ -18,7 +19,7 @@ using json = nlohmann::json;
 
 namespace {
 
-using Seen = std::set<std::tuple<std::uint64_t, Clock, std::string, std::string, std::string>>;
+using Seen = std::set<std::tuple<std::uint64_t, Sequence, std::string, std::string, std::string>>;
 
 const std::vector<std::string> names{"a", "b", "c"};
 const std::vector<std::string> topics{"t0", "t1", "t2"};
@@ -75,7 +76,7 @@ Seen listed(FakeNet& net, const std::string& node) {
 
 /// Replay a node's diff stream: per Diff, joins then leaves, counted by ref.
 Seen replay(const std::vector<Diff>& log) {
-  std::map<std::tuple<std::uint64_t, Clock, std::string, std::string, std::string>, int> count;
+  std::map<std::tuple<std::uint64_t, Sequence, std::string, std::string, std::string>, int> count;
   for (const auto& diff : log) {
     for (const auto& [topic, d] : diff) {
       for (const auto& p : d.joins) ++count[{p.ref.instance, p.ref.clock, topic, p.key.str(), p.meta->dump()}];
@@ -93,7 +94,7 @@ Seen replay(const std::vector<Diff>& log) {
 }
 
 void run(std::uint64_t seed) {
-  INFO("replay: PRESENCE_SIM_SEED=" << seed << " presence_shard_test");
+  INFO("replay: " << plexus::test_seed::replay(seed, "lib/plexus/presence/presence_shard_test", "random partitions*"));
   std::mt19937_64 rng(seed);
   Options options;
   options.permdown_period = 60'000ms;  // long enough that no replica is dropped in a run
@@ -120,8 +121,5 @@ void run(std::uint64_t seed) {
 
 TEST_CASE("random partitions, losses and changes converge, and diffs replay to the listing") {
   // Proves eventual convergence after healing and that handle_diff is exact over whole runs.
-  const char* fixed = std::getenv("PRESENCE_SIM_SEED");
-  const std::uint64_t base = fixed ? std::strtoull(fixed, nullptr, 10) : 0;
-  const int runs = fixed ? 1 : 40;
-  for (int i = 0; i < runs; ++i) run(base + static_cast<std::uint64_t>(i));
+  for (const auto seed : plexus::test_seed::seeds(40, 0)) run(seed);
 }

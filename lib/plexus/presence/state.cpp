@@ -13,7 +13,7 @@ State::Impl::Impl(Replica self, std::size_t log_max, std::size_t tomb_max)
   replicas.push_back(make_replica(self));
 }
 
-std::uint32_t State::Impl::add_entry(std::uint32_t replica, Clock clock, std::uint64_t owner,
+std::uint32_t State::Impl::add_entry(std::uint32_t replica, Sequence clock, std::uint64_t owner,
                                      std::uint32_t topic, std::string_view key, MetaPtr meta, Diff* diff) {
   const std::uint32_t slot = store.allocate();
   auto& e = store[slot];
@@ -79,7 +79,7 @@ std::uint32_t State::Impl::find_local(std::uint64_t owner, std::uint32_t tid, st
   return slot == detail::SlotTable<LocalTraits>::empty ? no_slot : slot;
 }
 
-void State::Impl::log_removal(Clock event, Clock removed) {
+void State::Impl::log_removal(Sequence event, Sequence removed) {
   removal_log.emplace_back(event, removed);
   while (removal_log.size() > removal_log_max) {
     log_floor = removal_log.front().first;
@@ -88,7 +88,7 @@ void State::Impl::log_removal(Clock event, Clock removed) {
 }
 
 void State::Impl::remove_local(std::uint32_t slot, Diff* diff) {
-  const Clock event = ++replicas[0].info.clock;
+  const Sequence event = ++replicas[0].info.clock;
   log_removal(event, store[slot].clock);
   remove_entry(slot, diff);
 }
@@ -100,7 +100,7 @@ State& State::operator=(State&&) noexcept = default;
 State::~State() = default;
 
 const Replica& State::self() const noexcept { return impl_->replicas[0].info.id; }
-Clock State::clock() const noexcept { return impl_->replicas[0].info.clock; }
+Sequence State::clock() const noexcept { return impl_->replicas[0].info.clock; }
 std::size_t State::size() const noexcept { return impl_->store.size(); }
 
 Result<Ref> State::track(std::uint64_t owner, std::string_view topic, std::string_view key,
@@ -110,7 +110,7 @@ Result<Ref> State::track(std::uint64_t owner, std::string_view topic, std::strin
   if (m.find_local(owner, tid, key) != no_slot) {
     return make_error(errc::already_tracked, std::string(topic) + "/" + std::string(key));
   }
-  const Clock clock = ++m.replicas[0].info.clock;
+  const Sequence clock = ++m.replicas[0].info.clock;
   m.add_entry(0, clock, owner, tid, key, m.metas.intern(meta), diff);
   return Ref{self().instance, clock};
 }
@@ -123,7 +123,7 @@ Result<Ref> State::update(std::uint64_t owner, std::string_view topic, std::stri
   // An update is a removal of the old dot and an add under a new one, in one change.
   auto& e = m.store[slot];
   m.report(e, false, diff);
-  const Clock clock = ++m.replicas[0].info.clock;
+  const Sequence clock = ++m.replicas[0].info.clock;
   m.log_removal(clock, e.clock);
   auto& dots = m.replicas[0].dots;
   dots.erase(slot);

@@ -37,15 +37,15 @@ namespace plexus::presence {
 struct Batch {
   struct Item {
     std::uint64_t owner = 0;
-    Clock clock = 0;
+    Sequence clock = 0;
     std::uint32_t topic = 0;
     std::uint32_t meta = 0;
     Key key;
   };
   Replica replica;
-  Clock start = 0;
-  Clock end = 0;
-  std::vector<Clock> removed;  ///< dots <= start removed by changes in the range
+  Sequence start = 0;
+  Sequence end = 0;
+  std::vector<Sequence> removed;  ///< dots <= start removed by changes in the range
   std::vector<std::string> topics;
   std::vector<MetaPtr> metas;
   std::vector<Item> items;
@@ -54,7 +54,7 @@ struct Batch {
 /// A replica as this State knows it.
 struct ReplicaInfo {
   Replica id;
-  Clock clock = 0;      ///< context: every change up to here is known
+  Sequence clock = 0;      ///< context: every change up to here is known
   bool up = true;       ///< false: its presences are hidden
   std::size_t size = 0; ///< presences held
 };
@@ -69,7 +69,7 @@ class State {
   ~State();
 
   [[nodiscard]] const Replica& self() const noexcept;
-  [[nodiscard]] Clock clock() const noexcept;  ///< our own replica's clock
+  [[nodiscard]] Sequence clock() const noexcept;  ///< our own replica's clock
   [[nodiscard]] std::size_t size() const noexcept;  ///< presences held, hidden ones too
 
   // ---- local changes (append joins/leaves to `diff` when not null) ----
@@ -99,7 +99,7 @@ class State {
   // ---- replication ----
   /// Our changes over (start, clock()] in batches of at most max_items, or
   /// nothing when the removal log no longer reaches back to `start`.
-  [[nodiscard]] std::optional<std::vector<Batch>> delta_since(Clock start, std::size_t max_items) const;
+  [[nodiscard]] std::optional<std::vector<Batch>> delta_since(Sequence start, std::size_t max_items) const;
   /// Full state of `replica` (ours by default) as consecutive batches from 0.
   [[nodiscard]] std::vector<Batch> extract(std::uint64_t instance, std::size_t max_items) const;
   [[nodiscard]] std::vector<Batch> extract(std::size_t max_items) const { return extract(self().instance, max_items); }
@@ -112,7 +112,7 @@ class State {
   [[nodiscard]] std::vector<ReplicaInfo> replicas() const;  ///< self first
   [[nodiscard]] std::optional<ReplicaInfo> replica(std::uint64_t instance) const;
   /// Our knowledge of `instance` (0 when unknown).
-  [[nodiscard]] Clock known_clock(std::uint64_t instance) const;
+  [[nodiscard]] Sequence known_clock(std::uint64_t instance) const;
   /// Register a replica (no-op when known); drops an older instance of the
   /// same (node, shard). Errors: unknown_replica when it was dropped.
   Result<void> add_replica(const Replica& replica, Diff* diff);

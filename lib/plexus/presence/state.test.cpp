@@ -84,7 +84,7 @@ TEST_CASE("deltas replicate adds and removes; merging twice changes nothing") {
   REQUIRE(a.untrack(1, "room", "x", nullptr).ok());
   auto d2 = a.delta_since(2, 100);
   REQUIRE(d2);
-  CHECK(d2->front().removed == std::vector<Clock>{1});
+  CHECK(d2->front().removed == std::vector<Sequence>{1});
   REQUIRE(merge_all(b, *d2, &diff));
   CHECK(rows(diff) == std::vector<DiffRow>{{"room", false, "x", online.dump(), 1}});
   CHECK(keys(b.list("room")) == std::vector<std::string>{"y"});

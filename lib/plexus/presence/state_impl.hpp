@@ -38,13 +38,13 @@ struct State::Impl {
   /// Dots of one replica: clock -> slot, the clock read from the entry.
   struct DotTraits {
     const detail::EntryStore* store = nullptr;
-    static std::size_t mix(Clock c) noexcept {
+    static std::size_t mix(Sequence c) noexcept {
       c *= 0x9e3779b97f4a7c15ull;
       return static_cast<std::size_t>(c ^ (c >> 29));
     }
-    std::size_t hash(Clock c) const noexcept { return mix(c); }
+    std::size_t hash(Sequence c) const noexcept { return mix(c); }
     std::size_t hash_slot(std::uint32_t slot) const noexcept { return mix((*store)[slot].clock); }
-    bool equal(Clock c, std::uint32_t slot) const noexcept { return (*store)[slot].clock == c; }
+    bool equal(Sequence c, std::uint32_t slot) const noexcept { return (*store)[slot].clock == c; }
   };
   using Dots = detail::SlotTable<DotTraits>;
 
@@ -60,7 +60,7 @@ struct State::Impl {
   [[nodiscard]] ReplicaSlot make_replica(const Replica& id) const {
     return ReplicaSlot{ReplicaInfo{id, 0, true, 0}, Dots(DotTraits{&store}), true};
   }
-  std::uint32_t add_entry(std::uint32_t replica, Clock clock, std::uint64_t owner, std::uint32_t topic,
+  std::uint32_t add_entry(std::uint32_t replica, Sequence clock, std::uint64_t owner, std::uint32_t topic,
                           std::string_view key, MetaPtr meta, Diff* diff);
   void remove_entry(std::uint32_t slot, Diff* diff);
   [[nodiscard]] Presence presence(const detail::Entry& e) const;
@@ -69,7 +69,7 @@ struct State::Impl {
   [[nodiscard]] std::uint32_t find_local(std::uint64_t owner, std::uint32_t topic, std::string_view key) const;
   /// A local removal: takes a clock and is logged for catch-up deltas.
   void remove_local(std::uint32_t slot, Diff* diff);
-  void log_removal(Clock event, Clock removed);
+  void log_removal(Sequence event, Sequence removed);
 
   // Replicas.
   [[nodiscard]] std::uint32_t replica_index(std::uint64_t instance) const;  ///< detail::no_slot if unknown
@@ -88,8 +88,8 @@ struct State::Impl {
   std::unordered_set<std::uint64_t> dropped;
   detail::SlotTable<LocalTraits> local;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> owners;
-  std::deque<std::pair<Clock, Clock>> removal_log;  ///< (change clock, removed dot)
-  Clock log_floor = 0;  ///< removals by changes at or below this are forgotten
+  std::deque<std::pair<Sequence, Sequence>> removal_log;  ///< (change clock, removed dot)
+  Sequence log_floor = 0;  ///< removals by changes at or below this are forgotten
 };
 
 }  // namespace plexus::presence

@@ -27,11 +27,11 @@ void fill_items(const State::Impl& m, const std::vector<std::uint32_t>& slots, s
 }
 
 /// Consecutive batches over (start, end] holding `slots`, max_items each.
-std::vector<Batch> split(const State::Impl& m, std::uint32_t replica, Clock start, Clock end,
+std::vector<Batch> split(const State::Impl& m, std::uint32_t replica, Sequence start, Sequence end,
                          std::vector<std::uint32_t> slots, std::size_t max_items) {
   std::sort(slots.begin(), slots.end(), [&](auto a, auto b) { return m.store[a].clock < m.store[b].clock; });
   std::vector<Batch> out;
-  Clock at = start;
+  Sequence at = start;
   std::size_t from = 0;
   do {
     const std::size_t to = std::min(slots.size(), from + std::max<std::size_t>(1, max_items));
@@ -51,7 +51,7 @@ Error malformed(std::string detail) { return plexus::make_error(plexus::errc::ma
 
 Result<void> check(const Batch& b) {
   if (b.end < b.start) return malformed("batch end before start");
-  Clock previous = b.start;
+  Sequence previous = b.start;
   for (const auto& item : b.items) {
     if (item.clock <= previous || item.clock > b.end) return malformed("item clocks not increasing in range");
     if (item.topic >= b.topics.size() || item.meta >= b.metas.size()) return malformed("item table index");
@@ -61,22 +61,22 @@ Result<void> check(const Batch& b) {
   return {};
 }
 
-bool holds(const Batch& b, Clock clock) {
+bool holds(const Batch& b, Sequence clock) {
   auto it = std::lower_bound(b.items.begin(), b.items.end(), clock,
-                             [](const Batch::Item& item, Clock c) { return item.clock < c; });
+                             [](const Batch::Item& item, Sequence c) { return item.clock < c; });
   return it != b.items.end() && it->clock == clock;
 }
 
 }  // namespace
 
-std::optional<std::vector<Batch>> State::delta_since(Clock start, std::size_t max_items) const {
+std::optional<std::vector<Batch>> State::delta_since(Sequence start, std::size_t max_items) const {
   const auto& m = *impl_;
   const auto& self_slot = m.replicas[0];
-  const Clock now = self_slot.info.clock;
+  const Sequence now = self_slot.info.clock;
   if (start > now || start < m.log_floor) return std::nullopt;
   std::vector<std::uint32_t> slots;
   if (now - start <= self_slot.dots.size()) {
-    for (Clock c = start + 1; c <= now; ++c) {
+    for (Sequence c = start + 1; c <= now; ++c) {
       if (auto slot = self_slot.dots.find(c); slot != no_slot) slots.push_back(slot);
     }
   } else {
@@ -84,7 +84,7 @@ std::optional<std::vector<Batch>> State::delta_since(Clock start, std::size_t ma
   }
   auto batches = split(m, 0, start, now, std::move(slots), max_items);
   auto first = std::upper_bound(m.removal_log.begin(), m.removal_log.end(), start,
-                                [](Clock c, const auto& entry) { return c < entry.first; });
+                                [](Sequence c, const auto& entry) { return c < entry.first; });
   for (auto it = first; it != m.removal_log.end(); ++it) {
     if (it->second <= start) batches.front().removed.push_back(it->second);
   }
@@ -114,18 +114,18 @@ Result<void> State::merge(const Batch& batch, Diff* diff) {
   }
   // Observed removes: what we hold in the batch's range and it does not, and its removed dots.
   std::vector<std::uint32_t> gone;
-  const Clock top = std::min(batch.end, r.info.clock);
+  const Sequence top = std::min(batch.end, r.info.clock);
   if (top > batch.start && top - batch.start <= r.dots.size()) {
-    for (Clock c = batch.start + 1; c <= top; ++c) {
+    for (Sequence c = batch.start + 1; c <= top; ++c) {
       if (auto slot = r.dots.find(c); slot != no_slot && !holds(batch, c)) gone.push_back(slot);
     }
   } else if (top > batch.start) {
     r.dots.for_each([&](std::uint32_t slot) {
-      const Clock c = m.store[slot].clock;
+      const Sequence c = m.store[slot].clock;
       if (c > batch.start && c <= top && !holds(batch, c)) gone.push_back(slot);
     });
   }
-  for (Clock d : batch.removed) {
+  for (Sequence d : batch.removed) {
     if (d > batch.start) continue;
     if (auto slot = r.dots.find(d); slot != no_slot) gone.push_back(slot);
   }
@@ -135,7 +135,7 @@ Result<void> State::merge(const Batch& batch, Diff* diff) {
   // Adds we have not observed yet (beyond our knowledge).
   std::vector<MetaPtr> metas(batch.metas.size());
   std::vector<std::uint32_t> topics(batch.topics.size(), no_slot);
-  const Clock known = m.replicas[*index].info.clock;
+  const Sequence known = m.replicas[*index].info.clock;
   for (const auto& item : batch.items) {
     if (item.clock <= known) continue;
     if (!metas[item.meta]) metas[item.meta] = m.metas.intern(batch.metas[item.meta]);
@@ -205,7 +205,7 @@ std::optional<ReplicaInfo> State::replica(std::uint64_t instance) const {
   return impl_->replicas[index].info;
 }
 
-Clock State::known_clock(std::uint64_t instance) const {
+Sequence State::known_clock(std::uint64_t instance) const {
   const std::uint32_t index = impl_->replica_index(instance);
   return index == no_slot ? 0 : impl_->replicas[index].info.clock;
 }

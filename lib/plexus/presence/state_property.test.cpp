@@ -5,13 +5,14 @@
 // delta (inside a delta split in parts, an earlier part may already reflect
 // removals of later parts: it is built from the current state), and that all
 // observers converge. A failure prints
-// the seed; PRESENCE_SEED=<n> replays one.
+// the seed; PLEXUS_SEED=<n> replays one.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <map>
 #include <random>
 
+#include "plexus/core/test_seed.hpp"
 #include "plexus/presence/test_support.hpp"
 
 using namespace plexus::presence;
@@ -22,10 +23,10 @@ namespace {
 
 struct Writer {
   State state;
-  std::map<Clock, std::set<Row>> history;  ///< true state after each clock
+  std::map<Sequence, std::set<Row>> history;  ///< true state after each clock
   std::vector<Batch> stream;              ///< every delta, in order
-  std::set<Clock> exact{0};               ///< clocks that end a whole delta
-  Clock sent = 0;
+  std::set<Sequence> exact{0};               ///< clocks that end a whole delta
+  Sequence sent = 0;
 };
 
 void random_change(Writer& w, std::mt19937_64& rng) {
@@ -62,13 +63,8 @@ void check_consistent(const State& observer, std::vector<Writer>& writers) {
   }
 }
 
-std::uint64_t seed_from_env(std::uint64_t fallback) {
-  const char* text = std::getenv("PRESENCE_SEED");
-  return text ? std::strtoull(text, nullptr, 10) : fallback;
-}
-
 void run(std::uint64_t seed) {
-  INFO("replay: PRESENCE_SEED=" << seed << " presence_state_test");
+  INFO("replay: " << plexus::test_seed::replay(seed, "lib/plexus/presence/presence_state_test", "random delivery orders*"));
   std::mt19937_64 rng(seed);
   std::vector<Writer> writers;
   for (std::uint64_t i = 0; i < 3; ++i) {
@@ -96,7 +92,7 @@ void run(std::uint64_t seed) {
         ++cursor[wi];  // lost
         continue;
       }
-      const Clock before = o.known_clock(w.state.self().instance);
+      const Sequence before = o.known_clock(w.state.self().instance);
       auto merged = o.merge(b, nullptr);
       if (!merged) {
         CHECK(merged.error().code == errc::delta_gap);
@@ -125,14 +121,12 @@ void run(std::uint64_t seed) {
 
 TEST_CASE("random delivery orders converge and never move knowledge backwards") {
   // Proves convergence, gap refusal and monotonic knowledge over many seeded schedules.
-  const std::uint64_t base = seed_from_env(0);
-  const int runs = std::getenv("PRESENCE_SEED") ? 1 : 60;
-  for (int i = 0; i < runs; ++i) run(base + static_cast<std::uint64_t>(i));
+  for (const auto seed : plexus::test_seed::seeds(60, 0)) run(seed);
 }
 
 TEST_CASE("merging full states in any order gives the same state") {
   // Proves commutativity and associativity of the join on states with several replicas each.
-  std::mt19937_64 rng(seed_from_env(7));
+  std::mt19937_64 rng(plexus::test_seed::seeds(1, 7).front());
   for (int run = 0; run < 20; ++run) {
     std::vector<Writer> writers;
     for (std::uint64_t i = 0; i < 3; ++i) {

@@ -23,7 +23,7 @@ struct Entry {
   Key key;
   MetaPtr meta;
   std::uint64_t owner = 0;
-  Clock clock = 0;
+  Sequence clock = 0;
   std::uint32_t replica = 0;    ///< index into State's replica table
   std::uint32_t topic = 0;      ///< interned topic id
   std::uint32_t topic_pos = 0;  ///< position in the topic's slot list

@@ -12,10 +12,10 @@
 namespace plexus::presence::testing {
 
 /// One presence as a comparable tuple: (instance, clock, owner, topic, key, meta text).
-using Row = std::tuple<std::uint64_t, Clock, std::uint64_t, std::string, std::string, std::string>;
+using Row = std::tuple<std::uint64_t, Sequence, std::uint64_t, std::string, std::string, std::string>;
 
 /// Everything `state` holds about `instance` (hidden presences too), plus its clock.
-inline std::pair<Clock, std::set<Row>> view(const State& state, std::uint64_t instance) {
+inline std::pair<Sequence, std::set<Row>> view(const State& state, std::uint64_t instance) {
   std::set<Row> rows;
   for (const auto& batch : state.extract(instance, 1'000'000)) {
     for (const auto& item : batch.items) {
@@ -27,7 +27,7 @@ inline std::pair<Clock, std::set<Row>> view(const State& state, std::uint64_t in
 }
 
 /// A diff flattened to sorted (topic, join?, key, meta, clock) rows.
-using DiffRow = std::tuple<std::string, bool, std::string, std::string, Clock>;
+using DiffRow = std::tuple<std::string, bool, std::string, std::string, Sequence>;
 inline std::vector<DiffRow> rows(const Diff& diff) {
   std::vector<DiffRow> out;
   for (const auto& [topic, d] : diff) {

@@ -21,8 +21,9 @@ namespace plexus::presence {
 
 using Millis = std::chrono::milliseconds;
 using TimePoint = std::chrono::steady_clock::time_point;
-/// A replica's logical clock: one tick per local track, untrack or update.
-using Clock = std::uint64_t;
+/// A replica's logical clock (the presence docs' "clock"): its change
+/// sequence number, one tick per local track, untrack or update. Not a time.
+using Sequence = std::uint64_t;
 
 /// Meta of a presence. Identical metas are shared (hash-consed): many
 /// presences hold the same immutable object, so it is never copied per entry.
@@ -78,7 +79,7 @@ struct Replica {
 /// that tracked it and the clock of the track/update.
 struct Ref {
   std::uint64_t instance = 0;
-  Clock clock = 0;
+  Sequence clock = 0;
   friend bool operator==(const Ref&, const Ref&) = default;
   friend auto operator<=>(const Ref&, const Ref&) = default;
   /// "<instance hex>.<clock>", as carried in JSON.

@@ -34,6 +34,7 @@
 
 #include "plexus/core/node_spec.hpp"
 #include "plexus/core/result.hpp"
+#include "plexus/core/time.hpp"
 #include "plexus/delivery/delivery.hpp"
 #include "plexus/liveness/liveness.hpp"
 #include "plexus/membership/membership.hpp"
@@ -42,7 +43,7 @@
 
 namespace plexus::sim {
 
-using Time = std::chrono::nanoseconds;
+using Time = plexus::Time;  // core/time.hpp
 
 /// Bugs the simulator can switch back on to prove it finds them.
 enum class Bug : std::uint8_t {
@@ -71,6 +72,8 @@ struct NodeConfig {
   /// Batching delay of gossip broadcasts and acks (the shell's tick).
   Time tick_interval = std::chrono::milliseconds(10);
   delivery::AckTableOptions acks;
+  /// Most retransmissions one tick sends (peer::Config::retransmits_per_tick_max).
+  std::size_t retransmits_per_tick_max = 10'000;
   std::uint8_t relay_hops_max = 3;
   Bug bug = Bug::none;
 };

@@ -205,7 +205,7 @@ void NodeCore::flush_acks(Time now, Effects& fx) {
 }
 
 void NodeCore::retransmit(Time now, Effects& fx) {
-  for (const auto& due : acks_.due(now, 10'000)) {
+  for (const auto& due : acks_.due(now, config_.retransmits_per_tick_max)) {
     auto decoded = wire::decode(due.payload);
     if (!decoded) continue;  // our own encoding: cannot fail
     route(std::get<wire::Message>(*decoded), nullptr, now, fx);

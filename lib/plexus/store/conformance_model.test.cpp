@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "plexus/core/test_seed.hpp"
 #include "plexus/store/conformance_support.hpp"
 
 namespace plexus::store {
@@ -127,13 +128,11 @@ TEST_CASE("random transactions read and commit exactly what an in-memory model s
   CONFORMANCE_FIXTURE(fx);
   auto db = Fixture::fresh();
   REQUIRE(db);
-  const char* only = std::getenv("PLEXUS_STORE_SEED");
-  const std::uint64_t first = only != nullptr ? std::strtoull(only, nullptr, 10) : 1;
-  const std::uint64_t count = only != nullptr ? 1 : seeds_default;
-  for (std::uint64_t seed = first; seed < first + count; ++seed) {
+  const std::string backend(testing::target().name);
+  const std::string binary = "lib/plexus/store/" + backend + "/store_conformance_" + backend;
+  for (const auto seed : test_seed::seeds(seeds_default)) {
     if (!run_seed(*db, seed)) {
-      FAIL("seed " << seed << " failed; replay: PLEXUS_STORE_SEED=" << seed << " store_conformance_"
-                   << testing::target().name << " -tc='random transactions*'");
+      FAIL("seed " << seed << " failed; replay: " << test_seed::replay(seed, binary, "random transactions*"));
     }
   }
 }

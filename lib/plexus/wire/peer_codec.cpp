@@ -25,7 +25,7 @@ std::size_t spec_words(const NodeSpec& spec) {
   return words;
 }
 
-std::size_t clock_words(const Clock& clock) {
+std::size_t clock_words(const VectorClock& clock) {
   std::size_t words = 2;
   for (const auto& [process, counter] : clock) words += 3 + text_words(process);
   return words;
@@ -67,15 +67,15 @@ Result<NodeSpec> read_spec(schema::NodeSpec::Reader in) {
 
 // ---- clocks ----
 
-void build_clock(capnp::List<schema::ClockEntry>::Builder out, const Clock& clock) {
+void build_clock(capnp::List<schema::ClockEntry>::Builder out, const VectorClock& clock) {
   for (unsigned i = 0; i < clock.size(); ++i) {
     set_text([&](unsigned n) { return out[i].initProcess(n); }, clock[i].first);
     out[i].setCounter(clock[i].second);
   }
 }
 
-Clock read_clock(capnp::List<schema::ClockEntry>::Reader in) {
-  Clock clock;
+VectorClock read_clock(capnp::List<schema::ClockEntry>::Reader in) {
+  VectorClock clock;
   clock.reserve(in.size());
   for (auto e : in) clock.emplace_back(text(e.getProcess()), e.getCounter());
   return clock;

@@ -50,11 +50,11 @@ struct Heartbeat {
 };
 
 /// A vector clock: process ("node#instance") -> counter.
-using Clock = std::vector<std::pair<std::string, std::uint64_t>>;
+using VectorClock = std::vector<std::pair<std::string, std::uint64_t>>;
 
 struct Dependency {
   std::string process;
-  Clock clock;
+  VectorClock clock;
   friend bool operator==(const Dependency&, const Dependency&) = default;
 };
 
@@ -72,7 +72,7 @@ struct Message {
   std::uint8_t hops_left = 0;
   std::vector<std::string> via;
   std::string causal_label;
-  Clock causal_clock;
+  VectorClock causal_clock;
   std::vector<Dependency> causal_deps;
   std::uint64_t target_instance = 0;  ///< 0 = any incarnation of target
   friend bool operator==(const Message&, const Message&) = default;
