@@ -19,28 +19,6 @@ using namespace plexus::testing;
 
 namespace {
 
-struct Cluster {
-  TempDir dir;
-  Cli cli;
-  std::map<std::string, std::unique_ptr<NodeProcess>> nodes;
-
-  Cluster() { cli.secret_file = new_key(cli, dir.path); }
-
-  NodeProcess& start(const std::string& name, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--name", name, "--secret-file", cli.secret_file};
-    for (const auto& a : fast_timers()) args.push_back(a);
-    args.insert(args.end(), extra.begin(), extra.end());
-    nodes[name] = NodeProcess::start(args);
-    return *nodes[name];
-  }
-  NodeProcess& operator[](const std::string& name) { return *nodes.at(name); }
-  std::vector<const NodeProcess*> all() const {
-    std::vector<const NodeProcess*> out;
-    for (const auto& [name, node] : nodes) out.push_back(node.get());
-    return out;
-  }
-};
-
 /// Ports free right now on 127.0.0.1 (all held open together, so they differ).
 std::vector<int> free_ports(std::size_t count) {
   std::vector<int> fds, ports;
@@ -163,7 +141,7 @@ void raise_fd_limit() {
 
 TEST_CASE("a node joining an address where nothing listens yet joins once the listener appears") {
   // Proves --join retries: the failure is logged and shown by status, and the join completes once the node is up.
-  Cluster c;
+  NamedCluster c;
   const int port = free_ports(1).front();
   const std::string target = "127.0.0.1:" + std::to_string(port);
   auto& early = c.start("c", {"--join", target, "--join-retry-initial-ms", "50", "--join-retry-max-ms", "400"});
@@ -181,7 +159,7 @@ TEST_CASE("a node joining an address where nothing listens yet joins once the li
 
 TEST_CASE("plexus join ADDRESS keeps retrying in the background; --sync waits within its timeout") {
   // Proves admin joins retry like --join: 202 while retrying, 504 for a sync join past its deadline, joined later.
-  Cluster c;
+  NamedCluster c;
   const int port = free_ports(1).front();
   const std::string target = "127.0.0.1:" + std::to_string(port);
   auto& b = c.start("b", {"--join-retry-initial-ms", "50", "--join-retry-max-ms", "300"});
@@ -201,7 +179,7 @@ TEST_CASE("plexus join ADDRESS keeps retrying in the background; --sync waits wi
 
 TEST_CASE("a node whose --join targets never answer exits 2 after --join-timeout-ms") {
   // Proves the join timeout: a clear line on stderr and exit code 2, no hang.
-  Cluster c;
+  NamedCluster c;
   const std::string target = "127.0.0.1:" + std::to_string(free_ports(1).front());
   auto& lonely = c.start("c", {"--join", target, "--join-retry-initial-ms", "50", "--join-timeout-ms", "600"});
   std::optional<int> status;
@@ -218,7 +196,7 @@ TEST_CASE("five nodes started in random order, each joining a random other, form
   const auto seed = fixed ? std::uint32_t(std::stoul(fixed)) : std::random_device{}();
   INFO("seed " << seed << " (replay: PLEXUS_TEST_SEED=" << seed << " meson test -C build node_admission)");
   std::mt19937 rng(seed);
-  Cluster c;
+  NamedCluster c;
   const auto ports = free_ports(5);
   std::vector<std::size_t> tree(5), order(5);
   std::iota(tree.begin(), tree.end(), 0);
@@ -243,7 +221,7 @@ TEST_CASE("a keyed node joins a node under a connection flood within 2 s; member
   // Proves fair admission on the cluster port: 600 idle connections from 127.0.0.1, reopened as the
   // node closes them, do not keep out a node with the key, and do not take down connected members.
   raise_fd_limit();
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a");
   c.start("b", {"--join", a.address});
   REQUIRE(eventually([&] { return all_up(c.cli, c.all(), {"a", "b"}); }));
@@ -297,7 +275,7 @@ TEST_CASE("a keyed node joins a node under a connection flood within 2 s; member
 TEST_CASE("status answers within 2 s while 1000 half-sent requests are held on the admin port") {
   // Proves the admin gate: a slowloris costs sockets, not threads, and the newest connection gets in.
   raise_fd_limit();
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a");
   const auto status_ms = [&] {
     const auto start = Clock::now();
@@ -325,7 +303,7 @@ TEST_CASE("status answers within 2 s while 1000 half-sent requests are held on t
 TEST_CASE("silent peer connections and unfinished admin requests are closed at their deadlines") {
   // Proves the first-bytes deadline on the cluster port and the read deadline on the admin port, below their tables' sizes.
   raise_fd_limit();
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a", {"--handshake-first-bytes-timeout-ms", "200", "--admin-read-timeout-ms", "300"});
   // Fewer than --handshakes-per-source-max (32): nothing is evicted, the deadline closes them.
   Flood silent(a.address, 20, "", 5'000, Millis(20'000));
@@ -348,7 +326,7 @@ TEST_CASE("a flood from one address that is not a member's evicts only its own p
   // 127.0.0.2, b on 127.0.0.3), churn through their own 32 slots and never fill the table; b, whose dials
   // also come from 127.0.0.1, still joins because its hello arrives with its connect.
   raise_fd_limit();
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a", {"--listen", "127.0.0.2:0"});
   Flood flood(a.address, 100, "", 100'000, Millis(30'000));
   REQUIRE(eventually([&] {

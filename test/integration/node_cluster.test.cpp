@@ -5,35 +5,9 @@
 
 using namespace plexus::testing;
 
-namespace {
-
-struct Cluster {
-  TempDir dir;
-  Cli cli;
-  std::map<std::string, std::unique_ptr<NodeProcess>> nodes;
-
-  Cluster() { cli.secret_file = new_key(cli, dir.path); }
-
-  NodeProcess& start(const std::string& name, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--name", name, "--secret-file", cli.secret_file};
-    for (const auto& a : fast_timers()) args.push_back(a);
-    args.insert(args.end(), extra.begin(), extra.end());
-    nodes[name] = NodeProcess::start(args);
-    return *nodes[name];
-  }
-  NodeProcess& operator[](const std::string& name) { return *nodes.at(name); }
-  std::vector<const NodeProcess*> all() const {
-    std::vector<const NodeProcess*> out;
-    for (const auto& [name, node] : nodes) out.push_back(node.get());
-    return out;
-  }
-};
-
-}  // namespace
-
 TEST_CASE("three nodes started with --join SPEC converge to one cluster") {
   // Proves plexusd joins by node spec and every node sees every member up on every channel.
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a", {"--channel", "bulk:2"});
   c.start("b", {"--channel", "bulk:2", "--join", a.spec});
   c.start("c", {"--channel", "bulk:2", "--join", a.spec});
@@ -50,7 +24,7 @@ TEST_CASE("three nodes started with --join SPEC converge to one cluster") {
 
 TEST_CASE("a message sent with --ack reaches the sink and reads back; echo replies to the sender") {
   // Proves send (forward, ack, base64) and sink read/clear through the CLI, and the echo server's reply_to rule.
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a");
   auto& b = c.start("b", {"--join", a.address});
   REQUIRE(eventually([&] { return all_up(c.cli, c.all(), {"a", "b"}); }));
@@ -93,7 +67,7 @@ TEST_CASE("a message sent with --ack reaches the sink and reads back; echo repli
 
 TEST_CASE("a partition injected through the CLI takes both sides down within the peer timeout, and heals") {
   // Proves partition inject/list/resolve: each side reports the other down, then up again.
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a");
   auto& b = c.start("b", {"--join", a.address});
   REQUIRE(eventually([&] { return all_up(c.cli, c.all(), {"a", "b"}); }));
@@ -120,7 +94,7 @@ TEST_CASE("a partition injected through the CLI takes both sides down within the
 
 TEST_CASE("a node restarted with its data dir rejoins without --join") {
   // Proves membership persistence end to end: stop b gracefully, start it again with only its data dir.
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a", {"--data-dir", (c.dir.path / "a").string()});
   const std::vector<std::string> b_args{"--data-dir", (c.dir.path / "b").string()};
   auto with_join = b_args;
@@ -140,7 +114,7 @@ TEST_CASE("a node with the wrong cluster key is refused and the logs say why") {
   // outsider's failed join is logged, and the side that checked the other's proof first logs
   // "wrong cluster key" and counts auth_failed (which side that is depends on timing: the
   // first to fail closes the connection, and the other may only see the close).
-  Cluster c;
+  NamedCluster c;
   auto& a = c.start("a");
   const auto other_key = new_key(c.cli, c.dir.path, "other.key");
   auto mallory = NodeProcess::start({"--name", "mallory", "--secret-file", other_key, "--join", a.address});

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -232,6 +233,29 @@ inline std::string new_key(const Cli& cli, const fs::path& dir, const std::strin
 inline std::vector<std::string> fast_timers() {
   return {"--heartbeat-ms", "100", "--peer-timeout-ms", "1000", "--retransmit-interval-ms", "100"};
 }
+
+/// Named plexusd processes sharing one fresh cluster key, each with fast_timers().
+struct NamedCluster {
+  TempDir dir;
+  Cli cli;
+  std::map<std::string, std::unique_ptr<NodeProcess>> nodes;
+
+  NamedCluster() { cli.secret_file = new_key(cli, dir.path); }
+
+  NodeProcess& start(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--name", name, "--secret-file", cli.secret_file};
+    for (const auto& a : fast_timers()) args.push_back(a);
+    args.insert(args.end(), extra.begin(), extra.end());
+    nodes[name] = NodeProcess::start(args);
+    return *nodes[name];
+  }
+  NodeProcess& operator[](const std::string& name) { return *nodes.at(name); }
+  std::vector<const NodeProcess*> all() const {
+    std::vector<const NodeProcess*> out;
+    for (const auto& [name, node] : nodes) out.push_back(node.get());
+    return out;
+  }
+};
 
 /// The member list as `plexus members` shows it: name -> up on every channel too.
 inline std::map<std::string, bool> members_up(const Cli& cli, const std::string& admin) {
