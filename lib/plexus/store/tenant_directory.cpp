@@ -19,6 +19,21 @@ Result<bool> has_data(Transaction& transaction, const TenantSpace& space) {
   return !rows->rows.empty();
 }
 
+/// Runs `fn(transaction, meta, space)` on the tenant's directory entry in one
+/// retried transaction; a missing tenant is tenant_not_found, or a no-op when `missing_ok`.
+template <class F>
+Result<void> on_entry(Database& database, const RetryOptions& retry, std::string_view id, bool missing_ok, F&& fn) {
+  if (auto valid = validate_tenant_id(id); !valid.ok()) return valid;
+  return database.run(
+      [&](Transaction& transaction) -> Result<void> {
+        auto meta = tenant_layout::read_meta(transaction, id);
+        if (!meta.ok()) return meta.error();
+        if (!meta->has_value()) return missing_ok ? Result<void>{} : Result<void>{not_found(id)};
+        return fn(transaction, **meta, tenant_layout::space_of(id, (*meta)->prefix));
+      },
+      retry);
+}
+
 }  // namespace
 
 Result<void> validate_tenant_id(std::string_view id) {
@@ -95,49 +110,36 @@ Result<TenantPage> Tenants::list(std::string_view after, std::size_t limit) {
 }
 
 Result<void> Tenants::clear(std::string_view id) {
-  if (auto valid = validate_tenant_id(id); !valid.ok()) return valid;
-  return database_->run(
-      [&](Transaction& transaction) -> Result<void> {
-        auto meta = tenant_layout::read_meta(transaction, id);
-        if (!meta.ok()) return meta.error();
-        if (!meta->has_value()) return not_found(id);
-        const TenantSpace space = tenant_layout::space_of(id, (*meta)->prefix);
-        if (auto cleared = transaction.clear_range(space.key_begin, space.key_end); !cleared.ok()) return cleared;
-        // The migrations' data went with the rest, so they must run again on the next open.
-        TenantMeta reset = **meta;
-        reset.migration_version = 0;
-        return transaction.set(tenant_layout::directory_key(id), tenant_layout::encode_meta(reset));
-      },
-      retry_);
+  return on_entry(*database_, retry_, id, false,
+                  [&](Transaction& transaction, const TenantMeta& meta, const TenantSpace& space) -> Result<void> {
+                    if (auto cleared = transaction.clear_range(space.key_begin, space.key_end); !cleared.ok()) {
+                      return cleared;
+                    }
+                    // The migrations' data went with the rest, so they must run again on the next open.
+                    TenantMeta reset = meta;
+                    reset.migration_version = 0;
+                    return transaction.set(tenant_layout::directory_key(id), tenant_layout::encode_meta(reset));
+                  });
 }
 
 Result<void> Tenants::remove(std::string_view id) {
-  if (auto valid = validate_tenant_id(id); !valid.ok()) return valid;
-  return database_->run(
-      [&](Transaction& transaction) -> Result<void> {
-        auto meta = tenant_layout::read_meta(transaction, id);
-        if (!meta.ok()) return meta.error();
-        if (!meta->has_value()) return {};
-        auto data = has_data(transaction, tenant_layout::space_of(id, (*meta)->prefix));
-        if (!data.ok()) return data.error();
-        if (*data) return make_error(errc::tenant_not_empty, "tenant " + tenant_layout::describe_id(id));
-        return transaction.clear(tenant_layout::directory_key(id));
-      },
-      retry_);
+  return on_entry(*database_, retry_, id, true,
+                  [&](Transaction& transaction, const TenantMeta&, const TenantSpace& space) -> Result<void> {
+                    auto data = has_data(transaction, space);
+                    if (!data.ok()) return data.error();
+                    if (*data) return make_error(errc::tenant_not_empty, "tenant " + tenant_layout::describe_id(id));
+                    return transaction.clear(tenant_layout::directory_key(id));
+                  });
 }
 
 Result<void> Tenants::clear_remove(std::string_view id) {
-  if (auto valid = validate_tenant_id(id); !valid.ok()) return valid;
-  return database_->run(
-      [&](Transaction& transaction) -> Result<void> {
-        auto meta = tenant_layout::read_meta(transaction, id);
-        if (!meta.ok()) return meta.error();
-        if (!meta->has_value()) return {};
-        const TenantSpace space = tenant_layout::space_of(id, (*meta)->prefix);
-        if (auto cleared = transaction.clear_range(space.key_begin, space.key_end); !cleared.ok()) return cleared;
-        return transaction.clear(tenant_layout::directory_key(id));
-      },
-      retry_);
+  return on_entry(*database_, retry_, id, true,
+                  [&](Transaction& transaction, const TenantMeta&, const TenantSpace& space) -> Result<void> {
+                    if (auto cleared = transaction.clear_range(space.key_begin, space.key_end); !cleared.ok()) {
+                      return cleared;
+                    }
+                    return transaction.clear(tenant_layout::directory_key(id));
+                  });
 }
 
 }  // namespace plexus::store
