@@ -84,7 +84,6 @@ void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
     if (!diff) return;
     if (!diff->push.empty()) send_control(peer, wire::Envelope{wire::Gossip{to_wire(diff->push)}});
     if (!diff->pull.empty()) send_control(peer, wire::Envelope{wire::Gossip{std::move(diff->pull)}});
-    if (members.collect_garbage() > 0) persist();
   } else {
     const auto& names = std::get<std::vector<std::string>>(gossip.body);
     send_control(peer, wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
@@ -131,11 +130,20 @@ std::vector<wire::DigestEntry> PeerService::Impl::digest_frame_body() const {
   return to_wire(members.digest());
 }
 
+// Tombstones are collected right AFTER our digest goes out, never on receipt
+// of one. A tombstone we collected comes back whenever a peer that still holds
+// it pushes it to us; that peer collects only once it has seen us hold it. If
+// we dropped the copy when the peer's next digest arrived, our own digests
+// would never show it and the peer would keep its tombstone forever (two
+// survivors of a removal did exactly that). Collecting after sending means
+// each copy we hold is shown at least once, to a random peer.
 void PeerService::Impl::anti_entropy() {
   std::vector<PeerLinks*> candidates;
   for (auto& [name, peer] : peers) if (peer.up) candidates.push_back(&peer);
-  if (candidates.empty()) return;
-  send_digest(*candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)]);
+  if (!candidates.empty()) {
+    send_digest(*candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)]);
+  }
+  if (members.collect_garbage() > 0) persist();
 }
 
 void PeerService::Impl::on_leave_message(PeerLinks& peer, const wire::Leave& leave) {
