@@ -133,7 +133,10 @@ Result<void> Datastore::start_context(std::string_view name) {
     return make_error(errc::not_login, "context " + impl.options.name + " is " +
                                            std::string(to_string(impl.options.kind)) + ": it cannot log in");
   }
-  if (impl.running()) return make_error(errc::already_started, "context " + impl.options.name);
+  if (impl.running()) {
+    if (impl.gate->state() != State::parked) return make_error(errc::already_started, "context " + impl.options.name);
+    impl.stop();  // a parked context is started afresh
+  }
   if (auto ok = impl.start(); !ok) return ok;
   // Report the first probe's verdict rather than `started`: wait for it, bounded.
   (void)impl.gate->wait_ready(options_.supervision.call_wait_max);

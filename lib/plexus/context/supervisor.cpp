@@ -35,9 +35,9 @@ void Supervisor::failed(const std::string& reason, TimePoint now) {
   while (!failures_.empty() && now - failures_.front() >= options_.park_window) failures_.pop_front();
   failures_.push_back(now);
   if (failures_.size() >= options_.park_failures_max) {
-    move_to(State::parked, now,
-            std::to_string(failures_.size()) + " failed probes within " +
-                std::to_string(options_.park_window.count()) + " ms; last: " + reason);
+    reason_ = std::to_string(failures_.size()) + " failed probes within " +
+              std::to_string(options_.park_window.count()) + " ms; last: " + reason;
+    move_to(State::parked, now, reason_);
     next_probe_ = TimePoint::max();
     return;
   }

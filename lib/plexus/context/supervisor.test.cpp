@@ -97,6 +97,7 @@ TEST_CASE("supervisor: N failures within the window park the context with the re
   const auto transitions = s.take();
   CHECK(transitions.back().to == State::parked);
   CHECK(transitions.back().reason == "4 failed probes within 10000 ms; last: password authentication failed");
+  CHECK(s.reason() == transitions.back().reason);
   s.on_probe(ok, now);  // a parked supervisor ignores probes until restarted
   s.on_suspect(now);
   CHECK(s.state() == State::parked);
