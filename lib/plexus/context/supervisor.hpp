@@ -7,9 +7,10 @@
 // succeed; `not_ready` after a failed probe, or when the pool reports
 // connections lost since the last probe (the server ended them: a restart,
 // pg_terminate_backend, a network cut) until a probe on a fresh connection
-// succeeds; `parked` after park_failures_max failed probes within
-// park_window — it then stops probing and keeps the last reason until the
-// context is started again. A healthy context is probed every
+// succeeds (a pool whose every connection is leased to a call counts as
+// working without a probe, so load never reads as an outage); `parked`
+// after park_failures_max failed probes within park_window — it then stops
+// probing and keeps the last reason until the context is started again. A healthy context is probed every
 // probe_interval; after a failure the next probe waits a backoff drawn in
 // [b/2, b], b doubling from backoff_initial to backoff_max, so many nodes
 // reconnecting after a server restart do not arrive in step.
