@@ -73,7 +73,7 @@ Result<E> choice(const json& object, const std::string& path, const char* key,
 
 Result<ContextOptions> parse_context(const json& object, const std::string& path) {
   if (auto ok = known_keys(object, path, {"name", "description", "kind", "role", "credential", "pool_size", "start",
-                                          "access"});
+                                          "access", "registry"});
       !ok) {
     return ok.error();
   }
@@ -108,6 +108,11 @@ Result<ContextOptions> parse_context(const json& object, const std::string& path
                                "read_write or read_only");
   if (!access) return access.error();
   c.access = *access;
+  auto scope = choice<Scope>(object, path, "registry", {{"none", Scope::none}, {"local", Scope::local},
+                                                        {"global", Scope::global}}, Scope::local,
+                             "none, local or global");
+  if (!scope) return scope.error();
+  c.registry = *scope;
   return c;
 }
 

@@ -13,7 +13,7 @@
 //      {"name": "app_owner", "kind": "owner", "role": "app_owner"},
 //      {"name": "app_api", "kind": "login", "role": "app_api", "description": "API traffic",
 //       "credential": {"file": "/etc/plexus/app_api.pw"}, "pool_size": 4, "start": true,
-//       "access": "read_write"}]}
+//       "access": "read_write", "registry": "global"}]}
 #pragma once
 
 #include <chrono>
@@ -39,6 +39,8 @@ inline constexpr std::size_t description_max = 1'024;
 enum class Kind { owner, login, nonlogin };
 enum class Access { read_write, read_only };
 enum class BackendKind { lmdb, postgres };
+/// Where a started context's name is registered (registry.hpp).
+enum class Scope { none, local, global };
 
 /// Where a password comes from; `where` is a path or a variable name, not a secret.
 struct CredentialSource {
@@ -61,6 +63,8 @@ struct ContextOptions {
   /// start_datastore() starts it (login contexts only).
   bool start = true;
   Access access = Access::read_write;
+  /// The registry scope its name is registered in while it runs (login contexts).
+  Scope registry = Scope::local;
 };
 
 /// How a started context is watched (supervisor.hpp). Bounded: see the parser.
@@ -108,5 +112,6 @@ Result<std::string> read_credential(const CredentialSource& source, std::string_
 
 std::string_view to_string(Kind kind);
 std::string_view to_string(Access access);
+std::string_view to_string(Scope scope);
 
 }  // namespace plexus::context

@@ -20,7 +20,7 @@ json good() {
     "contexts": [
       {"name": "app_owner", "kind": "owner", "role": "app_owner", "description": "owns everything"},
       {"name": "app_api", "kind": "login", "role": "app_api", "credential": {"file": "/run/api.pw"},
-       "pool_size": 6, "start": true, "access": "read_write"},
+       "pool_size": 6, "start": true, "access": "read_write", "registry": "global"},
       {"name": "app_ui", "kind": "login", "credential": {"env": "UI_PW"}, "start": false, "access": "read_only"},
       {"name": "app_reports", "kind": "nonlogin", "access": "read_only"}]})");
 }
@@ -50,6 +50,8 @@ TEST_CASE("options: a full document parses field by field") {
   CHECK(o.contexts[1].credential.from == CredentialSource::From::file);
   CHECK(o.contexts[1].credential.where == "/run/api.pw");
   CHECK(o.contexts[1].pool_size == 6);
+  CHECK(o.contexts[1].registry == Scope::global);
+  CHECK(o.contexts[2].registry == Scope::local);
   CHECK(o.contexts[2].role == "app_ui");  // role defaults to the context name
   CHECK_FALSE(o.contexts[2].start);
   CHECK(o.contexts[2].access == Access::read_only);
@@ -75,6 +77,7 @@ TEST_CASE("options: each bad field is refused by name") {
       {[](json& j) { j["contexts"][1]["pool_size"] = -3; }, "contexts[1].pool_size: must be an integer"},
       {[](json& j) { j["contexts"][1]["access"] = "write"; }, "contexts[1].access: must be read_write or read_only"},
       {[](json& j) { j["contexts"][1]["start"] = "yes"; }, "contexts[1].start: must be true or false"},
+      {[](json& j) { j["contexts"][1]["registry"] = "cluster"; }, "contexts[1].registry: must be none, local or global"},
       {[](json& j) { j["contexts"][1].erase("credential"); }, "contexts[1].credential: required for a postgres login"},
       {[](json& j) { j["contexts"][1]["credential"] = {{"file", "a"}, {"env", "B"}}; }, "contexts[1].credential: must have exactly one"},
       {[](json& j) { j["contexts"][1]["credential"] = {{"vault", "a"}}; }, "contexts[1].credential.vault: unknown field"},

@@ -109,6 +109,15 @@ std::string_view to_string(Kind kind) {
   return "?";
 }
 
+std::string_view to_string(Scope scope) {
+  switch (scope) {
+    case Scope::none: return "none";
+    case Scope::local: return "local";
+    case Scope::global: return "global";
+  }
+  return "?";
+}
+
 std::string_view to_string(Access access) { return access == Access::read_only ? "read_only" : "read_write"; }
 
 }  // namespace plexus::context

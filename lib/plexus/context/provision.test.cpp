@@ -8,6 +8,7 @@
 
 #include <sstream>
 
+#include "plexus/context/contexts.hpp"
 #include "plexus/context/test_support.hpp"
 #include "plexus/store/errors.hpp"
 
@@ -140,6 +141,22 @@ TEST_CASE("credentials appear in no log line, error or status") {
     CHECK(captured.str().find("-> not_ready") != std::string::npos);
   }
   spdlog::set_default_logger(previous);
+}
+
+TEST_CASE("the admin status and /metrics of contexts hold no credential") {
+  // Proves what the node shows of contexts on PostgreSQL: states and counters, never a password or its source.
+  TestDatastore datastore;
+  Contexts contexts({datastore.options()}, std::make_shared<LocalRegistrar>("node1"));
+  const auto started = contexts.start_all();
+  CHECK(started[datastore.options().name]["outcome"] == "all_started");
+  const std::string shown = contexts.status_json().dump() + contexts.metrics_text() + started.dump();
+  for (const auto* c : {&datastore.rw(), &datastore.ro()}) {
+    CHECK(shown.find(test::password_of(*c)) == std::string::npos);
+    CHECK(shown.find(c->credential.where) == std::string::npos);  // not even the variable's name
+  }
+  CHECK(shown.find("plexus_context_connections_open{datastore=\"" + datastore.options().name) != std::string::npos);
+  CHECK(contexts.whereis(datastore.rw().name)->datastore == datastore.options().name);
+  REQUIRE(contexts.stop(datastore.options().name).ok());
 }
 
 }  // namespace

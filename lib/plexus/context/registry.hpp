@@ -39,12 +39,11 @@
 #include <vector>
 
 #include "plexus/context/errors.hpp"
+#include "plexus/context/options.hpp"
 #include "plexus/replica/core.hpp"
 #include "plexus/replica/replica.hpp"
 
 namespace plexus::context {
-
-enum class Scope { none, local, global };
 
 /// Where a context is served.
 struct Registration {
