@@ -8,6 +8,11 @@
 
 #include <asio/io_context.hpp>
 
+#include <filesystem>
+#include <future>
+#include <random>
+
+#include "plexus/context/host_registrar.hpp"
 #include "plexus/context/registry.hpp"
 #include "plexus/peer/peer_service.hpp"
 #include "plexus/replica/host.hpp"
@@ -136,4 +141,61 @@ TEST_CASE("context registry on 3 nodes: seen everywhere, duplicates refused, a p
   }));
   CHECK(cluster.where("a", "orders") == "b/from_b");
   CHECK(cluster.where("c", "billing") == "a/app_api");
+}
+
+namespace {
+
+/// Runs `work` on a thread while this thread runs the io_context (the
+/// registrar posts to it), until `work` is done or 10 s pass.
+template <class F>
+auto off_io(Cluster& cluster, F&& work) {
+  auto future = std::async(std::launch::async, std::forward<F>(work));
+  REQUIRE(cluster.wait([&] { return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
+  return future.get();
+}
+
+std::vector<context::DatastoreOptions> one_datastore(const std::filesystem::path& dir, const std::string& name) {
+  nlohmann::json config{{"datastores",
+                         {{{"name", name},
+                           {"backend", "lmdb:" + dir.string()},
+                           {"contexts", {{{"name", name + "_owner"}, {"kind", "owner"}},
+                                         {{"name", "shared_api"}, {"kind", "login"}, {"registry", "global"}}}}}}}};
+  auto parsed = context::parse_datastore_config(config.dump());
+  REQUIRE(parsed.ok());
+  return *parsed;
+}
+
+}  // namespace
+
+TEST_CASE("contexts of two nodes register globally through the host: seen on a third, a clash refused, a stop unregisters") {
+  // Proves HostRegistrar carries Contexts' registrations over real peer services.
+  Cluster cluster;
+  for (const char* name : {"a", "b", "c"}) cluster.start(name);
+  cluster.join("b");
+  cluster.join("c");
+  REQUIRE(cluster.wait([&] { return cluster.all_up(); }));
+  const auto root = std::filesystem::temp_directory_path() / ("plexus_ctx_int_" + std::to_string(std::random_device{}()));
+  auto on_a = std::make_shared<context::Contexts>(one_datastore(root / "a", "ds_a"),
+                                                  std::make_shared<context::HostRegistrar>(cluster.io, cluster.nodes["a"].host));
+  auto on_b = std::make_shared<context::Contexts>(one_datastore(root / "b", "ds_b"),
+                                                  std::make_shared<context::HostRegistrar>(cluster.io, cluster.nodes["b"].host));
+  REQUIRE(off_io(cluster, [&] { return on_a->create("ds_a").ok() && on_b->create("ds_b").ok(); }));
+  CHECK(off_io(cluster, [&] { return on_a->start_all(); })["ds_a"].value("outcome", "") == "all_started");
+  REQUIRE(cluster.wait([&] {
+    return cluster.where("b", "shared_api") == "a/shared_api" && cluster.where("c", "shared_api") == "a/shared_api";
+  }));
+  CHECK(cluster.registry("c").whereis("shared_api")->datastore == "ds_a");
+  CHECK(off_io(cluster, [&] { return on_b->start_all(); })["ds_b"].value("outcome", "") == "all_started");
+  const auto status_b = off_io(cluster, [&] { return on_b->status_json(); });
+  CHECK(status_b[0]["contexts"][1].value("registration_error", "").find("held by a (ds_a/shared_api)") !=
+        std::string::npos);
+  REQUIRE(off_io(cluster, [&] { return on_a->stop_context("ds_a", "shared_api").ok(); }));
+  REQUIRE(cluster.wait([&] { return cluster.where("c", "shared_api") == "-"; }));
+  CHECK(off_io(cluster, [&] { return on_a->whereis("shared_api").ok(); }) == false);
+  off_io(cluster, [&] {
+    on_a.reset();
+    on_b.reset();
+    return true;
+  });
+  std::filesystem::remove_all(root);
 }
