@@ -31,6 +31,7 @@ ErrorText describe(errc e) noexcept {
     case errc::outside_tenant: return {"outside_tenant", "key outside the tenant's key space"};
     case errc::migration_failed: return {"migration_failed", "tenant migration failed"};
     case errc::unknown_datastore: return {"unknown_datastore", "unknown datastore"};
+    case errc::permission_denied: return {"permission_denied", "permission denied"};
   }
   return {"unknown", "unknown store error"};
 }

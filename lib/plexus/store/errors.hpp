@@ -39,6 +39,8 @@ enum class errc : int {
   outside_tenant,            ///< a raw key outside the tenant's prefix
   migration_failed,          ///< a migration step returned an error; the detail names the step
   unknown_datastore,         ///< no datastore of that name on this node
+  // Roles.
+  permission_denied,         ///< the server refused the statement to this role (SQLSTATE 42501)
 };
 
 const std::error_category& store_category() noexcept;

@@ -240,6 +240,8 @@ Error classify(const PGresult* result, const ConnectSpec& spec) {
     return make_error(errc::unavailable, detail);
   }
   if (state == "25006") return make_error(errc::read_only, detail);
+  // 42501 insufficient_privilege: the role lacks the privilege (a read-only context's write).
+  if (state == "42501") return make_error(errc::permission_denied, detail);
   return make_error(errc::backend_error, detail);
 }
 

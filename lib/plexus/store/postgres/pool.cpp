@@ -25,6 +25,11 @@ std::size_t Pool::open_count() const {
   return open_;
 }
 
+PoolCounters Pool::counters() const {
+  std::lock_guard lock(mutex_);
+  return PoolCounters{open_, idle_.size(), connects_, connect_failures_, dropped_, last_failure_};
+}
+
 Result<std::unique_ptr<Connection>> Pool::acquire() {
   std::unique_lock lock(mutex_);
   const auto deadline = Clock::now() + options_.wait_timeout;
@@ -42,6 +47,7 @@ Result<std::unique_ptr<Connection>> Pool::acquire() {
       idle_.pop_back();
       if (connection->probe()) return connection;
       --open_;  // closed by the server while idle (a restart): drop it, try the next
+      ++dropped_;
     }
     const auto now = Clock::now();
     if (open_ < options_.size_max) {
@@ -77,10 +83,12 @@ Result<std::unique_ptr<Connection>> Pool::open_new(std::unique_lock<std::mutex>&
   auto connection = connect_();
   lock.lock();
   if (connection.ok()) {
+    ++connects_;
     backoff_ = std::chrono::milliseconds{0};
     return connection;
   }
   --open_;
+  ++connect_failures_;
   // Doubling backoff, drawn in [backoff/2, backoff] so that many nodes
   // reconnecting after a server restart do not arrive in step.
   backoff_ = backoff_.count() == 0 ? options_.backoff_initial : std::min(backoff_ * 2, options_.backoff_max);
@@ -96,6 +104,7 @@ void Pool::release(std::unique_ptr<Connection> connection) noexcept {
   std::unique_lock lock(mutex_);
   if (connection->broken() || !connection->idle()) {
     --open_;
+    if (connection->broken()) ++dropped_;
     lock.unlock();
     connection.reset();  // PQfinish outside the lock
   } else {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,16 @@ struct PoolOptions {
   std::chrono::milliseconds wait_timeout{2'000};
   std::chrono::milliseconds backoff_initial{50};
   std::chrono::milliseconds backoff_max{5'000};
+};
+
+/// What the pool has seen so far, for a context's supervisor and /metrics.
+struct PoolCounters {
+  std::size_t open = 0;                 ///< connections open now (idle, leased, being opened)
+  std::size_t idle = 0;                 ///< of those, idle in the pool
+  std::uint64_t connects = 0;           ///< connections opened
+  std::uint64_t connect_failures = 0;   ///< connection attempts that failed
+  std::uint64_t dropped = 0;            ///< connections found broken (on release or while idle) and closed
+  std::string last_failure;             ///< the last failed attempt's reason (no secrets: masked)
 };
 
 class Pool {
@@ -50,6 +61,7 @@ class Pool {
 
   /// Connections open now (idle, leased, or being opened).
   [[nodiscard]] std::size_t open_count() const;
+  [[nodiscard]] PoolCounters counters() const;
 
  private:
   Result<std::unique_ptr<Connection>> open_new(std::unique_lock<std::mutex>& lock);
@@ -64,6 +76,9 @@ class Pool {
   std::chrono::milliseconds backoff_{0};
   Clock::time_point next_attempt_{};
   std::string last_failure_;
+  std::uint64_t connects_ = 0;
+  std::uint64_t connect_failures_ = 0;
+  std::uint64_t dropped_ = 0;
   std::mt19937_64 random_;
 };
 

@@ -251,6 +251,13 @@ Result<std::unique_ptr<Backend>> open_postgres(const PostgresOptions& options) {
   return std::unique_ptr<Backend>(new PostgresBackend(std::move(shared)));
 }
 
+std::optional<PostgresHealth> postgres_health(const Backend& backend) {
+  const auto* postgres = dynamic_cast<const PostgresBackend*>(&backend);
+  if (postgres == nullptr) return std::nullopt;
+  const PoolCounters c = postgres->shared().pool->counters();
+  return PostgresHealth{c.open, c.idle, c.connects, c.connect_failures, c.dropped, c.last_failure};
+}
+
 namespace postgres {
 
 std::uint64_t round_trips(const Backend& backend) {

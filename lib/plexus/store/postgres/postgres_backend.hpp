@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "plexus/core/result.hpp"
@@ -66,5 +68,19 @@ struct PostgresOptions {
 /// table if missing. Errors: invalid_option, unavailable, backend_error.
 /// Error details name the server and the reason, never the password.
 Result<std::unique_ptr<Backend>> open_postgres(const PostgresOptions& options);
+
+/// The health of a PostgreSQL backend's connection pool (its main pool), for
+/// supervisors and /metrics. `last_failure` never holds the password.
+struct PostgresHealth {
+  std::size_t open = 0;                ///< connections open now
+  std::size_t idle = 0;                ///< of those, idle
+  std::uint64_t connects = 0;          ///< connections opened since open_postgres()
+  std::uint64_t connect_failures = 0;  ///< failed connection attempts
+  std::uint64_t dropped = 0;           ///< connections found broken and closed
+  std::string last_failure;            ///< the last failed attempt's reason
+};
+
+/// The pool's health; nullopt when `backend` is another kind.
+std::optional<PostgresHealth> postgres_health(const Backend& backend);
 
 }  // namespace plexus::store
