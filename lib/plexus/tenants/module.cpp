@@ -137,8 +137,10 @@ Result<nlohmann::json> parse_json(std::string_view bytes, std::string_view what)
   try {
     return nlohmann::json::parse(bytes);
   } catch (const nlohmann::json::parse_error& error) {
+    // nlohmann counts bytes read (1-based); an offset is 0-based.
+    const std::size_t offset = error.byte == 0 ? 0 : error.byte - 1;
     return make_error(errc::invalid_argument,
-                      std::string(what) + ": invalid JSON at byte " + std::to_string(error.byte) + ": " + error.what());
+                      std::string(what) + ": invalid JSON at offset " + std::to_string(offset) + ": " + error.what());
   }
 }
 

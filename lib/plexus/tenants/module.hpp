@@ -204,7 +204,7 @@ class ModuleRegistry {
 
 /// JSON text as bytes (compact, keys sorted: equal values, equal bytes).
 Bytes to_bytes(const nlohmann::json& value);
-/// Parses `bytes` as JSON; invalid_argument naming `what` and the byte offset.
+/// Parses `bytes` as JSON; invalid_argument naming `what` and the 0-based byte offset.
 Result<nlohmann::json> parse_json(std::string_view bytes, std::string_view what);
 /// Parses config and capabilities JSON texts, each of which must be an object;
 /// invalid_argument naming the field ("config", "capabilities") and the offset.

@@ -88,13 +88,13 @@ TEST_CASE("json helpers: config and capabilities must be objects; errors name th
   auto broken = parse_config(R"({"a":)", "{}");
   REQUIRE_FALSE(broken.ok());
   CHECK(is(broken.error(), errc::invalid_argument));
-  CHECK(broken.error().detail.rfind("config: invalid JSON at byte 5", 0) == 0);
+  CHECK(broken.error().detail.rfind("config: invalid JSON at offset 5", 0) == 0);
   auto array = parse_config("{}", "[1]");
   REQUIRE_FALSE(array.ok());
   CHECK(array.error().detail == "capabilities: must be a JSON object, not array");
   auto bytes = parse_json("nul", "request");
   REQUIRE_FALSE(bytes.ok());
-  CHECK(bytes.error().detail.rfind("request: invalid JSON at byte", 0) == 0);
+  CHECK(bytes.error().detail.rfind("request: invalid JSON at offset", 0) == 0);
 }
 
 }  // namespace
