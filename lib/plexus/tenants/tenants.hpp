@@ -7,4 +7,5 @@
 #pragma once
 
 #include "plexus/tenants/errors.hpp"
+#include "plexus/tenants/lifecycle.hpp"
 #include "plexus/tenants/module.hpp"
