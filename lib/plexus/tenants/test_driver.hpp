@@ -94,6 +94,8 @@ struct Driver {
   std::vector<Error> errors;
   bool stopped = false;
   int hibernated = 0;
+  /// Acknowledge each event as it is delivered (off: the outbox keeps retrying).
+  bool auto_ack = true;
   /// When set, the next Invoke of this callback is held (a slow callback) until release().
   std::optional<Callback> hold;
   std::optional<Invoke> held;
@@ -105,7 +107,10 @@ struct Driver {
     for (int i = 0; i < 10'000; ++i) {
       auto out = core.take();
       for (auto& r : out.replies) replies.push_back(std::move(r));
-      for (auto& e : out.events) events.push_back(std::move(e));
+      for (auto& e : out.events) {
+        if (auto_ack) core.on_event_acked(e.seq, now);
+        events.push_back(std::move(e));
+      }
       for (auto& s : out.snapshots) snapshots.push_back(std::move(s));
       for (auto& a : out.async) pending_async.push_back(std::move(a));
       for (auto& e : out.errors) errors.push_back(std::move(e));
