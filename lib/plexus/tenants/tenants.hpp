@@ -9,3 +9,4 @@
 #include "plexus/tenants/errors.hpp"
 #include "plexus/tenants/lifecycle.hpp"
 #include "plexus/tenants/module.hpp"
+#include "plexus/tenants/registry.hpp"
