@@ -9,4 +9,5 @@
 #include "plexus/tenants/errors.hpp"
 #include "plexus/tenants/lifecycle.hpp"
 #include "plexus/tenants/module.hpp"
+#include "plexus/tenants/placement.hpp"
 #include "plexus/tenants/registry.hpp"
