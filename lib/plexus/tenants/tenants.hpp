@@ -7,6 +7,7 @@
 #pragma once
 
 #include "plexus/tenants/errors.hpp"
+#include "plexus/tenants/fence.hpp"
 #include "plexus/tenants/lifecycle.hpp"
 #include "plexus/tenants/module.hpp"
 #include "plexus/tenants/placement.hpp"
