@@ -72,6 +72,7 @@ void Lifecycle::resume(Bytes snapshot, Time now) {
 }
 
 void Lifecycle::update(Config next, std::uint64_t generation, std::uint64_t call, Time deadline, Time now) {
+  if (refuse_if_moved(call, "update")) return;
   if (status_ == Status::uninstalled || status_ == Status::uninstalling || status_ == Status::pending) {
     return refuse(call, errc::tenant_not_found, "update: tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
@@ -88,6 +89,7 @@ void Lifecycle::update(Config next, std::uint64_t generation, std::uint64_t call
 }
 
 void Lifecycle::uninstall(std::uint64_t call, Time deadline, Time now) {
+  if (refuse_if_moved(call, "uninstall")) return;
   if (status_ == Status::uninstalled || status_ == Status::uninstalling || status_ == Status::pending) {
     return refuse(call, errc::tenant_not_found, "uninstall: tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
@@ -98,13 +100,14 @@ void Lifecycle::uninstall(std::uint64_t call, Time deadline, Time now) {
 }
 
 void Lifecycle::call(Bytes request, std::uint64_t call, Time deadline, Time now) {
+  if (refuse_if_moved(call, "call")) return;
   if (status_ == Status::uninstalled) return refuse(call, errc::tenant_not_found, "call: tenant '" + tenant_.id + "'");
   if (parked_) return refuse(call, errc::unavailable, "call: tenant '" + tenant_.id + "' is parked: " + last_error_);
   if (admit(Message(Kind::call, call, deadline, std::move(request)), now)) pump(now);
 }
 
 void Lifecycle::cast(Bytes request, Time now) {
-  if (status_ == Status::uninstalled || parked_) {
+  if (status_ == Status::uninstalled || parked_ || gone_) {
     return out_.errors.push_back(make_error(status_ == Status::uninstalled ? errc::tenant_not_found : errc::unavailable,
                                             "cast to tenant '" + tenant_.id + "' dropped"));
   }
@@ -112,12 +115,12 @@ void Lifecycle::cast(Bytes request, Time now) {
 }
 
 void Lifecycle::info(Bytes message, Time now) {
-  if (status_ == Status::uninstalled || parked_) return;
+  if (status_ == Status::uninstalled || parked_ || gone_) return;
   if (admit(Message(Kind::info, 0, Time::max(), std::move(message)), now)) pump(now);
 }
 
 void Lifecycle::stop(std::string reason, Time now) {
-  if (status_ == Status::uninstalled || stop_requested_) return;
+  if (gone_ || stop_requested_) return;
   stop_requested_ = std::move(reason);
   restart_at_.reset();
   pump(now);
@@ -240,6 +243,12 @@ void Lifecycle::terminate_then(std::string reason, InFlight::After after, const 
   Invoke what{Callback::terminate, state_};
   what.reason = std::move(reason);
   invoke(std::move(what), std::move(in_flight));
+}
+
+bool Lifecycle::refuse_if_moved(std::uint64_t call, std::string_view what) {
+  if (!gone_ || status_ == Status::uninstalled) return false;  // uninstalled: the status checks answer
+  refuse(call, errc::unavailable, std::string(what) + ": tenant '" + tenant_.id + "' stopped on this node");
+  return true;
 }
 
 void Lifecycle::refuse(std::uint64_t call, errc code, std::string detail) {

@@ -148,7 +148,9 @@ class Lifecycle {
   void call(Bytes request, std::uint64_t call, Time deadline, Time now);
   void cast(Bytes request, Time now);
   void info(Bytes message, Time now);
-  /// Graceful stop (handoff, shutdown): terminate(reason), then stopped; no restart.
+  /// Graceful stop (handoff, shutdown): terminate(reason), a final snapshot,
+  /// then stopped; no restart. Later commands get `unavailable` (the tenant
+  /// runs elsewhere now); the outbox keeps delivering until acknowledged.
   void stop(std::string reason, Time now);
 
   // ---- callback outcomes, for the callback last invoked ----
@@ -169,6 +171,8 @@ class Lifecycle {
 
   [[nodiscard]] Status status() const { return status_; }
   [[nodiscard]] bool parked() const { return parked_; }
+  /// The actor ended here for good (stopped was reported); events may remain.
+  [[nodiscard]] bool gone() const { return gone_; }
   [[nodiscard]] const Tenant& tenant() const { return tenant_; }
   [[nodiscard]] const std::optional<Bytes>& last_snapshot() const { return last_snapshot_; }
   [[nodiscard]] const std::string& last_error() const { return last_error_; }
@@ -222,6 +226,10 @@ class Lifecycle {
   void begin_uninstall(Message message, Time now);
   void terminate_then(std::string reason, InFlight::After after, const InFlight& command);
   void refuse(std::uint64_t call, errc code, std::string detail);
+  /// Refuses `call` when the actor stopped on this node (stop()); true if it did.
+  bool refuse_if_moved(std::uint64_t call, std::string_view what);
+  /// The actor ends here for good: nothing more runs, only the outbox is kept.
+  void end_actor();
   // lifecycle_outcomes.cpp
   void installed(const InFlight& command, Bytes state, Effects effects, Time now);
   void install_failed(const InFlight& command, std::string reason, errc code, Time now);
@@ -254,6 +262,7 @@ class Lifecycle {
   Status status_ = Status::pending;
   bool alive_ = false;   ///< the actor holds a state and takes messages
   bool parked_ = false;  ///< error_occurred with no actor (restart budget spent, or async install failed)
+  bool gone_ = false;    ///< stopped for good here (uninstalled, failed install, stop()); only events remain
   std::optional<std::string> stop_requested_;  ///< stop(reason): terminate, then stopped
   Bytes state_;
   std::optional<Bytes> last_snapshot_;

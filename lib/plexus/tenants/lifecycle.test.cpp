@@ -231,6 +231,28 @@ TEST_CASE("lifecycle: stop() terminates, snapshots the state for the next owner 
   CHECK(d.snapshots.back() == "1");
   CHECK(is_error(d.reply_to(3), errc::stopped));
   CHECK(d.stopped);
+  CHECK(d.core.gone());
+  d.call(4, "get");  // the tenant runs elsewhere now
+  CHECK(is_error(d.reply_to(4), errc::unavailable));
+  d.install(5);
+  CHECK(is_error(d.reply_to(5), errc::already_exists));
+}
+
+TEST_CASE("lifecycle: async work still running at stop() is dropped; its late completion changes nothing") {
+  // Proves a handed-off tenant never runs again here, whatever its pool work does afterwards.
+  ScriptModule module;
+  module.on_update = [](const Config&, Bytes) { return Outcome::async([] { return AsyncResult::success("late"); }); };
+  Driver d(module);
+  d.install(1);
+  d.update(2, "x", 2);
+  CHECK(d.reply_to(2).kind == Kind::async);
+  d.core.stop("handoff", d.now);
+  d.drain();
+  const auto invoked = d.invoked.size();
+  d.finish_async();
+  CHECK(d.invoked.size() == invoked);
+  CHECK(d.errors.size() == 1);
+  CHECK(d.snapshots.back() == "0");
 }
 
 }  // namespace

@@ -74,7 +74,7 @@ void Lifecycle::install_failed(const InFlight& command, std::string reason, errc
   if (sync) {
     status_ = Status::uninstalled;
     fail_waiting_calls(errc::tenant_not_found, "install of '" + tenant_.id + "' failed: " + reason, true);
-    out_.stopped = true;
+    end_actor();
     return;
   }
   status_ = Status::error_occurred;
@@ -110,22 +110,17 @@ void Lifecycle::finish_uninstall(const InFlight& command, Time now) {
   answer_command(command, Reply::Kind::ok);
   emit(EventKind::uninstall, true, {}, now);
   status_ = Status::uninstalled;
-  alive_ = false;
   parked_ = false;
-  restart_at_.reset();
-  continue_.reset();
-  timeout_at_.reset();
-  async_.reset();
   fail_waiting_calls(errc::tenant_not_found, "tenant '" + tenant_.id + "' uninstalled", true);
-  mailbox_.clear();
-  out_.stopped = true;
+  end_actor();
 }
 
 void Lifecycle::command_failed(const InFlight& command, std::string reason, errc code, Time now) {
   last_error_ = reason;
   answer_command(command, Reply::Kind::error, make_error(code, reason));
   emit(event_of(command.callback), false, std::move(reason), now);
-  status_ = command.before;
+  // A tenant parked while the command's async work ran stays parked.
+  status_ = parked_ ? Status::error_occurred : command.before;
 }
 
 void Lifecycle::start_async(InFlight command, Outcome outcome, Time now) {
@@ -244,9 +239,10 @@ void Lifecycle::on_threw(std::string what, Time now) {
     if (command.has_caller) answer_command(command, Reply::Kind::error, make_error(errc::callback_threw, reason));
     if (command.callback == Callback::update || command.callback == Callback::uninstall) {
       emit(event_of(command.callback), false, reason, now);
-      status_ = command.before;
+      status_ = parked_ ? Status::error_occurred : command.before;
     }
-    crash(reason, now);
+    // A parked tenant's update or uninstall ran on its snapshot, not in an actor: nothing to restart.
+    if (alive_) crash(reason, now);
   }
   pump(now);
 }

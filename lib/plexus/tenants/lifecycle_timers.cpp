@@ -56,9 +56,26 @@ void Lifecycle::finish_stop(Time) {
     last_snapshot_ = state_;
     out_.snapshots.push_back(state_);  // the next owner resumes from here
   }
-  alive_ = false;
   stop_requested_.reset();
   fail_waiting_calls(errc::stopped, "tenant '" + tenant_.id + "' stopped on this node", true);
+  end_actor();
+}
+
+void Lifecycle::end_actor() {
+  gone_ = true;
+  alive_ = false;
+  restart_at_.reset();
+  continue_.reset();
+  timeout_at_.reset();
+  async_.reset();  // its caller heard `async`; a completion arriving later is reported and ignored
+  async_done_.reset();
+  mailbox_.clear();
+  // Whatever still waits (commands queued on a parked tenant) hears it now.
+  const errc code = status_ == Status::uninstalled ? errc::tenant_not_found : errc::unavailable;
+  for (const auto& [call, deadline] : waiting_calls_) {
+    out_.replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(code, "tenant '" + tenant_.id + "' ended here")});
+  }
+  waiting_calls_.clear();
   out_.stopped = true;
 }
 

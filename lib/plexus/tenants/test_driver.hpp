@@ -91,6 +91,8 @@ struct Driver {
   std::vector<Bytes> snapshots;
   std::vector<StartAsync> pending_async;
   std::vector<Invoke> invoked;
+  /// The last snapshot emitted before each invoked callback (empty: none yet).
+  std::vector<Bytes> snapshot_before;
   std::vector<Error> errors;
   bool stopped = false;
   int hibernated = 0;
@@ -129,6 +131,7 @@ struct Driver {
 
   void execute(const Invoke& what) {
     invoked.push_back(what);
+    snapshot_before.push_back(snapshots.empty() ? Bytes{} : snapshots.back());
     const Tenant& tenant = core.tenant();
     try {
       switch (what.callback) {
