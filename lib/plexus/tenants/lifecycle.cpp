@@ -46,8 +46,12 @@ std::string_view event_kind_name(EventKind kind) noexcept {
   return "unknown";
 }
 
-Lifecycle::Lifecycle(Tenant tenant, LifecycleOptions options, std::uint64_t incarnation, std::uint64_t seed)
-    : tenant_(std::move(tenant)), options_(options), incarnation_(incarnation), rng_(seed) {}
+Lifecycle::Lifecycle(Tenant tenant, std::shared_ptr<const LifecycleOptions> options, std::uint64_t incarnation,
+                     std::uint64_t seed)
+    : tenant_(std::move(tenant)),
+      options_(options ? std::move(options) : std::make_shared<const LifecycleOptions>()),
+      incarnation_(incarnation),
+      jitter_state_(seed) {}
 
 void Lifecycle::install(std::uint64_t call, Time deadline, Time now) {
   if (status_ != Status::pending) {
@@ -79,7 +83,7 @@ void Lifecycle::update(Config next, std::uint64_t generation, std::uint64_t call
   if (parked_ && !last_snapshot_) {
     return refuse(call, errc::unavailable, "update: tenant '" + tenant_.id + "' never installed: " + last_error_);
   }
-  if (outbox_.size() >= options_.outbox_max) {
+  if (outbox_.size() >= options_->outbox_max) {
     return refuse(call, errc::outbox_full, "update: " + std::to_string(outbox_.size()) + " events unacknowledged");
   }
   Message message(Kind::update, call, deadline);
@@ -93,7 +97,7 @@ void Lifecycle::uninstall(std::uint64_t call, Time deadline, Time now) {
   if (status_ == Status::uninstalled || status_ == Status::uninstalling || status_ == Status::pending) {
     return refuse(call, errc::tenant_not_found, "uninstall: tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
-  if (outbox_.size() >= options_.outbox_max) {
+  if (outbox_.size() >= options_->outbox_max) {
     return refuse(call, errc::outbox_full, "uninstall: " + std::to_string(outbox_.size()) + " events unacknowledged");
   }
   if (admit(Message(Kind::uninstall, call, deadline), now)) pump(now);
@@ -128,7 +132,7 @@ void Lifecycle::stop(std::string reason, Time now) {
 
 bool Lifecycle::admit(Message message, Time now) {
   const bool has_caller = message.kind == Kind::call || message.kind == Kind::update || message.kind == Kind::uninstall;
-  if (mailbox_.size() >= options_.mailbox_max) {
+  if (mailbox_.size() >= options_->mailbox_max) {
     if (has_caller) refuse(message.call, errc::mailbox_full, std::to_string(mailbox_.size()) + " messages queued");
     if (!has_caller) out_.errors.push_back(make_error(errc::mailbox_full, "tenant '" + tenant_.id + "': message dropped"));
     return false;

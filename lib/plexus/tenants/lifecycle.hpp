@@ -30,10 +30,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,7 +78,8 @@ struct Invoke {
   Bytes arg;           ///< call/cast request, info message, continue arg
   From from;           ///< call
   bool timeout = false;  ///< info: the Extra::timeout fired
-  Config next;         ///< update
+  /// update only (optional, so other callbacks allocate no JSON objects)
+  std::optional<Config> next;
   std::string reason;  ///< terminate
 };
 
@@ -134,9 +134,11 @@ struct LifecycleCounters {
 
 class Lifecycle {
  public:
+  /// `options` may be shared by every tenant of a module (null: defaults).
   /// `incarnation` tells this life's event keys apart from a previous one's
   /// (the lease epoch, or a random id); `seed` drives the backoff jitter.
-  Lifecycle(Tenant tenant, LifecycleOptions options, std::uint64_t incarnation, std::uint64_t seed);
+  Lifecycle(Tenant tenant, std::shared_ptr<const LifecycleOptions> options, std::uint64_t incarnation,
+            std::uint64_t seed);
 
   // ---- commands ----
   /// A fresh install: invokes install. Only from pending.
@@ -188,7 +190,7 @@ class Lifecycle {
     std::uint64_t call = 0;
     Time deadline{};
     Bytes bytes;
-    Config next;
+    std::optional<Config> next;  ///< update
     std::uint64_t generation = 0;
   };
   struct InFlight {
@@ -197,7 +199,7 @@ class Lifecycle {
     Callback callback = Callback::run;
     std::uint64_t call = 0;  ///< the command's caller (call, install, update, uninstall)
     bool has_caller = false;
-    Config next;             ///< update
+    std::optional<Config> next;  ///< update
     std::uint64_t generation = 0;
     Status before = Status::running;  ///< update/uninstall: the status to return to
     /// terminate: what follows it.
@@ -245,6 +247,8 @@ class Lifecycle {
   // lifecycle_timers.cpp
   void crash(std::string reason, Time now);
   void schedule_restart(Time now);
+  /// A uniform double in [0, 1) from jitter_state_.
+  double next_unit();
   void park(std::string reason, Time now);
   void finish_stop(Time now);
   void expire(Time now);
@@ -256,9 +260,9 @@ class Lifecycle {
   bool expect(Callback callback, std::string_view fed);
 
   Tenant tenant_;
-  LifecycleOptions options_;
+  std::shared_ptr<const LifecycleOptions> options_;
   std::uint64_t incarnation_;
-  std::mt19937_64 rng_;
+  std::uint64_t jitter_state_;  ///< splitmix64: 8 bytes per tenant, not an mt19937's 2.5 KB
   Status status_ = Status::pending;
   bool alive_ = false;   ///< the actor holds a state and takes messages
   bool parked_ = false;  ///< error_occurred with no actor (restart budget spent, or async install failed)
@@ -268,16 +272,19 @@ class Lifecycle {
   std::optional<Bytes> last_snapshot_;
   std::string last_error_;
   std::optional<InFlight> in_flight_;
-  std::deque<Message> mailbox_;
+  // Vectors, not deques: an empty libstdc++ deque still allocates ~600 bytes,
+  // and a node holds 100,000 idle tenants.
+  std::vector<Message> mailbox_;
   std::map<std::uint64_t, Time> waiting_calls_;  ///< call id -> deadline, until replied
-  std::optional<Async> async_;
-  std::optional<std::pair<std::uint64_t, AsyncResult>> async_done_;  ///< arrived while a callback ran
+  // Held only while async work runs: idle tenants stay small.
+  std::unique_ptr<Async> async_;
+  std::unique_ptr<std::pair<std::uint64_t, AsyncResult>> async_done_;  ///< arrived while a callback ran
   std::uint64_t next_async_id_ = 1;
   std::optional<Bytes> continue_;
   std::optional<Time> timeout_at_;
   std::optional<Time> restart_at_;
-  std::deque<Time> crashes_;
-  std::deque<Outgoing> outbox_;
+  std::vector<Time> crashes_;
+  std::vector<Outgoing> outbox_;
   std::uint64_t next_seq_ = 1;
   LifecycleOutput out_;
   LifecycleCounters counters_;

@@ -83,7 +83,7 @@ void Lifecycle::install_failed(const InFlight& command, std::string reason, errc
 }
 
 void Lifecycle::updated(const InFlight& command, Bytes state, Effects effects, Time now) {
-  tenant_.config = command.next;
+  if (command.next) tenant_.config = *command.next;
   tenant_.generation = command.generation;
   set_state(std::move(state), true);
   answer_command(command, Reply::Kind::ok);
@@ -127,7 +127,7 @@ void Lifecycle::start_async(InFlight command, Outcome outcome, Time now) {
   answer_command(command, Reply::Kind::async);
   const std::uint64_t id = next_async_id_++;
   Effects effects = outcome;
-  async_ = Async{id, std::move(command), now + options_.async_timeout, std::move(effects)};
+  async_ = std::make_unique<Async>(Async{id, std::move(command), now + options_->async_timeout, std::move(effects)});
   out_.async.push_back(StartAsync{id, std::move(outcome.work)});
 }
 
@@ -136,7 +136,7 @@ void Lifecycle::on_async_done(std::uint64_t id, AsyncResult result, Time now) {
     return out_.errors.push_back(make_error(errc::invalid_argument, "async work " + std::to_string(id) + " is not awaited; ignored"));
   }
   if (in_flight_) {
-    async_done_.emplace(id, std::move(result));  // applied on the strand once the callback returns
+    async_done_ = std::make_unique<std::pair<std::uint64_t, AsyncResult>>(id, std::move(result));  // applied on the strand once the callback returns
     return;
   }
   auto async = std::move(*async_);

@@ -22,23 +22,32 @@ void Lifecycle::crash(std::string reason, Time now) {
 }
 
 void Lifecycle::schedule_restart(Time now) {
-  const Time window = options_.restart_window;
-  while (!crashes_.empty() && crashes_.front() + window <= now) crashes_.pop_front();
+  const Time window = options_->restart_window;
+  std::erase_if(crashes_, [&](Time crashed) { return crashed + window <= now; });
   crashes_.push_back(now);
-  if (crashes_.size() > options_.restarts_max) {
+  if (crashes_.size() > options_->restarts_max) {
     return park("restart budget spent: " + std::to_string(crashes_.size()) + " crashes within " +
-                    std::to_string(options_.restart_window.count()) + " ms; last: " + last_error_,
+                    std::to_string(options_->restart_window.count()) + " ms; last: " + last_error_,
                 now);
   }
   // initial x 2^(n-1), capped, shortened by a random fraction below restart_jitter.
   const auto shift = std::min<std::size_t>(crashes_.size() - 1, 30);
-  const auto raw = options_.restart_backoff_initial * (std::int64_t{1} << shift);
-  const auto capped = std::min<std::chrono::milliseconds>(raw, options_.restart_backoff_max);
-  const double unit = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+  const auto raw = options_->restart_backoff_initial * (std::int64_t{1} << shift);
+  const auto capped = std::min<std::chrono::milliseconds>(raw, options_->restart_backoff_max);
+  const double unit = next_unit();
   const auto delay = std::chrono::duration_cast<Time>(capped) -
                      std::chrono::duration_cast<Time>(std::chrono::duration<double, std::milli>(
-                         static_cast<double>(capped.count()) * options_.restart_jitter * unit));
+                         static_cast<double>(capped.count()) * options_->restart_jitter * unit));
   restart_at_ = now + delay;
+}
+
+double Lifecycle::next_unit() {
+  // splitmix64 (Steele, Lea, Flood): tiny state, good enough for jitter.
+  std::uint64_t x = (jitter_state_ += 0x9e3779b97f4a7c15ULL);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 
 void Lifecycle::park(std::string reason, Time now) {
@@ -92,7 +101,7 @@ void Lifecycle::on_tick(Time now) {
     auto async = std::move(*async_);
     async_.reset();
     async_done_.reset();
-    const auto ms = options_.async_timeout.count();
+    const auto ms = options_->async_timeout.count();
     apply_async(std::move(async), AsyncResult::failure("async work timed out after " + std::to_string(ms) + " ms"), now);
   }
   retry_events(now);
@@ -125,7 +134,7 @@ void Lifecycle::retry_events(Time now) {
     if (outgoing.next_try > now) continue;
     ++counters_.event_retries;
     out_.events.push_back(outgoing.event);
-    outgoing.backoff = std::min(outgoing.backoff * 2, options_.event_retry_max);
+    outgoing.backoff = std::min(outgoing.backoff * 2, options_->event_retry_max);
     outgoing.next_try = now + outgoing.backoff;
   }
 }
@@ -135,7 +144,7 @@ void Lifecycle::emit(EventKind kind, bool ok, std::string reason, Time now) {
   Event event{tenant_.id + ":" + std::to_string(incarnation_) + ":" + std::to_string(seq), seq, tenant_.id,
               tenant_.generation, kind, ok, std::move(reason)};
   out_.events.push_back(event);
-  outbox_.push_back(Outgoing{std::move(event), now + options_.event_retry_initial, options_.event_retry_initial});
+  outbox_.push_back(Outgoing{std::move(event), now + options_->event_retry_initial, options_->event_retry_initial});
 }
 
 void Lifecycle::on_event_acked(std::uint64_t seq, Time) {

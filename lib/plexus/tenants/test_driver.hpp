@@ -103,7 +103,7 @@ struct Driver {
   std::optional<Invoke> held;
 
   explicit Driver(Module& m, LifecycleOptions options = {}, std::uint64_t seed = 1)
-      : module(m), core(Tenant{"t1", m.name(), {}, 1}, options, 7, seed) {}
+      : module(m), core(Tenant{"t1", m.name(), {}, 1}, std::make_shared<const LifecycleOptions>(options), 7, seed) {}
 
   void drain() {
     for (int i = 0; i < 10'000; ++i) {
@@ -137,7 +137,7 @@ struct Driver {
       switch (what.callback) {
         case Callback::install: return core.on_outcome(module.install(tenant), now);
         case Callback::run: return core.on_run(module.run(tenant, what.state), now);
-        case Callback::update: return core.on_outcome(module.update(what.next, tenant, what.state), now);
+        case Callback::update: return core.on_outcome(module.update(what.next.value(), tenant, what.state), now);
         case Callback::uninstall: return core.on_outcome(module.uninstall(tenant, what.state), now);
         case Callback::call: return core.on_call(module.call(what.arg, what.from, tenant, what.state), now);
         case Callback::cast: return core.on_message(module.cast(what.arg, tenant, what.state), now);
