@@ -11,4 +11,5 @@
 #include "plexus/tenants/lifecycle.hpp"
 #include "plexus/tenants/module.hpp"
 #include "plexus/tenants/placement.hpp"
+#include "plexus/tenants/plan.hpp"
 #include "plexus/tenants/registry.hpp"
