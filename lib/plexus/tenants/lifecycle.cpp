@@ -54,7 +54,7 @@ Lifecycle::Lifecycle(Tenant tenant, std::shared_ptr<const LifecycleOptions> opti
       jitter_state_(seed) {}
 
 void Lifecycle::install(std::uint64_t call, Time deadline, Time now) {
-  if (status_ != Status::pending) {
+  if (status_ != Status::pending || alive_ || in_flight_) {  // pending but alive: resuming
     return refuse(call, errc::already_exists, "tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
   if (deadline <= now) return refuse(call, errc::timeout, "install: deadline already passed");
@@ -65,7 +65,7 @@ void Lifecycle::install(std::uint64_t call, Time deadline, Time now) {
 }
 
 void Lifecycle::resume(Bytes snapshot, Time now) {
-  if (status_ != Status::pending) {
+  if (status_ != Status::pending || alive_ || in_flight_) {
     return out_.errors.push_back(make_error(errc::invalid_argument, "resume: tenant '" + tenant_.id + "' is not pending"));
   }
   set_state(std::move(snapshot), false);
@@ -77,7 +77,7 @@ void Lifecycle::resume(Bytes snapshot, Time now) {
 
 void Lifecycle::update(Config next, std::uint64_t generation, std::uint64_t call, Time deadline, Time now) {
   if (refuse_if_moved(call, "update")) return;
-  if (status_ == Status::uninstalled || status_ == Status::uninstalling || status_ == Status::pending) {
+  if (status_ == Status::uninstalled || status_ == Status::uninstalling || never_installed()) {
     return refuse(call, errc::tenant_not_found, "update: tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
   if (parked_ && !last_snapshot_) {
@@ -94,7 +94,7 @@ void Lifecycle::update(Config next, std::uint64_t generation, std::uint64_t call
 
 void Lifecycle::uninstall(std::uint64_t call, Time deadline, Time now) {
   if (refuse_if_moved(call, "uninstall")) return;
-  if (status_ == Status::uninstalled || status_ == Status::uninstalling || status_ == Status::pending) {
+  if (status_ == Status::uninstalled || status_ == Status::uninstalling || never_installed()) {
     return refuse(call, errc::tenant_not_found, "uninstall: tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
   if (outbox_.size() >= options_->outbox_max) {

@@ -230,6 +230,8 @@ class Lifecycle {
   void refuse(std::uint64_t call, errc code, std::string detail);
   /// Refuses `call` when the actor stopped on this node (stop()); true if it did.
   bool refuse_if_moved(std::uint64_t call, std::string_view what);
+  /// Pending and neither installing nor resuming: nothing to update or uninstall yet.
+  [[nodiscard]] bool never_installed() const { return status_ == Status::pending && !alive_ && !in_flight_; }
   /// The actor ends here for good: nothing more runs, only the outbox is kept.
   void end_actor();
   // lifecycle_outcomes.cpp

@@ -218,6 +218,27 @@ TEST_CASE("lifecycle: resume runs with the snapshot it is given, without install
   CHECK(d.reply_to(1).value == "42");
 }
 
+TEST_CASE("lifecycle: while resuming, install is already_exists and an update waits for run") {
+  // Proves a resumed tenant counts as present from the moment resume() is called.
+  ScriptModule module;
+  Driver d(module);
+  d.hold = Callback::run;
+  d.core.resume("5", d.now);
+  d.drain();
+  CHECK(d.core.status() == Status::pending);
+  d.install(1);
+  CHECK(is_error(d.reply_to(1), errc::already_exists));
+  d.update(2, "u", 9);
+  CHECK_FALSE(d.replied(2));
+  d.release();
+  CHECK(d.reply_to(2).kind == Kind::ok);
+  d.call(3, "get");
+  CHECK(d.reply_to(3).value == "5+u");
+  Driver fresh(module);
+  fresh.update(4, "u", 2);
+  CHECK(is_error(fresh.reply_to(4), errc::tenant_not_found));
+}
+
 TEST_CASE("lifecycle: stop() terminates, snapshots the state for the next owner and fails waiting calls") {
   // Proves the graceful stop of a handoff: terminate(reason), a final snapshot, `stopped` to noreply callers.
   ScriptModule module;
