@@ -13,3 +13,4 @@
 #include "plexus/tenants/placement.hpp"
 #include "plexus/tenants/plan.hpp"
 #include "plexus/tenants/registry.hpp"
+#include "plexus/tenants/registry_store.hpp"
