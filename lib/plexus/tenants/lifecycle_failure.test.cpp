@@ -172,6 +172,35 @@ TEST_CASE("lifecycle: a call waiting behind a slow callback times out and is nev
   CHECK(is_error(d.reply_to(5), errc::timeout));
 }
 
+TEST_CASE("lifecycle: a slow update or uninstall is answered async at its deadline; a slow call times out") {
+  // Proves the deadline rule for each kind of command whose callback is still running.
+  ScriptModule module;
+  Driver d(module);
+  d.install(1);
+  d.hold = Callback::update;
+  d.update(2, "slow", 2, 1s);
+  d.advance(1s);
+  CHECK(d.reply_to(2).kind == Kind::async);
+  CHECK(d.core.status() == Status::updating);
+  d.release();
+  CHECK(d.reply_to(2).kind == Kind::async);  // still the one reply
+  CHECK((d.events.back().kind == EventKind::update && d.events.back().ok));
+  CHECK(d.core.status() == Status::running);
+  d.hold = Callback::call;
+  d.call(3, "get", 1s);
+  d.advance(1s);
+  CHECK(is_error(d.reply_to(3), errc::timeout));
+  d.release();
+  CHECK(d.replies.size() == 3);  // the late result of call 3 is not sent
+  d.hold = Callback::uninstall;
+  d.uninstall(4, 1s);
+  d.advance(1s);
+  CHECK(d.reply_to(4).kind == Kind::async);
+  d.release();
+  CHECK(d.core.status() == Status::uninstalled);
+  CHECK((d.events.back().kind == EventKind::uninstall && d.events.back().ok));
+}
+
 TEST_CASE("lifecycle: noreply calls are answered later through their from, once") {
   // Proves the seed's noreply + GenServer.reply, here a LateReply in a later result.
   ScriptModule module;
