@@ -123,6 +123,13 @@ void Lifecycle::info(Bytes message, Time now) {
   if (admit(Message(Kind::info, 0, Time::max(), std::move(message)), now)) pump(now);
 }
 
+void Lifecycle::answer(From to, Bytes reply_bytes, Time) {
+  // Only a call the actor took (not one still queued) can have been told `noreply`.
+  const bool queued = std::any_of(mailbox_.begin(), mailbox_.end(), [&](const Message& m) { return m.call == to.call; });
+  const bool in_callback = in_flight_ && in_flight_->has_caller && in_flight_->call == to.call;
+  if (!queued && !in_callback) reply(to.call, Reply::Kind::ok, std::move(reply_bytes));
+}
+
 void Lifecycle::stop(std::string reason, Time now) {
   if (gone_ || stop_requested_) return;
   stop_requested_ = std::move(reason);

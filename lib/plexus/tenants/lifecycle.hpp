@@ -150,6 +150,11 @@ class Lifecycle {
   void call(Bytes request, std::uint64_t call, Time deadline, Time now);
   void cast(Bytes request, Time now);
   void info(Bytes message, Time now);
+  /// GenServer.reply(from, reply) from outside a callback (e.g. when async work
+  /// the module started ends): answers a `noreply` call that still waits; a
+  /// call already answered or timed out is left alone. The shell posts it to
+  /// the tenant's strand.
+  void answer(From to, Bytes reply, Time now);
   /// Graceful stop (handoff, shutdown): terminate(reason), a final snapshot,
   /// then stopped; no restart. Later commands get `unavailable` (the tenant
   /// runs elsewhere now); the outbox keeps delivering until acknowledged.

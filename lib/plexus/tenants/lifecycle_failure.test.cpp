@@ -215,6 +215,29 @@ TEST_CASE("lifecycle: noreply calls are answered later through their from, once"
   CHECK(d.reply_to(2).value == "late:0");  // still exactly one reply
 }
 
+TEST_CASE("lifecycle: answer() replies to a noreply call from outside a callback, once, and never to a queued one") {
+  // Proves GenServer.reply(from, ...) from anywhere: only a call the actor took and left unanswered is answered.
+  ScriptModule module;
+  Driver d(module);
+  d.install(1);
+  d.call(2, "noreply");
+  d.core.answer(From{2}, "from the pool", d.now);
+  d.drain();
+  CHECK(d.reply_to(2).value == "from the pool");
+  d.core.answer(From{2}, "again", d.now);
+  d.drain();
+  CHECK(d.reply_to(2).value == "from the pool");
+  d.hold = Callback::call;
+  d.call(3, "get");
+  d.call(4, "get");
+  d.core.answer(From{3}, "early", d.now);  // still in its callback
+  d.core.answer(From{4}, "early", d.now);  // still queued
+  d.drain();
+  d.release();
+  CHECK(d.reply_to(3).value == "0");
+  CHECK(d.reply_to(4).value == "0");
+}
+
 TEST_CASE("lifecycle: extra continue runs before queued messages; timeout fires info unless a message comes; hibernate is reported") {
   // Proves each extra of the seed: continue(arg), timeout(ms), hibernate.
   ScriptModule module;

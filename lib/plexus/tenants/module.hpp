@@ -15,8 +15,9 @@
 //
 // States, requests and replies are bytes (std::string); a module picks its
 // encoding (to_bytes / parse_json help with JSON). A `noreply` call is
-// answered later by listing {from, reply} in a later result's `replies`:
-// results are values, so the manager stays sans-IO. Any result may ask for a
+// answered later by listing {from, reply} in a later result's `replies`
+// (results are values, so the manager stays sans-IO), or from outside a
+// callback through the tenant's handle (Lifecycle::answer, GenServer.reply). Any result may ask for a
 // snapshot of its state (`snapshot = true`); install and update results are
 // always snapshotted, and a restart, handoff or failover runs with the last
 // snapshot, never with nothing. See docs/tenants.md.
