@@ -1,0 +1,38 @@
+// The placement plan of one node, sans-IO: from the registry it holds, the
+// members it sees and its quorum, which tenants it should start, stop, or
+// carry through an uninstall. The node shell applies the plan to its
+// Lifecycles (start = install or resume from the snapshot, stop = graceful
+// stop for a handoff); the simulator runs it on every virtual node.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plexus/tenants/placement.hpp"
+#include "plexus/tenants/registry.hpp"
+
+namespace plexus::tenants {
+
+/// What one node should change, each list in id order.
+struct Plan {
+  std::vector<std::string> start;      ///< owned here, may run, not running here yet
+  std::vector<std::string> stop;       ///< running here but no longer ours (or not runnable, or gone)
+  std::vector<std::string> uninstall;  ///< running here and desired uninstalled: run its uninstall
+  friend bool operator==(const Plan&, const Plan&) = default;
+};
+
+/// The split-brain policy of a module (the shell's configuration).
+using PolicyOf = std::function<Policy(std::string_view module)>;
+
+/// The plan of node `self` (see the file comment). A tenant is ours when it
+/// is desired running, `self` is its owner among `members` hosting its
+/// module, and the quorum lets its module's policy run now.
+Plan plan(std::string_view self, std::span<const Registered> registry, std::span<const Member> members,
+          const std::set<std::string, std::less<>>& running_here, const Quorum& quorum, const PolicyOf& policy_of,
+          Time now);
+
+}  // namespace plexus::tenants
