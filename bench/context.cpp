@@ -52,7 +52,9 @@ double median(std::vector<double> values) {
 }
 
 PGconn* connect(const std::string& dbname) {
-  auto conninfo = context::detail::override_conninfo("", {{"dbname", dbname}, {"application_name", "bench_raw"}});
+  std::vector<std::pair<std::string, std::string>> overrides{{"application_name", "bench_raw"}};
+  if (!dbname.empty()) overrides.emplace_back("dbname", dbname);  // "" keeps PGDATABASE
+  auto conninfo = context::detail::override_conninfo("", overrides);
   PGconn* conn = PQconnectdb(conninfo->c_str());
   if (PQstatus(conn) != CONNECTION_OK) fail(std::string("raw connection: ") + PQerrorMessage(conn));
   return conn;

@@ -65,7 +65,7 @@ TEST_CASE("contexts: start, register, report, stop and drop datastores by name")
     // "reports" exists in both datastores: the second registration is refused and shown.
     CHECK(contexts.whereis("reports")->datastore == "a");
     const json status = contexts.status_json();
-    CHECK(status[1]["contexts"][2]["registration_error"].get<std::string>().find("already registered") != std::string::npos);
+    CHECK(status[1]["contexts"][2].value("registration_error", "").find("already registered") != std::string::npos);
     CHECK(status[0]["contexts"][1]["state"] == "ready");
     CHECK(status[0]["contexts"][0]["state"] == "not_started");
     CHECK(status[0]["backend"] == "lmdb:" + (root / "a").string());
