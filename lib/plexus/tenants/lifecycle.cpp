@@ -144,6 +144,11 @@ bool Lifecycle::admit(Message message, Time now) {
     if (!has_caller) out_.errors.push_back(make_error(errc::mailbox_full, "tenant '" + tenant_.id + "': message dropped"));
     return false;
   }
+  // Calls the actor took and left unanswered (noreply) count too: both are bounded by mailbox_max.
+  if (has_caller && waiting_calls_.size() >= options_->mailbox_max) {
+    refuse(message.call, errc::mailbox_full, std::to_string(waiting_calls_.size()) + " calls waiting for a reply");
+    return false;
+  }
   if (has_caller && message.deadline <= now) {
     refuse(message.call, errc::timeout, "deadline already passed");
     return false;
