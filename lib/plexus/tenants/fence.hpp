@@ -83,7 +83,8 @@ Result<void> check_fence(store::TenantTransaction& transaction, const Lease& hel
 
 /// Runs `fn(FencedTransaction&) -> Result<T>` in one read-write transaction
 /// of `tenant` that first checks the fence (retried on conflict, as
-/// store::Tenant::run): a write from a stale lease never commits.
+/// store::Tenant::run): in the datastore's serial order, no write of an epoch
+/// commits after the acquire of a later one.
 template <class F>
 auto fenced_run(const store::Tenant& tenant, const Lease& held, F&& fn)
     -> std::invoke_result_t<F&, FencedTransaction&> {

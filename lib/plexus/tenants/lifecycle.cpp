@@ -144,6 +144,11 @@ bool Lifecycle::admit(Message message, Time now) {
     if (!has_caller) out_.errors.push_back(make_error(errc::mailbox_full, "tenant '" + tenant_.id + "': message dropped"));
     return false;
   }
+  // Calls the actor took and left unanswered (noreply) count too: both are bounded by mailbox_max.
+  if (has_caller && waiting_calls_.size() >= options_->mailbox_max) {
+    refuse(message.call, errc::mailbox_full, std::to_string(waiting_calls_.size()) + " calls waiting for a reply");
+    return false;
+  }
   if (has_caller && message.deadline <= now) {
     refuse(message.call, errc::timeout, "deadline already passed");
     return false;
@@ -182,7 +187,7 @@ bool Lifecycle::step(Time now) {
   if (alive_ && continue_) {
     Bytes arg = std::move(*continue_);
     continue_.reset();
-    invoke(Invoke(Callback::on_continue, state_, std::move(arg)), InFlight(Callback::on_continue));
+    invoke(Invoke(Callback::on_continue, std::move(state_), std::move(arg)), InFlight(Callback::on_continue));
     return false;
   }
   const auto next = std::find_if(mailbox_.begin(), mailbox_.end(), [&](const Message& m) { return processable(m); });
@@ -194,7 +199,7 @@ bool Lifecycle::step(Time now) {
   }
   if (alive_ && timeout_at_ && now >= *timeout_at_) {
     timeout_at_.reset();
-    Invoke what{Callback::info, state_};
+    Invoke what{Callback::info, std::move(state_)};
     what.timeout = true;
     invoke(std::move(what), InFlight(Callback::info));
   }
@@ -206,6 +211,9 @@ bool Lifecycle::processable(const Message& message) const {
   return alive_;
 }
 
+// call, cast, info and continue take the state by move: their results always
+// hand it back (a throw loses it, and the restart runs from the last snapshot).
+// update and uninstall copy it: an async result carries no state.
 void Lifecycle::dispatch(Message message, Time now) {
   const bool has_caller = message.kind == Kind::call || message.kind == Kind::update || message.kind == Kind::uninstall;
   // A command whose caller already got `timeout` is not run behind its back.
@@ -214,12 +222,12 @@ void Lifecycle::dispatch(Message message, Time now) {
     case Kind::update: return begin_update(std::move(message));
     case Kind::uninstall: return begin_uninstall(std::move(message), now);
     case Kind::call: {
-      Invoke what{Callback::call, state_, std::move(message.bytes)};
+      Invoke what{Callback::call, std::move(state_), std::move(message.bytes)};
       what.from = From{message.call};
       return invoke(std::move(what), InFlight(Callback::call, message.call, true));
     }
-    case Kind::cast: return invoke(Invoke(Callback::cast, state_, std::move(message.bytes)), InFlight(Callback::cast));
-    case Kind::info: return invoke(Invoke(Callback::info, state_, std::move(message.bytes)), InFlight(Callback::info));
+    case Kind::cast: return invoke(Invoke(Callback::cast, std::move(state_), std::move(message.bytes)), InFlight(Callback::cast));
+    case Kind::info: return invoke(Invoke(Callback::info, std::move(state_), std::move(message.bytes)), InFlight(Callback::info));
   }
 }
 

@@ -48,7 +48,8 @@ std::string_view status_name(Status status) noexcept;
 
 /// The limits and timings of one tenant's life cycle.
 struct LifecycleOptions {
-  /// Messages (calls, casts, infos, updates, uninstalls) waiting for the tenant.
+  /// Messages (calls, casts, infos, updates, uninstalls) waiting for the tenant;
+  /// also the most calls waiting for a reply (queued, or taken with noreply).
   std::size_t mailbox_max = 1'024;
   /// Unacknowledged events; update/uninstall are refused (outbox_full) at it.
   std::size_t outbox_max = 256;

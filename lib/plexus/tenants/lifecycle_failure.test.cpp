@@ -333,16 +333,26 @@ TEST_CASE("lifecycle: full mailbox and full outbox refuse only the new command")
   d.update(2, "x", 2);
   CHECK(is_error(d.reply_to(2), errc::outbox_full));
   d.hold = Callback::call;
-  d.call(3, "get");
-  d.call(4, "get");
+  d.call(3, "get");  // in its callback
+  d.call(4, "get");  // queued
   d.call(5, "get");
-  d.call(6, "get");
-  CHECK(is_error(d.reply_to(6), errc::mailbox_full));
+  CHECK(is_error(d.reply_to(5), errc::mailbox_full));
+  d.core.cast("a", d.now);
+  d.core.cast("b", d.now);  // the mailbox holds 4 and a: b is dropped and reported
+  d.drain();
+  REQUIRE(d.errors.size() == 1);
+  CHECK(is(d.errors[0], errc::mailbox_full));
   d.release();
-  CHECK(d.reply_to(5).value == "0");
+  CHECK(d.reply_to(3).value == "0");
+  CHECK(d.reply_to(4).value == "0");
   d.core.on_event_acked(1, d.now);
   d.update(7, "x", 2);
   CHECK(d.reply_to(7).kind == Kind::ok);
+  d.call(8, "noreply");
+  d.call(9, "noreply");
+  d.call(10, "noreply");  // two calls already wait for a reply
+  CHECK(is_error(d.reply_to(10), errc::mailbox_full));
+  CHECK(d.reply_to(10).error.detail == "2 calls waiting for a reply");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Seeded property test of Lifecycle: random commands, random callback
 // results of every shape the seed allows (throws and async work included),
-// random async completions, acknowledgements and clock steps. Invariants:
+// random async completions, acknowledgements, answer()s, a rare stop() and
+// clock steps. Invariants:
 // every call is answered exactly once; run always receives the last
 // snapshot; event keys are unique per event; statuses agree with the flags;
 // the driver never feeds an outcome the core did not ask for; and once
@@ -144,13 +145,18 @@ TEST_CASE("lifecycle property: random schedules answer every call once and resta
     auto issue = [&] { checker.issued.insert(next_call); return next_call++; };
     d.install(issue(), std::chrono::milliseconds(1 + below(rng, 2'000)));
     for (int step = 0; step < 120; ++step) {
-      switch (below(rng, 10)) {
+      switch (below(rng, 11)) {
         case 0: case 1: case 2: d.call(issue(), "x", std::chrono::milliseconds(below(rng, 3'000))); break;
         case 3: d.core.cast("c", d.now); d.drain(); break;
         case 4: d.core.info("i", d.now); d.drain(); break;
         case 5: if (below(rng, 3) == 0) d.update(issue(), "u", 2 + step); else if (below(rng, 8) == 0) d.uninstall(issue()); break;
         case 6: if (!d.pending_async.empty()) d.finish_async(below(rng, static_cast<std::uint32_t>(d.pending_async.size()))); break;
         case 7: if (!d.events.empty()) d.core.on_event_acked(d.events[below(rng, static_cast<std::uint32_t>(d.events.size()))].seq, d.now); break;
+        case 8:
+          if (below(rng, 40) == 0) d.core.stop("handoff", d.now);  // rare: the rest of the run is refused
+          else d.core.answer(From{1 + below(rng, static_cast<std::uint32_t>(next_call))}, "answered", d.now);
+          d.drain();
+          break;
         default: d.advance(std::chrono::milliseconds(below(rng, 700)));
       }
       checker.check(d);

@@ -13,4 +13,5 @@
 #include "plexus/tenants/placement.hpp"
 #include "plexus/tenants/plan.hpp"
 #include "plexus/tenants/registry.hpp"
+#include "plexus/tenants/registry_core.hpp"
 #include "plexus/tenants/registry_store.hpp"
