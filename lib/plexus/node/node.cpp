@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plexus/admin/token.hpp"
 #include "plexus/core/errors.hpp"
 #include "plexus/node/admin_server.hpp"
 #include "plexus/node/join_retry.hpp"
@@ -111,7 +112,7 @@ Result<std::unique_ptr<Node>> Node::start(asio::io_context& io, const Settings& 
   auto impl = std::make_unique<Impl>(Impl{io, nullptr, std::make_shared<Sink>(settings.sink_capacity, settings.sink_max_bytes),
                                           std::make_shared<EchoCounters>(), nullptr, std::move(on_finished), nullptr,
                                           nullptr, nullptr, nullptr, std::nullopt});
-  auto admin = AdminServer::bind(settings.admin, admin_token(settings.peer.key));
+  auto admin = AdminServer::bind(settings.admin, admin::admin_token(settings.peer.key));
   if (!admin) return admin.error();
   impl->admin = std::move(*admin);
   // Before the peer service: a datastore that cannot open stops the start

@@ -30,9 +30,6 @@
 
 namespace plexus::node {
 
-/// Purpose string of the admin token subkey.
-inline constexpr std::string_view admin_token_purpose = "plexus admin token";
-
 /// Every setting of a node as given on the command line or in the config
 /// file, with its default. resolve() checks them all.
 struct NodeOptions {
@@ -168,11 +165,6 @@ Result<Settings> resolve(const NodeOptions& options);
 
 /// Log to stderr as text or as one JSON object per line.
 void setup_logging(const Settings& settings);
-
-/// The admin API bearer token: hex(derive_subkey(key, admin_token_purpose)).
-std::string admin_token(const secure::ClusterKey& key);
-/// A token file: the 64 hex digits and an optional newline.
-Result<std::string> read_token_file(const std::filesystem::path& file);
 
 /// A running node. Create, use and stop it on the io_context's thread.
 class Node {

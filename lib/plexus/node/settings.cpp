@@ -8,8 +8,6 @@
 #include <fstream>
 #include <tuple>
 
-#include <sodium.h>
-
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
 #include "plexus/node/node.hpp"
@@ -317,23 +315,6 @@ Result<Settings> resolve(const NodeOptions& o) {
   }
   if (auto ok = resolve_datastores(o, settings); !ok) return ok.error();
   return settings;
-}
-
-std::string admin_token(const secure::ClusterKey& key) {
-  const auto subkey = secure::derive_subkey(key, admin_token_purpose);
-  std::array<char, 2 * 32 + 1> hex{};
-  sodium_bin2hex(hex.data(), hex.size(), subkey.data(), subkey.size());
-  return std::string(hex.data(), 2 * 32);
-}
-
-Result<std::string> read_token_file(const fs::path& file) {
-  std::ifstream in(file);
-  std::string token;
-  if (!in || !std::getline(in, token)) return make_error(errc::io_error, file.string() + ": cannot read the token file");
-  if (token.size() != 64 || token.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return make_error(errc::invalid_field, file.string() + ": expected 64 lowercase hex digits (see plexus token)");
-  }
-  return token;
 }
 
 }  // namespace plexus::node

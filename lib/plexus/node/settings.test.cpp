@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "plexus/core/fault.hpp"
+#include "plexus/admin/token.hpp"
 #include "plexus/node/node.hpp"
 
 using namespace plexus;
@@ -249,14 +250,14 @@ TEST_CASE("the admin token is the hex of the derived subkey, and token files are
   // Proves the CLI and the node agree on the token and a bad token file is refused.
   TempDir dir;
   const auto key = secure::generate_cluster_key();
-  const auto token = admin_token(key);
+  const auto token = admin::admin_token(key);
   CHECK(token.size() == 64);
-  CHECK(token == admin_token(key));
-  CHECK(token != admin_token(secure::generate_cluster_key()));
-  auto read = read_token_file(dir.write("t", token + "\n"));
+  CHECK(token == admin::admin_token(key));
+  CHECK(token != admin::admin_token(secure::generate_cluster_key()));
+  auto read = admin::read_token_file(dir.write("t", token + "\n"));
   REQUIRE(read.ok());
   CHECK(*read == token);
-  CHECK_FALSE(read_token_file(dir.write("u", "xyz")).ok());
+  CHECK_FALSE(admin::read_token_file(dir.write("u", "xyz")).ok());
 }
 
 TEST_CASE("admission, join retry and admin limits: defaults, config keys, and bad values named") {
