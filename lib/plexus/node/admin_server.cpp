@@ -23,8 +23,6 @@
 namespace plexus::node {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 /// Largest request body: a 16 MiB payload in base64 inside JSON.
 constexpr std::size_t request_body_max_bytes = 24 * 1024 * 1024;
 
@@ -121,7 +119,25 @@ void AdminServer::start(NodeState state, const AdminLimits& limits) {
 
 void AdminServer::stop() {
   closing_ = true;
+  {
+    const std::lock_guard lock(waits_mutex_);
+    for (const auto& pending : waits_) {
+      const std::lock_guard wake(pending->mutex);
+      pending->ready.notify_all();
+    }
+  }
   if (gate_) gate_->stop();
+}
+
+AdminServer::WaitRegistration::WaitRegistration(AdminServer& admin, std::shared_ptr<PendingReply> pending)
+    : admin_(admin), pending_(std::move(pending)) {
+  const std::lock_guard lock(admin_.waits_mutex_);
+  admin_.waits_.insert(pending_);
+}
+
+AdminServer::WaitRegistration::~WaitRegistration() {
+  const std::lock_guard lock(admin_.waits_mutex_);
+  admin_.waits_.erase(pending_);
 }
 
 AdminGateCounts AdminServer::gate_counts() const { return gate_->counts(); }
@@ -188,18 +204,14 @@ Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, pe
     slot.emplace(outcome_waits_, outcome_waits_max);
     if (!slot->taken()) return too_many_waits("an outcome (acked send or sync join)");
   }
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::optional<Reply> reply;
-  };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingReply>();
   Replier replier = [pending](Reply reply) {
     std::lock_guard lock(pending->mutex);
     if (pending->reply) return;  // the first answer counts
     pending->reply = std::move(reply);
     pending->ready.notify_all();
   };
+  const WaitRegistration registered(*this, pending);
   // A weak reference: a lambda still queued when the io_context goes away must not keep the service alive.
   asio::post(state_.io, [weak = std::weak_ptr(state_.service), fn = std::move(fn), replier] {
     auto service = weak.lock();
@@ -210,17 +222,13 @@ Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, pe
       replier(error_reply(500, "internal", e.what()));
     }
   });
-  const auto deadline = Clock::now() + wait;
+  // stop() wakes every registered wait (under its mutex, so none misses it):
+  // a stopping node's io thread may never run the lambda.
   std::unique_lock lock(pending->mutex);
-  while (!pending->reply) {
-    if (closing_) return error_reply(503, "shutting_down", "the node is stopping");
-    if (Clock::now() >= deadline) {
-      return error_reply(504, "timeout", "no outcome within " + std::to_string(wait.count()) + " ms");
-    }
-    // Wake now and then to notice a stopping node, whose io thread may never run the lambda.
-    pending->ready.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
-  }
-  return *pending->reply;
+  const bool answered = pending->ready.wait_for(lock, wait, [&] { return pending->reply || closing_; });
+  if (pending->reply) return *pending->reply;
+  if (answered) return error_reply(503, "shutting_down", "the node is stopping");
+  return error_reply(504, "timeout", "no outcome within " + std::to_string(wait.count()) + " ms");
 }
 
 Reply AdminServer::on_io_now(std::function<Reply(peer::PeerService&)> fn) {

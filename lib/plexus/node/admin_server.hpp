@@ -11,6 +11,8 @@
 #include <asio/any_io_executor.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <set>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -173,8 +175,29 @@ class AdminServer {
   bool authorized(const httplib::Request& request) const;
   void count(int status);
 
+  /// A request thread waiting in on_io for the io thread's answer.
+  struct PendingReply {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<Reply> reply;
+  };
+  /// Holds a wait in waits_ for its duration, so that stop() can wake it.
+  class WaitRegistration {
+   public:
+    WaitRegistration(AdminServer& admin, std::shared_ptr<PendingReply> pending);
+    ~WaitRegistration();
+    WaitRegistration(const WaitRegistration&) = delete;
+    WaitRegistration& operator=(const WaitRegistration&) = delete;
+
+   private:
+    AdminServer& admin_;
+    std::shared_ptr<PendingReply> pending_;
+  };
+
   ListenAddr address_;
   std::string token_;
+  std::mutex waits_mutex_;
+  std::set<std::shared_ptr<PendingReply>> waits_;  ///< at most `threads` (one per request thread)
   AdminRouter server_;
   std::unique_ptr<AdminGate> gate_;
   NodeState state_;

@@ -274,9 +274,13 @@ class PeerService {
  public:
   /// Listen, load the data directory, start dialing members.
   /// `test_hooks`: TEST ONLY (see TestHooks); invalid_field when set in a
-  /// build without fault points.
+  /// build without fault points. `workers`: the pool server handlers run on,
+  /// shared with the rest of the node (node::Runtime owns it and joins it
+  /// after every service stopped); when null the service makes its own of
+  /// Config::worker_threads threads and joins it when destroyed.
   static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config,
-                                                    TestHooks test_hooks = {});
+                                                    TestHooks test_hooks = {},
+                                                    std::shared_ptr<asio::thread_pool> workers = nullptr);
   ~PeerService();
   PeerService(const PeerService&) = delete;
   PeerService& operator=(const PeerService&) = delete;
