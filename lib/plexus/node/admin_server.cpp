@@ -3,6 +3,7 @@
 // bridge with deadlines.
 #include "plexus/node/admin_server.hpp"
 #include "plexus/node/admin_gate.hpp"
+#include "plexus/node/service.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -85,8 +86,10 @@ bool AdminServer::authorized(const httplib::Request& request) const {
   return sodium_memcmp(header.data() + scheme.size(), token_.data(), token_.size()) == 0;
 }
 
-void AdminServer::start(NodeState state, const AdminLimits& limits) {
-  state_ = std::move(state);
+void AdminServer::start(asio::any_io_executor io, std::weak_ptr<peer::PeerService> peer,
+                        const std::vector<Service*>& services, const AdminLimits& limits) {
+  io_ = std::move(io);
+  peer_ = std::move(peer);
   server_.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
     if (authorized(request)) return httplib::Server::HandlerResponse::Unhandled;
     const auto reply = error_reply(401, "unauthorized",
@@ -109,11 +112,8 @@ void AdminServer::start(NodeState state, const AdminLimits& limits) {
     count(response.status);
     spdlog::debug("admin {} {} -> {}", request.method, request.path, response.status);
   });
-  add_membership_routes(*this);
-  add_messaging_routes(*this);
-  add_metrics_routes(*this);
-  add_presence_routes(*this);
-  add_store_routes(*this);
+  for (auto* service : services) service->add_routes(*this);
+  add_metrics_route(*this, services);
   gate_->start(limits, threads, [this](httplib::Stream& stream) { server_.serve(stream); });
 }
 
@@ -213,7 +213,7 @@ Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, pe
   };
   const WaitRegistration registered(*this, pending);
   // A weak reference: a lambda still queued when the io_context goes away must not keep the service alive.
-  asio::post(state_.io, [weak = std::weak_ptr(state_.service), fn = std::move(fn), replier] {
+  asio::post(io_, [weak = peer_, fn = std::move(fn), replier] {
     auto service = weak.lock();
     if (!service) return replier(error_reply(503, "shutting_down", "the node is stopping"));
     try {
