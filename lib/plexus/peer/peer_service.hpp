@@ -122,7 +122,8 @@ struct Config {
   std::uint8_t relay_hops_max = 3;
   /// Most members (0 = unlimited); see reserve().
   std::size_t max_members = 0;
-  /// Worker threads that run server handlers.
+  /// Worker threads that run server handlers, when start() is given no pool
+  /// (a node's Runtime gives its own, sized by --worker-threads).
   std::size_t worker_threads = 1;
   /// Channels for bulk traffic (each one of `channels`, or "default"): the
   /// I/O of their connections (sealing, writing, reading and opening
