@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
-#include "plexus/node/node.hpp"
+#include "plexus/admin/token.hpp"
 #include "plexus/secure/cluster_key.hpp"
 
 namespace plexus::tools {
@@ -20,9 +20,9 @@ Result<std::string> admin_token_from(const std::string& secret_file, const std::
   if (!secret_file.empty()) {
     auto key = secure::read_cluster_key(secret_file);
     if (!key) return key.error();
-    return node::admin_token(*key);
+    return admin::admin_token(*key);
   }
-  if (!token_file.empty()) return node::read_token_file(token_file);
+  if (!token_file.empty()) return admin::read_token_file(token_file);
   return std::string();
 }
 

@@ -71,9 +71,9 @@ Reply join_by_address(AdminServer& admin, const std::string& text, bool sync, Mi
   if (address->port == 0) throw BadRequest("field 'address': port 0 is not an address to join");
   const json ok{{"joined", to_string(*address)}, {"sync", sync}};
   const auto deadline = Clock::now() + timeout;
-  std::weak_ptr<PeerService> weak = admin.state().service;
-  std::weak_ptr<Joiner> joiner = admin.state().joiner;
-  auto io = admin.state().io;
+  std::weak_ptr<PeerService> weak = admin.context<PeerRoutes>()->service;
+  std::weak_ptr<Joiner> joiner = admin.context<PeerRoutes>()->joiner;
+  auto io = admin.io();
   return admin.on_io([address = *address, sync, ok, deadline, weak, joiner, io](PeerService&, Replier reply) {
     auto retrying = joiner.lock();
     if (!retrying) return reply(error_reply(503, "shutting_down", "the node is stopping"));
@@ -136,7 +136,7 @@ void add_leave_routes(AdminServer& admin) {
       }
       service.leave([&admin, reply, name = service.spec().name](const Result<void>& left) {
         reply(left ? json_reply({{"left", name}}) : error_reply(left.error()));
-        if (left && admin.state().on_left) admin.state().on_left();
+        if (left && admin.context<PeerRoutes>()->on_left) admin.context<PeerRoutes>()->on_left();
       });
     });
   });

@@ -120,14 +120,14 @@ void add_sink_routes(AdminServer& admin) {
     const auto limit = fields.number("limit", 100, 1, sink_read_max);
     const auto encoding = fields.text("encoding", "auto");
     if (encoding != "auto" && encoding != "base64") throw BadRequest("query parameter 'encoding': must be auto or base64");
-    const auto& sink = *admin.state().sink;
+    const auto& sink = *admin.context<PeerRoutes>()->sink;
     json messages = json::array();
     for (const auto& message : sink.read(after, limit)) messages.push_back(sink_message_json(message, encoding == "base64"));
     return json_reply({{"messages", messages}, {"counters", sink_counters_json(sink.counters())}});
   });
   admin.del("/v1/sink", [&admin](const httplib::Request& request) {
     (void)Fields::query(request, {});
-    auto& sink = *admin.state().sink;
+    auto& sink = *admin.context<PeerRoutes>()->sink;
     const auto held = sink.counters().held;
     sink.clear();
     return json_reply({{"cleared", held}});

@@ -122,8 +122,8 @@ json presence_json(const pr::Presence& p) {
 
 // Run `fn` with the node's PresenceHost on the io thread.
 Reply with_host(AdminServer& admin, std::function<Reply(PresenceHost&)> fn) {
-  std::weak_ptr<PresenceHost> weak = admin.state().presence;
-  if (!admin.state().presence) return disabled();
+  std::weak_ptr<PresenceHost> weak = admin.context<PresenceHost>();
+  if (!admin.context<PresenceHost>()) return disabled();
   return admin.on_io_now([weak, fn = std::move(fn)](PeerService&) {
     auto host = weak.lock();
     return host ? fn(*host) : error_reply(503, "shutting_down", "the node is stopping");
@@ -131,13 +131,13 @@ Reply with_host(AdminServer& admin, std::function<Reply(PresenceHost&)> fn) {
 }
 
 Millis ttl_of(AdminServer& admin, const Fields& fields) {
-  const auto max = std::uint64_t(admin.state().presence->lease_max().count());
+  const auto max = std::uint64_t(admin.context<PresenceHost>()->lease_max().count());
   return Millis(fields.number("ttl_ms", std::min(default_ttl_ms, max), min_ttl_ms, max));
 }
 
 void add_owner_routes(AdminServer& admin) {
   admin.post("/v1/presence/owners", [&admin](const httplib::Request& request) {
-    if (!admin.state().presence) return disabled();
+    if (!admin.context<PresenceHost>()) return disabled();
     const auto ttl = ttl_of(admin, Fields::body(request, {"ttl_ms"}));
     return with_host(admin, [ttl](PresenceHost& host) {
       if (host.leases().full()) {
@@ -161,7 +161,7 @@ void add_owner_routes(AdminServer& admin) {
     });
   });
   admin.post(R"(/v1/presence/owners/([0-9]{1,20})/renew)", [&admin](const httplib::Request& request) {
-    if (!admin.state().presence) return disabled();
+    if (!admin.context<PresenceHost>()) return disabled();
     const auto id = owner_in_path(request);
     const auto ttl = ttl_of(admin, Fields::body(request, {"ttl_ms"}));
     return with_host(admin, [id, ttl](PresenceHost& host) {

@@ -3,6 +3,7 @@
 // bridge with deadlines.
 #include "plexus/node/admin_server.hpp"
 #include "plexus/node/admin_gate.hpp"
+#include "plexus/node/service.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,8 +23,6 @@
 
 namespace plexus::node {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 /// Largest request body: a 16 MiB payload in base64 inside JSON.
 constexpr std::size_t request_body_max_bytes = 24 * 1024 * 1024;
@@ -87,8 +86,10 @@ bool AdminServer::authorized(const httplib::Request& request) const {
   return sodium_memcmp(header.data() + scheme.size(), token_.data(), token_.size()) == 0;
 }
 
-void AdminServer::start(NodeState state, const AdminLimits& limits) {
-  state_ = std::move(state);
+void AdminServer::start(asio::any_io_executor io, std::weak_ptr<peer::PeerService> peer,
+                        const std::vector<Service*>& services, const AdminLimits& limits) {
+  io_ = std::move(io);
+  peer_ = std::move(peer);
   server_.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
     if (authorized(request)) return httplib::Server::HandlerResponse::Unhandled;
     const auto reply = error_reply(401, "unauthorized",
@@ -111,17 +112,32 @@ void AdminServer::start(NodeState state, const AdminLimits& limits) {
     count(response.status);
     spdlog::debug("admin {} {} -> {}", request.method, request.path, response.status);
   });
-  add_membership_routes(*this);
-  add_messaging_routes(*this);
-  add_metrics_routes(*this);
-  add_presence_routes(*this);
-  add_store_routes(*this);
+  for (auto* service : services) service->add_routes(*this);
+  add_metrics_route(*this, services);
   gate_->start(limits, threads, [this](httplib::Stream& stream) { server_.serve(stream); });
 }
 
 void AdminServer::stop() {
   closing_ = true;
+  {
+    const std::lock_guard lock(waits_mutex_);
+    for (const auto& pending : waits_) {
+      const std::lock_guard wake(pending->mutex);
+      pending->ready.notify_all();
+    }
+  }
   if (gate_) gate_->stop();
+}
+
+AdminServer::WaitRegistration::WaitRegistration(AdminServer& admin, std::shared_ptr<PendingReply> pending)
+    : admin_(admin), pending_(std::move(pending)) {
+  const std::lock_guard lock(admin_.waits_mutex_);
+  admin_.waits_.insert(pending_);
+}
+
+AdminServer::WaitRegistration::~WaitRegistration() {
+  const std::lock_guard lock(admin_.waits_mutex_);
+  admin_.waits_.erase(pending_);
 }
 
 AdminGateCounts AdminServer::gate_counts() const { return gate_->counts(); }
@@ -188,20 +204,16 @@ Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, pe
     slot.emplace(outcome_waits_, outcome_waits_max);
     if (!slot->taken()) return too_many_waits("an outcome (acked send or sync join)");
   }
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::optional<Reply> reply;
-  };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingReply>();
   Replier replier = [pending](Reply reply) {
     std::lock_guard lock(pending->mutex);
     if (pending->reply) return;  // the first answer counts
     pending->reply = std::move(reply);
     pending->ready.notify_all();
   };
+  const WaitRegistration registered(*this, pending);
   // A weak reference: a lambda still queued when the io_context goes away must not keep the service alive.
-  asio::post(state_.io, [weak = std::weak_ptr(state_.service), fn = std::move(fn), replier] {
+  asio::post(io_, [weak = peer_, fn = std::move(fn), replier] {
     auto service = weak.lock();
     if (!service) return replier(error_reply(503, "shutting_down", "the node is stopping"));
     try {
@@ -210,17 +222,13 @@ Reply AdminServer::on_io(std::function<void(peer::PeerService&, Replier)> fn, pe
       replier(error_reply(500, "internal", e.what()));
     }
   });
-  const auto deadline = Clock::now() + wait;
+  // stop() wakes every registered wait (under its mutex, so none misses it):
+  // a stopping node's io thread may never run the lambda.
   std::unique_lock lock(pending->mutex);
-  while (!pending->reply) {
-    if (closing_) return error_reply(503, "shutting_down", "the node is stopping");
-    if (Clock::now() >= deadline) {
-      return error_reply(504, "timeout", "no outcome within " + std::to_string(wait.count()) + " ms");
-    }
-    // Wake now and then to notice a stopping node, whose io thread may never run the lambda.
-    pending->ready.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
-  }
-  return *pending->reply;
+  const bool answered = pending->ready.wait_for(lock, wait, [&] { return pending->reply || closing_; });
+  if (pending->reply) return *pending->reply;
+  if (answered) return error_reply(503, "shutting_down", "the node is stopping");
+  return error_reply(504, "timeout", "no outcome within " + std::to_string(wait.count()) + " ms");
 }
 
 Reply AdminServer::on_io_now(std::function<Reply(peer::PeerService&)> fn) {

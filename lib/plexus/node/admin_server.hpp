@@ -11,6 +11,8 @@
 #include <asio/any_io_executor.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <set>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -20,6 +22,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <typeindex>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,10 +31,6 @@
 #include "plexus/core/result.hpp"
 #include "plexus/node/node.hpp"
 #include "plexus/peer/peer_service.hpp"
-
-namespace plexus::store {
-class Datastores;
-}
 
 namespace plexus::node {
 
@@ -91,18 +91,16 @@ struct EchoCounters {
   std::atomic<std::uint64_t> failures{0};
 };
 
-/// What the routes reach besides the peer service.
-struct NodeState {
-  asio::any_io_executor io;
+/// What the peer service's routes reach besides it (PeerNodeService provides it).
+struct PeerRoutes {
   std::shared_ptr<peer::PeerService> service;
   std::shared_ptr<Sink> sink;
   std::shared_ptr<EchoCounters> echo;
   std::function<void()> on_left;  ///< run on the io thread after this node left by an admin call
-  ListenAddr admin;
-  std::shared_ptr<PresenceHost> presence;  ///< null with --presence-disabled; used on the io thread only
-  std::shared_ptr<store::Datastores> datastores;  ///< the node's datastores; called off the io thread only
-  std::shared_ptr<Joiner> joiner;          ///< retried joins; used on the io thread only
+  std::shared_ptr<Joiner> joiner;  ///< retried joins; used on the io thread only
 };
+
+class Service;
 
 class AdminGate;
 struct AdminGateCounts;
@@ -139,8 +137,11 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   [[nodiscard]] const ListenAddr& address() const noexcept { return address_; }
-  /// Register the routes and serve: the gate's thread reads requests, `threads` threads answer them.
-  void start(NodeState state, const AdminLimits& limits = {});
+  /// Register the routes every service gives (Service::add_routes), /metrics
+  /// over all of them, and serve: the gate's thread reads requests, `threads`
+  /// threads answer them. on_io runs its work on `io` with `peer`.
+  void start(asio::any_io_executor io, std::weak_ptr<peer::PeerService> peer, const std::vector<Service*>& services,
+             const AdminLimits& limits = {});
   /// Stop serving; pending requests answer 503 at once. Joins the threads.
   void stop();
 
@@ -161,7 +162,18 @@ class AdminServer {
   /// one thread always stays free for status and the io-thread routes.
   Reply blocking(const std::function<Reply()>& fn);
 
-  [[nodiscard]] NodeState& state() noexcept { return state_; }
+  [[nodiscard]] const asio::any_io_executor& io() const noexcept { return io_; }
+  /// Give the routes an object of type T (a service's state); before start() serves.
+  template <class T>
+  void provide(std::shared_ptr<T> value) {
+    contexts_[std::type_index(typeid(T))] = std::move(value);
+  }
+  /// What a service provided as T, or null (e.g. presence when disabled).
+  template <class T>
+  [[nodiscard]] std::shared_ptr<T> context() const {
+    const auto it = contexts_.find(std::type_index(typeid(T)));
+    return it == contexts_.end() ? nullptr : std::static_pointer_cast<T>(it->second);
+  }
   /// Requests answered so far, by HTTP status.
   [[nodiscard]] std::map<int, std::uint64_t> requests_by_status() const;
   /// Connections, queue and closes of the gate.
@@ -173,11 +185,35 @@ class AdminServer {
   bool authorized(const httplib::Request& request) const;
   void count(int status);
 
+  /// A request thread waiting in on_io for the io thread's answer.
+  struct PendingReply {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<Reply> reply;
+  };
+  /// Holds a wait in waits_ for its duration, so that stop() can wake it.
+  class WaitRegistration {
+   public:
+    WaitRegistration(AdminServer& admin, std::shared_ptr<PendingReply> pending);
+    ~WaitRegistration();
+    WaitRegistration(const WaitRegistration&) = delete;
+    WaitRegistration& operator=(const WaitRegistration&) = delete;
+
+   private:
+    AdminServer& admin_;
+    std::shared_ptr<PendingReply> pending_;
+  };
+
   ListenAddr address_;
   std::string token_;
+  std::mutex waits_mutex_;
+  std::set<std::shared_ptr<PendingReply>> waits_;  ///< at most `threads` (one per request thread)
   AdminRouter server_;
   std::unique_ptr<AdminGate> gate_;
-  NodeState state_;
+  asio::any_io_executor io_;
+  std::weak_ptr<peer::PeerService> peer_;
+  /// Written before serving, read-only after: no lock.
+  std::map<std::type_index, std::shared_ptr<void>> contexts_;
   std::atomic<bool> closing_{false};
   std::atomic<std::size_t> outcome_waits_{0};
   mutable std::mutex counts_mutex_;
@@ -186,7 +222,10 @@ class AdminServer {
 
 void add_membership_routes(AdminServer& admin);
 void add_messaging_routes(AdminServer& admin);
-void add_metrics_routes(AdminServer& admin);
+/// /metrics: every service's families (on the io thread), then the admin API's.
+void add_metrics_route(AdminServer& admin, std::vector<Service*> services);
+/// /v1/status and /v1/health (the peer service's view).
+void add_status_routes(AdminServer& admin);
 void add_presence_routes(AdminServer& admin);
 /// Tenant key spaces (admin_store.cpp) and their keys (admin_kv.cpp).
 void add_store_routes(AdminServer& admin);

@@ -1,5 +1,5 @@
-// The JSON config file of plexusd: one object whose keys are the flag names
-// with '_' for '-' (docs/operations.md lists them). Flags given on the
+// The JSON config file of plexusd: one object whose keys are the option
+// tables' config keys (options.hpp; docs/operations.md lists them). Flags given on the
 // command line override the file; plexusd applies the file first.
 //
 //   {"name": "n1", "listen": "10.0.0.5:7100", "admin": "127.0.0.1:7180",
@@ -10,13 +10,13 @@
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
 #include "plexus/node/node.hpp"
+#include "plexus/node/options.hpp"
 
 namespace plexus::node {
 namespace {
@@ -46,11 +46,13 @@ Reader path_in(const fs::path& base, std::string NodeOptions::*member) {
   };
 }
 
-Reader integer(int NodeOptions::*member) {
-  return [member](const json& value, NodeOptions& options) -> std::string {
+Reader integer(int NodeOptions::*member, int min, int max) {
+  return [member, min, max](const json& value, NodeOptions& options) -> std::string {
     if (!value.is_number_integer()) return "expected an integer";
     const auto number = value.get<std::int64_t>();
-    if (number < 0 || number > std::numeric_limits<int>::max()) return "out of range";
+    if (number < min || number > max) {
+      return "must be " + std::to_string(min) + ".." + std::to_string(max) + ", got " + value.dump();
+    }
     options.*member = int(number);
     return {};
   };
@@ -130,60 +132,23 @@ std::string read_delta_sizes(const json& value, NodeOptions& options) {
   return {};
 }
 
-std::map<std::string, Reader, std::less<>> readers(const fs::path& base) {
-  return {
-      {"name", text(&NodeOptions::name)},
-      {"listen", list(&NodeOptions::listen, false)},
-      {"admin", text(&NodeOptions::admin)},
-      {"secret_file", path_in(base, &NodeOptions::secret_file)},
-      {"join", list(&NodeOptions::join, true)},
-      {"data_dir", path_in(base, &NodeOptions::data_dir)},
-      {"channels", read_channels},
-      {"datastore", list(&NodeOptions::datastore, false)},
-      {"datastore_pool_size", integer(&NodeOptions::datastore_pool_size)},
-      {"lmdb_map_size_mb", integer(&NodeOptions::lmdb_map_size_mb)},
-      {"insecure", boolean(&NodeOptions::insecure)},
-      {"test_only_disable_dedupe", boolean(&NodeOptions::test_only_disable_dedupe)},
-      {"heartbeat_ms", integer(&NodeOptions::heartbeat_ms)},
-      {"peer_timeout_ms", integer(&NodeOptions::peer_timeout_ms)},
-      {"gossip_interval_ms", integer(&NodeOptions::gossip_interval_ms)},
-      {"retransmit_interval_ms", integer(&NodeOptions::retransmit_interval_ms)},
-      {"ack_timeout_ms", integer(&NodeOptions::ack_timeout_ms)},
-      {"transport_heartbeat_ms", integer(&NodeOptions::transport_heartbeat_ms)},
-      {"dead_peer_timeout_ms", integer(&NodeOptions::dead_peer_timeout_ms)},
-      {"handshake_timeout_ms", integer(&NodeOptions::handshake_timeout_ms)},
-      {"handshakes_pending_max", integer(&NodeOptions::handshakes_pending_max)},
-      {"handshakes_reserved_for_members", integer(&NodeOptions::handshakes_reserved_for_members)},
-      {"handshakes_per_source_max", integer(&NodeOptions::handshakes_per_source_max)},
-      {"handshake_first_bytes_timeout_ms", integer(&NodeOptions::handshake_first_bytes_timeout_ms)},
-      {"join_retry_initial_ms", integer(&NodeOptions::join_retry_initial_ms)},
-      {"join_retry_max_ms", integer(&NodeOptions::join_retry_max_ms)},
-      {"join_timeout_ms", integer(&NodeOptions::join_timeout_ms)},
-      {"admin_connections_max", integer(&NodeOptions::admin_connections_max)},
-      {"admin_read_timeout_ms", integer(&NodeOptions::admin_read_timeout_ms)},
-      {"admin_queue_max", integer(&NodeOptions::admin_queue_max)},
-      {"sink_capacity", integer(&NodeOptions::sink_capacity)},
-      {"sink_max_bytes", integer(&NodeOptions::sink_max_bytes)},
-      {"worker_threads", integer(&NodeOptions::worker_threads)},
-      {"busy_poll_us", integer(&NodeOptions::busy_poll_us)},
-      {"bulk_io_nice", integer(&NodeOptions::bulk_io_nice)},
-      {"bulk_io_at_nice", boolean(&NodeOptions::bulk_io_at_nice)},
-      {"log_level", text(&NodeOptions::log_level)},
-      {"log_format", text(&NodeOptions::log_format)},
-      {"presence_disabled", boolean(&NodeOptions::presence_disabled)},
-      {"presence_name", text(&NodeOptions::presence_name)},
-      {"presence_channel", text(&NodeOptions::presence_channel)},
-      {"presence_pool_size", integer(&NodeOptions::presence_pool_size)},
-      {"presence_broadcast_period_ms", integer(&NodeOptions::presence_broadcast_period_ms)},
-      {"presence_max_silent_periods", integer(&NodeOptions::presence_max_silent_periods)},
-      {"presence_down_period_ms", integer(&NodeOptions::presence_down_period_ms)},
-      {"presence_permdown_period_ms", integer(&NodeOptions::presence_permdown_period_ms)},
-      {"presence_clock_sample_periods", integer(&NodeOptions::presence_clock_sample_periods)},
-      {"presence_max_delta_sizes", read_delta_sizes},
-      {"presence_delta_flush_ms", integer(&NodeOptions::presence_delta_flush_ms)},
-      {"presence_owners_max", integer(&NodeOptions::presence_owners_max)},
-      {"presence_lease_max_ms", integer(&NodeOptions::presence_lease_max_ms)},
-  };
+// The reader of one option table row, by its kind.
+Reader reader_of(const OptionSpec& spec, const fs::path& base) {
+  using member_int = int NodeOptions::*;
+  using member_bool = bool NodeOptions::*;
+  using member_text = std::string NodeOptions::*;
+  using member_list = std::vector<std::string> NodeOptions::*;
+  switch (spec.kind) {
+    case OptionKind::integer: return integer(std::get<member_int>(spec.member), spec.min, spec.max);
+    case OptionKind::boolean: return boolean(std::get<member_bool>(spec.member));
+    case OptionKind::text: return text(std::get<member_text>(spec.member));
+    case OptionKind::path: return path_in(base, std::get<member_text>(spec.member));
+    case OptionKind::list: return list(std::get<member_list>(spec.member), false);
+    case OptionKind::join_list: return list(std::get<member_list>(spec.member), true);
+    case OptionKind::channels: return read_channels;
+    case OptionKind::sizes: return read_delta_sizes;
+  }
+  return {};
 }
 
 }  // namespace
@@ -198,11 +163,11 @@ Result<void> load_config_file(const fs::path& file, NodeOptions& options) {
   const auto document = json::parse(content.str(), nullptr, false);
   if (document.is_discarded()) return make_error(errc::invalid_json, where + ": not valid JSON");
   if (!document.is_object()) return make_error(errc::invalid_field, where + ": expected a JSON object");
-  const auto known = readers(fs::absolute(file).parent_path());
+  const auto base = fs::absolute(file).parent_path();
   for (const auto& [key, value] : document.items()) {
-    const auto reader = known.find(key);
-    if (reader == known.end()) return make_error(errc::invalid_field, where + ": unknown key '" + key + "'");
-    if (auto problem = reader->second(value, options); !problem.empty()) {
+    const auto* spec = find_option_by_key(key);
+    if (spec == nullptr) return make_error(errc::invalid_field, where + ": unknown key '" + key + "'");
+    if (auto problem = reader_of(*spec, base)(value, options); !problem.empty()) {
       return make_error(errc::invalid_field, where + ": key '" + key + "': " + problem);
     }
   }

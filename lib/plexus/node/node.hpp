@@ -1,8 +1,10 @@
-// plexus::node: one whole Plexus node as plexusd runs it: the peer service,
-// the built-in `echo` and `sink` servers, and the admin HTTP API (JSON over
-// HTTP on loopback by default, bearer token derived from the cluster key).
-// Also the node's configuration: the flags and the equivalent JSON file
-// (keys named as the flags, '-' written '_'), checked in one place so that a
+// plexus::node: one whole Plexus node as plexusd runs it and a program embeds
+// it: a Runtime with the standard services (store, peer service with the
+// built-in `echo` and `sink` servers, presence) and the admin HTTP API (JSON
+// over HTTP on loopback by default, bearer token derived from the cluster
+// key). Also the node's configuration: NodeOptions holds every option's
+// value and default; the services' option tables (options.hpp) give each
+// its flag, config key, range and help; resolve() checks them all, so that a
 // bad setting is one clear line naming it, before anything starts.
 #pragma once
 
@@ -21,6 +23,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "plexus/core/node_spec.hpp"
+#include "plexus/node/service.hpp"
 #include "plexus/core/result.hpp"
 #include "plexus/peer/peer_service.hpp"
 #include "plexus/presence/types.hpp"
@@ -29,9 +32,6 @@
 #include "plexus/transport/run_loop.hpp"
 
 namespace plexus::node {
-
-/// Purpose string of the admin token subkey.
-inline constexpr std::string_view admin_token_purpose = "plexus admin token";
 
 /// Every setting of a node as given on the command line or in the config
 /// file, with its default. resolve() checks them all.
@@ -169,29 +169,45 @@ Result<Settings> resolve(const NodeOptions& options);
 /// Log to stderr as text or as one JSON object per line.
 void setup_logging(const Settings& settings);
 
-/// The admin API bearer token: hex(derive_subkey(key, admin_token_purpose)).
-std::string admin_token(const secure::ClusterKey& key);
-/// A token file: the 64 hex digits and an optional newline.
-Result<std::string> read_token_file(const std::filesystem::path& file);
+class Runtime;
+class PeerNodeService;
+class PresenceService;
+class StoreService;
 
-/// A running node. Create, use and stop it on the io_context's thread.
+/// The services of plexusd, in start order: the store, the peer service,
+/// presence (services.hpp). A new service is one more entry here.
+const std::vector<ServiceKind>& standard_service_kinds();
+
+/// A running node: a Runtime (its own io_context and worker pool) with the
+/// standard services and the admin API, as plexusd runs it and as a program
+/// embeds it (examples/embedded_node.cpp). Its methods but run() and
+/// close_admin() are called on its io thread, or before run() starts.
 class Node {
  public:
-  /// Bind the admin API, start the peer service, register the built-in
-  /// servers, join. `on_finished` runs (on the io thread) once this node
-  /// has left the cluster or was removed from it.
-  static Result<std::unique_ptr<Node>> start(asio::io_context& io, const Settings& settings,
-                                             std::function<void()> on_finished);
+  /// Bind the admin API, start every service (store, peer, presence), then
+  /// join and serve the admin API. `on_finished` runs (on the io thread) once
+  /// this node has left the cluster, was removed from it, or gave up joining.
+  static Result<std::unique_ptr<Node>> start(const Settings& settings, std::function<void()> on_finished = {});
+  /// Stops the admin API, destroys the services, joins the worker pool.
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
+  [[nodiscard]] Runtime& runtime();
+  [[nodiscard]] asio::io_context& io();
   /// {"spec":{...},"admin":"127.0.0.1:PORT"}: the line plexusd prints when ready (no newline).
   [[nodiscard]] std::string ready_line() const;
+  [[nodiscard]] const ListenAddr& admin_address() const;
   [[nodiscard]] peer::PeerService& service();
-  /// Graceful: the peer service closes its connections, then `done`.
+  [[nodiscard]] PeerNodeService& peer();
+  [[nodiscard]] PresenceService& presence();
+  [[nodiscard]] StoreService& store();
+  /// Graceful, on the io thread: every service stops (the peer service closes
+  /// its connections), newest first; then `done`.
   void stop(std::function<void()> done);
-  /// Stop the admin API; call after the io_context stopped running.
+  /// Run the io loop on this thread until io() is stopped.
+  void run();
+  /// Stop the admin API; call after the io loop stopped running.
   void close_admin();
   /// Why the node gave up joining (--join-timeout-ms passed with no --join
   /// target joined); on_finished ran then. plexusd exits 2 with it.
@@ -205,3 +221,8 @@ class Node {
 };
 
 }  // namespace plexus::node
+
+namespace plexus {
+/// A whole node for an embedding program: plexus::Node.
+using Node = node::Node;
+}  // namespace plexus

@@ -23,7 +23,12 @@ Result<std::shared_ptr<PresenceHost>> PresenceHost::start(asio::any_io_executor 
                                                           const Settings& settings) {
   auto host = std::shared_ptr<PresenceHost>(
       new PresenceHost(io, settings.presence_owners_max, settings.presence_lease_max));
-  auto tracker = presence::Tracker::start(io, std::move(service), settings.presence);
+  std::weak_ptr<PresenceHost> weak = host;
+  auto tracker = presence::Tracker::start(io, std::move(service), settings.presence, [weak](const presence::Diff& diff) {
+    if (auto self = weak.lock()) {
+      for (const auto& watcher : self->watchers_) watcher(diff);
+    }
+  });
   if (!tracker) return tracker.error();
   host->tracker_ = std::move(*tracker);
   return host;
@@ -92,6 +97,7 @@ void PresenceHost::expire() {
 
 void PresenceHost::stop() {
   timer_.cancel();
+  watchers_.clear();
   owners_.clear();
   if (tracker_) tracker_->stop();
 }

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "plexus/node/presence_leases.hpp"
 #include "plexus/presence/presence.hpp"
@@ -41,6 +42,9 @@ class PresenceHost : public std::enable_shared_from_this<PresenceHost> {
   [[nodiscard]] const LeaseTable& leases() const noexcept { return leases_; }
   [[nodiscard]] Millis lease_max() const noexcept { return lease_max_; }
   [[nodiscard]] std::uint64_t expired_total() const noexcept { return expired_total_; }
+  /// Call `fn` with every change the tracker sees, local or remote (on the io
+  /// thread), until stop(). For an embedding program (examples/embedded_node.cpp).
+  void watch(presence::Tracker::DiffHandler fn) { watchers_.push_back(std::move(fn)); }
   /// Close every owner and stop the tracker (no permdown). Idempotent.
   void stop();
 
@@ -57,6 +61,7 @@ class PresenceHost : public std::enable_shared_from_this<PresenceHost> {
   Millis lease_max_;
   std::optional<LeaseTable::TimePoint> armed_for_;
   std::uint64_t expired_total_ = 0;
+  std::vector<presence::Tracker::DiffHandler> watchers_;
 };
 
 }  // namespace plexus::node

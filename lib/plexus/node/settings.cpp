@@ -1,5 +1,5 @@
-// resolve(): every node option checked, in the order an operator reads the
-// flags, each error naming its flag. Nothing is started here; the only side
+// resolve(): every node option checked, each error naming its flag: the
+// ranges from the option tables (options.hpp), then what a range cannot say. Nothing is started here; the only side
 // effects are reading the key file and creating/probing the data directory.
 #include <unistd.h>
 
@@ -8,11 +8,10 @@
 #include <fstream>
 #include <tuple>
 
-#include <sodium.h>
-
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
 #include "plexus/node/node.hpp"
+#include "plexus/node/options.hpp"
 
 namespace plexus::node {
 namespace {
@@ -57,43 +56,8 @@ Result<ParsedChannel> parse_channel(const std::string& text) {
   return out;
 }
 
-Result<void> check_range(std::string_view flag, int value, int min, int max) {
-  if (value < min || value > max) {
-    return flag_error(flag, "must be " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
-                                std::to_string(value));
-  }
-  return {};
-}
-
+// What a range cannot say: options that bound one another.
 Result<void> check_timers(const NodeOptions& o) {
-  const std::array<std::tuple<std::string_view, int, int, int>, 23> ranges{{
-      {"--heartbeat-ms", o.heartbeat_ms, 1, 60'000},
-      {"--peer-timeout-ms", o.peer_timeout_ms, 2, 3'600'000},
-      {"--gossip-interval-ms", o.gossip_interval_ms, 10, 3'600'000},
-      {"--retransmit-interval-ms", o.retransmit_interval_ms, 1, 600'000},
-      {"--ack-timeout-ms", o.ack_timeout_ms, 1, 86'400'000},
-      {"--transport-heartbeat-ms", o.transport_heartbeat_ms, 1, 60'000},
-      {"--dead-peer-timeout-ms", o.dead_peer_timeout_ms, 2, 3'600'000},
-      {"--handshake-timeout-ms", o.handshake_timeout_ms, 1, 600'000},
-      {"--sink-capacity", o.sink_capacity, 1, 1'000'000},
-      {"--sink-max-bytes", o.sink_max_bytes, 1024, 1 << 30},
-      {"--worker-threads", o.worker_threads, 1, 64},
-      {"--busy-poll-us", o.busy_poll_us, 0, 100'000},
-      {"--bulk-io-nice", o.bulk_io_nice, -20, 19},
-      {"--handshakes-pending-max", o.handshakes_pending_max, 1, 65'536},
-      {"--handshakes-reserved-for-members", o.handshakes_reserved_for_members, 0, 65'535},
-      {"--handshakes-per-source-max", o.handshakes_per_source_max, 1, 65'536},
-      {"--handshake-first-bytes-timeout-ms", o.handshake_first_bytes_timeout_ms, 1, 600'000},
-      {"--join-retry-initial-ms", o.join_retry_initial_ms, 1, 600'000},
-      {"--join-retry-max-ms", o.join_retry_max_ms, 1, 3'600'000},
-      {"--join-timeout-ms", o.join_timeout_ms, 0, 86'400'000},
-      {"--admin-connections-max", o.admin_connections_max, 1, 65'536},
-      {"--admin-read-timeout-ms", o.admin_read_timeout_ms, 1, 600'000},
-      {"--admin-queue-max", o.admin_queue_max, 1, 65'536},
-  }};
-  for (const auto& [flag, value, min, max] : ranges) {
-    if (auto ok = check_range(flag, value, min, max); !ok) return ok;
-  }
   if (o.peer_timeout_ms < 2 * o.heartbeat_ms) return flag_error("--peer-timeout-ms", "must be at least twice --heartbeat-ms");
   if (o.dead_peer_timeout_ms < 2 * o.transport_heartbeat_ms) {
     return flag_error("--dead-peer-timeout-ms", "must be at least twice --transport-heartbeat-ms");
@@ -204,20 +168,6 @@ std::string presence_flag(std::string_view option) {
 
 Result<void> resolve_presence(const NodeOptions& o, Settings& settings) {
   settings.presence_enabled = !o.presence_disabled;
-  const std::array<std::tuple<std::string_view, int, int, int>, 9> ranges{{
-      {"--presence-pool-size", o.presence_pool_size, 1, 1024},
-      {"--presence-broadcast-period-ms", o.presence_broadcast_period_ms, 1, 3'600'000},
-      {"--presence-max-silent-periods", o.presence_max_silent_periods, 1, 1'000'000},
-      {"--presence-down-period-ms", o.presence_down_period_ms, 2, 86'400'000},
-      {"--presence-permdown-period-ms", o.presence_permdown_period_ms, 3, 2'000'000'000},
-      {"--presence-clock-sample-periods", o.presence_clock_sample_periods, 1, 1000},
-      {"--presence-delta-flush-ms", o.presence_delta_flush_ms, 0, 60'000},
-      {"--presence-owners-max", o.presence_owners_max, 1, 10'000'000},
-      {"--presence-lease-max-ms", o.presence_lease_max_ms, 100, 86'400'000},
-  }};
-  for (const auto& [flag, value, min, max] : ranges) {
-    if (auto ok = check_range(flag, value, min, max); !ok) return ok;
-  }
   presence::Options& p = settings.presence;
   p.name = o.presence_name;
   p.channel = o.presence_channel;
@@ -266,12 +216,6 @@ Result<void> resolve_datastores(const NodeOptions& o, Settings& settings) {
     settings.datastores.push_back(store::DatastoreSpec{std::string(store::default_datastore), store::BackendKind::lmdb,
                                                        (fs::path(o.data_dir) / "store" / "main").string()});
   }
-  if (o.datastore_pool_size < 1 || o.datastore_pool_size > 256) {
-    return flag_error("--datastore-pool-size", "must be 1..256, got " + std::to_string(o.datastore_pool_size));
-  }
-  if (o.lmdb_map_size_mb < 1 || o.lmdb_map_size_mb > 64 * 1024 * 1024) {
-    return flag_error("--lmdb-map-size-mb", "must be 1..67108864, got " + std::to_string(o.lmdb_map_size_mb));
-  }
   settings.datastore_options.postgres_pool_size = std::size_t(o.datastore_pool_size);
   settings.datastore_options.lmdb_map_size_bytes = std::size_t(o.lmdb_map_size_mb) << 20;
   return {};
@@ -281,6 +225,9 @@ Result<void> resolve_datastores(const NodeOptions& o, Settings& settings) {
 
 Result<Settings> resolve(const NodeOptions& o) {
   Settings settings;
+  // Names first (an operator reads the flags in that order), then every range at once.
+  if (o.name.empty()) return flag_error("--name", "required (a name unique in the cluster)");
+  if (auto ok = check_ranges(o); !ok) return ok.error();
   if (auto ok = resolve_peer(o, settings.peer); !ok) return ok.error();
   if (o.test_only_disable_dedupe && !fault::compiled_in) {
     return flag_error("--test-only-disable-dedupe", "not in this build (release builds compile test hooks out)");
@@ -317,23 +264,6 @@ Result<Settings> resolve(const NodeOptions& o) {
   }
   if (auto ok = resolve_datastores(o, settings); !ok) return ok.error();
   return settings;
-}
-
-std::string admin_token(const secure::ClusterKey& key) {
-  const auto subkey = secure::derive_subkey(key, admin_token_purpose);
-  std::array<char, 2 * 32 + 1> hex{};
-  sodium_bin2hex(hex.data(), hex.size(), subkey.data(), subkey.size());
-  return std::string(hex.data(), 2 * 32);
-}
-
-Result<std::string> read_token_file(const fs::path& file) {
-  std::ifstream in(file);
-  std::string token;
-  if (!in || !std::getline(in, token)) return make_error(errc::io_error, file.string() + ": cannot read the token file");
-  if (token.size() != 64 || token.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return make_error(errc::invalid_field, file.string() + ": expected 64 lowercase hex digits (see plexus token)");
-  }
-  return token;
 }
 
 }  // namespace plexus::node

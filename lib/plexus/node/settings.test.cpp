@@ -3,9 +3,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <set>
 
 #include "plexus/core/fault.hpp"
+#include "plexus/admin/token.hpp"
 #include "plexus/node/node.hpp"
+#include "plexus/node/options.hpp"
 
 using namespace plexus;
 using namespace plexus::node;
@@ -249,14 +253,14 @@ TEST_CASE("the admin token is the hex of the derived subkey, and token files are
   // Proves the CLI and the node agree on the token and a bad token file is refused.
   TempDir dir;
   const auto key = secure::generate_cluster_key();
-  const auto token = admin_token(key);
+  const auto token = admin::admin_token(key);
   CHECK(token.size() == 64);
-  CHECK(token == admin_token(key));
-  CHECK(token != admin_token(secure::generate_cluster_key()));
-  auto read = read_token_file(dir.write("t", token + "\n"));
+  CHECK(token == admin::admin_token(key));
+  CHECK(token != admin::admin_token(secure::generate_cluster_key()));
+  auto read = admin::read_token_file(dir.write("t", token + "\n"));
   REQUIRE(read.ok());
   CHECK(*read == token);
-  CHECK_FALSE(read_token_file(dir.write("u", "xyz")).ok());
+  CHECK_FALSE(admin::read_token_file(dir.write("u", "xyz")).ok());
 }
 
 TEST_CASE("admission, join retry and admin limits: defaults, config keys, and bad values named") {
@@ -299,4 +303,46 @@ TEST_CASE("admission, join retry and admin limits: defaults, config keys, and ba
   bad = valid(dir);
   bad.handshake_first_bytes_timeout_ms = 0;
   CHECK(problem(bad).starts_with("--handshake-first-bytes-timeout-ms: must be 1..600000"));
+}
+
+TEST_CASE("every integer option of every table is range-checked under its own flag and config key") {
+  // Proves the option tables drive the checks: each row's min and max are accepted by the
+  // config file, one past either end is refused naming the key, and resolve names the flag.
+  TempDir dir;
+  std::size_t checked = 0;
+  for (const auto* table : option_tables()) {
+    for (const auto& spec : table->options) {
+      const auto* member = std::get_if<int NodeOptions::*>(&spec.member);
+      if (!member) continue;
+      CAPTURE(spec.flag);
+      NodeOptions options = valid(dir);
+      const std::string key = "\"" + spec.key + "\": ";
+      CHECK(load_config_file(dir.write("ok.json", "{" + key + std::to_string(spec.max) + "}"), options).ok());
+      CHECK(options.*(*member) == spec.max);
+      const auto refused = load_config_file(dir.write("bad.json", "{" + key + std::to_string(std::int64_t(spec.max) + 1) + "}"), options);
+      REQUIRE_FALSE(refused.ok());
+      CHECK(refused.error().detail.find("key '" + spec.key + "': must be ") != std::string::npos);
+      options = valid(dir);
+      options.*(*member) = spec.min - 1;
+      CHECK(problem(options).starts_with(std::string(spec.flag) + ": must be " + std::to_string(spec.min) + ".."));
+      options.*(*member) = spec.max + (spec.max < std::numeric_limits<int>::max() ? 1 : 0);
+      if (spec.max < std::numeric_limits<int>::max()) CHECK(problem(options).starts_with(std::string(spec.flag) + ":"));
+      ++checked;
+    }
+  }
+  CHECK(checked >= 30);  // 34 today: a table losing its rows would show
+}
+
+TEST_CASE("every option has one config key, and every flag of every table is unique") {
+  // Proves the tables are the single declaration: no two rows share a flag or a key, and a key finds its row.
+  std::set<std::string> flags, keys;
+  for (const auto* table : option_tables()) {
+    for (const auto& spec : table->options) {
+      CHECK(flags.insert(std::string(spec.flag)).second);
+      CHECK(keys.insert(spec.key).second);
+      CHECK(find_option_by_key(spec.key) == &spec);
+    }
+  }
+  CHECK(keys.count("channels") == 1);
+  CHECK(find_option_by_key("channel") == nullptr);
 }

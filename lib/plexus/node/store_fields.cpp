@@ -94,7 +94,7 @@ std::string datastore_field(const Fields& fields) {
 
 /// Runs `fn` with the named datastore on this request's thread.
 Reply with_store(AdminServer& admin, const std::string& name, std::function<Reply(st::Datastore&)> fn) {
-  auto stores = admin.state().datastores;
+  auto stores = admin.context<store::Datastores>();
   if (!stores) return error_reply(404, "unknown_datastore", "this node has no datastores");
   return admin.blocking([stores, name, fn = std::move(fn)] {
     auto found = stores->find(name);

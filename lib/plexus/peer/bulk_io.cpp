@@ -39,7 +39,11 @@ BulkIo::BulkIo(int nice, bool idle) : guard_(io_.get_executor()) {
     lower_priority(nice, idle);
     prioritized.set_value();  // no connection runs on it before this
     io_.run();
-    ran_out_ = true;
+    {
+      const std::lock_guard lock(mutex_);
+      ran_out_ = true;
+    }
+    ran_out_changed_.notify_all();
   });
   pthread_setname_np(thread_.native_handle(), "plexus-bulk");
   ready.wait();
@@ -55,8 +59,11 @@ void BulkIo::stop() {
     return;
   }
   guard_.reset();
-  // Bounded: polls for the run loop to run out of work, then stops it.
-  for (int i = 0; i < 100 && !ran_out_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Bounded: waits for the run loop to run out of work, then stops it.
+  {
+    std::unique_lock lock(mutex_);
+    ran_out_changed_.wait_for(lock, stop_wait_max, [this] { return ran_out_; });
+  }
   io_.stop();
   thread_.join();
 }

@@ -9,7 +9,9 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
-#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace plexus::peer {
@@ -31,7 +33,11 @@ class BulkIo {
  private:
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::atomic<bool> ran_out_{false};
+  /// Longest stop() waits for the connections on the thread to wind down.
+  static constexpr std::chrono::seconds stop_wait_max{1};
+  std::mutex mutex_;
+  std::condition_variable ran_out_changed_;
+  bool ran_out_ = false;  ///< the thread's run loop ran out of work (guarded by mutex_)
   std::thread thread_;
 };
 

@@ -76,7 +76,9 @@ void PeerService::Impl::start_connection(const transport::ConnectionPtr& connect
       [weak, context, weak_connection](const Error& why) {
         auto self = weak.lock();
         auto c = weak_connection.lock();
-        if (self && c) self->on_connection_closed(context, c, why);
+        if (!self || !c) return;
+        self->on_connection_closed(context, c, why);
+        self->check_stopped();
       });
 }
 

@@ -53,13 +53,14 @@ delivery::CausalRegistryOptions causal_options(const Config& config) {
 
 }  // namespace
 
-PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, NodeSpec self_in)
+PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, NodeSpec self_in,
+                        std::shared_ptr<asio::thread_pool> workers_in)
     : executor(std::move(executor_in)),
       config(std::move(config_in)),
       self(std::move(self_in)),
       members(self, membership::Options{config.max_members}),
-      workers(std::max<std::size_t>(1, config.worker_threads)),
-      message_strand(std::make_shared<Strand>(asio::make_strand(workers.get_executor()))),
+      workers(std::move(workers_in)),
+      message_strand(std::make_shared<Strand>(asio::make_strand(workers->get_executor()))),
       tick_timer(executor),
       rng(self.instance_id),
       liveness(liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
@@ -74,7 +75,8 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
 }
 
 Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor executor, Config config,
-                                                        TestHooks test_hooks) {
+                                                        TestHooks test_hooks,
+                                                        std::shared_ptr<asio::thread_pool> workers) {
   if (test_hooks.disable_dedupe && !fault::compiled_in) {
     return make_error(errc::invalid_field, "test hooks: this build has none (built without fault points)");
   }
@@ -105,7 +107,10 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
       return make_error(errc::invalid_field, "bulk_channels: " + name + " is not a channel of this node");
     }
   }
-  auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
+  const bool owns_workers = workers == nullptr;
+  if (owns_workers) workers = std::make_shared<asio::thread_pool>(std::max<std::size_t>(1, config.worker_threads));
+  auto impl = std::make_shared<Impl>(executor, std::move(config), spec, std::move(workers));
+  impl->owns_workers = owns_workers;
   impl->test_hooks = test_hooks;
   if (!impl->config.bulk_channels.empty()) {
     impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
@@ -136,7 +141,8 @@ PeerService::~PeerService() {
   }
   for (const auto& [c, since] : std::map(impl_->unattached)) c->abort(make_error(errc::shutting_down));
   if (impl_->bulk) impl_->bulk->stop();  // runs the aborts posted to it, then ends
-  impl_->workers.join();
+  // A shared pool is joined by its owner, after every service stopped.
+  if (impl_->owns_workers) impl_->workers->join();
 }
 
 const NodeSpec& PeerService::spec() const noexcept { return impl_->self; }
@@ -321,7 +327,7 @@ Result<void> PeerService::register_server(const std::string& name, Handler handl
   using Placement = ServerOptions::Placement;
   auto strand = options.placement == Placement::service_executor
                     ? nullptr
-                    : std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()));
+                    : std::make_shared<Strand>(asio::make_strand(impl_->workers->get_executor()));
   auto placement = options.placement == Placement::adaptive
                        ? std::make_shared<HandlerPlacement>(PlacementOptions{.budget = options.inline_budget})
                        : nullptr;
@@ -386,7 +392,6 @@ void PeerService::stop(std::function<void()> done) {
   s.broadcast_dirty();
   s.flush_acks();
   for (auto& l : s.listeners) l->stop();
-  auto finish = std::make_shared<std::function<void()>>(std::move(done));
   for (auto& [name, peer] : s.peers) {
     for (auto& [channel, slots] : peer.channels) {
       for (auto& slot : slots) {
@@ -395,30 +400,31 @@ void PeerService::stop(std::function<void()> done) {
     }
   }
   for (const auto& [c, since] : std::map(s.unattached)) c->close();
-  // Connections report their close through on_connection_closed; poll the
-  // count on a timer bounded by the transport close timeout.
-  auto timer = std::make_shared<asio::steady_timer>(s.executor);
-  auto deadline = SteadyClock::now() + s.config.transport.close_timeout + Millis(100);
-  std::weak_ptr<Impl> weak = impl_;
-  auto check = std::make_shared<std::function<void(std::error_code)>>();
-  *check = [weak, timer, deadline, finish, check](std::error_code) {
-    auto self = weak.lock();
-    bool busy = false;
-    if (self) {
-      for (auto& [name, peer] : self->peers)
-        for (auto& [channel, slots] : peer.channels)
-          for (auto& slot : slots) busy = busy || slot.connection != nullptr;
-      busy = busy || !self->unattached.empty();
-    }
-    if (busy && SteadyClock::now() < deadline) {
-      timer->expires_after(Millis(5));
-      timer->async_wait(*check);
-      return;
-    }
-    if (*finish) (*finish)();
-    *check = nullptr;
+  // Each connection reports its close through on_connection_closed, which
+  // calls check_stopped(); the transport's close timeout bounds how long
+  // that takes, and this timer is the backstop for one that never reports.
+  auto timer = std::make_shared<asio::steady_timer>(s.executor, s.config.transport.close_timeout + Millis(100));
+  s.on_stopped = [timer, done = std::move(done)] {
+    timer->cancel();
+    if (done) done();
   };
-  asio::post(s.executor, [check] { (*check)({}); });
+  std::weak_ptr<Impl> weak = impl_;
+  timer->async_wait([weak, timer](std::error_code) {
+    if (auto self = weak.lock(); self && self->on_stopped) std::exchange(self->on_stopped, nullptr)();
+  });
+  // Asynchronously even with no connection: `done` never runs inside stop().
+  asio::post(s.executor, [weak] {
+    if (auto self = weak.lock()) self->check_stopped();
+  });
+}
+
+void PeerService::Impl::check_stopped() {
+  if (!stopping || !on_stopped || !unattached.empty()) return;
+  for (auto& [name, peer] : peers)
+    for (auto& [channel, slots] : peer.channels)
+      for (auto& slot : slots)
+        if (slot.connection) return;
+  std::exchange(on_stopped, nullptr)();
 }
 
 void PeerService::Impl::retire_traffic(const PeerLinks& peer) {

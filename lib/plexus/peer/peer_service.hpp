@@ -122,7 +122,8 @@ struct Config {
   std::uint8_t relay_hops_max = 3;
   /// Most members (0 = unlimited); see reserve().
   std::size_t max_members = 0;
-  /// Worker threads that run server handlers.
+  /// Worker threads that run server handlers, when start() is given no pool
+  /// (a node's Runtime gives its own, sized by --worker-threads).
   std::size_t worker_threads = 1;
   /// Channels for bulk traffic (each one of `channels`, or "default"): the
   /// I/O of their connections (sealing, writing, reading and opening
@@ -274,9 +275,13 @@ class PeerService {
  public:
   /// Listen, load the data directory, start dialing members.
   /// `test_hooks`: TEST ONLY (see TestHooks); invalid_field when set in a
-  /// build without fault points.
+  /// build without fault points. `workers`: the pool server handlers run on,
+  /// shared with the rest of the node (node::Runtime owns it and joins it
+  /// after every service stopped); when null the service makes its own of
+  /// Config::worker_threads threads and joins it when destroyed.
   static Result<std::shared_ptr<PeerService>> start(asio::any_io_executor executor, Config config,
-                                                    TestHooks test_hooks = {});
+                                                    TestHooks test_hooks = {},
+                                                    std::shared_ptr<asio::thread_pool> workers = nullptr);
   ~PeerService();
   PeerService(const PeerService&) = delete;
   PeerService& operator=(const PeerService&) = delete;

@@ -128,7 +128,9 @@ struct SyncJoin {
 };
 
 struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
-  Impl(asio::any_io_executor executor, Config config, NodeSpec self);
+  Impl(asio::any_io_executor executor, Config config, NodeSpec self, std::shared_ptr<asio::thread_pool> workers);
+  /// While stopping: run on_stopped once no connection is left (called after each close).
+  void check_stopped();
 
   // ---- links.cpp ----
   Result<void> open_listeners();
@@ -257,7 +259,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::uint64_t next_watch = 1;
   // The pool first: members are destroyed in reverse, and the strands below
   // (in servers and message_strand) must go before the pool they run on.
-  asio::thread_pool workers;
+  // Given by the caller (node::Runtime) or, when none was, owned and joined here.
+  std::shared_ptr<asio::thread_pool> workers;
+  bool owns_workers = false;
   std::map<std::string, Server, std::less<>> servers;
   Handler message_handler;
   std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> message_strand;
@@ -280,7 +284,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<std::string, std::vector<std::uint64_t>> refused_acks;  // origin process -> ids
   bool stopping = false;
   std::function<void()> on_removed_fn;
-  std::function<void()> on_stopped;
+  std::function<void()> on_stopped;  ///< stop()'s completion, until it ran
 
   // delivery
   delivery::AckTable acks;
