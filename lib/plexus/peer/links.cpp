@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
-#include "plexus/peer/member_entries.hpp"
+#include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {

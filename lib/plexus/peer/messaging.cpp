@@ -8,7 +8,7 @@
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
 #include "plexus/delivery/errors.hpp"
-#include "plexus/peer/relay.hpp"
+#include "plexus/peer/core/relay.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {

@@ -4,7 +4,7 @@
 #include <asio/detached.hpp>
 
 #include "plexus/core/errors.hpp"
-#include "plexus/peer/member_entries.hpp"
+#include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {

@@ -10,7 +10,7 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
-#include "plexus/peer/member_entries.hpp"
+#include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
