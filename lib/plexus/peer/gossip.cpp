@@ -1,6 +1,6 @@
-// Membership exchange of the peer service: applying changes to the link
-// table, broadcasting what changed (batched per tick), anti-entropy by
-// digest, leave notifications, and persistence in the data directory.
+// The shell's side of the core: carrying out its Output (link table changes,
+// frames, deliveries, completions), outbound partitions as the core sees
+// them, persistence in the data directory and the end of membership.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,140 +15,115 @@
 namespace plexus::peer {
 
 void PeerService::Impl::apply_changes(const std::vector<membership::Change>& changes, Source source) {
-  const auto now = SteadyClock::now();
-  for (const auto& change : changes) {
-    const std::string& name = change.spec.name;
-    if (name == self.name) continue;
-    (source == Source::gossip ? rumors : dirty).insert(name);
-    if (change.kind == membership::ChangeKind::removed) {
-      if (PeerLinks* peer = find_peer(name)) {
-        drop_links(*peer, "left the cluster");
-        retire_traffic(*peer);
-        peers.erase(name);
-        ++peers_epoch;
-        liveness.remove_peer(name);
-      }
-      lives[name].insert(change.spec.instance_id);
-      retire_lives(name, std::nullopt, name + " left the cluster");
-      continue;
-    }
-    PeerLinks& peer = peers[name];
-    if (change.kind == membership::ChangeKind::updated && change.previous &&
-        change.previous->instance_id != change.spec.instance_id) {
-      spdlog::info("{} restarted (instance {:x} -> {:x}): replacing its stale spec", name,
-                   change.previous->instance_id, change.spec.instance_id);
-      peer.spec = change.spec;
-      drop_links(peer, "stale spec");
-      // The old life is retired when another one attaches (on_attach), not
-      // here: membership may flip to an older, dead life and back (plexus-sim).
-    }
-    lives[name].insert(change.spec.instance_id);
-    peer.spec = change.spec;
-    watch(name);
-    // Heard of through gossip, the peer most likely heard of us too: the
-    // smaller name dials at once, the larger waits before nudging so that a
-    // cluster-wide join does not open a redundant nudge per pair.
-    if (source == Source::gossip && !dials(self.name, name)) {
-      const auto delay = config.nudge_delay + Millis(jitter_ms(config.nudge_delay.count() / 2));
-      liveness.reset_backoff(name, ticks(now + delay));  // first dial (nudge) due then
-    }
-    ensure_links(peer);
-    reconcile(peer, now);
-  }
-  if (members.removed_self()) removed_self();
-  persist();
-  wake();
+  core.apply_changes(changes, source, ticks(SteadyClock::now()));
+  drain();
+  flush_dispatch();  // causal messages a retired life held back; wakes the tick
 }
 
-long PeerService::Impl::jitter_ms(long max) { return std::uniform_int_distribution<long>(0, std::max<long>(0, max))(rng); }
+void PeerService::Impl::drain() {
+  // The outermost drain reuses one buffer; a drain inside it (a completion
+  // or handler that calls back in) takes its own.
+  ++drain_depth;
+  for (int round = 0; round < 64; ++round) {
+    if (drain_depth == 1) {
+      core.take_into(drain_buffer);
+      if (drain_buffer.empty()) break;
+      carry_out(drain_buffer);
+    } else {
+      auto out = core.take();
+      if (out.empty()) break;
+      carry_out(out);
+    }
+  }
+  --drain_depth;
+}
 
-void PeerService::Impl::merge_entries(const std::vector<wire::MemberEntry>& entries) {
-  std::vector<membership::Entry> batch;
-  batch.reserve(entries.size());
-  for (const auto& e : entries) batch.push_back({e.spec, e.version, e.removed});
-  auto changes = members.merge(batch);
-  if (!changes) {
-    spdlog::warn("ignoring gossip: {}", changes.error().message());
+void PeerService::Impl::carry_out(core::Output& out) {
+  for (const auto& change : out.changes) apply_link_change(change);
+  // Broadcasts share one frame: encode it once.
+  const wire::Envelope* encoded_for = nullptr;
+  std::vector<std::uint8_t> frame;
+  for (const auto& send : out.sends) {
+    if (send.frame.get() != encoded_for) {
+      frame = wire::encode(*send.frame);
+      encoded_for = send.frame.get();
+    }
+    send_core_frame(send, frame);
+  }
+  for (auto& message : out.deliveries) deliver(std::move(message));
+  for (const char* reason : out.drops) count_drop(reason);
+  metrics.retransmits += out.retransmits;
+  if (out.persist) persist();
+  for (auto& [token, outcome] : out.completions) {
+    if (auto it = completions.find(token); it != completions.end()) {
+      auto done = std::move(it->second);
+      completions.erase(it);
+      done(outcome);
+    }
+  }
+  if (out.removed_self) removed_self();
+  // Deliveries are dispatched by whoever fed the core: after a read
+  // (Connection::set_on_read_done), a tick or a command.
+}
+
+// The link table follows membership: a removed member's links go, a member's
+// new life drops the stale ones, and every live member gets its slots.
+void PeerService::Impl::apply_link_change(const core::LinkChange& change) {
+  const std::string& name = change.spec.name;
+  if (change.kind == membership::ChangeKind::removed) {
+    if (PeerLinks* peer = find_peer(name)) {
+      drop_links(*peer, "left the cluster");
+      retire_traffic(*peer);
+      peers.erase(name);
+      ++peers_epoch;
+    }
     return;
   }
-  apply_changes(*changes, Source::gossip);
-}
-
-void PeerService::Impl::on_gossip(PeerLinks& peer, wire::Gossip gossip) {
-  if (auto* entries = std::get_if<std::vector<wire::MemberEntry>>(&gossip.body)) {
-    merge_entries(*entries);
-  } else if (auto* digest = std::get_if<std::vector<wire::DigestEntry>>(&gossip.body)) {
-    const auto remote = from_wire(*digest);
-    members.observe(peer.spec.name, remote);
-    auto diff = members.diff(remote);
-    if (!diff) return;
-    if (!diff->push.empty()) send_control(peer, wire::Envelope{wire::Gossip{to_wire(diff->push)}});
-    if (!diff->pull.empty()) send_control(peer, wire::Envelope{wire::Gossip{std::move(diff->pull)}});
-    if (members.collect_garbage() > 0) persist();
-  } else {
-    const auto& names = std::get<std::vector<std::string>>(gossip.body);
-    send_control(peer, wire::Envelope{wire::Gossip{to_wire(members.entries_for(names))}});
+  PeerLinks& peer = peers[name];
+  if (change.restarted && !peer.spec.name.empty()) {
+    spdlog::info("{} restarted (instance {:x} -> {:x}): replacing its stale spec", name, peer.spec.instance_id,
+                 change.spec.instance_id);
+    peer.spec = change.spec;
+    drop_links(peer, "stale spec");
   }
+  peer.spec = change.spec;
+  ensure_links(peer);
+  reconcile(peer, SteadyClock::now());
 }
 
-// What changed since the last tick: one message per peer per tick however
-// many changes came in. Changes seen here first (a join, an attach, a leave)
-// go to every member; changes learned from gossip go on as a rumor to
-// gossip_fanout random members only — their source already told everyone it
-// is connected to, so re-sending to all would be n^2 messages per change.
-void PeerService::Impl::broadcast_dirty() {
-  if (!dirty.empty()) {
-    for (const auto& name : dirty) rumors.erase(name);
-    std::vector<PeerLinks*> all;
-    for (auto& [name, peer] : peers) all.push_back(&peer);
-    gossip_entries(std::exchange(dirty, {}), all);
+void PeerService::Impl::send_core_frame(const core::Send& send, const std::vector<std::uint8_t>& frame) {
+  PeerLinks* peer = find_peer(send.peer);
+  if (!peer) return;
+  if (send.channel.empty()) {
+    send_frame(*peer, control_channel, 0, frame, true);
+    return;
   }
-  if (rumors.empty()) return;
-  std::vector<PeerLinks*> up;
-  for (auto& [name, peer] : peers) if (peer.up) up.push_back(&peer);
-  std::shuffle(up.begin(), up.end(), rng);
-  if (up.size() > config.gossip_fanout) up.resize(config.gossip_fanout);
-  gossip_entries(std::exchange(rumors, {}), up);
+  const auto& message = std::get<wire::Message>(*send.frame);
+  // A plain keyed message on a monotonic channel keeps the newest per key.
+  if (message.partition_key && message.ack_id == 0 && send.peer == message.target) {
+    const auto mine = self.channels.find(message.channel);
+    auto slots = peer->channels.find(message.channel);
+    if (mine != self.channels.end() && mine->second.monotonic && slots != peer->channels.end() &&
+        !slots->second.empty()) {
+      const auto index = std::uint16_t(*message.partition_key % slots->second.size());
+      if (send_monotonic(*peer, message.channel, index, *message.partition_key, frame)) return;
+    }
+  }
+  const std::string_view channel = peer->channels.count(send.channel) ? std::string_view(send.channel) : control_channel;
+  if (send_frame(*peer, channel, send.index, frame, false) == SendOutcome::sent || !send.reroute) return;
+  if (!core.reroute(message) && message.origin != self.name) count_drop("relay_no_path");
 }
 
-// The current entries for `names`, encoded once, to each of `targets`.
-void PeerService::Impl::gossip_entries(const std::set<std::string>& names, const std::vector<PeerLinks*>& targets) {
-  if (targets.empty()) return;
-  const std::vector<std::string> list(names.begin(), names.end());
-  const auto frame = wire::encode(wire::Envelope{wire::Gossip{to_wire(members.entries_for(list))}});
-  for (auto* peer : targets) send_frame(*peer, control_channel, 0, frame, true);
-}
-
-// A digest (name, version, instance, spec hash per member) rather than every
-// spec: the peer answers with what we lack and asks for what it lacks, so a
-// cluster-wide join costs each attach a few bytes per member, not a full
-// state to decode and merge.
-void PeerService::Impl::send_digest(PeerLinks& peer) {
-  send_control(peer, wire::Envelope{wire::Gossip{digest_frame_body()}});
+void PeerService::Impl::sync_cut() {
+  std::set<std::string> cut;
+  for (const auto& [ref, p] : partition_table) {
+    if (p.direction == Direction::both || p.direction == Direction::outbound) cut.insert(p.node);
+  }
+  core.set_cut(std::move(cut));
 }
 
 std::vector<wire::DigestEntry> PeerService::Impl::digest_frame_body() const {
   return to_wire(members.digest());
-}
-
-void PeerService::Impl::anti_entropy() {
-  std::vector<PeerLinks*> candidates;
-  for (auto& [name, peer] : peers) if (peer.up) candidates.push_back(&peer);
-  if (candidates.empty()) return;
-  send_digest(*candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)]);
-}
-
-void PeerService::Impl::on_leave_message(PeerLinks& peer, const wire::Leave& leave) {
-  if (leave.node == self.name && leave.instance_id == self.instance_id) {
-    spdlog::warn("{} says this node was removed from the cluster", peer.spec.name);
-    if (!members.removed_self()) (void)members.remove(self.name);
-    removed_self();
-  } else if (leave.node == peer.spec.name) {
-    // The peer leaves: drop it now; its tombstone gossip follows the same path.
-    if (auto removed = members.remove(leave.node); removed && *removed) {
-      apply_changes({membership::Change{membership::ChangeKind::removed, peer.spec, std::nullopt}});
-    }
-  }
 }
 
 void PeerService::Impl::removed_self() {
@@ -192,16 +167,14 @@ Result<void> PeerService::Impl::load_data_dir() {
   std::ifstream in(path);
   auto json = nlohmann::json::parse(in, nullptr, false);
   if (json.is_discarded()) return make_error(errc::invalid_json, path.string() + ": not JSON");
-  auto loaded = membership::Membership::from_json(json, self, members.options());
-  if (!loaded) return make_error(errc::invalid_field, path.string() + ": " + loaded.error().message());
-  members = std::move(*loaded);
-  std::vector<membership::Change> changes;
-  for (const auto& spec : members.members()) {
-    if (spec.name != self.name) changes.push_back({membership::ChangeKind::added, spec, std::nullopt});
+  const auto before = members.members().size();
+  if (auto loaded = core.load(json, ticks(SteadyClock::now())); !loaded) {
+    return make_error(errc::invalid_field, path.string() + ": " + loaded.error().message());
   }
-  spdlog::info("rejoining {} members from {}", changes.size(), path.string());
-  for (const auto& e : members.entries()) dirty.insert(e.spec.name);
-  apply_changes(changes);
+  spdlog::info("rejoining {} members from {}", members.members().size() - std::min(before, members.members().size()),
+               path.string());
+  drain();
+  wake();
   return {};
 }
 

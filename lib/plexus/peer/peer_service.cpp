@@ -51,22 +51,38 @@ delivery::CausalRegistryOptions causal_options(const Config& config) {
   return options;
 }
 
+core::CoreConfig core_config(const Config& config, const TestHooks& hooks) {
+  core::CoreConfig c;
+  c.liveness = liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
+                                 config.redial_max, config.heartbeat_interval / 2};
+  c.acks = ack_options(config);
+  c.causal = causal_options(config);
+  c.membership = membership::Options{config.max_members};
+  c.gossip_interval = config.gossip_interval;
+  c.tick_interval = config.tick_interval;
+  c.nudge_delay = config.nudge_delay;
+  c.handshake_timeout = config.transport.handshake_timeout;
+  c.gossip_fanout = config.gossip_fanout;
+  c.retransmits_per_tick_max = config.retransmits_per_tick_max;
+  c.relay_hops_max = config.relay_hops_max;
+  if (fault::compiled_in && hooks.disable_dedupe) c.bug = core::Bug::skip_dedupe;  // TEST ONLY
+  return c;
+}
+
 }  // namespace
 
-PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, NodeSpec self_in)
+PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, NodeSpec self_in, TestHooks hooks)
     : executor(std::move(executor_in)),
       config(std::move(config_in)),
+      test_hooks(hooks),
       self(std::move(self_in)),
-      members(self, membership::Options{config.max_members}),
+      core(self, core_config(config, hooks), self.instance_id, ticks(SteadyClock::now())),
       workers(std::max<std::size_t>(1, config.worker_threads)),
       message_strand(std::make_shared<Strand>(asio::make_strand(workers.get_executor()))),
       tick_timer(executor),
-      rng(self.instance_id),
-      liveness(liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
-                                 config.redial_max, config.heartbeat_interval / 2}),
-      acks(ack_options(config)),
-      causal(process_key(self.name, self.instance_id),
-             causal_options(config)) {
+      rng(core.rng()),
+      liveness(core.liveness()),
+      members(core.members()) {
   identity.key = config.key;
   identity.node_name = self.name;
   identity.instance_id = self.instance_id;
@@ -105,13 +121,13 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
       return make_error(errc::invalid_field, "bulk_channels: " + name + " is not a channel of this node");
     }
   }
-  auto impl = std::make_shared<Impl>(executor, std::move(config), spec);
-  impl->test_hooks = test_hooks;
+  auto impl = std::make_shared<Impl>(executor, std::move(config), spec, test_hooks);
   if (!impl->config.bulk_channels.empty()) {
     impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
   }
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
-  // The listening ports are known now: this is the spec the cluster sees.
+  // The listening ports are known now: this is the spec the cluster sees
+  // (the core's membership, through the reference).
   impl->members = membership::Membership(impl->self, membership::Options{impl->config.max_members});
   if (auto loaded = impl->load_data_dir(); !loaded) {
     for (auto& l : impl->listeners) l->stop();
@@ -145,9 +161,10 @@ Result<void> PeerService::join(const NodeSpec& spec) {
   if (impl_->left) return make_error(errc::shutting_down, "this node left the cluster");
   if (spec.name == impl_->self.name) return make_error(errc::invalid_field, "cannot join itself");
   if (auto valid = validate(spec); !valid) return valid.error();
-  auto added = impl_->members.add(spec);
+  auto added = impl_->core.admit(spec, ticks(SteadyClock::now()));
+  impl_->drain();
+  impl_->wake();
   if (!added) return added.error();
-  if (*added) impl_->apply_changes({membership::Change{membership::ChangeKind::added, spec, std::nullopt}});
   return {};
 }
 
@@ -292,7 +309,7 @@ nlohmann::json PeerService::get_local_state() const {
           {"membership", s.members.local_state()},
           {"links", links},
           {"partitions", partitions},
-          {"ack_table", {{"entries", s.acks.size()}, {"bytes", s.acks.bytes()}}},
+          {"ack_table", {{"entries", s.core.acks().size()}, {"bytes", s.core.acks().bytes()}}},
           {"servers", [&] {
              nlohmann::json names = nlohmann::json::array();
              for (const auto& [name, server] : s.servers) names.push_back(name);
@@ -326,10 +343,14 @@ Result<void> PeerService::register_server(const std::string& name, Handler handl
                        ? std::make_shared<HandlerPlacement>(PlacementOptions{.budget = options.inline_budget})
                        : nullptr;
   impl_->servers[name] = Server{std::move(handler), std::move(strand), std::move(placement)};
+  impl_->core.serve(name);
   return {};
 }
 
-void PeerService::unregister_server(const std::string& name) { impl_->servers.erase(name); }
+void PeerService::unregister_server(const std::string& name) {
+  impl_->servers.erase(name);
+  impl_->core.unserve(name);
+}
 
 Result<void> PeerService::forward_message(const std::string& node, const std::string& server,
                                           std::span<const std::uint8_t> payload, const ForwardOptions& options,
@@ -358,6 +379,7 @@ std::uint64_t PeerService::inject_partition(const std::string& node, std::option
   Partition p{ref, node, direction, std::nullopt};
   if (ttl) p.expires = SteadyClock::now() + *ttl;
   impl_->partition_table[ref] = p;
+  impl_->sync_cut();
   if (p.expires) impl_->sweep_by(*p.expires);  // the sweep resolves it
   spdlog::info("partition {} injected: {} ({})", ref, node,
                direction == Direction::both ? "both ways" : direction == Direction::inbound ? "inbound" : "outbound");
@@ -368,6 +390,7 @@ Result<void> PeerService::resolve_partition(std::uint64_t ref) {
   if (!impl_->partition_table.erase(ref)) {
     return make_error(errc::invalid_field, "partition " + std::to_string(ref) + ": no such partition");
   }
+  impl_->sync_cut();
   spdlog::info("partition {} resolved", ref);
   return {};
 }
@@ -383,8 +406,8 @@ void PeerService::stop(std::function<void()> done) {
   s.stopping = true;
   s.tick_timer.cancel();
   s.fail_completions(make_error(errc::shutting_down, "peer service stopping"));
-  s.broadcast_dirty();
-  s.flush_acks();
+  s.core.flush(ticks(SteadyClock::now()));  // gossip and acks still batched
+  s.drain();
   for (auto& l : s.listeners) l->stop();
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
   for (auto& [name, peer] : s.peers) {
@@ -438,7 +461,7 @@ Metrics PeerService::metrics() const {
   m.retired_traffic_folded = impl_->retired_traffic.folded();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, t] : peer.traffic) add(metric_key(name, channel), t);
-  m.ack_table_size = impl_->acks.size();
+  m.ack_table_size = impl_->core.acks().size();
   m.members = impl_->members.members().size();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, slots] : peer.channels)

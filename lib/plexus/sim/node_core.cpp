@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plexus/peer/member_entries.hpp"
-#include "plexus/peer/relay.hpp"
+#include "plexus/peer/core/member_entries.hpp"
+#include "plexus/peer/core/relay.hpp"
 
 namespace plexus::sim {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/delivery/errors.hpp"
-#include "plexus/peer/relay.hpp"
+#include "plexus/peer/core/relay.hpp"
 #include "plexus/sim/node_core.hpp"
 
 namespace plexus::sim {

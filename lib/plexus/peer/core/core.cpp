@@ -20,6 +20,19 @@ bool Output::empty() const {
          drops.empty() && transitions.empty() && retransmits == 0 && !persist && !removed_self;
 }
 
+void Output::clear() {
+  sends.clear();
+  changes.clear();
+  closes.clear();
+  deliveries.clear();
+  completions.clear();
+  drops.clear();
+  transitions.clear();
+  retransmits = 0;
+  persist = false;
+  removed_self = false;
+}
+
 Core::Core(NodeSpec self, CoreConfig config, std::uint64_t seed, Time now)
     : self_(std::move(self)),
       config_(std::move(config)),
@@ -307,6 +320,13 @@ void Core::tick(Time now) {
     anti_entropy();
   }
   retransmit(now);
+  flush_acks();
+}
+
+void Core::flush(Time now) {
+  now_ = now;
+  work_since_.reset();
+  broadcast_dirty();
   flush_acks();
 }
 

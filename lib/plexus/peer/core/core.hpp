@@ -115,6 +115,8 @@ struct Output {
   bool persist = false;       ///< membership changed: write the data directory
   bool removed_self = false;  ///< this node is no longer a member (once)
   [[nodiscard]] bool empty() const;
+  /// Empty again, keeping the vectors' capacity.
+  void clear();
 };
 
 /// forward() options the core implements.
@@ -222,10 +224,17 @@ class Core {
   [[nodiscard]] std::optional<Time> next_wakeup() const;
   /// Work that wants the fast tick: gossip to pass on, acks to flush or await.
   [[nodiscard]] bool has_timed_work() const;
+  /// Send what is batched now: gossip of changes, acks (before a stop).
+  void flush(Time now);
   /// Changes seen here first go to every member at the next tick.
   void mark_dirty(const std::string& name) { dirty_.insert(name); }
 
   Output take() { return std::exchange(out_, {}); }
+  /// take() into a buffer the driver keeps: no allocation per input.
+  void take_into(Output& into) {
+    into.clear();
+    std::swap(into, out_);
+  }
 
   [[nodiscard]] const NodeSpec& self() const { return self_; }
   [[nodiscard]] membership::Membership& members() { return members_; }
