@@ -16,14 +16,13 @@ std::string process_key(std::string_view node, std::uint64_t instance) {
 }
 
 bool Output::empty() const {
-  return sends.empty() && changes.empty() && closes.empty() && deliveries.empty() && completions.empty() &&
+  return sends.empty() && changes.empty() && deliveries.empty() && completions.empty() &&
          drops.empty() && transitions.empty() && retransmits == 0 && !persist && !removed_self;
 }
 
 void Output::clear() {
   sends.clear();
   changes.clear();
-  closes.clear();
   deliveries.clear();
   completions.clear();
   drops.clear();

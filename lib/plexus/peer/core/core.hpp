@@ -106,7 +106,6 @@ struct LinkChange {
 struct Output {
   std::vector<Send> sends;
   std::vector<LinkChange> changes;            ///< in order, before the sends they caused
-  std::vector<std::string> closes;            ///< peers whose links to close
   std::vector<wire::Message> deliveries;      ///< for a local server, in delivery order
   std::vector<std::pair<std::uint64_t, Result<void>>> completions;  ///< (token, outcome)
   std::vector<const char*> drops;             ///< one reason per dropped message
@@ -265,6 +264,11 @@ class Core {
   void deliver(wire::Message message);
   void drop(const char* reason) { out_.drops.push_back(reason); }
   void ack(const std::string& origin, std::uint64_t id);
+  /// Ack an acked message, or refuse it when its server is not served here.
+  void answer(const std::string& origin, const wire::Message& message);
+  [[nodiscard]] bool serves(const wire::Message& message) const {
+    return message.server.empty() || servers_.contains(message.server);
+  }
   void flush_acks();
   void retransmit(Time now);
   void complete(const std::string& target, std::uint64_t id, Result<void> outcome);

@@ -64,21 +64,21 @@ void Core::on_message(wire::Message message, Time now) {
   // Built only when an ack or the causal order needs it, not per plain message.
   std::string origin;
   if (acked || !message.causal_label.empty()) origin = process_key(message.origin, message.origin_instance);
-  if (!message.server.empty() && !servers_.contains(message.server)) {
+  const bool causal = !message.causal_label.empty() && config_.bug != Bug::causal_on_arrival;
+  // A causal message to an unknown server still takes its place in the causal
+  // order (its successors must not wait for it forever) and is refused when
+  // its turn comes (take_causal).
+  if (!causal && !serves(message)) {
     drop("unknown_server");
-    if (acked) {  // a definite no: the sender's completion fails at once
-      refused_acks_[origin].push_back(message.ack_id);
-      mark_work(now);
-    }
+    if (acked) answer(origin, message);  // a definite no: the sender's completion fails at once
     return;
   }
-  const bool causal = !message.causal_label.empty() && config_.bug != Bug::causal_on_arrival;
   if (causal) {
     switch (admit_causal(message, origin)) {
       case CausalAdmit::accept: break;
-      case CausalAdmit::duplicate:  // delivered before; its ack was lost
+      case CausalAdmit::duplicate:  // delivered (or refused) before; its answer was lost
         drop("duplicate");
-        return ack(origin, message.ack_id);
+        return answer(origin, message);
       case CausalAdmit::waiting: return drop("duplicate");  // still buffered: acked on delivery
       case CausalAdmit::full: return drop("causal_buffer_full");  // no ack: retransmitted later
     }
@@ -89,7 +89,7 @@ void Core::on_message(wire::Message message, Time now) {
       case delivery::Verdict::duplicate:
         if (config_.bug == Bug::skip_dedupe) break;  // deliver it again
         drop("duplicate");
-        return ack(origin, message.ack_id);
+        return answer(origin, message);
       case delivery::Verdict::overflow: return drop("dedupe_overflow");
       case delivery::Verdict::stale: return drop("stale_sender");
     }
@@ -139,19 +139,25 @@ void Core::take_causal(delivery::CausalLabel& label) {
     causal_held_.erase(it);
     const auto origin = process_key(message.origin, message.origin_instance);
     causal_waiting_.erase({origin, message.ack_id});
-    if (message.ack_id != 0 && config_.bug != Bug::causal_ack_on_buffer) ack(origin, message.ack_id);
+    if (message.ack_id != 0 && config_.bug != Bug::causal_ack_on_buffer) answer(origin, message);
     deliver(std::move(message));
   }
 }
 
 void Core::deliver(wire::Message message) {
-  if (!message.server.empty() && !servers_.contains(message.server)) return drop("unknown_server");
+  if (!serves(message)) return drop("unknown_server");
   out_.deliveries.push_back(std::move(message));
 }
 
 void Core::ack(const std::string& origin, std::uint64_t id) {
   ack_batcher_.add(origin, id);
   mark_work(now_);  // flushed at the next tick
+}
+
+void Core::answer(const std::string& origin, const wire::Message& message) {
+  if (serves(message)) return ack(origin, message.ack_id);
+  refused_acks_[origin].push_back(message.ack_id);
+  mark_work(now_);
 }
 
 void Core::forget_process(const std::string& process) {
