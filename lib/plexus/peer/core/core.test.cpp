@@ -337,3 +337,30 @@ TEST_CASE("the dedupe bug switch delivers a retransmission twice") {
   b.on_message(m, 3ms);
   CHECK(b.take().deliveries.size() == 2);
 }
+
+TEST_CASE("causal: a message to an unknown server is refused in its turn and does not block its successors") {
+  // Proves the refusal keeps the causal order: the next causal message from the same sender is delivered.
+  Core a(spec("a", 1), CoreConfig{}, 1, 0ms);
+  Core b(spec("b", 2), CoreConfig{}, 2, 0ms);
+  b.serve("known");
+  link(a, b, 1ms);
+  Seen seen;
+  pump({&a, &b}, 1ms, seen);
+  SendOptions options;
+  options.causal_label = "c";
+  options.server = "missing";
+  REQUIRE(a.forward("b", bytes(1), options, 1, 2ms));
+  options.server = "known";
+  REQUIRE(a.forward("b", bytes(2), options, 2, 2ms));
+  pump({&a, &b}, 2ms, seen);
+  CHECK(b.causal_buffered() == 0);
+  REQUIRE(seen.delivered.size() == 1);
+  CHECK(seen.delivered[0].server == "known");
+  b.tick(20ms);
+  pump({&a, &b}, 20ms, seen);
+  std::map<std::uint64_t, bool> ok;
+  for (const auto& [token, outcome] : seen.completed) ok[token] = static_cast<bool>(outcome);
+  REQUIRE(ok.size() == 2);
+  CHECK_FALSE(ok.at(1));
+  CHECK(ok.at(2));
+}
