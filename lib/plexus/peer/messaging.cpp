@@ -27,18 +27,6 @@ const char* outcome_name(SendOutcome outcome) {
   return "not_connected";
 }
 
-// Take `message` apart into its server's dispatch batch (by reference: a
-// Message is big, and this runs for every one received).
-void queue_for_dispatch(PeerService::Impl& service, wire::Message& message) {
-  if (!service.last_dispatch || service.last_dispatch_server != message.server) {
-    service.last_dispatch = &service.dispatch_queue[message.server];
-    service.last_dispatch_server = message.server;
-  }
-  service.last_dispatch->push_back(Received{std::move(message.origin), message.origin_instance,
-                                                            std::move(message.channel), message.cast,
-                                                            std::move(message.payload)});
-}
-
 errc outcome_code(SendOutcome outcome) {
   switch (outcome) {
     case SendOutcome::partitioned: return errc::partitioned;
@@ -212,101 +200,18 @@ void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Mes
   drain();
 }
 
-void PeerService::Impl::deliver(wire::Message message) {
-  if (!message.server.empty() && !servers.count(message.server)) {
-    count_drop("unknown_server");
-    return;
-  }
-  queue_for_dispatch(*this, message);
-}
+void PeerService::Impl::deliver(wire::Message message) { dispatcher.queue(message); }
 
-// Hand each server its batch: one post per server per read, not per message;
-// or, for servers on the service executor, call the handler right here.
+// Hand each server its batch (Dispatcher::flush); what inline handlers kept
+// queueing (messages to self) goes on after other work.
 void PeerService::Impl::flush_dispatch() {
-  if (dispatching) return;  // an inline handler re-entered: the loop below picks up what it queued
-  dispatching = true;
-  bool pending = true;
-  for (int round = 0; round < 8 && pending; ++round) pending = dispatch_round();
-  dispatching = false;
-  if (pending) {  // inline handlers kept queueing (messages to self): go on after other work
+  if (dispatcher.flush()) {
     std::weak_ptr<Impl> weak = shared_from_this();
     asio::post(executor, [weak] {
       if (auto self = weak.lock()) self->flush_dispatch();
     });
   }
   wake();  // acks to flush, gossip to pass on: tick soon
-}
-
-namespace {
-
-using Strand = asio::strand<asio::thread_pool::executor_type>;
-using Batch = std::vector<Received>;
-
-// Run `taken` inline, timing each call; the calls left when one was slow.
-std::size_t run_timed(HandlerPlacement& placement, const Handler& handler, const Batch& taken) {
-  for (std::size_t i = 0; i < taken.size(); ++i) {
-    const auto start = SteadyClock::now();
-    handler(taken[i]);
-    if (!placement.ran_inline(SteadyClock::now() - start)) return i + 1;
-  }
-  return taken.size();
-}
-
-// `placement` (adaptive servers only) is told how long the batch took.
-void post_to_strand(Strand& strand, Handler handler, Batch taken, std::shared_ptr<HandlerPlacement> placement) {
-  if (placement) placement->posted();
-  asio::post(strand, [handler = std::move(handler), taken = std::move(taken), placement = std::move(placement)] {
-    const auto start = placement ? SteadyClock::now() : SteadyClock::time_point{};
-    for (const auto& received : taken) handler(received);
-    if (!placement) return;
-    placement->ran_on_strand(taken.size(), SteadyClock::now() - start);
-    placement->strand_done();
-  });
-}
-
-}  // namespace
-
-// One pass over the queue; true when an inline handler ran (it may have queued more).
-bool PeerService::Impl::dispatch_round() {
-  bool ran_inline = false;
-  for (auto& [name, batch] : dispatch_queue) {  // handlers may add entries, never erase them
-    if (batch.empty()) continue;
-    Handler handler;
-    std::shared_ptr<Strand> strand;
-    std::shared_ptr<HandlerPlacement> placement;
-    bool known = false;
-    if (name.empty()) {
-      handler = message_handler;
-      strand = message_strand;
-      known = static_cast<bool>(handler);
-    } else if (auto it = servers.find(name); it != servers.end()) {
-      handler = it->second.handler;
-      strand = it->second.strand;
-      placement = it->second.placement;
-      known = true;
-    }
-    if (!known) {
-      count_drop(name.empty() ? "no_message_handler" : "unknown_server");
-      batch.clear();
-      continue;
-    }
-    auto taken = std::move(batch);
-    batch = {};
-    if (!strand) {
-      for (const auto& received : taken) handler(received);
-      ran_inline = true;
-      continue;
-    }
-    if (placement && placement->run_inline(taken.size())) {
-      ran_inline = true;
-      const std::size_t ran = run_timed(*placement, handler, taken);
-      if (ran == taken.size()) continue;
-      spdlog::debug("server {}: a call took over its inline budget; its calls go to the worker pool", name);
-      taken.erase(taken.begin(), taken.begin() + std::ptrdiff_t(ran));
-    }
-    post_to_strand(*strand, std::move(handler), std::move(taken), std::move(placement));
-  }
-  return ran_inline;
 }
 
 // Every completion still waiting gets a definite answer (stop, leave, destruction).

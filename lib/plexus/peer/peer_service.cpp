@@ -1,5 +1,5 @@
 // PeerService public API: thin forwarding to the Impl shell (links.cpp,
-// gossip.cpp, messaging.cpp) plus start-up and the local-state report.
+// core_driver.cpp, messaging.cpp) plus start-up and the local-state report.
 #include "plexus/peer/peer_service.hpp"
 
 #include <asio/post.hpp>
@@ -16,7 +16,6 @@
 namespace plexus::peer {
 namespace {
 
-using Strand = asio::strand<asio::thread_pool::executor_type>;
 
 NodeSpec initial_spec(const Config& config) {
   NodeSpec spec;
@@ -78,7 +77,7 @@ PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, Nod
       self(std::move(self_in)),
       core(self, core_config(config, hooks), self.instance_id, ticks(SteadyClock::now())),
       workers(std::max<std::size_t>(1, config.worker_threads)),
-      message_strand(std::make_shared<Strand>(asio::make_strand(workers.get_executor()))),
+      dispatcher(workers, [this](const char* reason) { count_drop(reason); }),
       tick_timer(executor),
       rng(core.rng()),
       liveness(core.liveness()),
@@ -312,7 +311,7 @@ nlohmann::json PeerService::get_local_state() const {
           {"ack_table", {{"entries", s.core.acks().size()}, {"bytes", s.core.acks().bytes()}}},
           {"servers", [&] {
              nlohmann::json names = nlohmann::json::array();
-             for (const auto& [name, server] : s.servers) names.push_back(name);
+             for (const auto& name : s.dispatcher.server_names()) names.push_back(name);
              return names;
            }()}};
 }
@@ -332,23 +331,13 @@ std::uint64_t PeerService::on_down(const std::string& node, EventFn fn, const st
 void PeerService::remove_watch(std::uint64_t id) { impl_->watches.erase(id); }
 
 Result<void> PeerService::register_server(const std::string& name, Handler handler, ServerOptions options) {
-  if (name.empty()) return make_error(errc::invalid_field, "server name: empty");
-  if (!handler) return make_error(errc::invalid_field, "server " + name + ": no handler");
-  if (impl_->servers.count(name)) return make_error(errc::invalid_field, "server " + name + ": already registered");
-  using Placement = ServerOptions::Placement;
-  auto strand = options.placement == Placement::service_executor
-                    ? nullptr
-                    : std::make_shared<Strand>(asio::make_strand(impl_->workers.get_executor()));
-  auto placement = options.placement == Placement::adaptive
-                       ? std::make_shared<HandlerPlacement>(PlacementOptions{.budget = options.inline_budget})
-                       : nullptr;
-  impl_->servers[name] = Server{std::move(handler), std::move(strand), std::move(placement)};
+  if (auto added = impl_->dispatcher.add_server(name, std::move(handler), options); !added) return added;
   impl_->core.serve(name);
   return {};
 }
 
 void PeerService::unregister_server(const std::string& name) {
-  impl_->servers.erase(name);
+  impl_->dispatcher.remove_server(name);
   impl_->core.unserve(name);
 }
 
@@ -372,7 +361,7 @@ Result<void> PeerService::send_message(const std::string& node, std::span<const 
   return impl_->forward(node, "", payload, options, false, {});
 }
 
-void PeerService::set_message_handler(Handler handler) { impl_->message_handler = std::move(handler); }
+void PeerService::set_message_handler(Handler handler) { impl_->dispatcher.set_message_handler(std::move(handler)); }
 
 std::uint64_t PeerService::inject_partition(const std::string& node, std::optional<Millis> ttl, Direction direction) {
   const auto ref = impl_->next_partition++;

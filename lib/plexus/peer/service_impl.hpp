@@ -1,6 +1,8 @@
 // Internal state of the peer service shell, shared by its .cpp files:
-// links.cpp (connections, attach, status, the tick), gossip.cpp (membership
-// exchange and persistence), messaging.cpp (forward, relay, acks, dispatch).
+// links.cpp (connections, attach, dials), nudge.cpp (nudges), status.cpp
+// (frames in and out, up/down, the tick), core_driver.cpp (carrying out the
+// core's output, persistence), messaging.cpp (forward, routing); dispatch to
+// servers is the Dispatcher's (dispatch.hpp).
 // Protocol decisions are the sans-IO core's (peer/core/core.hpp): the shell
 // feeds it frames, commands and the time, and carries out its Output (drain()).
 #pragma once
@@ -16,6 +18,7 @@
 #include <set>
 
 #include "plexus/peer/bulk_io.hpp"
+#include "plexus/peer/dispatch.hpp"
 #include "plexus/peer/core/core.hpp"
 #include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/monotonic.hpp"
@@ -112,14 +115,6 @@ struct Watch {
   EventFn fn;
 };
 
-struct Server {
-  Handler handler;
-  /// Null: the handler runs on the peer service executor (ServerOptions).
-  std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
-  /// Set for Placement::adaptive.
-  std::shared_ptr<HandlerPlacement> placement;
-};
-
 struct SyncJoin {
   std::string node;
   SteadyClock::time_point deadline;
@@ -184,7 +179,7 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   /// Fail the pending acks of every known life of `name` but `keep` and forget
   /// its dedupe and causal state (it restarted, or left when keep is empty).
 
-  // ---- gossip.cpp ----
+  // ---- core_driver.cpp ----
   /// Where a membership change was seen: here first (join, attach, leave,
   /// the data directory) or in another member's gossip.
   using Source = core::Core::Source;
@@ -216,7 +211,6 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
   void deliver(wire::Message message);
   void flush_dispatch();
-  bool dispatch_round();
   void fail_completions(const Error& why);
   void close_stale_unattached(SteadyClock::time_point now);
   void count_drop(const std::string& reason);
@@ -247,12 +241,10 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::map<transport::ConnectionPtr, SteadyClock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
-  // The pool first: members are destroyed in reverse, and the strands below
-  // (in servers and message_strand) must go before the pool they run on.
+  // The pool first: members are destroyed in reverse, and the dispatcher's
+  // strands must go before the pool they run on.
   asio::thread_pool workers;
-  std::map<std::string, Server, std::less<>> servers;
-  Handler message_handler;
-  std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> message_strand;
+  Dispatcher dispatcher;
   std::map<std::uint64_t, Partition> partition_table;
   std::uint64_t next_partition = 1;
   asio::steady_timer tick_timer;
@@ -272,12 +264,6 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   // delivery: the core tracks acked sends by token; their completions wait here
   std::map<std::uint64_t, Completion> completions;
   std::uint64_t next_token = 1;
-  std::map<std::string, std::vector<Received>, std::less<>> dispatch_queue;
-  // The entry of dispatch_queue used last (entries are never erased): a run
-  // of messages to one server skips the map lookup.
-  std::vector<Received>* last_dispatch = nullptr;
-  std::string last_dispatch_server;
-  bool dispatching = false;  // flush_dispatch is running (an inline handler may re-enter)
   /// Monotonic channels: newest frame per key, per (peer, channel, index).
   std::map<std::tuple<std::string, std::string, std::uint16_t>, MonotonicBuffer> monotonic;
   bool send_monotonic(PeerLinks& peer, const std::string& channel, std::uint16_t index, std::uint64_t key,

@@ -1,6 +1,6 @@
 // Membership entries and digests in their wire form, and back: one
-// conversion for every gossip the peer shell sends (gossip.cpp, nudge.cpp,
-// links.cpp, peer_service.cpp) and for the simulator's NodeCore.
+// conversion for every gossip the peer shell sends (core_driver.cpp, nudge.cpp,
+// links.cpp, peer_service.cpp) and for the core (core.cpp).
 #pragma once
 
 #include <vector>
