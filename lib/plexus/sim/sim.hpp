@@ -41,6 +41,7 @@ struct RunResult {
   std::uint64_t events = 0;
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_delivered = 0;
+  std::uint64_t refusals = 0;  ///< acked messages to an unserved server reported failed (refused acks)
   double simulated_seconds = 0;
 };
 

@@ -2,8 +2,10 @@
 // and what their effects do, the workload and the invariant checks.
 #include "plexus/sim/world.hpp"
 
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+
+#include "plexus/core/errors.hpp"
 
 namespace plexus::sim {
 namespace {
@@ -147,6 +149,7 @@ void World::apply(std::uint16_t node) {
     }
     for (const auto& [token, outcome] : out.completions) {
       trace(outcome ? "acked" : "failed", node, 0, token);
+      if (!outcome && outcome.error().code == errc::unknown_server) ++result_.refusals;  // a refused ack
       if (auto bad = oracle_.completed(token, static_cast<bool>(outcome)); !bad.empty()) fail("safety", bad);
     }
   }
