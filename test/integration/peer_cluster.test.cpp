@@ -150,6 +150,28 @@ TEST_CASE("leave() makes every member drop the node, and leave(node) stops the r
   CHECK(a.forward_message("c", "sink", bytes("x")).error().code == errc::unknown_node);
 }
 
+TEST_CASE("after a removal every remaining member collects the tombstone") {
+  // Proves tombstone GC converges on both survivors: a tombstone that bounced
+  // back to the node that collected it first is seen held before it is dropped
+  // again, so the other node gets its evidence (it kept the tombstone forever).
+  Cluster cluster;
+  auto fast_gossip = [&](const std::string& name) {
+    auto config = cluster.config(name);
+    config.gossip_interval = Millis(50);
+    return config;
+  };
+  auto& a = cluster.start("a", fast_gossip("a"));
+  auto& b = cluster.start("b", fast_gossip("b"));
+  auto& c = cluster.start("c", fast_gossip("c"));
+  for (auto* n : {&b, &c}) REQUIRE(n->join(a.spec()).ok());
+  REQUIRE(cluster.wait([&] { return cluster.all_see(3); }));
+  REQUIRE(a.leave("c").ok());
+  REQUIRE(cluster.wait([&] { return c.has_left() && cluster.all_see(2); }));
+  auto tombstones = [](PeerService& node) { return node.get_local_state()["membership"]["tombstones"].size(); };
+  const bool collected = cluster.wait([&] { return tombstones(a) == 0 && tombstones(b) == 0; });
+  CHECK_MESSAGE(collected, "tombstones left: a " << tombstones(a) << ", b " << tombstones(b));
+}
+
 TEST_CASE("update_members makes the membership exactly the list") {
   // Proves update_members computes both the joins and the leaves.
   Cluster cluster;

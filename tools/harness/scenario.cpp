@@ -27,10 +27,11 @@ constexpr std::array<Named<WorkloadKind>, 5> workload_kinds{{
 constexpr std::array<Named<FaultKind>, 5> fault_kinds{{
     {"partition", FaultKind::partition}, {"kill", FaultKind::kill}, {"pause", FaultKind::pause},
     {"flap", FaultKind::flap}, {"swizzle", FaultKind::swizzle}}};
-constexpr std::array<Named<Shape>, 7> shapes{{
-    {"halves", Shape::halves}, {"random-halves", Shape::random_halves}, {"one", Shape::one},
-    {"minority-third", Shape::minority_third}, {"bridge", Shape::bridge},
-    {"majorities-ring", Shape::majorities_ring}, {"asymmetric", Shape::asymmetric}}};
+constexpr auto shapes = [] {
+  std::array<Named<Shape>, core::partition_shape_names.size()> table{};
+  for (std::size_t i = 0; i < table.size(); ++i) table[i] = {core::partition_shape_names[i].data(), Shape(i)};
+  return table;
+}();
 
 // The plexusd settings a scenario may change, with the harness's defaults
 // (fast failure detection, so a short run sees faults and recoveries).

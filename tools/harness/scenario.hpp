@@ -5,6 +5,8 @@
 // docs/harness.md documents every field.
 #pragma once
 
+#include "plexus/core/partition_shape.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -39,7 +41,8 @@ struct Workload {
 enum class FaultKind { partition, kill, pause, flap, swizzle };
 
 /// Partition shapes, as in Jepsen's partition nemeses.
-enum class Shape { halves, random_halves, one, minority_third, bridge, majorities_ring, asymmetric };
+/// Partition shapes: the generator shared with plexus-sim (core/partition_shape.hpp).
+using Shape = core::PartitionShape;
 
 struct Fault {
   FaultKind kind = FaultKind::partition;

@@ -21,34 +21,6 @@ void cut_both(Grudge& g, const std::string& a, const std::string& b) {
   g.push_back({b, a, "both"});
 }
 
-// Cut every pair across two groups.
-Grudge between(const std::vector<std::string>& left, const std::vector<std::string>& right) {
-  Grudge g;
-  for (const auto& a : left) for (const auto& b : right) cut_both(g, a, b);
-  return g;
-}
-
-std::pair<std::vector<std::string>, std::vector<std::string>> split(std::vector<std::string> names, std::size_t first) {
-  std::vector<std::string> rest(names.begin() + std::ptrdiff_t(first), names.end());
-  names.resize(first);
-  return {names, rest};
-}
-
-Grudge majorities_ring(std::vector<std::string> ring, std::mt19937_64& rng) {
-  shuffle(ring, rng);
-  const std::size_t n = ring.size();
-  const std::size_t majority = n / 2 + 1;
-  const std::size_t reach = majority / 2;  // each node sees itself and `reach` neighbours each side
-  Grudge g;
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = i + 1; j < n; ++j) {
-      const std::size_t d = std::min(j - i, n - (j - i));
-      if (d > reach) cut_both(g, ring[i], ring[j]);
-    }
-  }
-  return g;
-}
-
 struct Window { double from, to; std::string node; };
 
 bool busy(const std::vector<Window>& windows, const std::string& node, double from, double to) {
@@ -125,36 +97,20 @@ Grudge isolate(const std::vector<std::string>& isolated, const std::vector<std::
 }
 
 Grudge shape_grudge(Shape shape, const std::vector<std::string>& names, std::mt19937_64& rng) {
-  if (names.size() < 2) return {};
-  auto shuffled = names;
-  shuffle(shuffled, rng);
-  switch (shape) {
-    case Shape::halves: {
-      auto [a, b] = split(names, names.size() / 2);
-      return between(a, b);
+  const auto cut = core::partition_cut(shape, names.size(), [&](std::uint64_t bound) { return below(rng, bound); });
+  Grudge g;
+  for (std::size_t a = 0; a < names.size(); ++a) {
+    for (std::size_t b = a + 1; b < names.size(); ++b) {
+      const bool ab = cut.blocked(a, b), ba = cut.blocked(b, a);
+      if (ab && ba) {
+        cut_both(g, names[a], names[b]);
+      } else if (ab || ba) {
+        // One way only: the sender drops what it sends; the reverse still flows.
+        g.push_back(ab ? Cut{names[a], names[b], "outbound"} : Cut{names[b], names[a], "outbound"});
+      }
     }
-    case Shape::random_halves: {
-      auto [a, b] = split(shuffled, names.size() / 2);
-      return between(a, b);
-    }
-    case Shape::one: return isolate({shuffled[0]}, names);
-    case Shape::minority_third: {
-      auto [a, b] = split(shuffled, std::max<std::size_t>(1, names.size() / 3));
-      return between(a, b);
-    }
-    case Shape::bridge: {
-      // Two halves that cannot talk, and one node that talks to both.
-      const std::string bridge = shuffled.back();
-      shuffled.pop_back();
-      auto [a, b] = split(shuffled, shuffled.size() / 2);
-      return between(a, b);
-    }
-    case Shape::majorities_ring: return majorities_ring(names, rng);
-    case Shape::asymmetric:
-      // One way only: the first drops what it sends to the second; the second still reaches the first.
-      return {{shuffled[0], shuffled[1], "outbound"}};
   }
-  return {};
+  return g;
 }
 
 std::vector<Step> plan_nemesis(const Scenario& scenario, int nodes, std::uint64_t seed) {

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <numeric>
 
+#include "plexus/core/partition_shape.hpp"
 #include "plexus/sim/world.hpp"
 
 namespace plexus::sim {
@@ -12,7 +13,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const char* const shape_names[] = {"halves", "random-halves", "one", "minority-third", "bridge", "majorities-ring"};
+// The simulator draws the first Shape::count shared shapes (not asymmetric:
+// its one-way variant of every shape covers that) under the same names.
+static_assert(static_cast<int>(Shape::majorities_ring) == static_cast<int>(core::PartitionShape::majorities_ring));
 
 template <class T>
 T pick(Rng& rng, std::initializer_list<T> choices) {
@@ -40,8 +43,8 @@ std::string Swarm::describe() const {
   if (reset_ppm) out += ", resets " + std::to_string(reset_ppm) + "ppm";
   if (partitions) {
     out += std::string(", partitions (") + (partitions_reset ? "reset" : "stall") + (one_way ? ", one-way" : "");
-    for (std::size_t s = 0; s < std::size(shape_names); ++s) {
-      if (shapes & (1u << s)) out += std::string(" ") + shape_names[s];
+    for (std::size_t s = 0; s < static_cast<std::size_t>(Shape::count); ++s) {
+      if (shapes & (1u << s)) out += " " + std::string(core::partition_shape_names[s]);
     }
     out += ")";
   }
@@ -103,38 +106,14 @@ void World::nemesis_step() {
 
 void World::partition(Shape shape) {
   const std::size_t n = nodes_.size();
-  std::vector<std::uint16_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  if (shape != Shape::halves) {
-    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng_.below(i)]);
-  }
-  std::vector<std::size_t> position(n);
-  for (std::size_t i = 0; i < n; ++i) position[order[i]] = i;
-  // side: 0 or 1; the bridge node (side 2) talks to both.
-  auto side = [&](std::uint16_t x) -> int {
-    const std::size_t p = position[x];
-    switch (shape) {
-      case Shape::one: return p == 0 ? 1 : 0;
-      case Shape::minority_third: return p < std::max<std::size_t>(1, n / 3) ? 1 : 0;
-      case Shape::bridge: return p == n / 2 ? 2 : (p < n / 2 ? 0 : 1);
-      default: return p < n / 2 ? 0 : 1;
-    }
-  };
-  auto allowed = [&](std::uint16_t a, std::uint16_t b) {
-    if (a == b) return true;
-    if (shape == Shape::majorities_ring) {
-      // Each node sees a majority, no two the same one: the nearest on a ring.
-      const std::size_t majority = n / 2 + 1;
-      const std::size_t reach = majority / 2;
-      const std::size_t d = position[a] > position[b] ? position[a] - position[b] : position[b] - position[a];
-      return std::min(d, n - d) <= std::max<std::size_t>(1, reach);
-    }
-    const int sa = side(a), sb = side(b);
-    return sa == sb || sa == 2 || sb == 2;
-  };
+  // The shared generator (core/partition_shape.hpp) draws the shuffle first,
+  // then the one-way coin below: the order every recorded seed was run with.
+  auto cut = core::partition_cut(static_cast<core::PartitionShape>(shape), n,
+                                 [this](std::uint64_t bound) { return rng_.below(bound); });
   const bool one_way = swarm_.one_way && rng_.below(2) == 0;
+  if (one_way) cut.keep_one_way();
   for (std::uint16_t a = 0; a < n; ++a) {
-    for (std::uint16_t b = 0; b < n; ++b) cut_[a * n + b] = !allowed(a, b) && (!one_way || position[a] < position[b]);
+    for (std::uint16_t b = 0; b < n; ++b) cut_[a * n + b] = cut.blocked(a, b);
   }
   partitioned_ = true;
   trace("partition", 0, 0, static_cast<std::uint64_t>(shape) * 10 + (one_way ? 1 : 0));
