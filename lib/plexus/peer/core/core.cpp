@@ -144,7 +144,6 @@ void Core::on_gossip(const std::string& from, wire::Gossip gossip, Time now) {
     if (!diff) return;
     if (!diff->push.empty()) emit(from, wire::Envelope{wire::Gossip{to_wire(diff->push)}});
     if (!diff->pull.empty()) emit(from, wire::Envelope{wire::Gossip{std::move(diff->pull)}});
-    if (members_.collect_garbage() > 0) out_.persist = true;
   } else {
     const auto& names = std::get<std::vector<std::string>>(gossip.body);
     emit(from, wire::Envelope{wire::Gossip{to_wire(members_.entries_for(names))}});
@@ -298,12 +297,21 @@ void Core::broadcast_dirty() {
   for (const auto& peer : up) emit_shared(peer, frame);
 }
 
+// Tombstones are collected right AFTER our digest goes out, never on receipt
+// of one. A tombstone we collected comes back whenever a peer that still holds
+// it pushes it to us; that peer collects only once it has seen us hold it. If
+// we dropped the copy when the peer's next digest arrived, our own digests
+// would never show it and the peer would keep its tombstone forever (two
+// survivors of a removal did exactly that). Collecting after sending means
+// each copy we hold is shown at least once, to a random peer.
 void Core::anti_entropy() {
   std::vector<const std::string*> candidates;
   for (const auto& peer : peers_) if (liveness_.up(peer)) candidates.push_back(&peer);
-  if (candidates.empty()) return;
-  const auto pick = std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng_);
-  emit(*candidates[pick], wire::Envelope{wire::Gossip{to_wire(members_.digest())}});
+  if (!candidates.empty()) {
+    const auto pick = std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng_);
+    emit(*candidates[pick], wire::Envelope{wire::Gossip{to_wire(members_.digest())}});
+  }
+  if (members_.collect_garbage() > 0) out_.persist = true;
 }
 
 void Core::tick(Time now) {
