@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
-#include "plexus/peer/member_entries.hpp"
+#include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -134,54 +134,45 @@ void PeerService::Impl::ensure_links(PeerLinks& peer) {
   }
 }
 
+// The attach policy is the core's (core::Core::attach); the shell carries
+// out its verdict on the connection and binds the slot.
 void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
                                   const transport::ConnectionPtr& connection, wire::Attach attach) {
-  if (attach.spec.name != connection->peer().name || attach.spec.instance_id != connection->peer().instance_id) {
-    spdlog::warn("closing connection from {}: attach names {} instance {:x}, handshake said {} {:x}",
-                 connection->peer().name, attach.spec.name, attach.spec.instance_id,
-                 connection->peer().name, connection->peer().instance_id);
-    connection->abort(make_error(errc::malformed_message, "attach does not match the handshake"));
-    return;
-  }
-  if (const auto* entry = members.find(attach.spec.name);
-      entry && entry->removed && entry->spec.instance_id == attach.spec.instance_id) {
-    // A removed life that never heard of its removal: tell it, refuse it.
-    const std::string name = attach.spec.name;
-    send_now(connection, wire::Envelope{wire::Gossip{to_wire(members.entries_for(std::span(&name, 1)))}});
-    send_now(connection, wire::Envelope{wire::Leave{name, attach.spec.instance_id, "removed"}});
-    connection->close();
-    return;
-  }
-  // Attaching is joining: whoever connects with the key and a valid spec is a member.
-  if (auto added = members.add(attach.spec); !added) {
-    spdlog::warn("refusing {}: {}", attach.spec.name, added.error().message());
-    connection->close();
-    return;
-  } else if (*added) {
-    dirty.insert(attach.spec.name);
-    apply_changes({membership::Change{membership::ChangeKind::added, attach.spec, std::nullopt}});
+  const auto now = SteadyClock::now();
+  core::AttachFacts facts{connection->peer().name, connection->peer().instance_id, attach, context->nudge,
+                          context->dialer};
+  auto decision = core.attach(facts, ticks(now));
+  drain();  // a new member gets its PeerLinks; a retired life's sends fail
+  switch (decision.verdict) {
+    case core::AttachVerdict::mismatch:
+      spdlog::warn("closing connection from {}: attach names {} instance {:x}, handshake said {} {:x}",
+                   connection->peer().name, attach.spec.name, attach.spec.instance_id, connection->peer().name,
+                   connection->peer().instance_id);
+      connection->abort(make_error(errc::malformed_message, decision.why));
+      return;
+    case core::AttachVerdict::removed_life:
+      for (const auto& reply : decision.replies) send_now(connection, reply);
+      connection->close();
+      return;
+    case core::AttachVerdict::refused:
+      spdlog::warn("refusing {}: {}", attach.spec.name, decision.why);
+      connection->close();
+      return;
+    case core::AttachVerdict::not_member:
+      connection->close();
+      return;
+    case core::AttachVerdict::nudge:
+    case core::AttachVerdict::bind:
+      break;
   }
   PeerLinks* peer = find_peer(attach.spec.name);
-  if (!peer) {  // membership refused to make it live (e.g. removed_self)
+  if (!peer) {
     connection->close();
     return;
   }
-  // The handshake proved this life alive: every other life of the name is over.
-  lives[attach.spec.name].insert(attach.spec.instance_id);
-  retire_lives(attach.spec.name, attach.spec.instance_id, attach.spec.name + " restarted before acknowledging");
-  if (context->nudge || attach.nudge) {
-    // A short contact: answer with our spec now, and with the entries the
-    // nudger lacks once its digest (which follows the attach) arrives.
+  if (decision.verdict == core::AttachVerdict::nudge) {
     context->nudge = true;
-    const auto now = SteadyClock::now();
-    if (!context->dialer) {
-      send_now(connection, wire::Envelope{wire::Attach{self, std::string(control_channel), 0, true}});
-    } else if (!dials(self.name, attach.spec.name)) {
-      // Our nudge was answered: the peer knows us now and dials. Nudging it
-      // again before that dial had time to finish only costs handshakes.
-      liveness.defer_dial(attach.spec.name, ticks(now + config.transport.handshake_timeout));
-    }
-    if (dials(self.name, attach.spec.name)) liveness.dial_now(attach.spec.name, ticks(now));
+    if (decision.answer) send_now(connection, wire::Envelope{wire::Attach{self, std::string(control_channel), 0, true}});
     reconcile(*peer, now);
     return;
   }
@@ -193,9 +184,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   }
   Slot& slot = slots->second[attach.index];
   if (slot.connection && slot.connection != connection) slot.connection->close();
-  if (!context->dialer) {
-    send_now(connection, wire::Envelope{wire::Attach{self, attach.channel, attach.index, false}});
-  }
+  if (decision.answer) send_now(connection, wire::Envelope{wire::Attach{self, attach.channel, attach.index, false}});
   unattached.erase(connection);
   context->peer = attach.spec.name;
   context->channel = attach.channel;
@@ -204,10 +193,9 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   slot.connection = connection;
   slot.attached = true;
   slot.dial_id = 0;
-  const auto now = SteadyClock::now();
   if (attach.channel == control_channel) {
-    liveness.link_up(attach.spec.name, ticks(now));
-    send_digest(*peer);
+    core.link_up(attach.spec.name, ticks(now));  // and our digest to it
+    drain();
   } else {
     connection->set_liveness(config.data_link_heartbeat, config.data_link_dead_timeout);
     // A bulk channel's I/O goes to the bulk thread (a dialer's went there before it started).
@@ -242,7 +230,7 @@ void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>&
   Slot& slot = slots->second[context->index];
   if (slot.connection != connection) return;
   slot = Slot{};
-  if (context->channel == control_channel) liveness.link_down(peer->spec.name);
+  if (context->channel == control_channel) core.link_down(peer->spec.name);
   sweep_by(SteadyClock::now() + config.tick_interval);  // redial what is missing
   if (why.code && why.code != errc::peer_closed) {
     spdlog::info("connection to {} ({}[{}]) lost: {}", peer->spec.name, context->channel, context->index,
@@ -296,26 +284,6 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, channel, index, false}});
   }, asio::detached);
-}
-
-void PeerService::Impl::retire_lives(const std::string& name, std::optional<std::uint64_t> keep,
-                                     const std::string& why) {
-  auto it = lives.find(name);
-  if (it == lives.end()) return;
-  for (const auto instance : it->second) {
-    if (instance == keep) continue;
-    fail_pending(process_key(name, instance), make_error(errc::connection_closed, why));
-    forget_process(process_key(name, instance));
-    dedupe.forget_instance(instance);
-  }
-  if (keep) it->second = {*keep};
-  else lives.erase(it);
-}
-
-void PeerService::Impl::watch(const std::string& peer) {
-  const auto now = ticks(SteadyClock::now());
-  liveness.add_peer(peer, now);
-  liveness.reset_backoff(peer, now);
 }
 
 // Dial what is missing (when we are the dialer), or nudge the peer to dial us.

@@ -1,14 +1,13 @@
 // Messages of the peer service: forward/cast to named servers, routing
-// (direct, or relayed when `transitive`), acknowledgements with
-// retransmission and receiver dedupe, and batched dispatch to each server's
-// strand. Causal ordering per label sits between dedupe and dispatch.
+// (direct, or relayed when `transitive`), and batched dispatch to each
+// server's strand. What to ack, dedupe, order and relay is the core's
+// (peer/core/receive.cpp); this file moves the bytes.
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
 #include "plexus/delivery/errors.hpp"
-#include "plexus/peer/relay.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -26,18 +25,6 @@ const char* outcome_name(SendOutcome outcome) {
     case SendOutcome::too_large: return "frame_too_large";
   }
   return "not_connected";
-}
-
-// Take `message` apart into its server's dispatch batch (by reference: a
-// Message is big, and this runs for every one received).
-void queue_for_dispatch(PeerService::Impl& service, wire::Message& message) {
-  if (!service.last_dispatch || service.last_dispatch_server != message.server) {
-    service.last_dispatch = &service.dispatch_queue[message.server];
-    service.last_dispatch_server = message.server;
-  }
-  service.last_dispatch->push_back(Received{std::move(message.origin), message.origin_instance,
-                                                            std::move(message.channel), message.cast,
-                                                            std::move(message.payload)});
 }
 
 errc outcome_code(SendOutcome outcome) {
@@ -98,24 +85,13 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
   m.target_instance = peer->spec.instance_id;
   // Causal order needs every message to arrive, so a causal message is acked.
   if (options.ack || !options.causal_label.empty()) {
-    const auto target = process_key(node, peer->spec.instance_id);
-    // Checked before stamping: a causal stamp must only count sent messages.
-    if (acks.size() >= config.ack_table_max) {
-      count_drop("ack_table_full");
-      return make_error(errc::ack_table_full, std::to_string(acks.size()) + " messages await acknowledgement");
-    }
-    m.ack_id = acks.next_id(target);
-    if (!m.causal_label.empty() && !stamp(m, peer->spec.instance_id)) {
-      return make_error(errc::invalid_field, "causal label " + m.causal_label + ": cannot stamp");
-    }
-    auto frame = wire::encode(m, payload);
-    auto added = acks.add(target, frame, now_ns());
-    if (!added) {
-      count_drop("ack_table_full");
-      return make_error(errc::ack_table_full, added.error().message());
-    }
-    if (done) completions[{target, *added}] = std::move(done);
-    route(m, OutFrame::ready(frame), peer, payload);  // a failed first try is retransmitted
+    // The core gives it an ack id (and a causal stamp) and keeps the frame for retransmission.
+    const auto token = next_token++;
+    auto frame = core.track(m, payload, token, now_ns());
+    drain();  // counts a refusal
+    if (!frame) return frame.error();
+    if (done) completions[token] = std::move(done);
+    route(m, OutFrame::ready(*frame), peer, payload);  // a failed first try is retransmitted
     wake();
     return {};
   }
@@ -202,11 +178,7 @@ void PeerService::Impl::drain_monotonic() {
 }
 
 bool PeerService::Impl::relay(wire::Message message) {
-  std::vector<RelayCandidate> members;
-  for (const auto& [name, peer] : peers) {
-    members.push_back({name, peer.up, cut_outbound(name)});
-  }
-  const auto chosen = choose_relay(members, message.target, message.origin, message.via, rng);
+  const auto chosen = core.choose_relay(message);
   if (!chosen) return false;
   PeerLinks& via = *find_peer(*chosen);
   message.via.push_back(self.name);
@@ -221,297 +193,25 @@ void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Mes
   Traffic& traffic = *link.cached_traffic;
   ++traffic.messages_received;
   traffic.bytes_received += frame_bytes;
-  if (message.target != self.name) {  // we are a relay
-    if (message.hops_left == 0) return count_drop("hops_exhausted");
-    --message.hops_left;
-    const auto frame = wire::encode(wire::Envelope{message});
-    if (route(message, OutFrame::ready(frame)) != SendOutcome::sent) count_drop("relay_no_path");
-    return;
-  }
-  if (message.target_instance != 0 && message.target_instance != self.instance_id) {
-    return count_drop("stale_target");  // meant for a previous life of this node
-  }
-  // Built only when an ack or the causal order needs it, not per plain message.
-  const auto origin = [&message] { return process_key(message.origin, message.origin_instance); };
-  if (!message.server.empty() && !servers.count(message.server)) {
-    count_drop("unknown_server");
-    if (message.ack_id != 0) refused_acks[origin()].push_back(message.ack_id);  // a definite no
-    return;
-  }
-  if (!message.causal_label.empty()) {
-    switch (accept_causal(message)) {
-      case CausalAdmit::accept: break;
-      case CausalAdmit::duplicate:  // delivered before; its ack was lost
-        count_drop("duplicate");
-        ack_batcher.add(origin(), message.ack_id);
-        return;
-      case CausalAdmit::waiting: return count_drop("duplicate");  // still buffered: acked on delivery
-      case CausalAdmit::full: return count_drop("causal_buffer_full");  // no ack: retransmitted later
-    }
-  }
-  if (message.ack_id != 0) {
-    switch (dedupe.check(message.origin_instance, message.origin, message.ack_id)) {
-      case delivery::Verdict::deliver: break;
-      case delivery::Verdict::duplicate:
-        if (fault::compiled_in && test_hooks.disable_dedupe) break;  // test only: deliver it again
-        count_drop("duplicate");
-        ack_batcher.add(origin(), message.ack_id);
-        return;
-      case delivery::Verdict::overflow: return count_drop("dedupe_overflow");
-      case delivery::Verdict::stale: return count_drop("stale_sender");
-    }
-    // A causal message is acked when delivered, not when buffered: it may wait
-    // forever for a predecessor lost for good (found by plexus-sim).
-    if (message.causal_label.empty()) ack_batcher.add(origin(), message.ack_id);
-  }
-  if (message.causal_label.empty()) return queue_for_dispatch(*this, message);  // servers checked above
-  // Buffer until its causal past is delivered, then deliver what is ready, in order.
-  auto* label = causal.find(message.causal_label);
-  delivery::Stamp stamp{std::move(message.causal_clock), {}};
-  for (auto& d : message.causal_deps) stamp.order.emplace_back(std::move(d.process), std::move(d.clock));
-  const auto handle = next_causal_handle++;
-  const auto from = origin();
-  causal_held.emplace(handle, std::move(message));
-  if (auto received = label->receive(from, std::move(stamp), handle); !received) {
-    causal_held.erase(handle);
-    count_drop("causal_rejected");
-  }
-  for (const auto ready : label->take_deliverable()) {
-    auto it = causal_held.find(ready);
-    if (it == causal_held.end()) continue;
-    ack_delivered_causal(it->second);
-    deliver(std::move(it->second));
-    causal_held.erase(it);
-  }
+  // The receive order (relay, stale target, unknown server, causal admit,
+  // dedupe, ack) is the core's; deliveries queue for dispatch (drain), which
+  // runs once the connection's read is done.
+  core.on_message(std::move(message), coarse_ticks());
+  drain();
 }
 
-bool PeerService::Impl::stamp(wire::Message& message, std::uint64_t target_instance) {
-  auto label = causal.label(message.causal_label);
-  if (!label) return false;
-  causal_labels.insert(message.causal_label);
-  auto stamped = (*label)->stamp_send(process_key(message.target, target_instance));
-  if (!stamped) return false;
-  message.causal_clock = std::move(stamped->time);
-  for (auto& [process, clock] : stamped->order) message.causal_deps.push_back({process, std::move(clock)});
-  return true;
-}
+void PeerService::Impl::deliver(wire::Message message) { dispatcher.queue(message); }
 
-// May a causal message enter the buffer? A message already delivered is a
-// duplicate (re-ack it); a full buffer refuses it unacked, so the sender
-// retransmits once the buffer drained.
-PeerService::Impl::CausalAdmit PeerService::Impl::accept_causal(wire::Message& message) {
-  auto label = causal.label(message.causal_label);
-  if (!label) return CausalAdmit::full;
-  causal_labels.insert(message.causal_label);
-  delivery::Stamp stamp{message.causal_clock, {}};
-  for (const auto& d : message.causal_deps) stamp.order.emplace_back(d.process, d.clock);
-  auto admitted = (*label)->admit(process_key(message.origin, message.origin_instance), stamp);
-  if (admitted) return CausalAdmit::accept;
-  if (admitted.error().code != delivery::errc::stale_clock) return CausalAdmit::full;
-  const bool waiting = std::any_of(causal_held.begin(), causal_held.end(), [&](const auto& held) {
-    return held.second.ack_id == message.ack_id && held.second.origin_instance == message.origin_instance &&
-           held.second.origin == message.origin;
-  });
-  return waiting ? CausalAdmit::waiting : CausalAdmit::duplicate;
-}
-
-void PeerService::Impl::ack_delivered_causal(const wire::Message& message) {
-  if (message.ack_id != 0) ack_batcher.add(process_key(message.origin, message.origin_instance), message.ack_id);
-}
-
-// A retired process no longer holds anything back: deliver what it blocked.
-void PeerService::Impl::deliver_unblocked() {
-  for (const auto& name : causal_labels) {
-    auto* label = causal.find(name);
-    if (!label) continue;
-    for (const auto ready : label->take_deliverable()) {
-      auto it = causal_held.find(ready);
-      if (it == causal_held.end()) continue;
-      ack_delivered_causal(it->second);
-      deliver(std::move(it->second));
-      causal_held.erase(it);
-    }
-  }
-  flush_dispatch();
-}
-
-void PeerService::Impl::forget_process(const std::string& process) {
-  for (const auto& [label, handle] : causal.forget_process(process)) causal_held.erase(handle);
-  deliver_unblocked();
-}
-
-void PeerService::Impl::deliver(wire::Message message) {
-  if (!message.server.empty() && !servers.count(message.server)) {
-    count_drop("unknown_server");
-    return;
-  }
-  queue_for_dispatch(*this, message);
-}
-
-// Hand each server its batch: one post per server per read, not per message;
-// or, for servers on the service executor, call the handler right here.
+// Hand each server its batch (Dispatcher::flush); what inline handlers kept
+// queueing (messages to self) goes on after other work.
 void PeerService::Impl::flush_dispatch() {
-  if (dispatching) return;  // an inline handler re-entered: the loop below picks up what it queued
-  dispatching = true;
-  bool pending = true;
-  for (int round = 0; round < 8 && pending; ++round) pending = dispatch_round();
-  dispatching = false;
-  if (pending) {  // inline handlers kept queueing (messages to self): go on after other work
+  if (dispatcher.flush()) {
     std::weak_ptr<Impl> weak = shared_from_this();
     asio::post(executor, [weak] {
       if (auto self = weak.lock()) self->flush_dispatch();
     });
   }
   wake();  // acks to flush, gossip to pass on: tick soon
-}
-
-namespace {
-
-using Strand = asio::strand<asio::thread_pool::executor_type>;
-using Batch = std::vector<Received>;
-
-// Run `taken` inline, timing each call; the calls left when one was slow.
-std::size_t run_timed(HandlerPlacement& placement, const Handler& handler, const Batch& taken) {
-  for (std::size_t i = 0; i < taken.size(); ++i) {
-    const auto start = SteadyClock::now();
-    handler(taken[i]);
-    if (!placement.ran_inline(SteadyClock::now() - start)) return i + 1;
-  }
-  return taken.size();
-}
-
-// `placement` (adaptive servers only) is told how long the batch took.
-void post_to_strand(Strand& strand, Handler handler, Batch taken, std::shared_ptr<HandlerPlacement> placement) {
-  if (placement) placement->posted();
-  asio::post(strand, [handler = std::move(handler), taken = std::move(taken), placement = std::move(placement)] {
-    const auto start = placement ? SteadyClock::now() : SteadyClock::time_point{};
-    for (const auto& received : taken) handler(received);
-    if (!placement) return;
-    placement->ran_on_strand(taken.size(), SteadyClock::now() - start);
-    placement->strand_done();
-  });
-}
-
-}  // namespace
-
-// One pass over the queue; true when an inline handler ran (it may have queued more).
-bool PeerService::Impl::dispatch_round() {
-  bool ran_inline = false;
-  for (auto& [name, batch] : dispatch_queue) {  // handlers may add entries, never erase them
-    if (batch.empty()) continue;
-    Handler handler;
-    std::shared_ptr<Strand> strand;
-    std::shared_ptr<HandlerPlacement> placement;
-    bool known = false;
-    if (name.empty()) {
-      handler = message_handler;
-      strand = message_strand;
-      known = static_cast<bool>(handler);
-    } else if (auto it = servers.find(name); it != servers.end()) {
-      handler = it->second.handler;
-      strand = it->second.strand;
-      placement = it->second.placement;
-      known = true;
-    }
-    if (!known) {
-      count_drop(name.empty() ? "no_message_handler" : "unknown_server");
-      batch.clear();
-      continue;
-    }
-    auto taken = std::move(batch);
-    batch = {};
-    if (!strand) {
-      for (const auto& received : taken) handler(received);
-      ran_inline = true;
-      continue;
-    }
-    if (placement && placement->run_inline(taken.size())) {
-      ran_inline = true;
-      const std::size_t ran = run_timed(*placement, handler, taken);
-      if (ran == taken.size()) continue;
-      spdlog::debug("server {}: a call took over its inline budget; its calls go to the worker pool", name);
-      taken.erase(taken.begin(), taken.begin() + std::ptrdiff_t(ran));
-    }
-    post_to_strand(*strand, std::move(handler), std::move(taken), std::move(placement));
-  }
-  return ran_inline;
-}
-
-void PeerService::Impl::on_ack(wire::Ack ack) {
-  if (ack.origin != self.name) {  // relay it on towards the origin
-    PeerLinks* origin = find_peer(ack.origin);
-    if (origin && origin->up && send_control(*origin, wire::Envelope{ack})) return;
-    if (ack.hops_left == 0) return count_drop("hops_exhausted");
-    --ack.hops_left;
-    for (auto& [name, peer] : peers) {
-      if (peer.up && name != ack.acker && send_control(peer, wire::Envelope{ack})) return;
-    }
-    return count_drop("relay_no_path");
-  }
-  if (ack.origin_instance != self.instance_id) return;  // for a previous life of this node
-  const auto acker = process_key(ack.acker, ack.acker_instance);
-  auto complete = [&](std::uint64_t id, const Result<void>& outcome) {
-    if (!acks.acknowledge(acker, id)) return;
-    if (auto it = completions.find({acker, id}); it != completions.end()) {
-      auto done = std::move(it->second);
-      completions.erase(it);
-      done(outcome);
-    }
-  };
-  for (const auto id : ack.ids) complete(id, {});
-  for (const auto id : ack.refused) {
-    complete(id, make_error(errc::unknown_server, "no such server on " + ack.acker));
-  }
-}
-
-void PeerService::Impl::flush_acks() {
-  auto send = [this](const std::string& origin, std::vector<std::uint64_t> ids, std::vector<std::uint64_t> refused) {
-    const auto hash = origin.rfind('#');
-    wire::Ack ack;
-    ack.origin = origin.substr(0, hash);
-    ack.origin_instance = std::stoull(origin.substr(hash + 1));
-    ack.acker = self.name;
-    ack.acker_instance = self.instance_id;
-    ack.ids = std::move(ids);
-    ack.refused = std::move(refused);
-    ack.hops_left = config.relay_hops_max;
-    on_ack(std::move(ack));  // routes it: direct, else through a relay
-  };
-  for (auto& batch : ack_batcher.drain()) {
-    auto refused = refused_acks.extract(batch.origin);
-    send(batch.origin, std::move(batch.ids), refused ? std::move(refused.mapped()) : std::vector<std::uint64_t>{});
-  }
-  for (auto& [origin, ids] : refused_acks) send(origin, {}, std::move(ids));
-  refused_acks.clear();
-}
-
-void PeerService::Impl::retransmit(SteadyClock::time_point) {
-  const auto now = now_ns();
-  for (const auto& due : acks.due(now, config.retransmits_per_tick_max)) {
-    ++metrics.retransmits;
-    auto decoded = wire::decode(due.payload);
-    if (!decoded) continue;  // our own encoding: cannot fail
-    auto& message = std::get<wire::Message>(*decoded);
-    const std::vector<std::uint8_t> frame(due.payload.begin(), due.payload.end());
-    route(message, OutFrame::ready(frame));
-  }
-  for (auto& failed : acks.expired(now)) {
-    if (auto it = completions.find({failed.target, failed.id}); it != completions.end()) {
-      auto done = std::move(it->second);
-      completions.erase(it);
-      done(make_error(errc::delivery_failed, failed.reason.message()));
-    }
-  }
-}
-
-void PeerService::Impl::fail_pending(const std::string& target_process, const Error& why) {
-  for (auto& failed : acks.fail_target(target_process)) {
-    if (auto it = completions.find({failed.target, failed.id}); it != completions.end()) {
-      auto done = std::move(it->second);
-      completions.erase(it);
-      done(why);
-    }
-  }
 }
 
 // Every completion still waiting gets a definite answer (stop, leave, destruction).

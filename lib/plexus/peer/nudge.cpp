@@ -4,7 +4,6 @@
 #include <asio/detached.hpp>
 
 #include "plexus/core/errors.hpp"
-#include "plexus/peer/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
@@ -58,11 +57,7 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done, std::s
 // close. What we lack of its state comes over our control link's digest.
 void PeerService::Impl::answer_nudge(PeerLinks& peer, const transport::ConnectionPtr& connection,
                                      const std::vector<wire::DigestEntry>& digest) {
-  const auto remote = from_wire(digest);
-  members.observe(peer.spec.name, remote);
-  if (auto diff = members.diff(remote); diff && !diff->push.empty()) {
-    send_now(connection, wire::Envelope{wire::Gossip{to_wire(diff->push)}});
-  }
+  for (const auto& reply : core.answer_nudge(peer.spec.name, digest)) send_now(connection, reply);
   connection->close();
 }
 

@@ -1,5 +1,5 @@
 // PeerService public API: thin forwarding to the Impl shell (links.cpp,
-// gossip.cpp, messaging.cpp) plus start-up and the local-state report.
+// core_driver.cpp, messaging.cpp) plus start-up and the local-state report.
 #include "plexus/peer/peer_service.hpp"
 
 #include <asio/post.hpp>
@@ -10,13 +10,12 @@
 
 #include "plexus/core/errors.hpp"
 #include "plexus/core/fault.hpp"
-#include "plexus/peer/member_entries.hpp"
+#include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/service_impl.hpp"
 
 namespace plexus::peer {
 namespace {
 
-using Strand = asio::strand<asio::thread_pool::executor_type>;
 
 NodeSpec initial_spec(const Config& config) {
   NodeSpec spec;
@@ -51,23 +50,39 @@ delivery::CausalRegistryOptions causal_options(const Config& config) {
   return options;
 }
 
+core::CoreConfig core_config(const Config& config, const TestHooks& hooks) {
+  core::CoreConfig c;
+  c.liveness = liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
+                                 config.redial_max, config.heartbeat_interval / 2};
+  c.acks = ack_options(config);
+  c.causal = causal_options(config);
+  c.membership = membership::Options{config.max_members};
+  c.gossip_interval = config.gossip_interval;
+  c.tick_interval = config.tick_interval;
+  c.nudge_delay = config.nudge_delay;
+  c.handshake_timeout = config.transport.handshake_timeout;
+  c.gossip_fanout = config.gossip_fanout;
+  c.retransmits_per_tick_max = config.retransmits_per_tick_max;
+  c.relay_hops_max = config.relay_hops_max;
+  if (fault::compiled_in && hooks.disable_dedupe) c.bug = core::Bug::skip_dedupe;  // TEST ONLY
+  return c;
+}
+
 }  // namespace
 
 PeerService::Impl::Impl(asio::any_io_executor executor_in, Config config_in, NodeSpec self_in,
-                        std::shared_ptr<asio::thread_pool> workers_in)
+                        std::shared_ptr<asio::thread_pool> workers_in, TestHooks hooks)
     : executor(std::move(executor_in)),
       config(std::move(config_in)),
+      test_hooks(hooks),
       self(std::move(self_in)),
-      members(self, membership::Options{config.max_members}),
+      core(self, core_config(config, hooks), self.instance_id, ticks(SteadyClock::now())),
       workers(std::move(workers_in)),
-      message_strand(std::make_shared<Strand>(asio::make_strand(workers->get_executor()))),
+      dispatcher(*workers, [this](const char* reason) { count_drop(reason); }),
       tick_timer(executor),
-      rng(self.instance_id),
-      liveness(liveness::Options{config.heartbeat_interval, config.peer_timeout, config.redial_min,
-                                 config.redial_max, config.heartbeat_interval / 2}),
-      acks(ack_options(config)),
-      causal(process_key(self.name, self.instance_id),
-             causal_options(config)) {
+      rng(core.rng()),
+      liveness(core.liveness()),
+      members(core.members()) {
   identity.key = config.key;
   identity.node_name = self.name;
   identity.instance_id = self.instance_id;
@@ -109,14 +124,14 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   }
   const bool owns_workers = workers == nullptr;
   if (owns_workers) workers = std::make_shared<asio::thread_pool>(std::max<std::size_t>(1, config.worker_threads));
-  auto impl = std::make_shared<Impl>(executor, std::move(config), spec, std::move(workers));
+  auto impl = std::make_shared<Impl>(executor, std::move(config), spec, std::move(workers), test_hooks);
   impl->owns_workers = owns_workers;
-  impl->test_hooks = test_hooks;
   if (!impl->config.bulk_channels.empty()) {
     impl->bulk = std::make_shared<BulkIo>(impl->config.bulk_io_nice, impl->config.bulk_io_idle);
   }
   if (auto opened = impl->open_listeners(); !opened) return opened.error();
-  // The listening ports are known now: this is the spec the cluster sees.
+  // The listening ports are known now: this is the spec the cluster sees
+  // (the core's membership, through the reference).
   impl->members = membership::Membership(impl->self, membership::Options{impl->config.max_members});
   if (auto loaded = impl->load_data_dir(); !loaded) {
     for (auto& l : impl->listeners) l->stop();
@@ -151,9 +166,10 @@ Result<void> PeerService::join(const NodeSpec& spec) {
   if (impl_->left) return make_error(errc::shutting_down, "this node left the cluster");
   if (spec.name == impl_->self.name) return make_error(errc::invalid_field, "cannot join itself");
   if (auto valid = validate(spec); !valid) return valid.error();
-  auto added = impl_->members.add(spec);
+  auto added = impl_->core.admit(spec, ticks(SteadyClock::now()));
+  impl_->drain();
+  impl_->wake();
   if (!added) return added.error();
-  if (*added) impl_->apply_changes({membership::Change{membership::ChangeKind::added, spec, std::nullopt}});
   return {};
 }
 
@@ -298,10 +314,10 @@ nlohmann::json PeerService::get_local_state() const {
           {"membership", s.members.local_state()},
           {"links", links},
           {"partitions", partitions},
-          {"ack_table", {{"entries", s.acks.size()}, {"bytes", s.acks.bytes()}}},
+          {"ack_table", {{"entries", s.core.acks().size()}, {"bytes", s.core.acks().bytes()}}},
           {"servers", [&] {
              nlohmann::json names = nlohmann::json::array();
-             for (const auto& [name, server] : s.servers) names.push_back(name);
+             for (const auto& name : s.dispatcher.server_names()) names.push_back(name);
              return names;
            }()}};
 }
@@ -321,21 +337,15 @@ std::uint64_t PeerService::on_down(const std::string& node, EventFn fn, const st
 void PeerService::remove_watch(std::uint64_t id) { impl_->watches.erase(id); }
 
 Result<void> PeerService::register_server(const std::string& name, Handler handler, ServerOptions options) {
-  if (name.empty()) return make_error(errc::invalid_field, "server name: empty");
-  if (!handler) return make_error(errc::invalid_field, "server " + name + ": no handler");
-  if (impl_->servers.count(name)) return make_error(errc::invalid_field, "server " + name + ": already registered");
-  using Placement = ServerOptions::Placement;
-  auto strand = options.placement == Placement::service_executor
-                    ? nullptr
-                    : std::make_shared<Strand>(asio::make_strand(impl_->workers->get_executor()));
-  auto placement = options.placement == Placement::adaptive
-                       ? std::make_shared<HandlerPlacement>(PlacementOptions{.budget = options.inline_budget})
-                       : nullptr;
-  impl_->servers[name] = Server{std::move(handler), std::move(strand), std::move(placement)};
+  if (auto added = impl_->dispatcher.add_server(name, std::move(handler), options); !added) return added;
+  impl_->core.serve(name);
   return {};
 }
 
-void PeerService::unregister_server(const std::string& name) { impl_->servers.erase(name); }
+void PeerService::unregister_server(const std::string& name) {
+  impl_->dispatcher.remove_server(name);
+  impl_->core.unserve(name);
+}
 
 Result<void> PeerService::forward_message(const std::string& node, const std::string& server,
                                           std::span<const std::uint8_t> payload, const ForwardOptions& options,
@@ -357,13 +367,14 @@ Result<void> PeerService::send_message(const std::string& node, std::span<const 
   return impl_->forward(node, "", payload, options, false, {});
 }
 
-void PeerService::set_message_handler(Handler handler) { impl_->message_handler = std::move(handler); }
+void PeerService::set_message_handler(Handler handler) { impl_->dispatcher.set_message_handler(std::move(handler)); }
 
 std::uint64_t PeerService::inject_partition(const std::string& node, std::optional<Millis> ttl, Direction direction) {
   const auto ref = impl_->next_partition++;
   Partition p{ref, node, direction, std::nullopt};
   if (ttl) p.expires = SteadyClock::now() + *ttl;
   impl_->partition_table[ref] = p;
+  impl_->sync_cut();
   if (p.expires) impl_->sweep_by(*p.expires);  // the sweep resolves it
   spdlog::info("partition {} injected: {} ({})", ref, node,
                direction == Direction::both ? "both ways" : direction == Direction::inbound ? "inbound" : "outbound");
@@ -374,6 +385,7 @@ Result<void> PeerService::resolve_partition(std::uint64_t ref) {
   if (!impl_->partition_table.erase(ref)) {
     return make_error(errc::invalid_field, "partition " + std::to_string(ref) + ": no such partition");
   }
+  impl_->sync_cut();
   spdlog::info("partition {} resolved", ref);
   return {};
 }
@@ -389,8 +401,8 @@ void PeerService::stop(std::function<void()> done) {
   s.stopping = true;
   s.tick_timer.cancel();
   s.fail_completions(make_error(errc::shutting_down, "peer service stopping"));
-  s.broadcast_dirty();
-  s.flush_acks();
+  s.core.flush(ticks(SteadyClock::now()));  // gossip and acks still batched
+  s.drain();
   for (auto& l : s.listeners) l->stop();
   for (auto& [name, peer] : s.peers) {
     for (auto& [channel, slots] : peer.channels) {
@@ -444,7 +456,7 @@ Metrics PeerService::metrics() const {
   m.retired_traffic_folded = impl_->retired_traffic.folded();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, t] : peer.traffic) add(metric_key(name, channel), t);
-  m.ack_table_size = impl_->acks.size();
+  m.ack_table_size = impl_->core.acks().size();
   m.members = impl_->members.members().size();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, slots] : peer.channels)

@@ -1,6 +1,10 @@
 // Internal state of the peer service shell, shared by its .cpp files:
-// links.cpp (connections, attach, status, the tick), gossip.cpp (membership
-// exchange and persistence), messaging.cpp (forward, relay, acks, dispatch).
+// links.cpp (connections, attach, dials), nudge.cpp (nudges), status.cpp
+// (frames in and out, up/down, the tick), core_driver.cpp (carrying out the
+// core's output, persistence), messaging.cpp (forward, routing); dispatch to
+// servers is the Dispatcher's (dispatch.hpp).
+// Protocol decisions are the sans-IO core's (peer/core/core.hpp): the shell
+// feeds it frames, commands and the time, and carries out its Output (drain()).
 #pragma once
 
 #include <asio/steady_timer.hpp>
@@ -13,12 +17,10 @@
 #include <random>
 #include <set>
 
-#include "plexus/delivery/ack_table.hpp"
-#include "plexus/delivery/causal.hpp"
-#include "plexus/delivery/dedupe.hpp"
-#include "plexus/liveness/liveness.hpp"
 #include "plexus/peer/bulk_io.hpp"
-#include "plexus/membership/membership.hpp"
+#include "plexus/peer/dispatch.hpp"
+#include "plexus/peer/core/core.hpp"
+#include "plexus/peer/core/member_entries.hpp"
 #include "plexus/peer/monotonic.hpp"
 #include "plexus/peer/peer_service.hpp"
 #include "plexus/peer/retired_traffic.hpp"
@@ -113,14 +115,6 @@ struct Watch {
   EventFn fn;
 };
 
-struct Server {
-  Handler handler;
-  /// Null: the handler runs on the peer service executor (ServerOptions).
-  std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> strand;
-  /// Set for Placement::adaptive.
-  std::shared_ptr<HandlerPlacement> placement;
-};
-
 struct SyncJoin {
   std::string node;
   SteadyClock::time_point deadline;
@@ -128,7 +122,8 @@ struct SyncJoin {
 };
 
 struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
-  Impl(asio::any_io_executor executor, Config config, NodeSpec self, std::shared_ptr<asio::thread_pool> workers);
+  Impl(asio::any_io_executor executor, Config config, NodeSpec self, std::shared_ptr<asio::thread_pool> workers,
+       TestHooks hooks);
   /// While stopping: run on_stopped once no connection is left (called after each close).
   void check_stopped();
 
@@ -184,25 +179,25 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                       const OutFrame& frame, bool control);
   bool send_control(PeerLinks& peer, const wire::Envelope& envelope);
   void check_sync_joins(SteadyClock::time_point now);
-  void watch(const std::string& peer);  // a (re)added member: watch it, dial it now
   /// Fail the pending acks of every known life of `name` but `keep` and forget
   /// its dedupe and causal state (it restarted, or left when keep is empty).
-  void retire_lives(const std::string& name, std::optional<std::uint64_t> keep, const std::string& why);
 
-  // ---- gossip.cpp ----
+  // ---- core_driver.cpp ----
   /// Where a membership change was seen: here first (join, attach, leave,
   /// the data directory) or in another member's gossip.
-  enum class Source { local, gossip };
+  using Source = core::Core::Source;
+  /// The core applies them; the shell's link table follows (drain()).
   void apply_changes(const std::vector<membership::Change>& changes, Source source = Source::local);
-  long jitter_ms(long max);
-  void on_gossip(PeerLinks& peer, wire::Gossip gossip);
-  void merge_entries(const std::vector<wire::MemberEntry>& entries);
-  void broadcast_dirty();
-  void gossip_entries(const std::set<std::string>& names, const std::vector<PeerLinks*>& targets);
-  void send_digest(PeerLinks& peer);
+  /// Carry out what the core asks: link changes, frames, deliveries,
+  /// completions, drops; until it asks nothing more.
+  void drain();
+  void carry_out(core::Output& out);
+  void apply_link_change(const core::LinkChange& change);
+  /// A frame the core asks for: on the control link, or a message on its channel.
+  void send_core_frame(const core::Send& send, const std::vector<std::uint8_t>& frame);
+  /// The outbound partitions, as the core sees them (after every change of partition_table).
+  void sync_cut();
   [[nodiscard]] std::vector<wire::DigestEntry> digest_frame_body() const;
-  void anti_entropy();
-  void on_leave_message(PeerLinks& peer, const wire::Leave& leave);
   void persist();
   void removed_self();
   Result<void> load_data_dir();
@@ -217,19 +212,8 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
                     std::span<const std::uint8_t> payload = {});
   bool relay(wire::Message message);
   void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
-  void on_ack(wire::Ack ack);
   void deliver(wire::Message message);
   void flush_dispatch();
-  bool dispatch_round();
-  void flush_acks();
-  void retransmit(SteadyClock::time_point now);
-  void fail_pending(const std::string& target_process, const Error& why);
-  void forget_process(const std::string& process);
-  bool stamp(wire::Message& message, std::uint64_t target_instance);
-  enum class CausalAdmit { accept, duplicate, waiting, full };
-  CausalAdmit accept_causal(wire::Message& message);
-  void ack_delivered_causal(const wire::Message& message);
-  void deliver_unblocked();
   void fail_completions(const Error& why);
   void close_stale_unattached(SteadyClock::time_point now);
   void count_drop(const std::string& reason);
@@ -247,59 +231,44 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   [[nodiscard]] bool bulk_channel(std::string_view channel) const {
     return bulk && config.bulk_channels.count(channel) != 0;
   }
-  membership::Membership members;
+  /// Every protocol decision and its state: membership, liveness, acks,
+  /// dedupe, causal order, lives (peer/core/core.hpp).
+  core::Core core;
+  core::Output drain_buffer;  // reused by the outermost drain(): no allocation per frame
+  int drain_depth = 0;
   std::shared_ptr<transport::Counters> counters = std::make_shared<transport::Counters>();
   secure::HandshakeConfig identity;
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
   std::uint64_t peers_epoch = 1;  // bumped by every erase from `peers` (LinkContext caches)
-  std::map<std::string, std::set<std::uint64_t>, std::less<>> lives;  // instances seen per member, not retired
   std::map<transport::ConnectionPtr, SteadyClock::time_point> unattached;  // attach pending, since; nudges
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
-  // The pool first: members are destroyed in reverse, and the strands below
-  // (in servers and message_strand) must go before the pool they run on.
-  // Given by the caller (node::Runtime) or, when none was, owned and joined here.
+  // The pool first: members are destroyed in reverse, and the dispatcher's
+  // strands must go before the pool they run on. Given by the caller
+  // (node::Runtime) or, when none was, owned and joined here.
   std::shared_ptr<asio::thread_pool> workers;
   bool owns_workers = false;
-  std::map<std::string, Server, std::less<>> servers;
-  Handler message_handler;
-  std::shared_ptr<asio::strand<asio::thread_pool::executor_type>> message_strand;
+  Dispatcher dispatcher;
   std::map<std::uint64_t, Partition> partition_table;
   std::uint64_t next_partition = 1;
   asio::steady_timer tick_timer;
   SteadyClock::time_point tick_due{};
   SteadyClock::time_point next_sweep{};
-  std::mt19937_64 rng;
-  liveness::Liveness liveness;  // heartbeats, failure detection, redial backoff
-  SteadyClock::time_point last_anti_entropy{};
-  std::uint64_t heartbeat_sequence = 0;
+  std::mt19937_64& rng;  // the core's
+  liveness::Liveness& liveness;  // the core's: heartbeats, failure detection, redial backoff
+  membership::Membership& members;  // the core's
   std::uint64_t next_dial_id = 1;
-  std::set<std::string> dirty;   // membership names to send every member at the next tick
-  std::set<std::string> rumors;  // learned from gossip: to gossip_fanout members at the next tick
   std::vector<SyncJoin> sync_joins;
   bool left = false;
   bool leaving_by_choice = false;  // leave() was called here (not removed by another node)
-  std::set<std::string> causal_labels;  // labels seen, to re-check after a process is retired
-  std::map<std::string, std::vector<std::uint64_t>> refused_acks;  // origin process -> ids
   bool stopping = false;
   std::function<void()> on_removed_fn;
   std::function<void()> on_stopped;  ///< stop()'s completion, until it ran
 
-  // delivery
-  delivery::AckTable acks;
-  delivery::Dedupe dedupe;
-  delivery::AckBatcher ack_batcher;
-  delivery::CausalRegistry causal;
-  std::map<std::uint64_t, wire::Message> causal_held;  // handle -> message waiting for its causal past
-  std::uint64_t next_causal_handle = 1;
-  std::map<std::pair<std::string, std::uint64_t>, Completion> completions;
-  std::map<std::string, std::vector<Received>, std::less<>> dispatch_queue;
-  // The entry of dispatch_queue used last (entries are never erased): a run
-  // of messages to one server skips the map lookup.
-  std::vector<Received>* last_dispatch = nullptr;
-  std::string last_dispatch_server;
-  bool dispatching = false;  // flush_dispatch is running (an inline handler may re-enter)
+  // delivery: the core tracks acked sends by token; their completions wait here
+  std::map<std::uint64_t, Completion> completions;
+  std::uint64_t next_token = 1;
   /// Monotonic channels: newest frame per key, per (peer, channel, index).
   std::map<std::tuple<std::string, std::string, std::uint16_t>, MonotonicBuffer> monotonic;
   bool send_monotonic(PeerLinks& peer, const std::string& channel, std::uint16_t index, std::uint64_t key,
@@ -337,17 +306,15 @@ inline void send_now(const transport::ConnectionPtr& connection, const wire::Env
   (void)connection->send(wire::encode(envelope));
 }
 
-/// Whether node `a` dials node `b` (the smaller name dials).
-inline bool dials(std::string_view a, std::string_view b) { return a < b; }
+using core::dials;
+using core::from_wire;
+using core::to_wire;
 
 /// Channels a connection set to `peer` has: control plus user channels both
 /// sides serve, at the smaller parallelism.
 std::map<std::string, std::uint32_t, std::less<>> shared_channels(const NodeSpec& self, const NodeSpec& peer);
 
-/// A process: one incarnation of a node, "node#instance" (ack targets, causal clocks).
-inline std::string process_key(std::string_view node, std::uint64_t instance) {
-  return std::string(node) + "#" + std::to_string(instance);
-}
+using core::process_key;
 
 /// "node/channel" metric key.
 inline std::string metric_key(std::string_view node, std::string_view channel) {

@@ -115,11 +115,9 @@ void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, 
     if (context->on_nudge_reply) {  // join_address / nudge: the peer introduced itself
       auto done = std::move(context->on_nudge_reply);
       context->on_nudge_reply = nullptr;
-      auto added = attach->spec.name == self.name ? Result<bool>(false) : members.add(attach->spec);
-      if (added && *added) {
-        dirty.insert(attach->spec.name);
-        apply_changes({membership::Change{membership::ChangeKind::added, attach->spec, std::nullopt}});
-      }
+      auto added = core.admit(attach->spec, ticks(SteadyClock::now()));
+      drain();
+      wake();
       done(added ? Result<void>() : Result<void>(added.error()));
       return;
     }
@@ -151,16 +149,21 @@ void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, 
       }
     }
   }
+  if (auto* message = std::get_if<wire::Message>(&*decoded)) {
+    return on_message(*peer, *context, std::move(*message), frame_bytes);
+  }
+  const std::string from = peer->spec.name;  // the core may drop the peer's links
   std::visit(
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
-        if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(*peer, std::move(kind));
-        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(*peer, *context, std::move(kind), frame_bytes);
-        else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
-        else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave_message(*peer, kind);
+        if constexpr (std::is_same_v<Kind, wire::Gossip>) core.on_gossip(from, std::move(kind), ticks(SteadyClock::now()));
+        else if constexpr (std::is_same_v<Kind, wire::Ack>) core.on_ack(std::move(kind));
+        else if constexpr (std::is_same_v<Kind, wire::Leave>) core.on_leave(from, kind, ticks(SteadyClock::now()));
         // Heartbeats only count as heard; Data/Goodbye are not peer-service kinds.
       },
       std::move(*decoded));
+  drain();
+  wake();
 }
 
 // Watchers run from the executor's queue, not inside the loop that found the
@@ -250,33 +253,25 @@ void PeerService::Impl::check_sync_joins(SteadyClock::time_point now) {
 // something is due.
 void PeerService::Impl::tick() {
   const auto now = SteadyClock::now();
-  // Only links that carried nothing from us for a heartbeat interval need
-  // one; the frame is encoded once per tick for all of them.
-  if (const auto due = liveness.heartbeats_due(ticks(now)); !due.empty()) {
-    const auto frame = wire::encode(wire::Envelope{wire::Heartbeat{++heartbeat_sequence}});
-    for (const auto& name : due) {
-      if (PeerLinks* peer = find_peer(name)) send_frame(*peer, control_channel, 0, frame, true);
-    }
-  }
   if (now >= next_sweep) {
     next_sweep = now + config.sweep_interval;
+    const auto before = partition_table.size();
     for (auto it = partition_table.begin(); it != partition_table.end();) {
       it = (it->second.expires && now >= *it->second.expires) ? partition_table.erase(it) : std::next(it);
     }
+    if (partition_table.size() != before) sync_cut();
     for (auto& [name, peer] : peers) {
       refresh(peer, now);
       reconcile(peer, now);
     }
     close_stale_unattached(now);
   }
-  broadcast_dirty();
-  if (now - last_anti_entropy >= config.gossip_interval) {
-    last_anti_entropy = now;
-    anti_entropy();
-  }
-  retransmit(now);
+  // Heartbeats (only links that carried nothing from us for an interval),
+  // gossip, anti-entropy, retransmits and acks: the core's.
+  core.tick(ticks(now));
+  drain();
   drain_monotonic();
-  flush_acks();
+  flush_dispatch();
   check_sync_joins(now);
 }
 
@@ -284,14 +279,13 @@ void PeerService::Impl::tick() {
 // monotonic buffers to drain, sync_joins to complete, connections attaching.
 // Redials (backoff >= redial_min) and timeouts are fine at the idle pace.
 bool PeerService::Impl::has_timed_work() const {
-  return !dirty.empty() || !rumors.empty() || acks.size() > 0 || ack_batcher.pending() > 0 ||
-         !monotonic.empty() || !sync_joins.empty() || !unattached.empty();
+  return core.has_timed_work() || !monotonic.empty() || !sync_joins.empty() || !unattached.empty();
 }
 
 SteadyClock::time_point PeerService::Impl::idle_due(SteadyClock::time_point now) const {
-  auto due = std::min(now + config.idle_tick_interval, last_anti_entropy + config.gossip_interval);
-  if (const auto wakeup = liveness.next_wakeup()) {
-    // Liveness time is the steady clock's nanoseconds since its epoch.
+  auto due = now + config.idle_tick_interval;
+  if (const auto wakeup = core.next_wakeup()) {
+    // The core's time is the steady clock's nanoseconds since its epoch.
     due = std::min(due, SteadyClock::time_point(std::chrono::duration_cast<SteadyClock::duration>(*wakeup)));
   }
   for (const auto& [ref, partition] : partition_table) {

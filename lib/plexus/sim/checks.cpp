@@ -19,7 +19,7 @@ void World::check_step(std::uint16_t node) {
 
 void World::check_end() {
   if (auto bad = oracle_.check_end(); !bad.empty()) return fail("liveness", bad);
-  const NodeCore* first = nodes_[0].core.get();
+  const peer::core::Core* first = nodes_[0].core.get();
   for (const auto& n : nodes_) {
     if (!n.core) return fail("liveness", n.name + " is still down after the liveness phase");
     // Ground truth: every node, at its current instance, live.
@@ -50,7 +50,7 @@ bool World::quiet() const {
   // on a connection that survived the heal: the faults are not over until it lands.
   if (!network_settled()) return false;
   for (const auto& n : nodes_) {
-    if (!n.core || n.core->pending_acks() != 0 || n.core->causal_buffered() != 0) return false;
+    if (!n.core || n.core->acks().size() != 0 || n.core->causal_buffered() != 0) return false;
     if (n.core->members().entries() != nodes_[0].core->members().entries()) return false;
     if (n.core->members().members().size() != nodes_.size()) return false;
     for (const auto& other : nodes_) {
@@ -68,18 +68,18 @@ void World::probe() {
       const std::uint64_t id = oracle_.next_id();
       std::vector<std::uint8_t> payload(sizeof id);
       std::memcpy(payload.data(), &id, sizeof id);
-      SendOptions options;
+      peer::core::SendOptions options;
+      options.server = std::string(served_server);
       options.ack = true;
       // A label of its own: on "c" a message lost for good during the faults
       // blocks its causal successors at that receiver for as long as its sender
       // lives (the documented limit of causal labels, see docs/simulation.md).
       if (swarm_.causal_percent > 0) options.causal_label = "probe";
-      fx_.clear();
-      if (!nodes_[from].core->forward(nodes_[to].name, std::move(payload), options, id, now_, fx_)) {
+      if (!nodes_[from].core->forward(nodes_[to].name, std::move(payload), options, id, now_)) {
         return fail("liveness", nodes_[from].name + " cannot send a probe to " + nodes_[to].name);
       }
       oracle_.sent(nodes_[from].life, to, nodes_[to].instance, true, !options.causal_label.empty());
-      apply(from, fx_);
+      apply(from);
     }
   }
 }
@@ -109,7 +109,7 @@ std::uint64_t World::final_hash() const {
   for (const auto& n : nodes_) {
     mix(n.name);
     mix(std::to_string(n.instance));
-    mix(n.core ? n.core->persisted().dump() : n.data_dir.dump());
+    mix(n.core ? n.core->members().to_json().dump() : n.data_dir.dump());
     if (n.core) {
       for (const auto& other : nodes_) mix(n.core->liveness().up(other.name) ? "u" : "d");
     }

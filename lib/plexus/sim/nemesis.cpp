@@ -53,7 +53,7 @@ std::string Swarm::describe() const {
   if (swizzle) out += ", swizzle";
   if (fault_points) out += ", fault points " + std::to_string(fault_point_ppm) + "ppm";
   out += "; workload causal " + std::to_string(causal_percent) + "% transitive " +
-         std::to_string(transitive_percent) + "% unacked " + std::to_string(unacked_percent) + "%";
+         std::to_string(transitive_percent) + "% unacked " + std::to_string(unacked_percent) + "% refused " + std::to_string(refused_percent) + "%";
   return out;
 }
 
@@ -77,6 +77,7 @@ Swarm World::pick_swarm(Rng& rng, std::size_t) {
   s.causal_percent = pick<std::uint32_t>(rng, {0, 30, 70, 100});
   s.transitive_percent = pick<std::uint32_t>(rng, {0, 20, 50});
   s.unacked_percent = pick<std::uint32_t>(rng, {0, 10, 30});
+  s.refused_percent = pick<std::uint32_t>(rng, {0, 0, 5, 20});
   return s;
 }
 
@@ -135,7 +136,7 @@ void World::crash(std::uint16_t node) {
   if (!n.core) return;
   trace("crash", node, 0, n.instance);
   oracle_.crashed(n.life);
-  n.data_dir = n.core->persisted();  // the shell persists membership after every change
+  n.data_dir = n.core->members().to_json();  // the shell persists membership after every change
   n.core.reset();
   ++n.wakeup_generation;
   n.wakeup_at = Time{-1};

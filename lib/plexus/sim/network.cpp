@@ -82,9 +82,8 @@ void World::pump(std::uint16_t from, std::uint16_t to, std::uint64_t connection)
     queue.pop_front();
     SimNode& receiver = nodes_[to];
     if (!receiver.core || receiver.view[from] != id) continue;
-    fx_.clear();
-    receiver.core->receive(nodes_[from].name, std::move(envelope), now_, fx_);
-    apply(to, fx_);
+    receiver.core->receive(nodes_[from].name, std::move(envelope), now_);
+    apply(to);
   }
 }
 
@@ -105,17 +104,16 @@ void World::connect(std::uint16_t a, std::uint16_t b) {
   for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
     if (nodes_[x].view[y] != 0) {
       nodes_[x].view[y] = 0;
-      fx_.clear();
-      nodes_[x].core->link_down(nodes_[y].name, now_, fx_);
-      apply(x, fx_);
+      nodes_[x].core->link_down(nodes_[y].name);
+      nodes_[x].core->evaluate(now_);
+      apply(x);
     }
   }
   for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
     if (conn(a, b) != id || !nodes_[x].core || !nodes_[y].core) return;  // closed while attaching
     nodes_[x].view[y] = id;
-    fx_.clear();
-    nodes_[x].core->link_up(spec_of(y, nodes_[y].instance), now_, fx_);
-    apply(x, fx_);
+    attach(x, y);
+    apply(x);
   }
 }
 
@@ -147,9 +145,9 @@ void World::notify_down(std::uint16_t node, std::uint16_t peer, std::uint64_t id
   if (!n.core || n.view[peer] != id) return;
   n.view[peer] = 0;
   trace("link down", node, peer, id);
-  fx_.clear();
-  n.core->link_down(nodes_[peer].name, now_, fx_);
-  apply(node, fx_);
+  n.core->link_down(nodes_[peer].name);
+  n.core->evaluate(now_);
+  apply(node);
 }
 
 }  // namespace plexus::sim

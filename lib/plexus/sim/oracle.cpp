@@ -16,8 +16,9 @@ std::uint32_t Oracle::new_life(std::uint16_t node) {
   return static_cast<std::uint32_t>(lives_.size() - 1);
 }
 
-void Oracle::sent(std::uint32_t life, std::uint16_t to, std::uint64_t to_instance, bool ack, bool causal) {
-  Record record{life, to, to_instance, ack, causal, {}, 0, false, false};
+void Oracle::sent(std::uint32_t life, std::uint16_t to, std::uint64_t to_instance, bool ack, bool causal,
+                  bool refused) {
+  Record record{life, to, to_instance, ack, causal, {}, 0, false, false, refused};
   if (causal) {
     Life& sender = lives_.at(life);
     ++sender.clock[life];
@@ -43,6 +44,7 @@ std::string Oracle::delivered(std::uint16_t node, std::uint32_t life, std::uint6
   if (record.to != node || record.to_instance != instance) {
     return "delivery: " + msg(id) + " reached the wrong node or node life";
   }
+  if (record.refused) return "refusal: " + msg(id) + " to a server its target does not serve was delivered";
   if (++record.deliveries > 1) {
     return "exactly once: " + msg(id) + " delivered " + std::to_string(record.deliveries) + " times";
   }
@@ -76,6 +78,9 @@ std::string Oracle::check_end() const {
     if (!record.ack) continue;
     if (!record.reported && lives_.at(record.from).alive) {
       return "acked delivery: " + msg(id) + " neither acknowledged nor reported failed to its live sender";
+    }
+    if (record.refused && record.reported_ok) {
+      return "refusal: " + msg(id) + " to a server its target does not serve was reported delivered";
     }
     if (record.reported_ok && record.deliveries != 1) {
       return "acked delivery: " + msg(id) + " reported delivered but delivered " +

@@ -27,7 +27,8 @@ class Oracle {
   /// Reserve the id of the next message (the payload carries it).
   [[nodiscard]] std::uint64_t next_id() const { return messages_.size(); }
   /// The workload handed message next_id() to forward() and it was accepted.
-  void sent(std::uint32_t life, std::uint16_t to, std::uint64_t to_instance, bool ack, bool causal);
+  void sent(std::uint32_t life, std::uint16_t to, std::uint64_t to_instance, bool ack, bool causal,
+            bool refused = false);
 
   std::string delivered(std::uint16_t node, std::uint32_t life, std::uint64_t instance,
                         const wire::Message& message);
@@ -66,6 +67,7 @@ class Oracle {
     std::uint32_t deliveries = 0;
     bool reported = false;
     bool reported_ok = false;
+    bool refused = false;  ///< to a server the target does not serve: never delivered, never acked
   };
   [[nodiscard]] bool happened_before(const Record& a, const Record& b) const;
 

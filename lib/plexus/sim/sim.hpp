@@ -1,7 +1,7 @@
 // plexus::sim: deterministic simulation of a whole Plexus cluster in one
-// process (FoundationDB / TigerBeetle VOPR style). N nodes, each a NodeCore
-// built from the real protocol cores, talk over a simulated network with a
-// virtual clock; one seed drives every decision, so a seed replays exactly.
+// process (FoundationDB / TigerBeetle VOPR style). N nodes, each running the
+// peer core the shipped peer service runs (peer/core/core.hpp), talk over a
+// simulated network with a virtual clock; one seed drives every decision, so a seed replays exactly.
 // See docs/simulation.md for what is simulated and how to replay a seed.
 #pragma once
 
@@ -12,9 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "plexus/sim/node_core.hpp"
+#include "plexus/core/time.hpp"
+#include "plexus/peer/core/core.hpp"
 
 namespace plexus::sim {
+
+using Time = plexus::Time;
+/// The core's bug switches (peer::core::Bug): a campaign must find each.
+using Bug = peer::core::Bug;
 
 struct RunOptions {
   std::uint64_t seed = 1;
@@ -36,6 +41,7 @@ struct RunResult {
   std::uint64_t events = 0;
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_delivered = 0;
+  std::uint64_t refusals = 0;  ///< acked messages to an unserved server reported failed (refused acks)
   double simulated_seconds = 0;
 };
 

@@ -35,6 +35,13 @@ TEST_CASE("fixed seeds keep every invariant through faults and converge after th
   }
 }
 
+TEST_CASE("refused acks happen in simulation, as in the shell") {
+  // Proves the workload reaches the unknown-server step: some acked messages are refused and reported so.
+  std::uint64_t refusals = 0;
+  for (std::uint64_t seed = 1; seed <= 20 && refusals == 0; ++seed) refusals += run(RunOptions{seed, 5, 400, Bug::none}).refusals;
+  CHECK(refusals > 0);
+}
+
 TEST_CASE("the same seed gives the same final state; another seed another one") {
   const RunOptions options{77, 5, 300, Bug::none};
   const auto first = run(options);

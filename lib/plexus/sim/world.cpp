@@ -2,8 +2,10 @@
 // and what their effects do, the workload and the invariant checks.
 #include "plexus/sim/world.hpp"
 
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+
+#include "plexus/core/errors.hpp"
 
 namespace plexus::sim {
 namespace {
@@ -13,8 +15,8 @@ using namespace std::chrono_literals;
 /// Stops a run that no longer advances (a wakeup loop, a message storm).
 constexpr std::uint64_t events_max = 20'000'000;
 
-NodeConfig node_config(Bug bug) {
-  NodeConfig config;
+peer::core::CoreConfig node_config(Bug bug) {
+  peer::core::CoreConfig config;
   config.liveness.heartbeat_interval = 200ms;
   config.liveness.peer_timeout = 1000ms;
   config.liveness.redial_min = 50ms;
@@ -103,39 +105,77 @@ void World::start_node(std::uint16_t node) {
   n.instance = next_instance_++;
   n.life = oracle_.new_life(node);
   std::fill(n.view.begin(), n.view.end(), 0);
-  const nlohmann::json* data_dir = n.data_dir.is_null() ? nullptr : &n.data_dir;
-  fx_.clear();
-  n.core = std::make_unique<NodeCore>(spec_of(node, n.instance), node_config(options_.bug), rng_.fork(), data_dir,
-                                      now_, fx_);
+  n.core = std::make_unique<peer::core::Core>(spec_of(node, n.instance), node_config(options_.bug),
+                                              rng_.fork()(), now_);
+  n.core->serve(std::string(served_server));
   trace("start", node, 0, n.instance);
-  if (node != 0 && !data_dir) n.core->join(spec_of(0, nodes_[0].instance), now_, fx_);
-  apply(node, fx_);
+  if (!n.data_dir.is_null()) {
+    if (auto loaded = n.core->load(n.data_dir, now_); !loaded) fail("membership", n.name + ": " + loaded.error().message());
+  } else if (node != 0) {
+    (void)n.core->admit(spec_of(0, nodes_[0].instance), now_);  // the join address
+  }
+  apply(node);
 }
 
-void World::apply(std::uint16_t node, Effects& fx) {
+void World::apply(std::uint16_t node) {
   SimNode& n = nodes_[node];
-  for (const auto& t : fx.transitions) {
-    if (auto peer = index_of(t.peer)) trace(t.up ? "sees up" : "sees down", node, *peer);
-  }
-  for (auto& [peer, envelope] : fx.sends) send(node, peer, std::move(envelope));
-  for (const auto& peer : fx.dials) dial(node, peer);
-  for (const auto& peer : fx.closes) {
-    if (auto p = index_of(peer)) {
-      trace("closes", node, *p);
-      reset(node, *p, node, true);
+  for (int round = 0; round < 64 && n.core; ++round) {
+    peer::core::Output out = n.core->take();
+    if (out.empty()) break;
+    for (const auto& t : out.transitions) {
+      if (auto peer = index_of(t.peer)) trace(t.up ? "sees up" : "sees down", node, *peer);
+    }
+    // A member removed or restarted: the link to its old life goes.
+    for (const auto& change : out.changes) {
+      const auto peer = index_of(change.spec.name);
+      if (!peer || n.view[*peer] == 0) continue;
+      if (change.kind == membership::ChangeKind::removed || change.restarted) {
+        trace("closes", node, *peer);
+        reset(node, *peer, node, true);
+      }
+    }
+    for (auto& send : out.sends) {
+      const auto to = index_of(send.peer);
+      const bool linked = to && n.view[*to] != 0 && conn(node, *to) == n.view[*to];
+      if (!linked && send.reroute) {
+        n.core->reroute(std::get<wire::Message>(*send.frame));  // the link went meanwhile
+        continue;
+      }
+      this->send(node, send.peer, *send.frame);
+    }
+    for (const auto& message : out.deliveries) {
+      trace("delivers", node, index_of(message.origin).value_or(0), message.ack_id);
+      if (auto bad = oracle_.delivered(node, n.life, n.instance, message); !bad.empty()) fail("safety", bad);
+    }
+    for (const auto& [token, outcome] : out.completions) {
+      trace(outcome ? "acked" : "failed", node, 0, token);
+      if (!outcome && outcome.error().code == errc::unknown_server) ++result_.refusals;  // a refused ack
+      if (auto bad = oracle_.completed(token, static_cast<bool>(outcome)); !bad.empty()) fail("safety", bad);
     }
   }
-  for (const auto& message : fx.delivered) {
-    trace("delivers", node, index_of(message.origin).value_or(0), message.ack_id);
-    if (auto bad = oracle_.delivered(node, n.life, n.instance, message); !bad.empty()) fail("safety", bad);
-  }
-  for (const auto& [token, outcome] : fx.completed) {
-    trace(outcome ? "acked" : "failed", node, 0, token);
-    if (auto bad = oracle_.completed(token, static_cast<bool>(outcome)); !bad.empty()) fail("safety", bad);
-  }
-  fx.clear();
   check_step(node);
   wake(node);
+}
+
+void World::attach(std::uint16_t node, std::uint16_t peer) {
+  SimNode& n = nodes_[node];
+  peer::core::AttachFacts facts;
+  const NodeSpec spec = spec_of(peer, nodes_[peer].instance);
+  facts.handshake_name = spec.name;
+  facts.handshake_instance = spec.instance_id;
+  facts.attach = wire::Attach{spec, "_control", 0, false};
+  facts.dialer = peer::core::dials(n.name, spec.name);
+  const auto decision = n.core->attach(facts, now_);
+  if (decision.verdict == peer::core::AttachVerdict::bind) {
+    n.core->link_up(spec.name, now_);
+    n.core->evaluate(now_);
+    return;
+  }
+  // Refused: what it says goes out on the link, then the link closes.
+  for (const auto& reply : decision.replies) send(node, spec.name, reply);
+  trace("refuses", node, peer);
+  apply(node);
+  reset(node, peer, node, true);
 }
 
 void World::wake(std::uint16_t node) {
@@ -155,8 +195,10 @@ void World::dispatch(const Event& e) {
       SimNode& n = nodes_[e.a];
       if (!n.core || e.x != n.wakeup_generation) return;
       n.wakeup_at = Time{-1};
-      n.core->tick(now_, fx_);
-      apply(e.a, fx_);
+      n.core->evaluate(now_);
+      for (const auto& peer : n.core->dials_due(now_)) dial(e.a, peer);  // either end may connect
+      n.core->tick(now_);
+      apply(e.a);
       // Anything still due right now waits a millisecond (the shell's tick), never a busy loop.
       if (n.wakeup_at == now_) {
         n.wakeup_at = now_ + 1ms;
@@ -184,23 +226,26 @@ void World::workload_step() {
   SimNode& sender = nodes_[from];
   const auto* entry = sender.core->members().find(nodes_[to].name);
   if (!entry || entry->removed) return;  // not known yet: nothing to address
-  SendOptions options;
+  peer::core::SendOptions options;
+  options.server = std::string(served_server);
   options.ack = !rng_.chance(swarm_.unacked_percent * 10'000);
   if (rng_.chance(swarm_.causal_percent * 10'000)) {
     options.causal_label = "c";
     options.ack = true;
   }
   options.transitive = rng_.chance(swarm_.transitive_percent * 10'000);
+  // The real code answers a server the target does not serve with a refused ack.
+  const bool refused = rng_.chance(swarm_.refused_percent * 10'000);
+  if (refused) options.server = "unserved";
   const std::uint64_t id = oracle_.next_id();
   std::vector<std::uint8_t> payload(sizeof id);
   std::memcpy(payload.data(), &id, sizeof id);
-  fx_.clear();
-  auto sent = sender.core->forward(nodes_[to].name, std::move(payload), options, id, now_, fx_);
+  auto sent = sender.core->forward(nodes_[to].name, std::move(payload), options, id, now_);
   if (sent) {
-    oracle_.sent(sender.life, to, entry->spec.instance_id, options.ack, !options.causal_label.empty());
-    trace("sends", from, to, id);
+    oracle_.sent(sender.life, to, entry->spec.instance_id, options.ack, !options.causal_label.empty(), refused);
+    trace(refused ? "sends to none" : "sends", from, to, id);
   }
-  apply(from, fx_);
+  apply(from);
 }
 
 RunResult World::run() {

@@ -1,6 +1,7 @@
 // The simulated world of one run (internal to plexus::sim): the virtual clock
-// and its event queue, the network between nodes, the nodes' NodeCores, the
-// nemesis and the oracle. world.cpp: events, nodes, effects and the run;
+// and its event queue, the network between nodes, the nodes' peer cores
+// (peer::core::Core, the class the shipped peer service runs), the nemesis
+// and the oracle. world.cpp: events, nodes, effects and the run;
 // checks.cpp: invariants and the state hash; network.cpp: connections and
 // in-flight frames; nemesis.cpp: faults.
 #pragma once
@@ -16,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/fault.hpp"
-#include "plexus/sim/node_core.hpp"
 #include "plexus/sim/oracle.hpp"
 #include "plexus/sim/rng.hpp"
 #include "plexus/sim/sim.hpp"
@@ -27,6 +27,8 @@ namespace plexus::sim {
 inline constexpr Time liveness_phase = std::chrono::seconds(45);
 /// After it, acked probes between every pair must all be acknowledged within this.
 inline constexpr Time probe_phase = std::chrono::seconds(5);
+/// The server every node serves; the workload also addresses one none serves.
+inline constexpr std::string_view served_server = "s";
 
 /// Which faults a seed switches on, and how strong (swarm testing).
 struct Swarm {
@@ -46,6 +48,7 @@ struct Swarm {
   std::uint32_t causal_percent = 0;
   std::uint32_t transitive_percent = 0;
   std::uint32_t unacked_percent = 0;
+  std::uint32_t refused_percent = 0;  ///< messages to a server the target does not serve
   [[nodiscard]] std::string describe() const;
 };
 
@@ -88,7 +91,7 @@ struct InFlight {
 
 struct SimNode {
   std::string name;
-  std::unique_ptr<NodeCore> core;  ///< null while crashed
+  std::unique_ptr<peer::core::Core> core;  ///< null while crashed
   nlohmann::json data_dir;         ///< what survives a crash (membership)
   std::uint64_t instance = 0;
   std::uint32_t life = 0;          ///< oracle process id of the current life
@@ -106,7 +109,10 @@ class World {
   // world.cpp
   void schedule(Time at, EventKind kind, std::uint16_t a, std::uint16_t b = 0, std::uint64_t x = 0);
   void dispatch(const Event& event);
-  void apply(std::uint16_t node, Effects& fx);
+  /// Carry out what node's core asks (its Output), then re-arm its wakeup.
+  void apply(std::uint16_t node);
+  /// The link between node and peer as the core sees it: attach, then bind.
+  void attach(std::uint16_t node, std::uint16_t peer);
   void wake(std::uint16_t node);
   void start_node(std::uint16_t node);
   void trace(const char* what, std::uint16_t a, std::uint16_t b = 0, std::uint64_t x = 0);
@@ -168,7 +174,6 @@ class World {
   std::uint64_t probes_from_ = 0;
   bool failed_ = false;
   RunResult result_;
-  Effects fx_;
   struct TraceEntry { Time at; const char* what; std::uint16_t a, b; std::uint64_t x; };
   std::array<TraceEntry, 48> trace_{};
   std::size_t trace_count_ = 0;

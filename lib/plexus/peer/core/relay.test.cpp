@@ -3,9 +3,9 @@
 
 #include <map>
 
-#include "plexus/peer/relay.hpp"
+#include "plexus/peer/core/relay.hpp"
 
-using namespace plexus::peer;
+using namespace plexus::peer::core;
 
 TEST_CASE("a relay is up, not cut off, and neither target, origin nor already visited") {
   // Proves the exclusions that keep relays useful and loop-free.

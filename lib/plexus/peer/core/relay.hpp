@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace plexus::peer {
+namespace plexus::peer::core {
 
 /// A member this node could hand a message to.
 struct RelayCandidate {
@@ -34,4 +34,4 @@ std::optional<std::string> choose_relay(const std::vector<RelayCandidate>& membe
   return eligible[std::uniform_int_distribution<std::size_t>(0, eligible.size() - 1)(random)]->name;
 }
 
-}  // namespace plexus::peer
+}  // namespace plexus::peer::core

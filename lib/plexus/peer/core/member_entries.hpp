@@ -1,6 +1,6 @@
 // Membership entries and digests in their wire form, and back: one
-// conversion for every gossip the peer shell sends (gossip.cpp, nudge.cpp,
-// links.cpp, peer_service.cpp) and for the simulator's NodeCore.
+// conversion for every gossip the peer shell sends (core_driver.cpp, nudge.cpp,
+// links.cpp, peer_service.cpp) and for the core (core.cpp).
 #pragma once
 
 #include <vector>
@@ -8,7 +8,7 @@
 #include "plexus/membership/membership.hpp"
 #include "plexus/wire/peer_messages.hpp"
 
-namespace plexus::peer {
+namespace plexus::peer::core {
 
 inline std::vector<wire::MemberEntry> to_wire(const std::vector<membership::Entry>& entries) {
   std::vector<wire::MemberEntry> out;
@@ -31,4 +31,4 @@ inline std::vector<membership::DigestEntry> from_wire(const std::vector<wire::Di
   return out;
 }
 
-}  // namespace plexus::peer
+}  // namespace plexus::peer::core
