@@ -25,6 +25,9 @@ class BackendTransaction {
  public:
   virtual ~BackendTransaction() = default;
   virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
+  /// Transaction::get_held (kv.hpp). By default an ordinary get(), whose
+  /// validation at commit already gives the promise.
+  virtual Result<std::optional<std::string>> get_held(std::string_view key) { return get(key); }
   /// begin <= key < end, at most `limit` (>= 1) rows; `more` when rows were left.
   virtual Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
                                         bool reverse) = 0;
@@ -39,7 +42,10 @@ class BackendTransaction {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) = 0;
+  /// A new transaction; with Start::with_first_call a backend may defer
+  /// taking its snapshot to the transaction's first call.
+  virtual Result<std::unique_ptr<BackendTransaction>> begin(Mode mode, Start start) = 0;
+  Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) { return begin(mode, Start::at_begin); }
   /// "lmdb" or "postgres".
   [[nodiscard]] virtual std::string_view kind() const noexcept = 0;
   /// The backend's own ceilings; Database lowers its Limits to these.

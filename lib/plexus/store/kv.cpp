@@ -160,6 +160,15 @@ Result<std::optional<std::string>> Transaction::get(std::string_view key) {
   return value;
 }
 
+Result<std::optional<std::string>> Transaction::get_held(std::string_view key) {
+  if (auto ok = usable(); !ok) return ok.error();
+  if (auto ok = check_key(key); !ok) return ok.error();
+  auto value = impl_->get_held(key);
+  if (!value) return fail(value.error()).error();
+  if (*value) stats_->bytes_read.fetch_add(key.size() + (*value)->size(), std::memory_order_relaxed);
+  return value;
+}
+
 Result<RangeResult> Transaction::get_range(std::string_view begin, std::string_view end, RangeOptions options) {
   if (auto ok = usable(); !ok) return ok.error();
   if (auto ok = check_bound(begin); !ok) return ok.error();
@@ -246,8 +255,8 @@ Database::~Database() = default;
 
 std::string_view Database::backend_kind() const noexcept { return backend_->kind(); }
 
-Result<Transaction> Database::begin(Mode mode) {
-  auto impl = backend_->begin(mode);
+Result<Transaction> Database::begin(Mode mode, Start start) {
+  auto impl = backend_->begin(mode, start);
   if (!impl) {
     stats_.transactions_failed.fetch_add(1, std::memory_order_relaxed);
     return impl.error();
@@ -256,7 +265,7 @@ Result<Transaction> Database::begin(Mode mode) {
 }
 
 Result<void> Database::run_erased(const std::function<Result<void>(Transaction&)>& attempt,
-                                  const RetryOptions& options) {
+                                  const RetryOptions& options, Start start) {
   if (options.attempts_max < 1) return make_error(errc::invalid_option, "RetryOptions::attempts_max must be >= 1");
   Error last{};
   for (int attempt_number = 1; attempt_number <= options.attempts_max; ++attempt_number) {
@@ -264,7 +273,7 @@ Result<void> Database::run_erased(const std::function<Result<void>(Transaction&)
       stats_.retries.fetch_add(1, std::memory_order_relaxed);
       std::this_thread::sleep_for(backoff_for(attempt_number - 1, options));
     }
-    auto transaction = begin(Mode::read_write);
+    auto transaction = begin(Mode::read_write, start);
     if (!transaction) return transaction.error();
     auto outcome = attempt(*transaction);
     if (outcome) outcome = transaction->commit();

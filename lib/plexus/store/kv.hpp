@@ -44,6 +44,15 @@ enum class Mode {
   snapshot,    ///< read-only, a consistent snapshot; commit() just ends it
 };
 
+/// When a transaction takes its snapshot.
+enum class Start {
+  /// In begin() itself (PostgreSQL: a round trip of its own).
+  at_begin,
+  /// With its first call, which the caller makes at once (PostgreSQL: BEGIN
+  /// rides in that call's round trip). For callers that read right after begin.
+  with_first_call,
+};
+
 struct KeyValue {
   std::string key;
   std::string value;
@@ -98,6 +107,14 @@ class Transaction {
   ~Transaction();
 
   Result<std::optional<std::string>> get(std::string_view key);
+  /// get() with the same promise (a read-write transaction conflicts if a
+  /// commit after its begin changed the key), checked in a way that suits a
+  /// small, rarely written row read by many writers (a tenant's directory
+  /// entry). LMDB validates it at commit like any read. PostgreSQL locks the
+  /// row it found (FOR SHARE) in the commit's own round trip, which fails if
+  /// the row changed since the snapshot: no validation round trip, and no lock
+  /// held while the transaction runs. An absent key is validated as by get().
+  Result<std::optional<std::string>> get_held(std::string_view key);
   /// Rows with begin <= key < end, in key order (or reverse), at most
   /// options.limit. invalid_range if begin > end.
   Result<RangeResult> get_range(std::string_view begin, std::string_view end, RangeOptions options = {});
@@ -168,7 +185,7 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  Result<Transaction> begin(Mode mode = Mode::read_write);
+  Result<Transaction> begin(Mode mode = Mode::read_write, Start start = Start::at_begin);
 
   /// Runs `fn(Transaction&) -> Result<T>` in a read-write transaction and
   /// commits it, re-running both on conflict or transaction_too_old, up to
@@ -176,8 +193,10 @@ class Database {
   /// last conflict's detail). Any other error is returned as it is, after
   /// cancelling the transaction. `fn` must not have effects outside the
   /// transaction that cannot be repeated.
+  /// `start` as for begin(): Start::with_first_call when `fn` reads at once.
   template <class F>
-  auto run(F&& fn, RetryOptions options = {}) -> std::invoke_result_t<F&, Transaction&>;
+  auto run(F&& fn, RetryOptions options = {}, Start start = Start::at_begin)
+      -> std::invoke_result_t<F&, Transaction&>;
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// "lmdb" or "postgres".
@@ -187,7 +206,8 @@ class Database {
   [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
 
  private:
-  Result<void> run_erased(const std::function<Result<void>(Transaction&)>& attempt, const RetryOptions& options);
+  Result<void> run_erased(const std::function<Result<void>(Transaction&)>& attempt, const RetryOptions& options,
+                          Start start);
 
   std::string name_;
   std::unique_ptr<Backend> backend_;
@@ -196,10 +216,10 @@ class Database {
 };
 
 template <class F>
-auto Database::run(F&& fn, RetryOptions options) -> std::invoke_result_t<F&, Transaction&> {
+auto Database::run(F&& fn, RetryOptions options, Start start) -> std::invoke_result_t<F&, Transaction&> {
   using R = std::invoke_result_t<F&, Transaction&>;
   if constexpr (std::is_same_v<R, Result<void>>) {
-    return run_erased([&](Transaction& t) { return fn(t); }, options);
+    return run_erased([&](Transaction& t) { return fn(t); }, options, start);
   } else {
     std::optional<R> last;
     auto outcome = run_erased(
@@ -208,7 +228,7 @@ auto Database::run(F&& fn, RetryOptions options) -> std::invoke_result_t<F&, Tra
           if (!last->ok()) return last->error();
           return {};
         },
-        options);
+        options, start);
     if (!outcome.ok()) return outcome.error();
     return std::move(*last);
   }

@@ -79,6 +79,7 @@ struct TenantSpace {
   std::string prefix;     ///< P
   std::string key_begin;  ///< pack((Bytes P,)): the first key of the tenant
   std::string key_end;    ///< key_begin + ff: the first key after it (see the file comment)
+  std::string directory_key;  ///< where the tenant's directory entry lives (ff + pack(("tenant", Bytes id)))
 };
 
 class Tenant;
@@ -170,7 +171,8 @@ class Tenant {
   friend class Tenants;
   Tenant(std::shared_ptr<Database> database, std::shared_ptr<const TenantSpace> space,
          std::int64_t migration_version);
-  /// tenant_not_found unless the directory entry still names this prefix (read in `transaction`).
+  /// tenant_not_found unless the directory entry still names this prefix
+  /// (read in `transaction` with get_held: a concurrent remove conflicts).
   [[nodiscard]] Result<void> check_alive(Transaction& transaction) const;
 
   std::shared_ptr<Database> database_;
@@ -236,13 +238,14 @@ Result<void> validate_tenant_id(std::string_view id);
 template <class F>
 auto Tenant::run(F&& fn, RetryOptions options) const -> std::invoke_result_t<F&, TenantTransaction&> {
   using R = std::invoke_result_t<F&, TenantTransaction&>;
+  // The directory check is the first call: PostgreSQL sends BEGIN with it.
   return database_->run(
       [&](Transaction& transaction) -> R {
         if (auto alive = check_alive(transaction); !alive.ok()) return alive.error();
         TenantTransaction tenant_transaction(transaction, space_);
         return fn(tenant_transaction);
       },
-      options);
+      options, Start::with_first_call);
 }
 
 }  // namespace plexus::store

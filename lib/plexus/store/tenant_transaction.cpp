@@ -147,7 +147,8 @@ Result<KeyRange> Tenant::range(const Tuple& prefix) const {
 }
 
 Result<TenantTransaction> Tenant::begin(Mode mode) const {
-  auto transaction = database_->begin(mode);
+  // A read-write transaction's first call is the directory check, right here.
+  auto transaction = database_->begin(mode, mode == Mode::read_write ? Start::with_first_call : Start::at_begin);
   if (!transaction.ok()) return transaction.error();
   if (mode == Mode::read_write) {
     if (auto alive = check_alive(*transaction); !alive.ok()) return alive.error();
@@ -156,9 +157,15 @@ Result<TenantTransaction> Tenant::begin(Mode mode) const {
 }
 
 Result<void> Tenant::check_alive(Transaction& transaction) const {
-  auto meta = tenant_layout::read_meta(transaction, space_->id);
-  if (!meta.ok()) return meta.error();
-  if (!meta->has_value() || (*meta)->prefix != space_->prefix) {
+  auto entry = transaction.get_held(space_->directory_key);
+  if (!entry.ok()) return entry.error();
+  bool alive = false;
+  if (entry->has_value()) {
+    auto meta = tenant_layout::decode_meta(space_->id, **entry);
+    if (!meta.ok()) return meta.error();
+    alive = meta->prefix == space_->prefix;
+  }
+  if (!alive) {
     return make_error(errc::tenant_not_found, "tenant " + tenant_layout::describe_id(space_->id) + " was removed");
   }
   return {};

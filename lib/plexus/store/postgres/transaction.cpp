@@ -84,12 +84,16 @@ Result<void> PgTransaction::check_key(std::string_view key) const {
   return {};
 }
 
-std::vector<Statement> PgTransaction::pending_statements() const {
+std::vector<Statement> PgTransaction::pending_statements(bool commits) const {
   std::vector<Statement> statements;
-  statements.reserve(pending_.size() + 2);
+  statements.reserve(pending_.size() + held_.size() + 2);
   if (!begun_) {
     statements.push_back(text(mode_ == Mode::read_write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                                         : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  }
+  // A transaction that wrote nothing cannot conflict: its held reads need no lock.
+  if (commits && writes_.mark() > 0) {
+    for (const auto& key : held_) statements.push_back(prepared(statement_name::lock, key));
   }
   for (const Write& w : pending_) {
     switch (w.kind) {
@@ -108,7 +112,7 @@ std::vector<Statement> PgTransaction::pending_statements() const {
 }
 
 Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
-  std::vector<Statement> statements = pending_statements();
+  std::vector<Statement> statements = pending_statements(commits);
   const std::size_t last_index = statements.size();
   if (last) statements.push_back(*last);
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
@@ -148,7 +152,13 @@ Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool com
   return error;
 }
 
-Result<std::optional<std::string>> PgTransaction::get(std::string_view key) {
+Result<std::optional<std::string>> PgTransaction::get(std::string_view key) { return read_point(key, false); }
+
+Result<std::optional<std::string>> PgTransaction::get_held(std::string_view key) {
+  return read_point(key, mode_ == Mode::read_write);
+}
+
+Result<std::optional<std::string>> PgTransaction::read_point(std::string_view key, bool held) {
   if (auto ok = usable(); !ok.ok()) return ok.error();
   if (auto ok = check_key(key); !ok.ok()) return ok.error();
   auto result = exchange(prepared(statement_name::get, key), false);
@@ -158,8 +168,14 @@ Result<std::optional<std::string>> PgTransaction::get(std::string_view key) {
   const int found = PQntuples(rows);
   std::optional<std::string> value;
   if (found > 0) value = column(rows, 0, 0);
-  const std::string span_end = std::string(key) + '\0';
-  if (auto ok = record_read(std::string(key), span_end, rows, static_cast<std::size_t>(found), 2, 1); !ok.ok()) {
+  if (mode_ != Mode::read_write) return value;
+  // A row read held is validated by its lock at commit (get_held()).
+  if (held && found > 0) {
+    held_.emplace_back(key);
+    return value;
+  }
+  if (auto ok = record_read(std::string(key), std::string(key) + '\0', rows, static_cast<std::size_t>(found), 2, 1);
+      !ok.ok()) {
     return ok.error();
   }
   return value;
