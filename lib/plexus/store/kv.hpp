@@ -72,6 +72,49 @@ struct RangeResult {
   bool more = false;
 };
 
+/// Receives the rows of a range read one at a time (Transaction::scan); the
+/// views hold only during the call.
+class RowSink {
+ public:
+  /// What a backend calls for each row: counts its bytes, then row().
+  void add(std::string_view key, std::string_view value) {
+    bytes_ += key.size() + value.size();
+    row(key, value);
+  }
+  /// Key and value bytes received so far.
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+
+ protected:
+  ~RowSink() = default;
+  virtual void row(std::string_view key, std::string_view value) = 0;
+
+ private:
+  std::size_t bytes_ = 0;
+};
+
+/// A RowSink that fills a reused vector of rows in order (get_range_into): row
+/// n is assigned in place when the vector already has it, so its strings keep
+/// their memory. finish() drops the rows past the ones received.
+class RowFiller final : public RowSink {
+ public:
+  explicit RowFiller(std::vector<KeyValue>& rows) noexcept : rows_(rows) {}
+  void finish() { rows_.resize(count_); }
+
+ private:
+  void row(std::string_view key, std::string_view value) override {
+    if (count_ < rows_.size()) {
+      rows_[count_].key.assign(key);
+      rows_[count_].value.assign(value);
+    } else {
+      rows_.push_back(KeyValue{std::string(key), std::string(value)});
+    }
+    ++count_;
+  }
+
+  std::vector<KeyValue>& rows_;
+  std::size_t count_ = 0;
+};
+
 /// Counters of one datastore, for /metrics. Monotonic; read with load().
 struct Stats {
   std::atomic<std::uint64_t> transactions_started{0};
@@ -118,6 +161,14 @@ class Transaction {
   /// Rows with begin <= key < end, in key order (or reverse), at most
   /// options.limit. invalid_range if begin > end.
   Result<RangeResult> get_range(std::string_view begin, std::string_view end, RangeOptions options = {});
+  /// get_range() into `rows`, which it replaces, reusing their memory (the
+  /// vector's and each string's), so that reading batch after batch into the
+  /// same vector allocates nothing once it has grown. Returns `more`.
+  Result<bool> get_range_into(std::string_view begin, std::string_view end, RangeOptions options,
+                              std::vector<KeyValue>& rows);
+  /// get_range() handing each row to `sink` as a view, copying nothing: the
+  /// cheapest way to read a range (TenantRangeIterator stands on it). Returns `more`.
+  Result<bool> scan(std::string_view begin, std::string_view end, RangeOptions options, RowSink& sink);
   Result<void> set(std::string_view key, std::string_view value);
   Result<void> clear(std::string_view key);
   /// Clears begin <= key < end.
@@ -140,6 +191,8 @@ class Transaction {
   Result<void> check_bound(std::string_view key) const;
   Result<void> count_write(std::size_t bytes);
   Result<void> fail(Error error);
+  /// Ends the backend transaction and adds the bytes read to Stats (once per transaction).
+  void close() noexcept;
 
   std::unique_ptr<BackendTransaction> impl_;
   Mode mode_;
@@ -147,6 +200,7 @@ class Transaction {
   Stats* stats_;
   std::chrono::steady_clock::time_point started_;
   std::size_t bytes_written_ = 0;
+  std::size_t bytes_read_ = 0;  ///< added to Stats::bytes_read when the transaction ends
 };
 
 /// Reads [begin, end) through a transaction in batches of `batch_rows`, so a
@@ -164,7 +218,7 @@ class RangeIterator {
   std::size_t remaining_;
   bool reverse_;
   std::size_t batch_rows_;
-  std::vector<KeyValue> batch_;
+  std::vector<KeyValue> batch_;  ///< reused from batch to batch (get_range_into)
   std::size_t position_ = 0;
   bool exhausted_ = false;
 };

@@ -23,8 +23,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -71,6 +73,21 @@ struct TupleRow {
 struct TupleRangeResult {
   std::vector<TupleRow> rows;
   bool more = false;
+  /// When `more`: the full keys of the range not returned (after the last row,
+  /// or before it when reverse), to read on with TenantTransaction::get_range_rest()
+  /// or TenantRangeIterator::raw(), in this transaction or a later one.
+  KeyRange rest;
+};
+
+/// One row of a TenantRangeIterator; its views hold until the iterator's next call.
+struct TenantRow {
+  std::string_view full_key;     ///< the full key (Tenant::pack() form)
+  std::string_view value;
+  std::size_t prefix_bytes = 0;  ///< bytes of the tenant's prefix at the start of full_key
+  /// The key relative to the tenant, as packed tuple bytes.
+  [[nodiscard]] std::string_view key() const noexcept { return full_key.substr(prefix_bytes); }
+  /// key() unpacked, only when asked; malformed_tuple for a raw key that is no tuple.
+  [[nodiscard]] Result<Tuple> tuple() const { return unpack(key()); }
 };
 
 /// The immutable description of one opened tenant key space.
@@ -97,6 +114,11 @@ class TenantTransaction {
   Result<std::optional<std::string>> get(const Tuple& key);
   Result<void> set(const Tuple& key, std::string_view value);
   Result<void> clear(const Tuple& key);
+  /// The same with a braced key, `t.get({"users", id, "email"})`: its elements
+  /// pack straight into the full key, with no Tuple (no allocation) built.
+  Result<std::optional<std::string>> get(std::initializer_list<Element> key);
+  Result<void> set(std::initializer_list<Element> key, std::string_view value);
+  Result<void> clear(std::initializer_list<Element> key);
   /// Rows whose key extends `prefix` (pack(prefix) itself excluded, as store::range()),
   /// keys unpacked without the tenant prefix. `()` reads every tuple key of the tenant.
   Result<TupleRangeResult> get_range(const Tuple& prefix, RangeOptions options = {});
@@ -110,6 +132,9 @@ class TenantTransaction {
   /// begin <= key < end, both bounds inside [key_begin, key_end].
   Result<RangeResult> get_range_raw(std::string_view begin, std::string_view end, RangeOptions options = {});
   Result<void> clear_range_raw(std::string_view begin, std::string_view end);
+  /// Reads on from a TupleRangeResult::rest (or any full-key range inside the
+  /// tenant), keys unpacked as get_range(); its own `rest` continues further.
+  Result<TupleRangeResult> get_range_rest(const KeyRange& rest, RangeOptions options = {});
 
   /// Commits (or ends a snapshot). Inside Tenant::run(), leave it to run().
   Result<void> commit();
@@ -121,17 +146,79 @@ class TenantTransaction {
  private:
   friend class Tenant;
   friend class Tenants;
+  friend class TenantRangeIterator;
   TenantTransaction(Transaction&& owned, std::shared_ptr<const TenantSpace> space);
   TenantTransaction(Transaction& borrowed, std::shared_ptr<const TenantSpace> space);
   /// The full key of `key` in key_buffer_ (reused, so point reads allocate nothing).
-  Result<std::string_view> full_key(const Tuple& key);
+  Result<std::string_view> full_key(std::span<const Element> key);
+  Result<std::optional<std::string>> get_elements(std::span<const Element> key);
+  Result<void> set_elements(std::span<const Element> key, std::string_view value);
+  Result<void> clear_elements(std::span<const Element> key);
   [[nodiscard]] Result<void> check_key(std::string_view key) const;
   [[nodiscard]] Result<void> check_range(std::string_view begin, std::string_view end) const;
+  Result<TupleRangeResult> tuple_rows(std::string_view begin, std::string_view end, RangeOptions options);
 
   std::optional<Transaction> owned_;
   Transaction* transaction_;
   std::shared_ptr<const TenantSpace> space_;
   std::string key_buffer_;
+};
+
+/// Reads a range of one tenant in batches through a TenantTransaction, handing
+/// out rows one at a time without copying them again or unpacking their keys
+/// (TenantRow::tuple() unpacks on demand): the fast way to scan a tenant.
+/// Unlike get_range() it has no row ceiling; memory holds one batch of
+/// batch_rows rows (at most Limits::range_rows_max), whose buffer is reused
+/// from batch to batch. rest() is the continuation: what
+/// it has not handed out, to resume with raw() in this or another transaction.
+/// The transaction must outlive the iterator.
+class TenantRangeIterator {
+ public:
+  /// Every tuple key extending `prefix`, as TenantTransaction::get_range();
+  /// options.limit 0 = all of them.
+  static Result<TenantRangeIterator> tuples(TenantTransaction& transaction, const Tuple& prefix,
+                                            RangeOptions options = {}, std::size_t batch_rows = 1'000);
+  /// Full keys begin <= key < end, both inside the tenant (outside_tenant
+  /// otherwise), as get_range_raw(); also how a rest() is resumed.
+  static Result<TenantRangeIterator> raw(TenantTransaction& transaction, std::string_view begin, std::string_view end,
+                                         RangeOptions options = {}, std::size_t batch_rows = 1'000);
+  /// The next row; nullptr at the end of the range or after options.limit rows.
+  Result<const TenantRow*> next();
+  /// The full keys not handed out yet: after the last row handed out (before
+  /// it when reverse); begin == end once the range is done.
+  [[nodiscard]] KeyRange rest() const;
+
+ private:
+  TenantRangeIterator(TenantTransaction& transaction, std::string begin, std::string end, RangeOptions options,
+                      std::size_t batch_rows);
+  Result<void> fetch();
+
+  /// One row of the batch: where its key and value lie in arena_.
+  struct Slot {
+    std::size_t key_at, key_size, value_at, value_size;
+  };
+  /// Appends each row of a batch to arena_ (Transaction::scan): no allocation per row.
+  struct Collector final : RowSink {
+    TenantRangeIterator* owner;
+    explicit Collector(TenantRangeIterator* to) : owner(to) {}
+
+   private:
+    void row(std::string_view key, std::string_view value) override;
+  };
+  [[nodiscard]] std::string_view key_of(const Slot& slot) const noexcept { return {arena_.data() + slot.key_at, slot.key_size}; }
+
+  TenantTransaction* transaction_;
+  KeyRange unread_;      ///< what later batches read
+  KeyRange batch_span_;  ///< unread_ as it was when the current batch was read
+  std::size_t remaining_;
+  bool reverse_;
+  std::size_t batch_rows_;
+  std::string arena_;       ///< the batch's keys and values, back to back; reused
+  std::vector<Slot> slots_; ///< reused from batch to batch
+  std::size_t position_ = 0;
+  bool fetched_ = false;
+  bool range_done_ = false;  ///< the last batch reached the end of the range
+  TenantRow row_;
 };
 
 /// An open tenant: cheap to copy, immutable, usable from any number of threads

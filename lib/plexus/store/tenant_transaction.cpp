@@ -37,7 +37,7 @@ TenantTransaction::TenantTransaction(TenantTransaction&& other) noexcept
       space_(std::move(other.space_)),
       key_buffer_(std::move(other.key_buffer_)) {}
 
-Result<std::string_view> TenantTransaction::full_key(const Tuple& key) {
+Result<std::string_view> TenantTransaction::full_key(std::span<const Element> key) {
   key_buffer_.assign(space_->key_begin);
   if (auto packed = pack_append(key_buffer_, key); !packed.ok()) return packed.error();
   return std::string_view(key_buffer_);
@@ -53,19 +53,37 @@ Result<void> TenantTransaction::check_range(std::string_view begin, std::string_
   return {};
 }
 
-Result<std::optional<std::string>> TenantTransaction::get(const Tuple& key) {
+Result<std::optional<std::string>> TenantTransaction::get(const Tuple& key) { return get_elements(key); }
+
+Result<void> TenantTransaction::set(const Tuple& key, std::string_view value) { return set_elements(key, value); }
+
+Result<void> TenantTransaction::clear(const Tuple& key) { return clear_elements(key); }
+
+Result<std::optional<std::string>> TenantTransaction::get(std::initializer_list<Element> key) {
+  return get_elements({key.begin(), key.size()});
+}
+
+Result<void> TenantTransaction::set(std::initializer_list<Element> key, std::string_view value) {
+  return set_elements({key.begin(), key.size()}, value);
+}
+
+Result<void> TenantTransaction::clear(std::initializer_list<Element> key) {
+  return clear_elements({key.begin(), key.size()});
+}
+
+Result<std::optional<std::string>> TenantTransaction::get_elements(std::span<const Element> key) {
   auto full = full_key(key);
   if (!full.ok()) return full.error();
   return transaction_->get(*full);
 }
 
-Result<void> TenantTransaction::set(const Tuple& key, std::string_view value) {
+Result<void> TenantTransaction::set_elements(std::span<const Element> key, std::string_view value) {
   auto full = full_key(key);
   if (!full.ok()) return full.error();
   return transaction_->set(*full, value);
 }
 
-Result<void> TenantTransaction::clear(const Tuple& key) {
+Result<void> TenantTransaction::clear_elements(std::span<const Element> key) {
   auto full = full_key(key);
   if (!full.ok()) return full.error();
   return transaction_->clear(*full);
@@ -74,10 +92,24 @@ Result<void> TenantTransaction::clear(const Tuple& key) {
 Result<TupleRangeResult> TenantTransaction::get_range(const Tuple& prefix, RangeOptions options) {
   auto bounds = range(prefix);
   if (!bounds.ok()) return bounds.error();
-  auto raw = transaction_->get_range(space_->key_begin + bounds->begin, space_->key_begin + bounds->end, options);
+  return tuple_rows(space_->key_begin + bounds->begin, space_->key_begin + bounds->end, options);
+}
+
+Result<TupleRangeResult> TenantTransaction::get_range_rest(const KeyRange& rest, RangeOptions options) {
+  if (auto inside = check_range(rest.begin, rest.end); !inside.ok()) return inside.error();
+  return tuple_rows(rest.begin, rest.end, options);
+}
+
+Result<TupleRangeResult> TenantTransaction::tuple_rows(std::string_view begin, std::string_view end,
+                                                       RangeOptions options) {
+  auto raw = transaction_->get_range(begin, end, options);
   if (!raw.ok()) return raw.error();
   TupleRangeResult result;
   result.more = raw->more;
+  if (raw->more) {
+    const std::string& last = raw->rows.back().key;
+    result.rest = options.reverse ? KeyRange{std::string(begin), last} : KeyRange{last + '\0', std::string(end)};
+  }
   result.rows.reserve(raw->rows.size());
   for (auto& row : raw->rows) {
     auto key = unpack(std::string_view(row.key).substr(space_->key_begin.size()));

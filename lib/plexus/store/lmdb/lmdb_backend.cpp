@@ -16,7 +16,7 @@ class LmdbBackend final : public Backend {
   Result<std::unique_ptr<BackendTransaction>> begin(Mode mode, Start /*start*/) override {
     auto snapshot = environment_->begin_read();
     if (!snapshot) return snapshot.error();
-    return std::unique_ptr<BackendTransaction>(std::make_unique<lmdb::LmdbTransaction>(environment_, mode, *snapshot));
+    return std::unique_ptr<BackendTransaction>(std::make_unique<lmdb::LmdbTransaction>(*environment_, mode, *snapshot));
   }
 
   [[nodiscard]] std::string_view kind() const noexcept override { return "lmdb"; }

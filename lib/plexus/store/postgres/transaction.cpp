@@ -181,12 +181,12 @@ Result<std::optional<std::string>> PgTransaction::read_point(std::string_view ke
   return value;
 }
 
-Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                             bool reverse) {
+Result<bool> PgTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                                      RowSink& sink) {
   if (auto ok = usable(); !ok.ok()) return ok.error();
   if (begin > end) return make_error(errc::invalid_range, "range begin sorts after its end");
   if (limit == 0) return make_error(errc::invalid_range, "range limit 0");
-  if (begin == end) return RangeResult{};
+  if (begin == end) return false;
   // One row more than asked tells whether rows were left out.
   const std::size_t fetch = std::min<std::size_t>(limit, std::numeric_limits<std::int32_t>::max()) + 1;
   const std::string fetch_bytes = encode_int8(static_cast<std::int64_t>(fetch));
@@ -196,22 +196,22 @@ Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string
   const PGresult* rows = result->get();
   if (rows == nullptr) return make_error(errc::backend_error, "no result for a range read");
   const auto count = static_cast<std::size_t>(PQntuples(rows));
-  RangeResult out;
-  out.more = count > limit;
+  const bool more = count > limit;
   const std::size_t kept = std::min(count, limit);
-  out.rows.reserve(kept);
-  for (std::size_t i = 0; i < kept; ++i) {
-    out.rows.push_back(KeyValue{column(rows, static_cast<int>(i), 0), column(rows, static_cast<int>(i), 1)});
-  }
+  auto field = [rows](std::size_t row, int column) {
+    const int r = static_cast<int>(row);
+    return std::string_view(PQgetvalue(rows, r, column), static_cast<std::size_t>(PQgetlength(rows, r, column)));
+  };
+  for (std::size_t i = 0; i < kept; ++i) sink.add(field(i, 0), field(i, 1));
   // The span read: up to the last row returned when the limit cut it short.
   std::string span_begin(begin), span_end(end);
-  if (out.more && reverse) span_begin = out.rows.back().key;
-  if (out.more && !reverse) span_end = out.rows.back().key + '\0';
+  if (more && reverse) span_begin = field(kept - 1, 0);
+  if (more && !reverse) span_end = std::string(field(kept - 1, 0)) + '\0';
   // The extra row fetched to learn `more` lies outside the span: not recorded.
   if (auto ok = record_read(std::move(span_begin), std::move(span_end), rows, kept, 0, 2); !ok.ok()) {
     return ok.error();
   }
-  return out;
+  return more;
 }
 
 Result<void> PgTransaction::buffer(Write write) {

@@ -65,8 +65,9 @@ class PgTransaction final : public BackendTransaction {
   /// until COMMIT. So it needs no validation connection and no lock while the
   /// transaction runs. An absent key is recorded and validated as any read.
   Result<std::optional<std::string>> get_held(std::string_view key) override;
-  Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                bool reverse) override;
+  using BackendTransaction::get_range;
+  Result<bool> get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                         RowSink& sink) override;
   Result<void> set(std::string_view key, std::string_view value) override;
   Result<void> clear(std::string_view key) override;
   Result<void> clear_range(std::string_view begin, std::string_view end) override;
