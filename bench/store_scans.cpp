@@ -63,10 +63,10 @@ Result<void> copy_out(Copies& copies, std::size_t n, std::string_view key, std::
     return {};
   }
   copy_row(copies.slots, n % copies.batch_rows, key, value);
-  const KeyValue& row = copies.slots[n % copies.batch_rows];
+  KeyValue& row = copies.slots[n % copies.batch_rows];
   auto tuple = store::unpack(std::string_view(row.key).substr(copies.prefix_bytes));
   if (!tuple.ok()) return tuple.error();
-  copies.tuples->push_back(store::TupleRow{std::move(*tuple), row.value});
+  copies.tuples->push_back(store::TupleRow{std::move(*tuple), std::move(row.value)});  // as get_range moves it
   return {};
 }
 
@@ -103,6 +103,7 @@ Result<Sample> raw_scan(const LmdbFixture& fixture, const store::KeyRange& range
   for (std::size_t pass = 0; pass < passes; ++pass) {
     // Fresh buffers per pass, as the tenant side's iterator (or get_range) has.
     std::vector<store::TupleRow> tuples;
+    if (unpack) tuples.reserve(rows_per_pass);  // as get_range reserves its rows
     Copies copies;
     copies.batch_rows = std::max<std::size_t>(1, batch_rows);
     copies.prefix_bytes = fixture.tenant().key_range().begin.size();

@@ -149,7 +149,9 @@ class TenantTransaction {
   friend class TenantRangeIterator;
   TenantTransaction(Transaction&& owned, std::shared_ptr<const TenantSpace> space);
   TenantTransaction(Transaction& borrowed, std::shared_ptr<const TenantSpace> space);
-  /// The full key of `key` in key_buffer_ (reused, so point reads allocate nothing).
+  /// The full key of `key`, in a buffer of this thread reused by every
+  /// transaction (so a point read allocates nothing); valid until the thread's
+  /// next full_key(), which is why callers use it at once.
   Result<std::string_view> full_key(std::span<const Element> key);
   Result<std::optional<std::string>> get_elements(std::span<const Element> key);
   Result<void> set_elements(std::span<const Element> key, std::string_view value);
@@ -161,7 +163,6 @@ class TenantTransaction {
   std::optional<Transaction> owned_;
   Transaction* transaction_;
   std::shared_ptr<const TenantSpace> space_;
-  std::string key_buffer_;
 };
 
 /// Reads a range of one tenant in batches through a TenantTransaction, handing
@@ -183,7 +184,10 @@ class TenantRangeIterator {
   static Result<TenantRangeIterator> raw(TenantTransaction& transaction, std::string_view begin, std::string_view end,
                                          RangeOptions options = {}, std::size_t batch_rows = 1'000);
   /// The next row; nullptr at the end of the range or after options.limit rows.
-  Result<const TenantRow*> next();
+  Result<const TenantRow*> next() {
+    if (remaining_ == 0 || position_ == slots_.size()) return next_batch();
+    return hand_out();
+  }
   /// The full keys not handed out yet: after the last row handed out (before
   /// it when reverse); begin == end once the range is done.
   [[nodiscard]] KeyRange rest() const;
@@ -192,10 +196,20 @@ class TenantRangeIterator {
   TenantRangeIterator(TenantTransaction& transaction, std::string begin, std::string end, RangeOptions options,
                       std::size_t batch_rows);
   Result<void> fetch();
+  /// next() when the batch is used up (or the limit reached): reads the next one.
+  Result<const TenantRow*> next_batch();
+  const TenantRow* hand_out() noexcept {
+    const Slot& slot = slots_[position_++];
+    --remaining_;
+    row_.full_key = std::string_view(arena_.data() + slot.key_at, slot.key_size);
+    row_.value = std::string_view(arena_.data() + slot.key_at + slot.key_size, slot.value_size);
+    return &row_;
+  }
 
   /// One row of the batch: where its key and value lie in arena_.
   struct Slot {
-    std::size_t key_at, key_size, value_at, value_size;
+    std::size_t key_at;  ///< the value follows the key
+    std::uint32_t key_size, value_size;
   };
   /// Appends each row of a batch to arena_ (Transaction::scan): no allocation per row.
   struct Collector final : RowSink {

@@ -41,7 +41,8 @@ void TenantRangeIterator::Collector::row(std::string_view key, std::string_view 
   const std::size_t key_at = arena.size();
   arena.append(key);
   arena.append(value);
-  owner->slots_.push_back(Slot{key_at, key.size(), key_at + key.size(), value.size()});
+  owner->slots_.push_back(
+      Slot{key_at, static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size())});
 }
 
 Result<void> TenantRangeIterator::fetch() {
@@ -66,18 +67,14 @@ Result<void> TenantRangeIterator::fetch() {
   return {};
 }
 
-Result<const TenantRow*> TenantRangeIterator::next() {
+Result<const TenantRow*> TenantRangeIterator::next_batch() {
   if (remaining_ == 0) return nullptr;
-  if (position_ == slots_.size() || !fetched_) {
+  if (position_ == slots_.size()) {
     if (range_done_) return nullptr;
     if (auto fetched = fetch(); !fetched) return fetched.error();
     if (slots_.empty()) return nullptr;
   }
-  const Slot& slot = slots_[position_++];
-  --remaining_;
-  row_.full_key = key_of(slot);
-  row_.value = std::string_view(arena_.data() + slot.value_at, slot.value_size);
-  return &row_;
+  return hand_out();
 }
 
 KeyRange TenantRangeIterator::rest() const {

@@ -34,13 +34,13 @@ TenantTransaction::TenantTransaction(Transaction& borrowed, std::shared_ptr<cons
 TenantTransaction::TenantTransaction(TenantTransaction&& other) noexcept
     : owned_(std::move(other.owned_)),
       transaction_(owned_ ? &*owned_ : other.transaction_),
-      space_(std::move(other.space_)),
-      key_buffer_(std::move(other.key_buffer_)) {}
+      space_(std::move(other.space_)) {}
 
 Result<std::string_view> TenantTransaction::full_key(std::span<const Element> key) {
-  key_buffer_.assign(space_->key_begin);
-  if (auto packed = pack_append(key_buffer_, key); !packed.ok()) return packed.error();
-  return std::string_view(key_buffer_);
+  thread_local std::string buffer;
+  buffer.assign(space_->key_begin);
+  if (auto packed = pack_append(buffer, key); !packed.ok()) return packed.error();
+  return std::string_view(buffer);
 }
 
 Result<void> TenantTransaction::check_key(std::string_view key) const {
