@@ -51,10 +51,14 @@ const Figure figures[] = {
     {"lmdb_get_raw_1_per_txn_vs_raw", 0.9, false},
     {"lmdb_get_tuple_1_per_txn_M_reads_per_s", none, false},
     {"lmdb_raw_1_per_txn_M_reads_per_s", none, false},
+    {"lmdb_get_tuple_1_per_txn_vs_raw_renew", none, false},
+    {"lmdb_raw_renew_1_per_txn_M_reads_per_s", none, false},
     {"lmdb_scan_raw_batches_vs_cursor", 0.9, false},
-    {"lmdb_scan_tuple_window_vs_cursor", 0.9, false},
+    {"lmdb_scan_tuple_prefix_vs_cursor", 0.9, false},
+    {"lmdb_scan_tuple_unpacked_vs_cursor_unpacked", 0.9, false},
     {"lmdb_scan_raw_batches_M_rows_per_s", none, false},
-    {"lmdb_scan_tuple_window_M_rows_per_s", none, false},
+    {"lmdb_scan_tuple_prefix_M_rows_per_s", none, false},
+    {"lmdb_scan_tuple_unpacked_M_rows_per_s", none, false},
     {"lmdb_scan_raw_cursor_M_rows_per_s", none, false},
     {"lmdb_group_commit_vs_single_sync", 20, false},
     {"lmdb_group_commit_vs_raw_same_batching", 0.9, false},
@@ -127,8 +131,8 @@ void parse(int argc, char** argv, StoreFlags& flags, std::set<std::string>& only
   size_option(app, "--reads-per-transaction", flags.reads_per_transaction, "Point reads per read transaction");
   size_option(app, "--single-reads", flags.single_reads, "Point reads per variant per round, one per transaction");
   size_option(app, "--scan-rows", flags.scan_rows, "Rows each scan variant reads per round");
-  size_option(app, "--scan-batch-rows", flags.scan_batch_rows, "get_range_raw batch size");
-  size_option(app, "--scan-tuple-rows", flags.scan_tuple_rows, "Rows of one tuple get_range window");
+  size_option(app, "--scan-batch-rows", flags.scan_batch_rows, "TenantRangeIterator batch size");
+  size_option(app, "--scan-tuple-rows", flags.scan_tuple_rows, "Rows of one tuple-prefix scan and get_range window");
   size_option(app, "--writers", flags.writers, "Concurrent writer threads", 1'024);
   size_option(app, "--commits-per-writer", flags.commits_per_writer, "Commits of each writer per round", 100'000);
   size_option(app, "--single-sync-commits", flags.single_sync_commits, "Raw commits (one sync each) per round", 100'000);

@@ -5,7 +5,9 @@
 // with the tuple ("users", i, "email") BUILT PER READ (as a request handler
 // would), or get_raw() with the full key packed beforehand (Tenant::pack).
 // Raw side: mdb_txn_begin(MDB_RDONLY), mdb_get of the stored key (prefix byte
-// + full key, prepared beforehand), mdb_txn_abort. Rates are per CPU second
+// + full key, prepared beforehand), mdb_txn_abort; beside it (no target)
+// raw_renew: one transaction mdb_txn_reset + mdb_txn_renew'ed each time, the
+// trick the backend itself uses (LmdbOptions::idle_readers_max). Rates are per CPU second
 // of the reading thread (one core; the data set is in the page cache).
 #include <algorithm>
 #include <random>
@@ -42,13 +44,19 @@ Result<ReadKeys> make_keys(const store::Tenant& tenant, std::size_t rows, std::s
 
 Error missing(std::size_t k) { return store::make_error(store::errc::backend_error, "read " + std::to_string(k) + " found no value"); }
 
-/// Raw LMDB: `per_transaction` mdb_get calls per read-only transaction.
-Result<Sample> raw_reads(const LmdbFixture& fixture, const ReadKeys& keys, std::size_t count, std::size_t per_transaction) {
+/// Raw LMDB: `per_transaction` mdb_get calls per read-only transaction, each
+/// transaction begun and aborted, or (`renew`) one transaction reset and
+/// renewed each time, as the backend does with its kept readers.
+Result<Sample> raw_reads(const LmdbFixture& fixture, const ReadKeys& keys, std::size_t count, std::size_t per_transaction,
+                         bool renew = false) {
   std::size_t total = 0;
+  MDB_txn* kept = nullptr;
   const Stopwatch watch;
   for (std::size_t k = 0; k < count;) {
-    MDB_txn* txn = nullptr;
-    if (int rc = mdb_txn_begin(fixture.env(), nullptr, MDB_RDONLY, &txn); rc != 0) {
+    MDB_txn* txn = kept;
+    const int rc = txn != nullptr ? mdb_txn_renew(txn) : mdb_txn_begin(fixture.env(), nullptr, MDB_RDONLY, &txn);
+    if (rc != 0) {
+      if (kept != nullptr) mdb_txn_abort(kept);
       return store::make_error(store::errc::backend_error, mdb_strerror(rc));
     }
     for (const std::size_t end = std::min(count, k + per_transaction); k < end; ++k) {
@@ -56,15 +64,21 @@ Result<Sample> raw_reads(const LmdbFixture& fixture, const ReadKeys& keys, std::
       MDB_val key{stored.size(), const_cast<char*>(stored.data())};
       MDB_val value{};
       if (mdb_get(txn, fixture.dbi(), &key, &value) != 0) {
-        mdb_txn_abort(txn);
+        mdb_txn_abort(txn);  // the kept one included
         return missing(k);
       }
       std::string copy(static_cast<const char*>(value.mv_data), value.mv_size);
       total += copy.size();
     }
-    mdb_txn_abort(txn);
+    if (renew) {
+      mdb_txn_reset(txn);
+      kept = txn;
+    } else {
+      mdb_txn_abort(txn);
+    }
   }
   const auto done = sample(count, watch);
+  if (kept != nullptr) mdb_txn_abort(kept);
   keep(total);
   return done;
 }
@@ -78,7 +92,7 @@ Result<Sample> tenant_reads(const LmdbFixture& fixture, const ReadKeys& keys, st
     auto transaction = fixture.tenant().begin(store::Mode::snapshot);
     if (!transaction.ok()) return transaction.error();
     for (const std::size_t end = std::min(count, k + per_transaction); k < end; ++k) {
-      auto value = by_tuple ? transaction->get(store::Tuple{"users", static_cast<std::int64_t>(keys.index[k]), "email"})
+      auto value = by_tuple ? transaction->get({"users", static_cast<std::int64_t>(keys.index[k]), "email"})
                             : transaction->get_raw(keys.full[k]);
       if (!value.ok()) return value.error();
       if (!value->has_value()) return missing(k);
@@ -95,6 +109,7 @@ std::vector<Variant> variants_for(const LmdbFixture& fixture, const ReadKeys& ke
                                   std::size_t per_transaction, const std::string& suffix) {
   return {
       {"raw" + suffix, [=, &fixture, &keys] { return raw_reads(fixture, keys, count, per_transaction); }},
+      {"raw_renew" + suffix, [=, &fixture, &keys] { return raw_reads(fixture, keys, count, per_transaction, true); }},
       {"tenant_get_tuple" + suffix, [=, &fixture, &keys] { return tenant_reads(fixture, keys, count, per_transaction, true); }},
       {"tenant_get_raw" + suffix, [=, &fixture, &keys] { return tenant_reads(fixture, keys, count, per_transaction, false); }},
   };
@@ -123,6 +138,8 @@ json run_reads(const StoreFlags& flags, LmdbFixture& fixture) {
       {"lmdb_get_raw_1_per_txn_vs_raw", single->median_ratio("tenant_get_raw_1_per_txn", "raw_1_per_txn", Per::cpu_second)},
       {"lmdb_get_tuple_1_per_txn_M_reads_per_s", millions(single->median_rate("tenant_get_tuple_1_per_txn", Per::cpu_second))},
       {"lmdb_raw_1_per_txn_M_reads_per_s", millions(single->median_rate("raw_1_per_txn", Per::cpu_second))},
+      {"lmdb_get_tuple_1_per_txn_vs_raw_renew", single->median_ratio("tenant_get_tuple_1_per_txn", "raw_renew_1_per_txn", Per::cpu_second)},
+      {"lmdb_raw_renew_1_per_txn_M_reads_per_s", millions(single->median_rate("raw_renew_1_per_txn", Per::cpu_second))},
   };
   return {{"data_set", {{"keys", fixture.filled()}, {"value_bytes", 16}, {"fill_seconds", round_to(fixture.fill_seconds(), 2)}}},
           {"reads_per_transaction", flags.reads_per_transaction},

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "plexus/store/kv.hpp"
 
@@ -25,9 +26,23 @@ class BackendTransaction {
  public:
   virtual ~BackendTransaction() = default;
   virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
-  /// begin <= key < end, at most `limit` (>= 1) rows; `more` when rows were left.
-  virtual Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                        bool reverse) = 0;
+  /// Transaction::get_held (kv.hpp). By default an ordinary get(), whose
+  /// validation at commit already gives the promise.
+  virtual Result<std::optional<std::string>> get_held(std::string_view key) { return get(key); }
+  /// begin <= key < end, at most `limit` (>= 1) rows, each handed to `sink`
+  /// in order; returns `more` when rows were left.
+  virtual Result<bool> get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                                 RowSink& sink) = 0;
+  /// The same into a new RangeResult.
+  Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse) {
+    RangeResult result;
+    RowFiller filler(result.rows);
+    auto more = get_range(begin, end, limit, reverse, filler);
+    if (!more) return more.error();
+    filler.finish();
+    result.more = *more;
+    return result;
+  }
   virtual Result<void> set(std::string_view key, std::string_view value) = 0;
   virtual Result<void> clear(std::string_view key) = 0;
   virtual Result<void> clear_range(std::string_view begin, std::string_view end) = 0;
@@ -39,7 +54,10 @@ class BackendTransaction {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) = 0;
+  /// A new transaction; with Start::with_first_call a backend may defer
+  /// taking its snapshot to the transaction's first call.
+  virtual Result<std::unique_ptr<BackendTransaction>> begin(Mode mode, Start start) = 0;
+  Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) { return begin(mode, Start::at_begin); }
   /// "lmdb" or "postgres".
   [[nodiscard]] virtual std::string_view kind() const noexcept = 0;
   /// The backend's own ceilings; Database lowers its Limits to these.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "plexus/store/backend.hpp"
 
@@ -52,12 +53,6 @@ Limits lower_to(Limits wanted, const Limits& native) noexcept {
   return wanted;
 }
 
-std::size_t row_bytes(const std::vector<KeyValue>& rows) noexcept {
-  std::size_t bytes = 0;
-  for (const auto& row : rows) bytes += row.key.size() + row.value.size();
-  return bytes;
-}
-
 /// Full jitter (uniform in [0, ceiling]) over an exponential ceiling, so
 /// processes that conflicted once do not collide again in lockstep.
 std::chrono::microseconds backoff_for(int attempt, const RetryOptions& options) {
@@ -85,7 +80,8 @@ Transaction::Transaction(Transaction&& other) noexcept
       limits_(other.limits_),
       stats_(other.stats_),
       started_(other.started_),
-      bytes_written_(other.bytes_written_) {}
+      bytes_written_(other.bytes_written_),
+      bytes_read_(std::exchange(other.bytes_read_, 0)) {}
 
 Transaction& Transaction::operator=(Transaction&& other) noexcept {
   if (this != &other) {
@@ -96,6 +92,7 @@ Transaction& Transaction::operator=(Transaction&& other) noexcept {
     stats_ = other.stats_;
     started_ = other.started_;
     bytes_written_ = other.bytes_written_;
+    bytes_read_ = std::exchange(other.bytes_read_, 0);
   }
   return *this;
 }
@@ -141,8 +138,7 @@ Result<void> Transaction::count_write(std::size_t bytes) {
 
 Result<void> Transaction::fail(Error error) {
   if (leaves_open(error) || !impl_) return error;
-  impl_->cancel();
-  impl_.reset();
+  close();
   if (is(error, errc::conflict)) {
     stats_->conflicts.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -156,21 +152,47 @@ Result<std::optional<std::string>> Transaction::get(std::string_view key) {
   if (auto ok = check_key(key); !ok) return ok.error();
   auto value = impl_->get(key);
   if (!value) return fail(value.error()).error();
-  if (*value) stats_->bytes_read.fetch_add(key.size() + (*value)->size(), std::memory_order_relaxed);
+  if (*value) bytes_read_ += key.size() + (*value)->size();
+  return value;
+}
+
+Result<std::optional<std::string>> Transaction::get_held(std::string_view key) {
+  if (auto ok = usable(); !ok) return ok.error();
+  if (auto ok = check_key(key); !ok) return ok.error();
+  auto value = impl_->get_held(key);
+  if (!value) return fail(value.error()).error();
+  if (*value) bytes_read_ += key.size() + (*value)->size();
   return value;
 }
 
 Result<RangeResult> Transaction::get_range(std::string_view begin, std::string_view end, RangeOptions options) {
+  RangeResult result;
+  auto more = get_range_into(begin, end, options, result.rows);
+  if (!more) return more.error();
+  result.more = *more;
+  return result;
+}
+
+Result<bool> Transaction::get_range_into(std::string_view begin, std::string_view end, RangeOptions options,
+                                         std::vector<KeyValue>& rows) {
+  RowFiller filler(rows);
+  auto more = scan(begin, end, options, filler);
+  filler.finish();
+  return more;
+}
+
+Result<bool> Transaction::scan(std::string_view begin, std::string_view end, RangeOptions options, RowSink& sink) {
   if (auto ok = usable(); !ok) return ok.error();
   if (auto ok = check_bound(begin); !ok) return ok.error();
   if (auto ok = check_bound(end); !ok) return ok.error();
   if (begin > end) return make_error(errc::invalid_range, "range begin sorts after its end");
   const std::size_t limit = options.limit == 0 ? limits_.range_rows_max : std::min(options.limit, limits_.range_rows_max);
-  if (begin == end) return RangeResult{};
-  auto rows = impl_->get_range(begin, end, limit, options.reverse);
-  if (!rows) return fail(rows.error()).error();
-  stats_->bytes_read.fetch_add(row_bytes(rows->rows), std::memory_order_relaxed);
-  return rows;
+  if (begin == end) return false;
+  const std::size_t bytes_before = sink.bytes();
+  auto more = impl_->get_range(begin, end, limit, options.reverse, sink);
+  bytes_read_ += sink.bytes() - bytes_before;
+  if (!more) return fail(more.error()).error();
+  return more;
 }
 
 Result<void> Transaction::set(std::string_view key, std::string_view value) {
@@ -218,23 +240,26 @@ Result<void> Transaction::commit() {
     // A failed commit always ends the transaction, whatever the code.
     auto error = outcome.error();
     if (leaves_open(error)) {
-      impl_->cancel();
-      impl_.reset();
+      close();
       stats_->transactions_failed.fetch_add(1, std::memory_order_relaxed);
       return error;
     }
     return fail(std::move(error));
   }
-  impl_.reset();
+  close();
   stats_->transactions_committed.fetch_add(1, std::memory_order_relaxed);
   stats_->bytes_written.fetch_add(bytes_written_, std::memory_order_relaxed);
   return {};
 }
 
 void Transaction::cancel() noexcept {
-  if (!impl_) return;
+  if (impl_) close();
+}
+
+void Transaction::close() noexcept {
   impl_->cancel();
   impl_.reset();
+  if (bytes_read_ != 0) stats_->bytes_read.fetch_add(std::exchange(bytes_read_, 0), std::memory_order_relaxed);
 }
 
 // --- Database ---
@@ -246,8 +271,8 @@ Database::~Database() = default;
 
 std::string_view Database::backend_kind() const noexcept { return backend_->kind(); }
 
-Result<Transaction> Database::begin(Mode mode) {
-  auto impl = backend_->begin(mode);
+Result<Transaction> Database::begin(Mode mode, Start start) {
+  auto impl = backend_->begin(mode, start);
   if (!impl) {
     stats_.transactions_failed.fetch_add(1, std::memory_order_relaxed);
     return impl.error();
@@ -256,7 +281,7 @@ Result<Transaction> Database::begin(Mode mode) {
 }
 
 Result<void> Database::run_erased(const std::function<Result<void>(Transaction&)>& attempt,
-                                  const RetryOptions& options) {
+                                  const RetryOptions& options, Start start) {
   if (options.attempts_max < 1) return make_error(errc::invalid_option, "RetryOptions::attempts_max must be >= 1");
   Error last{};
   for (int attempt_number = 1; attempt_number <= options.attempts_max; ++attempt_number) {
@@ -264,7 +289,7 @@ Result<void> Database::run_erased(const std::function<Result<void>(Transaction&)
       stats_.retries.fetch_add(1, std::memory_order_relaxed);
       std::this_thread::sleep_for(backoff_for(attempt_number - 1, options));
     }
-    auto transaction = begin(Mode::read_write);
+    auto transaction = begin(Mode::read_write, start);
     if (!transaction) return transaction.error();
     auto outcome = attempt(*transaction);
     if (outcome) outcome = transaction->commit();

@@ -44,6 +44,15 @@ enum class Mode {
   snapshot,    ///< read-only, a consistent snapshot; commit() just ends it
 };
 
+/// When a transaction takes its snapshot.
+enum class Start {
+  /// In begin() itself (PostgreSQL: a round trip of its own).
+  at_begin,
+  /// With its first call, which the caller makes at once (PostgreSQL: BEGIN
+  /// rides in that call's round trip). For callers that read right after begin.
+  with_first_call,
+};
+
 struct KeyValue {
   std::string key;
   std::string value;
@@ -61,6 +70,49 @@ struct RangeOptions {
 struct RangeResult {
   std::vector<KeyValue> rows;
   bool more = false;
+};
+
+/// Receives the rows of a range read one at a time (Transaction::scan); the
+/// views hold only during the call.
+class RowSink {
+ public:
+  /// What a backend calls for each row: counts its bytes, then row().
+  void add(std::string_view key, std::string_view value) {
+    bytes_ += key.size() + value.size();
+    row(key, value);
+  }
+  /// Key and value bytes received so far.
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+
+ protected:
+  ~RowSink() = default;
+  virtual void row(std::string_view key, std::string_view value) = 0;
+
+ private:
+  std::size_t bytes_ = 0;
+};
+
+/// A RowSink that fills a reused vector of rows in order (get_range_into): row
+/// n is assigned in place when the vector already has it, so its strings keep
+/// their memory. finish() drops the rows past the ones received.
+class RowFiller final : public RowSink {
+ public:
+  explicit RowFiller(std::vector<KeyValue>& rows) noexcept : rows_(rows) {}
+  void finish() { rows_.resize(count_); }
+
+ private:
+  void row(std::string_view key, std::string_view value) override {
+    if (count_ < rows_.size()) {
+      rows_[count_].key.assign(key);
+      rows_[count_].value.assign(value);
+    } else {
+      rows_.push_back(KeyValue{std::string(key), std::string(value)});
+    }
+    ++count_;
+  }
+
+  std::vector<KeyValue>& rows_;
+  std::size_t count_ = 0;
 };
 
 /// Counters of one datastore, for /metrics. Monotonic; read with load().
@@ -98,9 +150,25 @@ class Transaction {
   ~Transaction();
 
   Result<std::optional<std::string>> get(std::string_view key);
+  /// get() with the same promise (a read-write transaction conflicts if a
+  /// commit after its begin changed the key), checked in a way that suits a
+  /// small, rarely written row read by many writers (a tenant's directory
+  /// entry). LMDB validates it at commit like any read. PostgreSQL locks the
+  /// row it found (FOR SHARE) in the commit's own round trip, which fails if
+  /// the row changed since the snapshot: no validation round trip, and no lock
+  /// held while the transaction runs. An absent key is validated as by get().
+  Result<std::optional<std::string>> get_held(std::string_view key);
   /// Rows with begin <= key < end, in key order (or reverse), at most
   /// options.limit. invalid_range if begin > end.
   Result<RangeResult> get_range(std::string_view begin, std::string_view end, RangeOptions options = {});
+  /// get_range() into `rows`, which it replaces, reusing their memory (the
+  /// vector's and each string's), so that reading batch after batch into the
+  /// same vector allocates nothing once it has grown. Returns `more`.
+  Result<bool> get_range_into(std::string_view begin, std::string_view end, RangeOptions options,
+                              std::vector<KeyValue>& rows);
+  /// get_range() handing each row to `sink` as a view, copying nothing: the
+  /// cheapest way to read a range (TenantRangeIterator stands on it). Returns `more`.
+  Result<bool> scan(std::string_view begin, std::string_view end, RangeOptions options, RowSink& sink);
   Result<void> set(std::string_view key, std::string_view value);
   Result<void> clear(std::string_view key);
   /// Clears begin <= key < end.
@@ -123,6 +191,8 @@ class Transaction {
   Result<void> check_bound(std::string_view key) const;
   Result<void> count_write(std::size_t bytes);
   Result<void> fail(Error error);
+  /// Ends the backend transaction and adds the bytes read to Stats (once per transaction).
+  void close() noexcept;
 
   std::unique_ptr<BackendTransaction> impl_;
   Mode mode_;
@@ -130,6 +200,7 @@ class Transaction {
   Stats* stats_;
   std::chrono::steady_clock::time_point started_;
   std::size_t bytes_written_ = 0;
+  std::size_t bytes_read_ = 0;  ///< added to Stats::bytes_read when the transaction ends
 };
 
 /// Reads [begin, end) through a transaction in batches of `batch_rows`, so a
@@ -147,7 +218,7 @@ class RangeIterator {
   std::size_t remaining_;
   bool reverse_;
   std::size_t batch_rows_;
-  std::vector<KeyValue> batch_;
+  std::vector<KeyValue> batch_;  ///< reused from batch to batch (get_range_into)
   std::size_t position_ = 0;
   bool exhausted_ = false;
 };
@@ -168,7 +239,7 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  Result<Transaction> begin(Mode mode = Mode::read_write);
+  Result<Transaction> begin(Mode mode = Mode::read_write, Start start = Start::at_begin);
 
   /// Runs `fn(Transaction&) -> Result<T>` in a read-write transaction and
   /// commits it, re-running both on conflict or transaction_too_old, up to
@@ -176,8 +247,10 @@ class Database {
   /// last conflict's detail). Any other error is returned as it is, after
   /// cancelling the transaction. `fn` must not have effects outside the
   /// transaction that cannot be repeated.
+  /// `start` as for begin(): Start::with_first_call when `fn` reads at once.
   template <class F>
-  auto run(F&& fn, RetryOptions options = {}) -> std::invoke_result_t<F&, Transaction&>;
+  auto run(F&& fn, RetryOptions options = {}, Start start = Start::at_begin)
+      -> std::invoke_result_t<F&, Transaction&>;
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// "lmdb" or "postgres".
@@ -187,7 +260,8 @@ class Database {
   [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
 
  private:
-  Result<void> run_erased(const std::function<Result<void>(Transaction&)>& attempt, const RetryOptions& options);
+  Result<void> run_erased(const std::function<Result<void>(Transaction&)>& attempt, const RetryOptions& options,
+                          Start start);
 
   std::string name_;
   std::unique_ptr<Backend> backend_;
@@ -196,10 +270,10 @@ class Database {
 };
 
 template <class F>
-auto Database::run(F&& fn, RetryOptions options) -> std::invoke_result_t<F&, Transaction&> {
+auto Database::run(F&& fn, RetryOptions options, Start start) -> std::invoke_result_t<F&, Transaction&> {
   using R = std::invoke_result_t<F&, Transaction&>;
   if constexpr (std::is_same_v<R, Result<void>>) {
-    return run_erased([&](Transaction& t) { return fn(t); }, options);
+    return run_erased([&](Transaction& t) { return fn(t); }, options, start);
   } else {
     std::optional<R> last;
     auto outcome = run_erased(
@@ -208,7 +282,7 @@ auto Database::run(F&& fn, RetryOptions options) -> std::invoke_result_t<F&, Tra
           if (!last->ok()) return last->error();
           return {};
         },
-        options);
+        options, start);
     if (!outcome.ok()) return outcome.error();
     return std::move(*last);
   }

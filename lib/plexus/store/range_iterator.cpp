@@ -21,11 +21,11 @@ Result<std::optional<KeyValue>> RangeIterator::next() {
   if (remaining_ == 0) return std::optional<KeyValue>{};
   if (position_ == batch_.size()) {
     if (exhausted_) return std::optional<KeyValue>{};
-    auto result = transaction_->get_range(begin_, end_, RangeOptions{std::min(batch_rows_, remaining_), reverse_});
-    if (!result) return result.error();
-    batch_ = std::move(result->rows);
+    auto more = transaction_->get_range_into(begin_, end_, RangeOptions{std::min(batch_rows_, remaining_), reverse_},
+                                             batch_);
+    if (!more) return more.error();
     position_ = 0;
-    if (batch_.empty() || !result->more) {
+    if (batch_.empty() || !*more) {
       exhausted_ = true;
     } else if (reverse_) {
       end_ = batch_.back().key;  // the end is exclusive: the next batch ends below the last row

@@ -23,8 +23,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -71,6 +73,21 @@ struct TupleRow {
 struct TupleRangeResult {
   std::vector<TupleRow> rows;
   bool more = false;
+  /// When `more`: the full keys of the range not returned (after the last row,
+  /// or before it when reverse), to read on with TenantTransaction::get_range_rest()
+  /// or TenantRangeIterator::raw(), in this transaction or a later one.
+  KeyRange rest;
+};
+
+/// One row of a TenantRangeIterator; its views hold until the iterator's next call.
+struct TenantRow {
+  std::string_view full_key;     ///< the full key (Tenant::pack() form)
+  std::string_view value;
+  std::size_t prefix_bytes = 0;  ///< bytes of the tenant's prefix at the start of full_key
+  /// The key relative to the tenant, as packed tuple bytes.
+  [[nodiscard]] std::string_view key() const noexcept { return full_key.substr(prefix_bytes); }
+  /// key() unpacked, only when asked; malformed_tuple for a raw key that is no tuple.
+  [[nodiscard]] Result<Tuple> tuple() const { return unpack(key()); }
 };
 
 /// The immutable description of one opened tenant key space.
@@ -79,6 +96,7 @@ struct TenantSpace {
   std::string prefix;     ///< P
   std::string key_begin;  ///< pack((Bytes P,)): the first key of the tenant
   std::string key_end;    ///< key_begin + ff: the first key after it (see the file comment)
+  std::string directory_key;  ///< where the tenant's directory entry lives (ff + pack(("tenant", Bytes id)))
 };
 
 class Tenant;
@@ -96,6 +114,11 @@ class TenantTransaction {
   Result<std::optional<std::string>> get(const Tuple& key);
   Result<void> set(const Tuple& key, std::string_view value);
   Result<void> clear(const Tuple& key);
+  /// The same with a braced key, `t.get({"users", id, "email"})`: its elements
+  /// pack straight into the full key, with no Tuple (no allocation) built.
+  Result<std::optional<std::string>> get(std::initializer_list<Element> key);
+  Result<void> set(std::initializer_list<Element> key, std::string_view value);
+  Result<void> clear(std::initializer_list<Element> key);
   /// Rows whose key extends `prefix` (pack(prefix) itself excluded, as store::range()),
   /// keys unpacked without the tenant prefix. `()` reads every tuple key of the tenant.
   Result<TupleRangeResult> get_range(const Tuple& prefix, RangeOptions options = {});
@@ -109,6 +132,9 @@ class TenantTransaction {
   /// begin <= key < end, both bounds inside [key_begin, key_end].
   Result<RangeResult> get_range_raw(std::string_view begin, std::string_view end, RangeOptions options = {});
   Result<void> clear_range_raw(std::string_view begin, std::string_view end);
+  /// Reads on from a TupleRangeResult::rest (or any full-key range inside the
+  /// tenant), keys unpacked as get_range(); its own `rest` continues further.
+  Result<TupleRangeResult> get_range_rest(const KeyRange& rest, RangeOptions options = {});
 
   /// Commits (or ends a snapshot). Inside Tenant::run(), leave it to run().
   Result<void> commit();
@@ -120,17 +146,93 @@ class TenantTransaction {
  private:
   friend class Tenant;
   friend class Tenants;
+  friend class TenantRangeIterator;
   TenantTransaction(Transaction&& owned, std::shared_ptr<const TenantSpace> space);
   TenantTransaction(Transaction& borrowed, std::shared_ptr<const TenantSpace> space);
-  /// The full key of `key` in key_buffer_ (reused, so point reads allocate nothing).
-  Result<std::string_view> full_key(const Tuple& key);
+  /// The full key of `key`, in a buffer of this thread reused by every
+  /// transaction (so a point read allocates nothing); valid until the thread's
+  /// next full_key(), which is why callers use it at once.
+  Result<std::string_view> full_key(std::span<const Element> key);
+  Result<std::optional<std::string>> get_elements(std::span<const Element> key);
+  Result<void> set_elements(std::span<const Element> key, std::string_view value);
+  Result<void> clear_elements(std::span<const Element> key);
   [[nodiscard]] Result<void> check_key(std::string_view key) const;
   [[nodiscard]] Result<void> check_range(std::string_view begin, std::string_view end) const;
+  Result<TupleRangeResult> tuple_rows(std::string_view begin, std::string_view end, RangeOptions options);
 
   std::optional<Transaction> owned_;
   Transaction* transaction_;
   std::shared_ptr<const TenantSpace> space_;
-  std::string key_buffer_;
+};
+
+/// Reads a range of one tenant in batches through a TenantTransaction, handing
+/// out rows one at a time without copying them again or unpacking their keys
+/// (TenantRow::tuple() unpacks on demand): the fast way to scan a tenant.
+/// Unlike get_range() it has no row ceiling; memory holds one batch of
+/// batch_rows rows (at most Limits::range_rows_max), whose buffer is reused
+/// from batch to batch. rest() is the continuation: what
+/// it has not handed out, to resume with raw() in this or another transaction.
+/// The transaction must outlive the iterator.
+class TenantRangeIterator {
+ public:
+  /// Every tuple key extending `prefix`, as TenantTransaction::get_range();
+  /// options.limit 0 = all of them.
+  static Result<TenantRangeIterator> tuples(TenantTransaction& transaction, const Tuple& prefix,
+                                            RangeOptions options = {}, std::size_t batch_rows = 1'000);
+  /// Full keys begin <= key < end, both inside the tenant (outside_tenant
+  /// otherwise), as get_range_raw(); also how a rest() is resumed.
+  static Result<TenantRangeIterator> raw(TenantTransaction& transaction, std::string_view begin, std::string_view end,
+                                         RangeOptions options = {}, std::size_t batch_rows = 1'000);
+  /// The next row; nullptr at the end of the range or after options.limit rows.
+  Result<const TenantRow*> next() {
+    if (remaining_ == 0 || position_ == slots_.size()) return next_batch();
+    return hand_out();
+  }
+  /// The full keys not handed out yet: after the last row handed out (before
+  /// it when reverse); begin == end once the range is done.
+  [[nodiscard]] KeyRange rest() const;
+
+ private:
+  TenantRangeIterator(TenantTransaction& transaction, std::string begin, std::string end, RangeOptions options,
+                      std::size_t batch_rows);
+  Result<void> fetch();
+  /// next() when the batch is used up (or the limit reached): reads the next one.
+  Result<const TenantRow*> next_batch();
+  const TenantRow* hand_out() noexcept {
+    const Slot& slot = slots_[position_++];
+    --remaining_;
+    row_.full_key = std::string_view(arena_.data() + slot.key_at, slot.key_size);
+    row_.value = std::string_view(arena_.data() + slot.key_at + slot.key_size, slot.value_size);
+    return &row_;
+  }
+
+  /// One row of the batch: where its key and value lie in arena_.
+  struct Slot {
+    std::size_t key_at;  ///< the value follows the key
+    std::uint32_t key_size, value_size;
+  };
+  /// Appends each row of a batch to arena_ (Transaction::scan): no allocation per row.
+  struct Collector final : RowSink {
+    TenantRangeIterator* owner;
+    explicit Collector(TenantRangeIterator* to) : owner(to) {}
+
+   private:
+    void row(std::string_view key, std::string_view value) override;
+  };
+  [[nodiscard]] std::string_view key_of(const Slot& slot) const noexcept { return {arena_.data() + slot.key_at, slot.key_size}; }
+
+  TenantTransaction* transaction_;
+  KeyRange unread_;      ///< what later batches read
+  KeyRange batch_span_;  ///< unread_ as it was when the current batch was read
+  std::size_t remaining_;
+  bool reverse_;
+  std::size_t batch_rows_;
+  std::string arena_;       ///< the batch's keys and values, back to back; reused
+  std::vector<Slot> slots_; ///< reused from batch to batch
+  std::size_t position_ = 0;
+  bool fetched_ = false;
+  bool range_done_ = false;  ///< the last batch reached the end of the range
+  TenantRow row_;
 };
 
 /// An open tenant: cheap to copy, immutable, usable from any number of threads
@@ -170,7 +272,8 @@ class Tenant {
   friend class Tenants;
   Tenant(std::shared_ptr<Database> database, std::shared_ptr<const TenantSpace> space,
          std::int64_t migration_version);
-  /// tenant_not_found unless the directory entry still names this prefix (read in `transaction`).
+  /// tenant_not_found unless the directory entry still names this prefix
+  /// (read in `transaction` with get_held: a concurrent remove conflicts).
   [[nodiscard]] Result<void> check_alive(Transaction& transaction) const;
 
   std::shared_ptr<Database> database_;
@@ -236,13 +339,14 @@ Result<void> validate_tenant_id(std::string_view id);
 template <class F>
 auto Tenant::run(F&& fn, RetryOptions options) const -> std::invoke_result_t<F&, TenantTransaction&> {
   using R = std::invoke_result_t<F&, TenantTransaction&>;
+  // The directory check is the first call: PostgreSQL sends BEGIN with it.
   return database_->run(
       [&](Transaction& transaction) -> R {
         if (auto alive = check_alive(transaction); !alive.ok()) return alive.error();
         TenantTransaction tenant_transaction(transaction, space_);
         return fn(tenant_transaction);
       },
-      options);
+      options, Start::with_first_call);
 }
 
 }  // namespace plexus::store

@@ -99,11 +99,12 @@ std::string prefix_of(std::uint64_t n) {
 }
 
 TenantSpace space_of(std::string_view id, std::string_view prefix) {
-  TenantSpace space{std::string(id), std::string(prefix), pack_known({Bytes{std::string(prefix)}}), {}};
+  TenantSpace space{std::string(id), std::string(prefix), pack_known({Bytes{std::string(prefix)}}), {}, {}};
   // Not strinc(key_begin): a prefix Q = P + 00 + ... packs to pack((P,)) + ff + ...,
   // and every key of P's own is pack((P,)) + a tuple, whose first byte is a type
   // code below ff. So [pack((P,)), pack((P,)) + ff) is exactly P's keys.
   space.key_end = space.key_begin + '\xff';
+  space.directory_key = directory_key(id);
   return space;
 }
 

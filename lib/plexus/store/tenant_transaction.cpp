@@ -34,13 +34,13 @@ TenantTransaction::TenantTransaction(Transaction& borrowed, std::shared_ptr<cons
 TenantTransaction::TenantTransaction(TenantTransaction&& other) noexcept
     : owned_(std::move(other.owned_)),
       transaction_(owned_ ? &*owned_ : other.transaction_),
-      space_(std::move(other.space_)),
-      key_buffer_(std::move(other.key_buffer_)) {}
+      space_(std::move(other.space_)) {}
 
-Result<std::string_view> TenantTransaction::full_key(const Tuple& key) {
-  key_buffer_.assign(space_->key_begin);
-  if (auto packed = pack_append(key_buffer_, key); !packed.ok()) return packed.error();
-  return std::string_view(key_buffer_);
+Result<std::string_view> TenantTransaction::full_key(std::span<const Element> key) {
+  thread_local std::string buffer;
+  buffer.assign(space_->key_begin);
+  if (auto packed = pack_append(buffer, key); !packed.ok()) return packed.error();
+  return std::string_view(buffer);
 }
 
 Result<void> TenantTransaction::check_key(std::string_view key) const {
@@ -53,19 +53,37 @@ Result<void> TenantTransaction::check_range(std::string_view begin, std::string_
   return {};
 }
 
-Result<std::optional<std::string>> TenantTransaction::get(const Tuple& key) {
+Result<std::optional<std::string>> TenantTransaction::get(const Tuple& key) { return get_elements(key); }
+
+Result<void> TenantTransaction::set(const Tuple& key, std::string_view value) { return set_elements(key, value); }
+
+Result<void> TenantTransaction::clear(const Tuple& key) { return clear_elements(key); }
+
+Result<std::optional<std::string>> TenantTransaction::get(std::initializer_list<Element> key) {
+  return get_elements({key.begin(), key.size()});
+}
+
+Result<void> TenantTransaction::set(std::initializer_list<Element> key, std::string_view value) {
+  return set_elements({key.begin(), key.size()}, value);
+}
+
+Result<void> TenantTransaction::clear(std::initializer_list<Element> key) {
+  return clear_elements({key.begin(), key.size()});
+}
+
+Result<std::optional<std::string>> TenantTransaction::get_elements(std::span<const Element> key) {
   auto full = full_key(key);
   if (!full.ok()) return full.error();
   return transaction_->get(*full);
 }
 
-Result<void> TenantTransaction::set(const Tuple& key, std::string_view value) {
+Result<void> TenantTransaction::set_elements(std::span<const Element> key, std::string_view value) {
   auto full = full_key(key);
   if (!full.ok()) return full.error();
   return transaction_->set(*full, value);
 }
 
-Result<void> TenantTransaction::clear(const Tuple& key) {
+Result<void> TenantTransaction::clear_elements(std::span<const Element> key) {
   auto full = full_key(key);
   if (!full.ok()) return full.error();
   return transaction_->clear(*full);
@@ -74,10 +92,24 @@ Result<void> TenantTransaction::clear(const Tuple& key) {
 Result<TupleRangeResult> TenantTransaction::get_range(const Tuple& prefix, RangeOptions options) {
   auto bounds = range(prefix);
   if (!bounds.ok()) return bounds.error();
-  auto raw = transaction_->get_range(space_->key_begin + bounds->begin, space_->key_begin + bounds->end, options);
+  return tuple_rows(space_->key_begin + bounds->begin, space_->key_begin + bounds->end, options);
+}
+
+Result<TupleRangeResult> TenantTransaction::get_range_rest(const KeyRange& rest, RangeOptions options) {
+  if (auto inside = check_range(rest.begin, rest.end); !inside.ok()) return inside.error();
+  return tuple_rows(rest.begin, rest.end, options);
+}
+
+Result<TupleRangeResult> TenantTransaction::tuple_rows(std::string_view begin, std::string_view end,
+                                                       RangeOptions options) {
+  auto raw = transaction_->get_range(begin, end, options);
   if (!raw.ok()) return raw.error();
   TupleRangeResult result;
   result.more = raw->more;
+  if (raw->more) {
+    const std::string& last = raw->rows.back().key;
+    result.rest = options.reverse ? KeyRange{std::string(begin), last} : KeyRange{last + '\0', std::string(end)};
+  }
   result.rows.reserve(raw->rows.size());
   for (auto& row : raw->rows) {
     auto key = unpack(std::string_view(row.key).substr(space_->key_begin.size()));
@@ -147,7 +179,8 @@ Result<KeyRange> Tenant::range(const Tuple& prefix) const {
 }
 
 Result<TenantTransaction> Tenant::begin(Mode mode) const {
-  auto transaction = database_->begin(mode);
+  // A read-write transaction's first call is the directory check, right here.
+  auto transaction = database_->begin(mode, mode == Mode::read_write ? Start::with_first_call : Start::at_begin);
   if (!transaction.ok()) return transaction.error();
   if (mode == Mode::read_write) {
     if (auto alive = check_alive(*transaction); !alive.ok()) return alive.error();
@@ -156,9 +189,15 @@ Result<TenantTransaction> Tenant::begin(Mode mode) const {
 }
 
 Result<void> Tenant::check_alive(Transaction& transaction) const {
-  auto meta = tenant_layout::read_meta(transaction, space_->id);
-  if (!meta.ok()) return meta.error();
-  if (!meta->has_value() || (*meta)->prefix != space_->prefix) {
+  auto entry = transaction.get_held(space_->directory_key);
+  if (!entry.ok()) return entry.error();
+  bool alive = false;
+  if (entry->has_value()) {
+    auto meta = tenant_layout::decode_meta(space_->id, **entry);
+    if (!meta.ok()) return meta.error();
+    alive = meta->prefix == space_->prefix;
+  }
+  if (!alive) {
     return make_error(errc::tenant_not_found, "tenant " + tenant_layout::describe_id(space_->id) + " was removed");
   }
   return {};

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <span>
 
 #include "plexus/core/errors.hpp"
 #include "plexus/store/errors.hpp"
@@ -31,7 +32,7 @@ std::uint64_t be_to_u64(std::string_view bytes) noexcept {
 }
 
 // A guess at the packed size, so that packing grows the output once for typical keys.
-std::size_t size_hint(const Tuple& t) noexcept {
+std::size_t size_hint(std::span<const Element> t) noexcept {
   std::size_t n = 0;
   for (const auto& e : t) {
     if (const auto* s = std::get_if<std::string>(&e.value)) n += s->size() + 4;
@@ -47,12 +48,12 @@ std::size_t size_hint(const Tuple& t) noexcept {
 /// so that an element costs no library call; finish() trims it.
 class Packer {
  public:
-  Packer(std::string& out, const Tuple& t, bool allow_incomplete)
+  Packer(std::string& out, std::span<const Element> t, bool allow_incomplete)
       : out_(out), used_(out.size()), allow_incomplete_(allow_incomplete) {
     out_.resize(used_ + size_hint(t));
   }
 
-  bool tuple(const Tuple& t, std::size_t depth, bool nested) {
+  bool tuple(std::span<const Element> t, std::size_t depth, bool nested) {
     for (std::size_t i = 0; i < t.size(); ++i) {
       if (!element(t[i], depth, nested)) {
         path_.insert(0, "[" + std::to_string(i) + "]");
@@ -273,6 +274,10 @@ Element::Element(BigInt b) {
 }
 
 Result<void> pack_append(std::string& out, const Tuple& tuple) {
+  return pack_append(out, std::span<const Element>(tuple));
+}
+
+Result<void> pack_append(std::string& out, std::span<const Element> tuple) {
   const std::size_t size_before = out.size();
   Packer packer(out, tuple, false);
   if (!packer.tuple(tuple, 0, false)) {

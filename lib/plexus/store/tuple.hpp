@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <compare>
+#include <span>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -117,6 +118,9 @@ Result<std::string> pack(const Tuple& tuple);
 /// concatenation of its elements, so pack((a, b)) == pack((a,)) + pack((b,))).
 /// On error `out` is left as it was.
 Result<void> pack_append(std::string& out, const Tuple& tuple);
+/// The same for the elements of a tuple held anywhere (a std::initializer_list,
+/// an array): no Tuple (no heap allocation) needed.
+Result<void> pack_append(std::string& out, std::span<const Element> elements);
 /// Packs a tuple holding exactly one incomplete versionstamp and appends the
 /// stamp's byte offset as 4 bytes little-endian (FoundationDB's API version
 /// 520+ layout); invalid_versionstamp otherwise.

@@ -39,12 +39,6 @@ RangeCursor::~RangeCursor() {
   if (cursor_ != nullptr) mdb_cursor_close(cursor_);
 }
 
-void RangeCursor::step(MDB_cursor_op op) noexcept {
-  const int rc = mdb_cursor_get(cursor_, &key_, &value_, op);
-  valid_ = rc == 0;
-  if (rc != 0 && rc != MDB_NOTFOUND) error_ = rc;
-}
-
 void RangeCursor::settle() noexcept {
   // Positioning may have used a bound cut to LMDB's key limit: only the cut
   // key itself can lie between the cut and the full bound, so a few steps
@@ -62,14 +56,6 @@ void RangeCursor::settle() noexcept {
   if (!valid_) return;
   const auto key = as_view(key_);
   valid_ = key >= std::string_view(begin_) && key < std::string_view(end_);
-}
-
-void RangeCursor::next() noexcept {
-  if (!valid_) return;
-  step(reverse_ ? MDB_PREV : MDB_NEXT);
-  if (!valid_) return;
-  const auto key = as_view(key_);
-  valid_ = reverse_ ? key >= std::string_view(begin_) : key < std::string_view(end_);
 }
 
 Error lmdb_error(int rc, std::string_view what) {

@@ -52,10 +52,21 @@ class RangeCursor {
   /// The user key (prefix removed) and value of the current row; views into the map.
   [[nodiscard]] std::string_view key() const noexcept { return as_view(key_).substr(1); }
   [[nodiscard]] std::string_view value() const noexcept { return as_view(value_); }
-  void next() noexcept;
+  /// Inline: a scan calls it once per row.
+  void next() noexcept {
+    if (!valid_) return;
+    step(reverse_ ? MDB_PREV : MDB_NEXT);
+    if (!valid_) return;
+    const auto key = as_view(key_);
+    valid_ = reverse_ ? key >= std::string_view(begin_) : key < std::string_view(end_);
+  }
 
  private:
-  void step(MDB_cursor_op op) noexcept;
+  void step(MDB_cursor_op op) noexcept {
+    const int rc = mdb_cursor_get(cursor_, &key_, &value_, op);
+    valid_ = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND) error_ = rc;
+  }
   void settle() noexcept;
 
   MDB_cursor* cursor_ = nullptr;

@@ -42,6 +42,7 @@ Result<void> check(const LmdbOptions& options) {
   if (options.commit_wait_max.count() <= 0) return bad("LmdbOptions::commit_wait_max must be positive");
   if (options.resize_wait_max.count() <= 0) return bad("LmdbOptions::resize_wait_max must be positive");
   if (options.read_records_max < 1) return bad("LmdbOptions::read_records_max is 0");
+  if (options.idle_readers_max > 64) return bad("LmdbOptions::idle_readers_max over 64");
   return {};
 }
 
@@ -73,9 +74,11 @@ Environment::Environment(const LmdbOptions& options) : options_(options), opener
 Environment::~Environment() {
   writer_.reset();
   shut_down();
-  // A forked child must not close its parent's environment (it would drop the
-  // parent's locks); it leaves it to the parent.
-  if (env_ != nullptr && opener_pid_ == ::getpid()) mdb_env_close(env_);
+  // A forked child must not close its parent's environment nor end its
+  // transactions (either would drop the parent's locks or reader slots).
+  if (env_ == nullptr || opener_pid_ != ::getpid()) return;
+  while (MDB_txn* idle = take_idle_reader()) mdb_txn_abort(idle);
+  mdb_env_close(env_);
 }
 
 Result<void> Environment::open_env() {
@@ -105,10 +108,10 @@ Result<void> Environment::open_env() {
   if (int rc = mdb_reader_check(env_, &dead); rc != 0) return lmdb_error(rc, "mdb_reader_check");
   counters_.stale_readers_cleared.fetch_add(static_cast<std::uint64_t>(dead), std::memory_order_relaxed);
 
-  auto txn = begin_read();
-  if (!txn) return txn.error();
-  const int rc = mdb_dbi_open(*txn, nullptr, 0, &dbi_);
-  end_read(*txn);
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn); rc != 0) return lmdb_error(rc, "mdb_txn_begin (read)");
+  const int rc = mdb_dbi_open(txn, nullptr, 0, &dbi_);
+  mdb_txn_abort(txn);
   if (rc != 0) return lmdb_error(rc, "mdb_dbi_open");
   note_map_size();
   writer_ = std::make_unique<Writer>(*this);
@@ -116,19 +119,47 @@ Result<void> Environment::open_env() {
 }
 
 Result<void> Environment::enter_gate() {
+  active_txns_.fetch_add(1);
+  if (!resizing_.load() && !closing_.load()) return {};
+  leave_gate();
+  return enter_gate_slowly();
+}
+
+Result<void> Environment::enter_gate_slowly() {
   std::unique_lock lock(gate_mutex_);
-  if (!gate_changed_.wait_for(lock, options_.resize_wait_max, [&] { return closing_ || !resizing_; })) {
+  if (!gate_changed_.wait_for(lock, options_.resize_wait_max, [&] { return closing_.load() || !resizing_.load(); })) {
     return make_error(errc::unavailable, "waited " + std::to_string(options_.resize_wait_max.count()) +
                                              " ms for an LMDB map resize");
   }
-  if (closing_) return make_error(errc::unavailable, "the LMDB environment is closing");
-  ++active_txns_;
+  if (closing_.load()) return make_error(errc::unavailable, "the LMDB environment is closing");
+  // A resize starts only under gate_mutex_, which is held here: it will wait for this one.
+  active_txns_.fetch_add(1);
   return {};
 }
 
 void Environment::leave_gate() noexcept {
-  std::lock_guard lock(gate_mutex_);
-  if (--active_txns_ == 0) gate_changed_.notify_all();
+  if (active_txns_.fetch_sub(1) == 1 && resizing_.load()) {
+    std::lock_guard lock(gate_mutex_);
+    gate_changed_.notify_all();
+  }
+}
+
+MDB_txn* Environment::take_idle_reader() noexcept {
+  for (std::size_t i = 0; i < options_.idle_readers_max; ++i) {
+    if (idle_readers_[i].load(std::memory_order_relaxed) == nullptr) continue;
+    if (MDB_txn* txn = idle_readers_[i].exchange(nullptr, std::memory_order_acquire)) return txn;
+  }
+  return nullptr;
+}
+
+bool Environment::keep_idle_reader(MDB_txn* txn) noexcept {
+  for (std::size_t i = 0; i < options_.idle_readers_max; ++i) {
+    MDB_txn* empty = nullptr;
+    if (idle_readers_[i].compare_exchange_strong(empty, txn, std::memory_order_release, std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Result<MDB_txn*> Environment::begin_read() {
@@ -136,6 +167,12 @@ Result<MDB_txn*> Environment::begin_read() {
   // rounds cover growths racing with ours.
   for (int attempt = 0; attempt < 4; ++attempt) {
     if (auto ok = enter_gate(); !ok) return ok.error();
+    // A kept transaction that fails to renew (the map grew meanwhile) is
+    // dropped, and mdb_txn_begin below meets and handles the same condition.
+    if (MDB_txn* idle = take_idle_reader()) {
+      if (mdb_txn_renew(idle) == 0) return idle;
+      mdb_txn_abort(idle);
+    }
     MDB_txn* txn = nullptr;
     const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
     if (rc == 0) return txn;
@@ -147,7 +184,8 @@ Result<MDB_txn*> Environment::begin_read() {
 }
 
 void Environment::end_read(MDB_txn* txn) noexcept {
-  mdb_txn_abort(txn);
+  mdb_txn_reset(txn);
+  if (closing_.load() || !keep_idle_reader(txn)) mdb_txn_abort(txn);
   leave_gate();
 }
 
@@ -185,13 +223,13 @@ Result<void> Environment::grow_map() {
 Result<void> Environment::resize_to(std::size_t size_bytes) {
   std::unique_lock lock(gate_mutex_);
   const auto deadline = std::chrono::steady_clock::now() + options_.resize_wait_max;
-  if (!gate_changed_.wait_until(lock, deadline, [&] { return !resizing_; })) {
+  if (!gate_changed_.wait_until(lock, deadline, [&] { return !resizing_.load(); })) {
     return make_error(errc::unavailable, "waited for another LMDB map resize");
   }
-  resizing_ = true;
-  const bool drained = gate_changed_.wait_until(lock, deadline, [&] { return active_txns_ == 0; });
+  resizing_.store(true);
+  const bool drained = gate_changed_.wait_until(lock, deadline, [&] { return active_txns_.load() == 0; });
   const int rc = drained ? mdb_env_set_mapsize(env_, size_bytes) : 0;
-  resizing_ = false;
+  resizing_.store(false);
   gate_changed_.notify_all();
   lock.unlock();
   if (!drained) {
@@ -213,7 +251,7 @@ void Environment::note_map_size() noexcept {
 void Environment::shut_down() noexcept {
   {
     std::lock_guard lock(gate_mutex_);
-    closing_ = true;
+    closing_.store(true);
   }
   gate_changed_.notify_all();
 }

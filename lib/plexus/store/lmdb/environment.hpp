@@ -8,6 +8,7 @@
 #include <lmdb.h>
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -66,6 +67,7 @@ class Environment {
   Result<void> open_env();
   Result<void> resize_to(std::size_t size_bytes);
   Result<void> enter_gate();
+  Result<void> enter_gate_slowly();
   void leave_gate() noexcept;
   void note_map_size() noexcept;
 
@@ -77,14 +79,23 @@ class Environment {
   AtomicCounters counters_;
   std::unique_ptr<Writer> writer_;
 
-  // The gate: active_txns_ counts this process's open LMDB transactions
-  // (readers and the writer's); a resize sets resizing_, waits for zero, and
-  // new transactions wait while it is set.
+  // The gate, lock-free on the way in and out: active_txns_ counts this
+  // process's open LMDB transactions (readers and the writer's). A resize sets
+  // resizing_ (under gate_mutex_) and waits for zero; a transaction entering
+  // counts itself, then backs out and waits on gate_changed_ if resizing_ is
+  // set (both sequentially consistent, so one of the two always sees the other).
   std::mutex gate_mutex_;
   std::condition_variable gate_changed_;
-  std::size_t active_txns_ = 0;
-  bool resizing_ = false;
-  bool closing_ = false;
+  std::atomic<std::size_t> active_txns_{0};
+  std::atomic<bool> resizing_{false};
+  std::atomic<bool> closing_{false};
+
+  /// Reset read-only transactions for renewal (LmdbOptions::idle_readers_max):
+  /// each slot holds one or is null, taken and returned with one atomic operation.
+  static constexpr std::size_t idle_slots = 64;
+  MDB_txn* take_idle_reader() noexcept;
+  bool keep_idle_reader(MDB_txn* txn) noexcept;
+  std::array<std::atomic<MDB_txn*>, idle_slots> idle_readers_{};
 
   friend class Registry;
 };

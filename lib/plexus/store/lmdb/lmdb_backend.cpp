@@ -11,10 +11,12 @@ class LmdbBackend final : public Backend {
  public:
   explicit LmdbBackend(std::shared_ptr<lmdb::Environment> environment) : environment_(std::move(environment)) {}
 
-  Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) override {
+  using Backend::begin;
+  // LMDB's snapshot costs no round trip: it is taken at begin either way.
+  Result<std::unique_ptr<BackendTransaction>> begin(Mode mode, Start /*start*/) override {
     auto snapshot = environment_->begin_read();
     if (!snapshot) return snapshot.error();
-    return std::unique_ptr<BackendTransaction>(std::make_unique<lmdb::LmdbTransaction>(environment_, mode, *snapshot));
+    return std::unique_ptr<BackendTransaction>(std::make_unique<lmdb::LmdbTransaction>(*environment_, mode, *snapshot));
   }
 
   [[nodiscard]] std::string_view kind() const noexcept override { return "lmdb"; }

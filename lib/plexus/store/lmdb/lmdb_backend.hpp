@@ -59,6 +59,10 @@ struct LmdbOptions {
   std::size_t map_size_bytes_max = std::size_t{1} << 40;
   /// Concurrent transactions of all processes (each holds one reader slot).
   unsigned max_readers = 512;
+  /// Ended read-only LMDB transactions this process keeps (mdb_txn_reset) to
+  /// renew for the next transaction, which skips the reader-table lock and an
+  /// allocation. Each keeps its reader slot (of max_readers). 0..64; 0 = none.
+  std::size_t idle_readers_max = 8;
   /// fsync at every commit (batch). False: MDB_NOSYNC — a crash of the process
   /// loses nothing, a crash of the machine may lose the last commits.
   bool durable = true;

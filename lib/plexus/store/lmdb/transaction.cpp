@@ -9,15 +9,8 @@
 #include "plexus/store/lmdb/writer.hpp"
 
 namespace plexus::store::lmdb {
-namespace {
-
-/// Rows one range read reserves room for up front.
-constexpr std::size_t range_rows_reserve_max = 1'024;
-
-}  // namespace
-
-LmdbTransaction::LmdbTransaction(std::shared_ptr<Environment> environment, Mode mode, MDB_txn* snapshot) noexcept
-    : environment_(std::move(environment)), mode_(mode), snapshot_(snapshot), snapshot_txnid_(mdb_txn_id(snapshot)) {}
+LmdbTransaction::LmdbTransaction(Environment& environment, Mode mode, MDB_txn* snapshot) noexcept
+    : environment_(&environment), mode_(mode), snapshot_(snapshot), snapshot_txnid_(mdb_txn_id(snapshot)) {}
 
 LmdbTransaction::~LmdbTransaction() { cancel(); }
 
@@ -39,8 +32,10 @@ Result<void> LmdbTransaction::room_for_read() const {
 
 Result<std::optional<std::string>> LmdbTransaction::get(std::string_view key) {
   // Answers from the transaction's own writes depend on nothing stored: no record.
-  if (const auto* written = writes_.find(key)) return *written;
-  if (writes_.cleared(key)) return std::optional<std::string>{};
+  if (!writes_.empty()) {
+    if (const auto* written = writes_.find(key)) return *written;
+    if (writes_.cleared(key)) return std::optional<std::string>{};
+  }
   if (auto ok = room_for_read(); !ok) return ok.error();
   StoredKey stored(key);
   MDB_val k = stored.val();
@@ -55,24 +50,36 @@ Result<std::optional<std::string>> LmdbTransaction::get(std::string_view key) {
   return std::optional<std::string>(std::string(as_view(v)));
 }
 
-Result<RangeResult> LmdbTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                               bool reverse) {
+Result<bool> LmdbTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                                        RowSink& sink) {
   if (auto ok = room_for_read(); !ok) return ok.error();
   RangeCursor stored(snapshot_, environment_->dbi(), begin, end, reverse);
-  const auto buffered = writes_.in_range(begin, end, reverse);
+  const bool buffering = !writes_.empty();
+  const auto buffered = buffering ? writes_.in_range(begin, end, reverse) : std::vector<const WriteSet::Entry*>{};
   std::size_t next_buffered = 0;
-  RowDigest digest;
-  RangeResult result;
-  // Batches of up to a thousand rows are the common case (RangeIterator): grow once, not ten times.
-  result.rows.reserve(std::min<std::size_t>(limit, range_rows_reserve_max));
+  std::optional<RowDigest> digest;
+  if (recording()) digest.emplace();
+  std::size_t count = 0;
+  bool more = false;
+  if (!buffering && !recording()) {
+    // A snapshot with nothing buffered: nothing to merge or record, a plain cursor walk.
+    for (; stored.valid(); stored.next()) {
+      if (count == limit) return true;
+      sink.add(stored.key(), stored.value());
+      ++count;
+    }
+    if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
+    return false;
+  }
   std::optional<std::string> stopped_at;  // the first row past the limit: `more` is exact
   auto offer = [&](std::string_view key, std::string_view value) {
-    if (result.rows.size() == limit) {
-      stopped_at.emplace(key);
-      result.more = true;
+    if (count == limit) {
+      if (digest) stopped_at.emplace(key);  // only a recorded span needs it
+      more = true;
       return false;
     }
-    result.rows.push_back(KeyValue{std::string(key), std::string(value)});
+    sink.add(key, value);
+    ++count;
     return true;
   };
   auto before = [&](std::string_view a, std::string_view b) { return reverse ? a > b : a < b; };
@@ -83,9 +90,9 @@ Result<RangeResult> LmdbTransaction::get_range(std::string_view begin, std::stri
     const std::string_view buffered_key = have_buffered ? std::string_view(buffered[next_buffered]->first) : "";
     if (stored.valid() && (!have_buffered || !before(buffered_key, stored.key()))) {
       const auto key = stored.key();
-      if (recording()) digest.add(key, stored.value());  // every stored row of the span, shadowed or not
+      if (digest) digest->add(key, stored.value());  // every stored row of the span, shadowed or not
       const bool shadowed = have_buffered && key == buffered_key;
-      if (!shadowed && !writes_.cleared(key) && !offer(key, stored.value())) break;
+      if (!shadowed && !(buffering && writes_.cleared(key)) && !offer(key, stored.value())) break;
       stored.next();
       if (!shadowed) continue;
     }
@@ -94,8 +101,8 @@ Result<RangeResult> LmdbTransaction::get_range(std::string_view begin, std::stri
     if (value && !offer(buffered_key, *value)) break;
   }
   if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
-  if (recording()) {
-    SpanRead span{std::string(begin), std::string(end), reverse, digest.finish()};
+  if (digest) {
+    SpanRead span{std::string(begin), std::string(end), reverse, digest->finish()};
     if (stopped_at) {
       if (reverse) {
         span.begin = std::move(*stopped_at);
@@ -105,7 +112,7 @@ Result<RangeResult> LmdbTransaction::get_range(std::string_view begin, std::stri
     }
     reads_.spans.push_back(std::move(span));
   }
-  return result;
+  return more;
 }
 
 Result<void> LmdbTransaction::set(std::string_view key, std::string_view value) {

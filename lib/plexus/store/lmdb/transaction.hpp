@@ -16,15 +16,18 @@ namespace plexus::store::lmdb {
 
 class LmdbTransaction final : public BackendTransaction {
  public:
-  /// Takes ownership of `snapshot` (from Environment::begin_read).
-  LmdbTransaction(std::shared_ptr<Environment> environment, Mode mode, MDB_txn* snapshot) noexcept;
+  /// Takes ownership of `snapshot` (from Environment::begin_read). The
+  /// environment outlives the transaction: its backend does (kv.hpp: a
+  /// transaction ends before its Database), and the backend holds it.
+  LmdbTransaction(Environment& environment, Mode mode, MDB_txn* snapshot) noexcept;
   ~LmdbTransaction() override;
   LmdbTransaction(const LmdbTransaction&) = delete;
   LmdbTransaction& operator=(const LmdbTransaction&) = delete;
 
   Result<std::optional<std::string>> get(std::string_view key) override;
-  Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                bool reverse) override;
+  using BackendTransaction::get_range;
+  Result<bool> get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                         RowSink& sink) override;
   Result<void> set(std::string_view key, std::string_view value) override;
   Result<void> clear(std::string_view key) override;
   Result<void> clear_range(std::string_view begin, std::string_view end) override;
@@ -36,7 +39,7 @@ class LmdbTransaction final : public BackendTransaction {
   Result<void> room_for_read() const;
   void end_snapshot() noexcept;
 
-  std::shared_ptr<Environment> environment_;
+  Environment* environment_;
   Mode mode_;
   MDB_txn* snapshot_;
   std::size_t snapshot_txnid_;

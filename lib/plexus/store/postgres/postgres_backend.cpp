@@ -164,6 +164,7 @@ Result<void> ensure_table(const ConnectSpec& spec, const PostgresOptions& o, con
 /// Reads return each row's xmin for read validation (read_set.hpp).
 std::vector<std::string> prepare_sql(const std::string& t) {
   return {"SELECT value, xmin::text, key FROM " + t + " WHERE key = $1",
+          "SELECT 1 FROM " + t + " WHERE key = $1 FOR SHARE",
           "SELECT key, value, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3",
           "SELECT key, value, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key DESC LIMIT $3",
           "INSERT INTO " + t + " (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -177,10 +178,10 @@ Result<std::unique_ptr<Connection>> connect_prepared(const Shared& shared, const
   auto connection = Connection::open(shared.spec);
   if (!connection.ok()) return connection;
   constexpr Oid bytea = 17, int8 = 20;
-  const char* names[] = {statement_name::get, statement_name::range, statement_name::range_reverse,
+  const char* names[] = {statement_name::get, statement_name::lock, statement_name::range, statement_name::range_reverse,
                          statement_name::upsert, statement_name::remove, statement_name::remove_range,
                          validate_statement};
-  const int counts[] = {1, 3, 3, 2, 1, 2, 3};
+  const int counts[] = {1, 1, 3, 3, 2, 1, 2, 3};
   std::vector<Statement> statements;
   for (std::size_t i = 0; i < sql.size(); ++i) {
     Statement s;
@@ -200,11 +201,15 @@ class PostgresBackend final : public Backend {
  public:
   explicit PostgresBackend(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
-  Result<std::unique_ptr<BackendTransaction>> begin(Mode mode) override {
+  using Backend::begin;
+  Result<std::unique_ptr<BackendTransaction>> begin(Mode mode, Start start) override {
     auto connection = shared_->pool->acquire();
     if (!connection.ok()) return connection.error();
     auto transaction = std::make_unique<PgTransaction>(shared_, std::move(*connection), mode);
-    if (auto started = transaction->start(); !started.ok()) return started.error();
+    // Deferred: BEGIN goes in the round trip of the first call (exchange()).
+    if (start == Start::at_begin) {
+      if (auto started = transaction->start(); !started.ok()) return started.error();
+    }
     return std::unique_ptr<BackendTransaction>(std::move(transaction));
   }
   [[nodiscard]] std::string_view kind() const noexcept override { return "postgres"; }

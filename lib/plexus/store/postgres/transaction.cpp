@@ -84,12 +84,16 @@ Result<void> PgTransaction::check_key(std::string_view key) const {
   return {};
 }
 
-std::vector<Statement> PgTransaction::pending_statements() const {
+std::vector<Statement> PgTransaction::pending_statements(bool commits) const {
   std::vector<Statement> statements;
-  statements.reserve(pending_.size() + 2);
+  statements.reserve(pending_.size() + held_.size() + 2);
   if (!begun_) {
     statements.push_back(text(mode_ == Mode::read_write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                                         : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  }
+  // A transaction that wrote nothing cannot conflict: its held reads need no lock.
+  if (commits && writes_.mark() > 0) {
+    for (const auto& key : held_) statements.push_back(prepared(statement_name::lock, key));
   }
   for (const Write& w : pending_) {
     switch (w.kind) {
@@ -108,7 +112,7 @@ std::vector<Statement> PgTransaction::pending_statements() const {
 }
 
 Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool commits) {
-  std::vector<Statement> statements = pending_statements();
+  std::vector<Statement> statements = pending_statements(commits);
   const std::size_t last_index = statements.size();
   if (last) statements.push_back(*last);
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
@@ -148,7 +152,13 @@ Result<PgResult> PgTransaction::exchange(std::optional<Statement> last, bool com
   return error;
 }
 
-Result<std::optional<std::string>> PgTransaction::get(std::string_view key) {
+Result<std::optional<std::string>> PgTransaction::get(std::string_view key) { return read_point(key, false); }
+
+Result<std::optional<std::string>> PgTransaction::get_held(std::string_view key) {
+  return read_point(key, mode_ == Mode::read_write);
+}
+
+Result<std::optional<std::string>> PgTransaction::read_point(std::string_view key, bool held) {
   if (auto ok = usable(); !ok.ok()) return ok.error();
   if (auto ok = check_key(key); !ok.ok()) return ok.error();
   auto result = exchange(prepared(statement_name::get, key), false);
@@ -158,19 +168,25 @@ Result<std::optional<std::string>> PgTransaction::get(std::string_view key) {
   const int found = PQntuples(rows);
   std::optional<std::string> value;
   if (found > 0) value = column(rows, 0, 0);
-  const std::string span_end = std::string(key) + '\0';
-  if (auto ok = record_read(std::string(key), span_end, rows, static_cast<std::size_t>(found), 2, 1); !ok.ok()) {
+  if (mode_ != Mode::read_write) return value;
+  // A row read held is validated by its lock at commit (get_held()).
+  if (held && found > 0) {
+    held_.emplace_back(key);
+    return value;
+  }
+  if (auto ok = record_read(std::string(key), std::string(key) + '\0', rows, static_cast<std::size_t>(found), 2, 1);
+      !ok.ok()) {
     return ok.error();
   }
   return value;
 }
 
-Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                             bool reverse) {
+Result<bool> PgTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                                      RowSink& sink) {
   if (auto ok = usable(); !ok.ok()) return ok.error();
   if (begin > end) return make_error(errc::invalid_range, "range begin sorts after its end");
   if (limit == 0) return make_error(errc::invalid_range, "range limit 0");
-  if (begin == end) return RangeResult{};
+  if (begin == end) return false;
   // One row more than asked tells whether rows were left out.
   const std::size_t fetch = std::min<std::size_t>(limit, std::numeric_limits<std::int32_t>::max()) + 1;
   const std::string fetch_bytes = encode_int8(static_cast<std::int64_t>(fetch));
@@ -180,22 +196,22 @@ Result<RangeResult> PgTransaction::get_range(std::string_view begin, std::string
   const PGresult* rows = result->get();
   if (rows == nullptr) return make_error(errc::backend_error, "no result for a range read");
   const auto count = static_cast<std::size_t>(PQntuples(rows));
-  RangeResult out;
-  out.more = count > limit;
+  const bool more = count > limit;
   const std::size_t kept = std::min(count, limit);
-  out.rows.reserve(kept);
-  for (std::size_t i = 0; i < kept; ++i) {
-    out.rows.push_back(KeyValue{column(rows, static_cast<int>(i), 0), column(rows, static_cast<int>(i), 1)});
-  }
+  auto field = [rows](std::size_t row, int column) {
+    const int r = static_cast<int>(row);
+    return std::string_view(PQgetvalue(rows, r, column), static_cast<std::size_t>(PQgetlength(rows, r, column)));
+  };
+  for (std::size_t i = 0; i < kept; ++i) sink.add(field(i, 0), field(i, 1));
   // The span read: up to the last row returned when the limit cut it short.
   std::string span_begin(begin), span_end(end);
-  if (out.more && reverse) span_begin = out.rows.back().key;
-  if (out.more && !reverse) span_end = out.rows.back().key + '\0';
+  if (more && reverse) span_begin = field(kept - 1, 0);
+  if (more && !reverse) span_end = std::string(field(kept - 1, 0)) + '\0';
   // The extra row fetched to learn `more` lies outside the span: not recorded.
   if (auto ok = record_read(std::move(span_begin), std::move(span_end), rows, kept, 0, 2); !ok.ok()) {
     return ok.error();
   }
-  return out;
+  return more;
 }
 
 Result<void> PgTransaction::buffer(Write write) {

@@ -22,6 +22,7 @@ namespace plexus::store::postgres {
 /// The prepared statements every pooled connection has (see prepare_sql()).
 namespace statement_name {
 inline constexpr const char* get = "plexus_get";
+inline constexpr const char* lock = "plexus_lock";  ///< SELECT 1 ... FOR SHARE of one key
 inline constexpr const char* range = "plexus_range";
 inline constexpr const char* range_reverse = "plexus_range_reverse";
 inline constexpr const char* upsert = "plexus_upsert";
@@ -57,8 +58,16 @@ class PgTransaction final : public BackendTransaction {
   Result<void> start();
 
   Result<std::optional<std::string>> get(std::string_view key) override;
-  Result<RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                bool reverse) override;
+  /// get(), validated at commit by locking the row it found (SELECT ... FOR
+  /// SHARE, in the commit's own round trip, before the writes): the lock
+  /// fails with `conflict` (SQLSTATE 40001) when a commit after this
+  /// transaction's snapshot changed or deleted that row version, and holds it
+  /// until COMMIT. So it needs no validation connection and no lock while the
+  /// transaction runs. An absent key is recorded and validated as any read.
+  Result<std::optional<std::string>> get_held(std::string_view key) override;
+  using BackendTransaction::get_range;
+  Result<bool> get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                         RowSink& sink) override;
   Result<void> set(std::string_view key, std::string_view value) override;
   Result<void> clear(std::string_view key) override;
   Result<void> clear_range(std::string_view begin, std::string_view end) override;
@@ -76,8 +85,10 @@ class PgTransaction final : public BackendTransaction {
   /// COMMIT), in one round trip. Returns `last`'s result; on error the
   /// transaction is over and its connection back in the pool.
   Result<PgResult> exchange(std::optional<Statement> last, bool commits);
-  /// BEGIN (if not sent yet) and the buffered writes, as statements.
-  [[nodiscard]] std::vector<Statement> pending_statements() const;
+  /// BEGIN (if not sent yet), the held keys' locks when `commits` and the
+  /// transaction wrote, and the buffered writes, as statements.
+  [[nodiscard]] std::vector<Statement> pending_statements(bool commits) const;
+  Result<std::optional<std::string>> read_point(std::string_view key, bool held);
   Result<void> usable() const;
   Result<void> check_key(std::string_view key) const;
   Result<void> buffer(Write write);
@@ -101,6 +112,8 @@ class PgTransaction final : public BackendTransaction {
   std::size_t pending_bytes_ = 0;
   WriteLog writes_;
   ReadSet reads_;
+  /// Keys read with get_held() that found a row: locked at commit (get_held()).
+  std::vector<std::string> held_;
 };
 
 }  // namespace plexus::store::postgres
