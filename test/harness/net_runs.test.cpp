@@ -80,10 +80,10 @@ std::size_t running_nodes(const fs::path& out) {
 }  // namespace
 
 TEST_CASE("net drop halves + heal: valid, detected, converged; a stale table is replaced and none is left") {
-  leave_stale_table();
   const fs::path out = fresh_dir("net-halves") / "out";
   const std::string command = env("PLEXUS_HARNESS") + " run " + env("PLEXUS_SCENARIOS") + "/net-halves-heal.json --seed 11 --out " +
                               out.string() + " --plexusd " + env("PLEXUSD") + " > " + out.string() + ".stdout 2>&1";
+  leave_stale_table();  // only once nothing can stop the run from starting (and removing it)
   const int status = std::system(command.c_str());
   MESSAGE(read_all(out.string() + ".stdout"));
   REQUIRE(WIFEXITED(status));
