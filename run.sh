@@ -17,11 +17,12 @@ PACKAGES=(
   liblmdb-dev libpq-dev lmdb-utils
 )
 # What only the test suite needs: the PostgreSQL server its tests start, clang for the fuzz
-# targets, Chromium for the harness report check.
+# targets, Chromium for the harness report check, nftables for the harness's net faults.
 TEST_PACKAGES=(
   postgresql-15
   clang libclang-rt-14-dev
   chromium
+  nftables
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -129,6 +130,12 @@ stop_postgres() {
 
 cmd_test() {
   install_missing "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  # The harness's net-mode test needs a working nft (root); without it that test skips, visibly.
+  if [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null && nft list tables >/dev/null 2>&1; then
+    say "nftables works: the harness's net faults are tested"
+  else
+    say "nftables unusable here (needs root and nft): the harness's net-fault test will be skipped"
+  fi
   local only=()
   [ -z "${PLEXUS_TEST_ONLY:-}" ] || read -ra only <<<"$PLEXUS_TEST_ONLY"
   if [ ${#only[@]} -eq 0 ]; then

@@ -67,8 +67,11 @@ Result<void> Cluster::spawn(const std::string& name, const std::vector<std::stri
     slot->log.open(log_path(name), std::ios::app);
   }
   Proc& proc = *slot;
-  std::vector<std::string> argv = {options_.plexusd.string(), "--name", name, "--listen", "127.0.0.1:0",
-                                   "--admin", "127.0.0.1:0", "--secret-file", (options_.dir / "cluster.key").string(),
+  // plexusd dials from its listen address (the peer service's default), so
+  // every packet of this node carries its own address: what net faults match.
+  const auto address = options_.addresses.count(name) ? options_.addresses.at(name) : std::string("127.0.0.1");
+  std::vector<std::string> argv = {options_.plexusd.string(), "--name", name, "--listen", address + ":0",
+                                   "--admin", address + ":0", "--secret-file", (options_.dir / "cluster.key").string(),
                                    "--data-dir", (options_.dir / "data" / name).string(),
                                    "--sink-capacity", std::to_string(sink_capacity)};
   argv.insert(argv.end(), options_.node_flags.begin(), options_.node_flags.end());

@@ -1,4 +1,5 @@
-// The real plexusd processes of a run: start them on 127.0.0.1 (fresh key,
+// The real plexusd processes of a run: start them on loopback, each on its
+// own 127.0.0.x address for peers, admin and outgoing connections (fresh key,
 // port 0, a data dir each), join them, and kill -9 / restart / SIGSTOP /
 // SIGCONT / leave / rejoin them on the nemesis's orders. Every node's stderr
 // goes to DIR/logs/NAME.log (one pump thread, so no pipe ever fills). The
@@ -28,6 +29,7 @@ struct ClusterOptions {
   std::filesystem::path plexusd;
   std::filesystem::path dir;              ///< key, data/NAME, logs/NAME.log
   std::vector<std::string> node_flags;    ///< extra plexusd flags for every node
+  std::map<std::string, std::string> addresses;  ///< node name -> its IP (127.0.0.1 when absent)
 };
 
 /// What other threads may use of a node: a copy, valid until the node restarts.

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "tools/harness/checkers.hpp"
+#include "tools/harness/netfilter.hpp"
 #include "harness_version.hpp"  // generated (vcs_tag)
 #include "tools/harness/report.hpp"
 #include "tools/harness/runner.hpp"
@@ -80,6 +81,18 @@ int cmd_run(const RunArgs& args) {
   options.scenario = *scenario;
   if (args.nodes > 0) options.scenario.nodes = args.nodes;
   if (args.duration_s > 0) options.scenario.duration_s = args.duration_s;
+  if (auto addresses = node_addresses(options.scenario, options.scenario.nodes); !addresses) {
+    std::cerr << "plexus-harness: " << args.scenario << ": " << addresses.error().detail << "\n";
+    return exit_harness_error;
+  }
+  if (const auto field = first_net_fault(options.scenario)) {
+    // Refused, never run as api instead: a net scenario tests what api mode cannot.
+    if (const auto why = net_unavailable()) {
+      std::cerr << "plexus-harness: " << args.scenario << ": " << *field << ": \"net\" is not available here: " << *why
+                << " (run as root with Debian's nftables installed, or use \"api\")\n";
+      return exit_harness_error;
+    }
+  }
   options.seed = args.seed ? *args.seed : scenario->seed ? *scenario->seed : std::random_device{}();
   options.out = args.out.empty() ? fs::path("/tmp") / ("plexus-harness-" + scenario->name + "-" + std::to_string(options.seed))
                                  : fs::path(args.out);
@@ -160,6 +173,9 @@ int cmd_list(const std::string& dir) {
   };
   line("Nemeses (nemesis.faults[].type):", fault_names());
   line("Partition shapes (shape):", shape_names());
+  const auto net_why = net_unavailable();
+  std::cout << "Fault modes (nemesis.faults[].mode, flavour drop|reject for net): api net"
+            << (net_why ? " (net NOT available here: " + *net_why + ")" : std::string(" (net available: nftables works)")) << "\n";
   line("Workloads (workloads[].type):", workload_names());
   return files.empty() ? exit_harness_error : 0;
 }
@@ -167,14 +183,15 @@ int cmd_list(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"plexus-harness: run a scenario (workloads + faults) against real plexusd processes on 127.0.0.1 "
+  CLI::App app{"plexus-harness: run a scenario (workloads + faults) against real plexusd processes on loopback (127.0.0.x) "
                "and check how the cluster behaved.\nExit codes: 0 valid, 1 invalid (a safety checker failed), "
                "2 unknown or harness error, 3 liveness failure (no convergence within the bound after the heal).\n"
                "Docs: docs/harness.md"};
   app.require_subcommand(1);
   app.footer("\nScenario (JSON): nodes, duration_s, liveness_bound_s, seed, node_settings, workloads (acked, causal, unacked,\n"
              "churn, presence; each at rate_per_s), nemesis {start_s, interval_s, fault_duration_s, faults: partition (shape: halves,\n"
-             "random-halves, one, minority-third, bridge, majorities-ring, asymmetric), kill, pause, flap, swizzle}.\n"
+             "random-halves, one, minority-third, bridge, majorities-ring, asymmetric), kill, pause, flap, swizzle;\n"
+             "partition/flap/swizzle take mode api|net and, for net, flavour drop|reject}, first_address (127/8).\n"
              "Output in --out: report.json, report.html (open it in a browser), history.jsonl, logs/NODE.log.\n"
              "The same seed gives the same fault schedule and workload; on failure the last line is the replay command.");
   app.get_formatter()->column_width(36);

@@ -1,5 +1,6 @@
-// Playing the nemesis steps against the processes. Partitions are reference
-// counted per (node, peer, direction): a swizzle's overlapping isolations or
+// Playing the nemesis steps against the processes. Partitions (api mode: the
+// node's own partition API; net mode: nftables rules on address pairs, one
+// transaction per step) are reference counted per (node, peer, direction): a swizzle's overlapping isolations or
 // a flap's repeated cuts inject each partition once and resolve it when the
 // last step that wanted it is undone. A node that restarts gets back the
 // partitions still in force against it, so a shape stays whole.
@@ -18,8 +19,11 @@ constexpr auto nemesis_call_timeout = 1500ms;
 std::set<std::pair<std::string, std::string>> affected_by(const Step& step, const std::vector<std::string>& names) {
   std::set<std::pair<std::string, std::string>> out;
   for (const auto& c : step.grudge) {
-    if (c.direction != "inbound") out.insert({c.peer, c.node});    // the peer stops hearing the node
-    if (c.direction != "outbound") out.insert({c.node, c.peer});   // the node stops hearing the peer
+    // A net cut breaks TCP both ways even when one way: the side whose packets still arrive
+    // gets no ACKs or replies, and its connection dies too. So both sides may see the other down.
+    const bool both = step.mode == FaultMode::net;
+    if (both || c.direction != "inbound") out.insert({c.peer, c.node});    // the peer stops hearing the node
+    if (both || c.direction != "outbound") out.insert({c.node, c.peer});   // the node stops hearing the peer
   }
   if (step.action == Action::kill || step.action == Action::pause || step.action == Action::leave) {
     for (const auto& target : step.targets) {
@@ -71,8 +75,8 @@ void Runner::execute(const Step& step) {
   const std::string target = step.targets.empty() ? "" : step.targets.front();
   Result<void> done;
   switch (step.action) {
-    case Action::cut: errors = apply_cuts(step.grudge, true); break;
-    case Action::heal: errors = apply_cuts(step.grudge, false); break;
+    case Action::cut: errors = step.mode == FaultMode::net ? apply_net(step, true) : apply_cuts(step.grudge, true); break;
+    case Action::heal: errors = step.mode == FaultMode::net ? apply_net(step, false) : apply_cuts(step.grudge, false); break;
     case Action::kill: before_stop(target); done = cluster_.kill(target); break;
     case Action::pause: done = cluster_.pause(target); break;
     case Action::resume: done = cluster_.resume(target); break;
@@ -165,6 +169,30 @@ std::vector<std::string> Runner::apply_cuts(const Grudge& grudge, bool add) {
   return errors;
 }
 
+std::vector<std::string> Runner::apply_net(const Step& step, bool add) {
+  std::lock_guard lock(cut_mutex_);
+  for (const auto& c : step.grudge) {
+    // The cut's directions as packet flows: "a drops its traffic with b" blocks a->b and/or b->a.
+    std::vector<std::pair<std::string, std::string>> flows;
+    if (c.direction != "inbound") flows.emplace_back(c.node, c.peer);
+    if (c.direction != "outbound") flows.emplace_back(c.peer, c.node);
+    for (const auto& [from, to] : flows) {
+      const NetRule rule{addresses_[from], addresses_[to], step.flavour};
+      if (add) {
+        ++net_rules_[rule];
+      } else if (auto it = net_rules_.find(rule); it != net_rules_.end() && --it->second <= 0) {
+        net_rules_.erase(it);
+      }
+    }
+  }
+  if (!net_) return {"net mode without an nftables table"};
+  std::set<NetRule> rules;
+  for (const auto& [rule, count] : net_rules_) rules.insert(rule);
+  auto applied = net_->apply(rules);
+  if (!applied) return {"nft: " + applied.error().detail};
+  return {};
+}
+
 void Runner::reapply_cuts(const std::string& name) {
   std::vector<std::string> errors;
   std::lock_guard lock(cut_mutex_);
@@ -188,6 +216,10 @@ void Runner::heal_everything() {
       if (entry.second >= 0 && node.state == NodeState::running && node.admin) resolve(node, c, entry.second, errors);
     }
     cuts_.clear();
+    net_rules_.clear();
+    if (net_) {
+      if (auto flushed = net_->apply({}); !flushed) errors.push_back("nft: " + flushed.error().detail);
+    }
     for (const auto& e : errors) history_.record({{"type", "nemesis"}, {"action", "heal-all"}, {"error", e}});
   }
   for (const auto& n : cluster_.nodes()) {

@@ -18,11 +18,24 @@ constexpr auto drain_deadline = 5s;
 constexpr auto converge_poll = 50ms;
 }  // namespace
 
+namespace {
+// Node name -> loopback address (main.cpp refused a scenario whose addresses are not valid).
+std::map<std::string, std::string> address_map(const Scenario& scenario) {
+  std::map<std::string, std::string> out;
+  const auto names = node_names(scenario.nodes);
+  const auto addresses = node_addresses(scenario, scenario.nodes);
+  for (std::size_t i = 0; addresses && i < names.size(); ++i) out[names[i]] = (*addresses)[i];
+  return out;
+}
+}  // namespace
+
 Runner::Runner(RunOptions options, History& history)
     : options_(std::move(options)),
       history_(history),
-      cluster_(ClusterOptions{options_.plexusd, options_.out, node_flags(options_.scenario)}, history),
-      names_(node_names(options_.scenario.nodes)) {}
+      cluster_(ClusterOptions{options_.plexusd, options_.out, node_flags(options_.scenario), address_map(options_.scenario)},
+               history),
+      names_(node_names(options_.scenario.nodes)),
+      addresses_(address_map(options_.scenario)) {}
 
 bool Runner::wait_until(double at_ms) const {
   // Rate pacing against the monotonic clock, in short slices so Ctrl-C is seen.
@@ -43,6 +56,11 @@ RunResult Runner::run() {
   data.peer_timeout_ms = timeout == options_.scenario.node_settings.end() ? 600 : timeout->second.get<int>();
 
   history_.record({{"type", "phase"}, {"phase", "setup"}});
+  if (const auto field = first_net_fault(options_.scenario)) {
+    auto filter = NetFilter::open((options_.out / "nftables.nft").string());
+    if (!filter) return {true, *field + ": net: " + filter.error().detail};
+    net_ = std::move(*filter);
+  }
   if (auto started = cluster_.start(names_); !started) return {true, "starting the cluster: " + started.error().message()};
   std::string why;
   const auto join_until = std::chrono::steady_clock::now() + join_deadline;
@@ -115,6 +133,7 @@ RunResult Runner::run() {
   for (const auto& n : cluster_.nodes()) scrape(n, data.metrics_end);
   history_.record({{"type", "phase"}, {"phase", "stop"}});
   cluster_.stop_all();
+  if (net_) net_->close();  // the table goes with the run (the destructor does it on every other way out)
   if (interrupted) return {true, "interrupted"};
   return {};
 }

@@ -18,6 +18,7 @@
 
 #include "tools/harness/cluster.hpp"
 #include "tools/harness/history.hpp"
+#include "tools/harness/netfilter.hpp"
 #include "tools/harness/scenario.hpp"
 #include "tools/harness/schedule.hpp"
 
@@ -69,6 +70,8 @@ class Runner {
   /// Add or remove the grudge's partitions; the calls that failed, as text.
   std::vector<std::string> apply_cuts(const Grudge& grudge, bool add);
   [[nodiscard]] int partition_ttl_ms() const;
+  /// net mode: add or remove the step's grudge as nftables rules; the failures, as text.
+  std::vector<std::string> apply_net(const Step& step, bool add);
   void reapply_cuts(const std::string& node);
   void heal_everything();
   void before_stop(const std::string& node);
@@ -115,6 +118,11 @@ class Runner {
   std::mutex cut_mutex_;
   std::map<Cut, std::pair<int, std::int64_t>> cuts_;
   std::map<int, int> open_faults_;  // fault id -> steps still to undo
+  // net mode: the harness's nftables table (when a fault uses it), each node's address,
+  // and the rules in force with how many steps want each
+  std::unique_ptr<NetFilter> net_;
+  std::map<std::string, std::string> addresses_;
+  std::map<NetRule, int> net_rules_;
 };
 
 }  // namespace plexus::harness

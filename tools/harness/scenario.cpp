@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include <asio/ip/address_v4.hpp>
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/errors.hpp"
@@ -27,6 +28,8 @@ constexpr std::array<Named<WorkloadKind>, 5> workload_kinds{{
 constexpr std::array<Named<FaultKind>, 5> fault_kinds{{
     {"partition", FaultKind::partition}, {"kill", FaultKind::kill}, {"pause", FaultKind::pause},
     {"flap", FaultKind::flap}, {"swizzle", FaultKind::swizzle}}};
+constexpr std::array<Named<FaultMode>, 2> fault_modes{{{"api", FaultMode::api}, {"net", FaultMode::net}}};
+constexpr std::array<Named<NetFlavour>, 2> net_flavours{{{"drop", NetFlavour::drop}, {"reject", NetFlavour::reject}}};
 constexpr auto shapes = [] {
   std::array<Named<Shape>, core::partition_shape_names.size()> table{};
   for (std::size_t i = 0; i < table.size(); ++i) table[i] = {core::partition_shape_names[i].data(), Shape(i)};
@@ -182,6 +185,10 @@ Result<Fault> parse_fault(const json& object, const std::string& path) {
   if (f.kind == FaultKind::partition || f.kind == FaultKind::flap) PLEXUS_TRY(r.choice("shape", f.shape, shapes, true));
   if (f.kind == FaultKind::flap) PLEXUS_TRY(r.integer("period_ms", f.flap_period_ms, 50, 60'000));
   if (f.kind == FaultKind::swizzle) PLEXUS_TRY(r.integer("step_ms", f.swizzle_step_ms, 10, 60'000));
+  if (f.kind == FaultKind::partition || f.kind == FaultKind::flap || f.kind == FaultKind::swizzle) {
+    PLEXUS_TRY(r.choice("mode", f.mode, fault_modes, false));
+    if (f.mode == FaultMode::net) PLEXUS_TRY(r.choice("flavour", f.flavour, net_flavours, false));
+  }
   PLEXUS_TRY(r.finish());
   return f;
 }
@@ -236,6 +243,8 @@ Result<void> parse_top(Reader& r, Scenario& s) {
     if (!seed->is_number_unsigned()) return jp::field_error(r.path("seed"), "must be a non-negative integer");
     s.seed = seed->get<std::uint64_t>();
   }
+  PLEXUS_TRY(r.text("first_address", s.first_address));
+  if (auto addresses = node_addresses(s, s.nodes); !addresses) return addresses.error();
   return {};
 }
 
@@ -316,6 +325,10 @@ json to_json(const Scenario& s) {
     if (f.kind == FaultKind::partition || f.kind == FaultKind::flap) o["shape"] = to_string(f.shape);
     if (f.kind == FaultKind::flap) o["period_ms"] = f.flap_period_ms;
     if (f.kind == FaultKind::swizzle) o["step_ms"] = f.swizzle_step_ms;
+    if (f.kind == FaultKind::partition || f.kind == FaultKind::flap || f.kind == FaultKind::swizzle) {
+      o["mode"] = name_of(fault_modes, f.mode);
+      if (f.mode == FaultMode::net) o["flavour"] = name_of(net_flavours, f.flavour);
+    }
     faults.push_back(o);
   }
   json settings = json::object();
@@ -330,7 +343,36 @@ json to_json(const Scenario& s) {
                         {"fault_duration_s", s.nemesis.fault_duration_s}, {"faults", faults}}},
            {"node_settings", settings}};
   if (s.seed) out["seed"] = *s.seed;
+  out["first_address"] = s.first_address;
   return out;
+}
+
+Result<std::vector<std::string>> node_addresses(const Scenario& scenario, int nodes) {
+  std::error_code ec;
+  const auto first = asio::ip::make_address_v4(scenario.first_address, ec);
+  if (ec) return jp::field_error("first_address", "must be an IPv4 address (\"127.0.0.2\")");
+  const std::uint64_t base = first.to_uint(), last = base + std::uint64_t(std::max(nodes, 1)) - 1;
+  const std::uint64_t harness = asio::ip::address_v4::loopback().to_uint();
+  if ((base >> 24) != 127 || (last >> 24) != 127 || (base <= harness && harness <= last)) {
+    return jp::field_error("first_address", "the " + std::to_string(nodes) + " node addresses from " + scenario.first_address +
+                                                " must lie inside 127.0.0.0/8 and leave out 127.0.0.1 (the harness's own): "
+                                                "nodes run on loopback only, and net faults match nothing else");
+  }
+  std::vector<std::string> out;
+  for (std::uint64_t a = base; a <= last; ++a) out.push_back(asio::ip::address_v4(std::uint32_t(a)).to_string());
+  return out;
+}
+
+std::optional<std::string> first_net_fault(const Scenario& scenario) {
+  for (std::size_t i = 0; i < scenario.nemesis.faults.size(); ++i) {
+    if (scenario.nemesis.faults[i].mode == FaultMode::net) return jp::join(jp::index("nemesis.faults", i), "mode");
+  }
+  return std::nullopt;
+}
+
+std::string mode_label(FaultMode mode, NetFlavour flavour) {
+  if (mode == FaultMode::api) return "api";
+  return "net " + name_of(net_flavours, flavour);
 }
 
 std::string to_string(WorkloadKind kind) { return name_of(workload_kinds, kind); }

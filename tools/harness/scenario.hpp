@@ -44,8 +44,16 @@ enum class FaultKind { partition, kill, pause, flap, swizzle };
 /// Partition shapes: the generator shared with plexus-sim (core/partition_shape.hpp).
 using Shape = core::PartitionShape;
 
+/// How a partition is made: the node drops its own traffic (POST /v1/partitions),
+/// or nftables drops the packets between node addresses (netfilter.hpp).
+enum class FaultMode { api, net };
+/// net mode: packets vanish silently, or TCP is reset.
+enum class NetFlavour { drop, reject };
+
 struct Fault {
   FaultKind kind = FaultKind::partition;
+  FaultMode mode = FaultMode::api;        ///< partition, flap, swizzle
+  NetFlavour flavour = NetFlavour::drop;  ///< net mode only
   Shape shape = Shape::halves;   ///< partition and flap
   int flap_period_ms = 400;      ///< flap: cut and heal alternate this often
   int swizzle_step_ms = 300;     ///< swizzle: one node clogged (then unclogged) per step
@@ -64,12 +72,20 @@ struct Scenario {
   int nodes = 5;
   double duration_s = 10;        ///< workloads and faults run this long
   std::optional<std::uint64_t> seed;
+  /// Node i (n1..nN) listens, serves admin and dials from this address plus i-1; inside 127.0.0.0/8.
+  std::string first_address = "127.0.0.2";
   double liveness_bound_s = 15;  ///< after the heal, convergence must come within this
   std::vector<Workload> workloads;
   Nemesis nemesis;
   /// plexusd settings, as flags without "--" ("peer_timeout_ms": 600); see node_flags().
   std::map<std::string, nlohmann::json> node_settings;
 };
+
+/// Each node's loopback address (first_address onwards), or an error naming
+/// first_address when one falls outside 127.0.0.0/8 or is 127.0.0.1 (the harness's own).
+Result<std::vector<std::string>> node_addresses(const Scenario& scenario, int nodes);
+/// The field path of the first fault in net mode ("nemesis.faults[2].mode"), if any.
+std::optional<std::string> first_net_fault(const Scenario& scenario);
 
 /// Parse and check a scenario document; `source` names it in errors.
 Result<Scenario> parse_scenario(const nlohmann::json& document);
@@ -83,6 +99,8 @@ nlohmann::json to_json(const Scenario& scenario);
 std::string to_string(WorkloadKind kind);
 std::string to_string(FaultKind kind);
 std::string to_string(Shape shape);
+/// "api", "net drop" or "net reject".
+std::string mode_label(FaultMode mode, NetFlavour flavour);
 /// Every shape name, for `plexus-harness list`.
 std::vector<std::string> shape_names();
 std::vector<std::string> fault_names();

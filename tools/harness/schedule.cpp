@@ -124,7 +124,15 @@ std::vector<Step> plan_nemesis(const Scenario& scenario, int nodes, std::uint64_
   if (!n.faults.empty()) {
     for (double t = n.start_s * 1000; t + n.fault_duration_s * 1000 <= end_ms; t += n.interval_s * 1000) {
       const Fault& f = n.faults[below(rng, n.faults.size())];
+      const std::size_t first = steps.size();
       plan_fault(f, ++id, t, n.fault_duration_s * 1000, names, rng, steps, node_windows);
+      if (f.mode == FaultMode::net) {
+        for (std::size_t i = first; i < steps.size(); ++i) {
+          steps[i].mode = f.mode;
+          steps[i].flavour = f.flavour;
+          steps[i].fault += " (" + mode_label(f.mode, f.flavour) + ")";  // the timeline's label says how
+        }
+      }
     }
   }
   for (const auto& w : scenario.workloads) {
@@ -168,8 +176,10 @@ std::string to_string(Action action) {
 nlohmann::json to_json(const Step& step) {
   nlohmann::json grudge = nlohmann::json::array();
   for (const auto& c : step.grudge) grudge.push_back({{"node", c.node}, {"peer", c.peer}, {"direction", c.direction}});
-  return {{"at_ms", step.at_ms}, {"action", to_string(step.action)}, {"fault_id", step.fault_id},
-          {"fault", step.fault}, {"targets", step.targets}, {"grudge", grudge}};
+  nlohmann::json out{{"at_ms", step.at_ms}, {"action", to_string(step.action)}, {"fault_id", step.fault_id},
+                     {"fault", step.fault}, {"targets", step.targets}, {"grudge", grudge}};
+  if (step.action == Action::cut || step.action == Action::heal) out["mode"] = mode_label(step.mode, step.flavour);
+  return out;
 }
 
 }  // namespace plexus::harness

@@ -17,7 +17,8 @@
 namespace plexus::harness {
 
 /// One injected partition: `node` drops its traffic with `peer` in `direction`
-/// ("both", "inbound" or "outbound"), as POST /v1/partitions on `node`.
+/// ("both", "inbound" or "outbound"), as POST /v1/partitions on `node` (api
+/// mode) or as nftables rules on the pair's addresses (net mode).
 struct Cut {
   std::string node;
   std::string peer;
@@ -39,6 +40,8 @@ struct Step {
   std::string fault;     ///< "partition:halves", "kill", "churn", ...
   std::vector<std::string> targets;  ///< kill/pause/leave: the node; cut/heal: the nodes involved
   Grudge grudge;         ///< cut/heal: the partitions added or removed
+  FaultMode mode = FaultMode::api;        ///< cut/heal: through the node's API or nftables
+  NetFlavour flavour = NetFlavour::drop;  ///< net mode: drop or reset
 };
 
 /// Node names of a run: n1..nN.

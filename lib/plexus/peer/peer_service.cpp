@@ -100,6 +100,9 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
     if (name == control_channel) return make_error(errc::invalid_field, "channels: _control is reserved");
   }
   if (config.listen.empty()) return make_error(errc::invalid_field, "listen: at least one address");
+  if (config.transport.source_address.empty()) {
+    config.transport.source_address = transport::default_source_address(config.listen.front().ip);
+  }
   NodeSpec spec = initial_spec(config);
   if (auto valid = validate(spec); !valid) return valid.error();
   if (config.peer_timeout < 2 * config.heartbeat_interval) {

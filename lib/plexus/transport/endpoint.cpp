@@ -84,7 +84,28 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> bounded_exchange(asio::ip::tc
   co_return timed_out();
 }
 
+// Open `socket` for `peer` and bind it to options.source_address (port 0)
+// when one is set and of the peer's address family.
+std::error_code bind_source(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer,
+                            const Options& options) {
+  std::error_code ec;
+  socket.open(peer.protocol(), ec);
+  if (ec || options.source_address.empty()) return ec;
+  const auto source = asio::ip::make_address(options.source_address, ec);
+  if (ec) return ec;
+  if (source.is_v4() != peer.address().is_v4()) return {};
+  socket.bind(asio::ip::tcp::endpoint(source, 0), ec);
+  return ec;
+}
+
 }  // namespace
+
+std::string default_source_address(std::string_view listen_ip) {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(std::string(listen_ip), ec);
+  if (ec || address.is_unspecified()) return "";
+  return address.to_string();
+}
 
 asio::awaitable<Result<ConnectionPtr>> handshake(asio::ip::tcp::socket socket, secure::Role role,
                                                  const secure::HandshakeConfig& identity,
@@ -117,6 +138,11 @@ asio::awaitable<Result<ConnectionPtr>> dial(asio::any_io_executor executor,
                                             const Options& options,
                                             std::shared_ptr<Counters> counters) {
   asio::ip::tcp::socket socket(executor);
+  if (auto ec = bind_source(socket, peer, options)) {
+    if (counters) counters->count(make_error_code(errc::dial_failed));
+    co_return make_error(errc::dial_failed, describe(peer) + ": source address " + options.source_address + ": " +
+                                                ec.message());
+  }
   // The connect counts against the handshake deadline too: a blackholed
   // address must not hang a dial for the kernel's minutes-long timeout.
   asio::steady_timer deadline(executor);

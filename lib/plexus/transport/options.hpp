@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include "plexus/transport/admission.hpp"
 
@@ -41,6 +43,11 @@ struct Options {
   /// The same for frames made ready on the I/O side (Connection::set_preparer),
   /// which cost home little whatever their size: at most this many per turn.
   std::size_t home_slice_prepared = 32;
+  /// Outgoing connections are bound to this source IP before they connect
+  /// ("" lets the kernel choose). A dial to a peer of the other address
+  /// family ignores it. The peer service defaults it to its listen address
+  /// when that is one specific address (default_source_address()).
+  std::string source_address;
   /// Size of each socket read.
   std::size_t read_buffer_bytes = 256 * 1024;
   /// A tick is sent when nothing else was written for this long.
@@ -58,5 +65,10 @@ struct Options {
   /// A graceful close that the peer does not finish within this is aborted.
   Millis close_timeout{2000};
 };
+
+/// The source address outgoing connections default to for a node listening
+/// on `listen_ip`: the address itself, or "" (the kernel chooses) for a
+/// wildcard (0.0.0.0, ::) or text that is not an IP address.
+[[nodiscard]] std::string default_source_address(std::string_view listen_ip);
 
 }  // namespace plexus::transport
