@@ -13,9 +13,11 @@ class RefusingWrites final : public store::BackendTransaction {
       : inner_(std::move(inner)), context_(context) {}
 
   Result<std::optional<std::string>> get(std::string_view key) override { return inner_->get(key); }
-  Result<store::RangeResult> get_range(std::string_view begin, std::string_view end, std::size_t limit,
-                                       bool reverse) override {
-    return inner_->get_range(begin, end, limit, reverse);
+  Result<std::optional<std::string>> get_held(std::string_view key) override { return inner_->get_held(key); }
+  using store::BackendTransaction::get_range;
+  Result<bool> get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                         store::RowSink& sink) override {
+    return inner_->get_range(begin, end, limit, reverse, sink);
   }
   Result<void> set(std::string_view, std::string_view) override { return refuse(); }
   Result<void> clear(std::string_view) override { return refuse(); }
@@ -90,11 +92,11 @@ std::shared_ptr<store::Backend> GatedBackend::inner() const {
   return inner_;
 }
 
-Result<std::unique_ptr<store::BackendTransaction>> GatedBackend::begin(store::Mode mode) {
+Result<std::unique_ptr<store::BackendTransaction>> GatedBackend::begin(store::Mode mode, store::Start start) {
   if (auto ready = gate_->wait_ready(call_wait_max_); !ready) return ready.error();
   auto backend = inner();
   if (!backend) return store::make_error(store::errc::unavailable, "context stopped");
-  auto transaction = backend->begin(mode);
+  auto transaction = backend->begin(mode, start);
   if (!transaction) {
     if (store::is(transaction.error(), store::errc::unavailable) && suspect_) suspect_();
     return transaction.error();

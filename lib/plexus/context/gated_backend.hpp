@@ -53,7 +53,8 @@ class GatedBackend final : public store::Backend {
   GatedBackend(std::shared_ptr<Gate> gate, std::chrono::milliseconds call_wait_max, bool refuse_writes,
                std::shared_ptr<store::Backend> inner, std::function<void()> suspect);
 
-  Result<std::unique_ptr<store::BackendTransaction>> begin(store::Mode mode) override;
+  using store::Backend::begin;
+  Result<std::unique_ptr<store::BackendTransaction>> begin(store::Mode mode, store::Start start) override;
   [[nodiscard]] std::string_view kind() const noexcept override { return kind_; }
   [[nodiscard]] store::Limits native_limits() const noexcept override { return limits_; }
 
