@@ -50,6 +50,10 @@ struct NodeOptions {
   int datastore_pool_size = 8;
   /// Initial (sparse) map size of each LMDB datastore, MiB; grown when full.
   int lmdb_map_size_mb = 16 * 1024;
+  /// JSON file of datastores with contexts (docs/store.md, "Datastore contexts"); empty: none.
+  std::string datastore_config;
+  /// Longest wait of a context registry call for the io thread, ms.
+  int context_registry_timeout_ms = 5000;
   bool insecure = false;
   int heartbeat_ms = 500;
   int peer_timeout_ms = 2000;
@@ -160,6 +164,11 @@ struct Settings {
   /// The datastores the node opens at start, and their shared settings.
   std::vector<store::DatastoreSpec> datastores;
   store::DatastoreOptions datastore_options;
+  /// The datastore contexts' config file (loaded and checked at start); empty: none.
+  std::string datastore_config;
+  /// The peer channel of the global context registry (served when datastore_config is set).
+  std::string context_channel;
+  std::chrono::milliseconds context_registry_timeout{5000};
 };
 
 /// Check every option (reads the key file, creates and probes the data

@@ -30,6 +30,9 @@ struct EchoCounters;
 const ServiceKind& store_service_kind();
 /// The peer service, the built-in servers and the --join retries.
 const ServiceKind& peer_service_kind();
+/// The datastore contexts (--datastore-config): after the peer service,
+/// whose channel carries their global registry.
+const ServiceKind& contexts_service_kind();
 /// The presence tracker (--presence-*); registered even when disabled, so
 /// that its routes say so.
 const ServiceKind& presence_service_kind();
