@@ -183,6 +183,14 @@ Result<void> Contexts::stop_context(std::string_view datastore, std::string_view
   return {};
 }
 
+Result<std::shared_ptr<Context>> Contexts::context(std::string_view datastore, std::string_view context) const {
+  std::lock_guard lock(mutex_);
+  auto entry = find(datastore);
+  if (!entry) return entry.error();
+  if (!(*entry)->running) return make_error(errc::not_started, "datastore " + std::string(datastore));
+  return (*entry)->running->context(context);
+}
+
 Result<Registration> Contexts::whereis(const std::string& name) const {
   if (!registrar_) return make_error(errc::context_not_found, "no registry");
   return registrar_->whereis(name);

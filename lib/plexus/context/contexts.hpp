@@ -74,6 +74,9 @@ class Contexts {
   Result<void> start_context(std::string_view datastore, std::string_view context);
   Result<void> stop_context(std::string_view datastore, std::string_view context);
   [[nodiscard]] Result<Registration> whereis(const std::string& name) const;
+  /// A context of a running datastore, to work through (context::open): not_started
+  /// when the datastore is stopped, context_not_found when it has no such context.
+  [[nodiscard]] Result<std::shared_ptr<Context>> context(std::string_view datastore, std::string_view context) const;
 
   /// Every datastore: name, backend (host/port/dbname or path only), running,
   /// and each context's kind, access, pool_size, registry, state and reason.

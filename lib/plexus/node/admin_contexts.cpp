@@ -122,6 +122,25 @@ void add_context_call(AdminServer& admin, const std::string& path, ContextCall c
 
 }  // namespace
 
+Reply with_context_tenant(AdminServer& admin, const Fields& fields, bool create, std::function<Reply(store::Tenant&)> fn) {
+  const auto context = fields.required_text("context");
+  const auto tenant = tenant_field(fields);
+  auto host = admin.context<ContextsHost>();
+  if (!host) return error_reply(404, "context_not_found", "this node has no datastore contexts (--datastore-config)");
+  return admin.blocking([host, fields, context, tenant, create, fn = std::move(fn)] {
+    // The handle is taken under the operation lock; the call runs outside it, as the context's role.
+    auto handle = host->with([&](cx::Contexts& c) -> Result<std::shared_ptr<cx::Context>> {
+      auto datastore = datastore_of(c, fields, context);
+      if (!datastore) return datastore.error();
+      return c.context(*datastore, context);
+    });
+    if (!handle) return context_error(handle.error());
+    auto opened = create ? cx::open_or_create(**handle, tenant) : cx::open(**handle, tenant);
+    if (!opened) return context_error(opened.error());
+    return fn(*opened);
+  });
+}
+
 void add_context_routes(AdminServer& admin) {
   add_datastore_routes(admin);
   add_context_call(admin, "/v1/context/start", &cx::Contexts::start_context, "started");
