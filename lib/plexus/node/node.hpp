@@ -183,8 +183,8 @@ class PeerNodeService;
 class PresenceService;
 class StoreService;
 
-/// The services of plexusd, in start order: the store, the peer service,
-/// presence (services.hpp). A new service is one more entry here.
+/// The services of plexusd, in start order: the store, the peer service, the
+/// datastore contexts, presence (services.hpp). A new service is one more entry here.
 const std::vector<ServiceKind>& standard_service_kinds();
 
 /// A running node: a Runtime (its own io_context and worker pool) with the
@@ -193,7 +193,7 @@ const std::vector<ServiceKind>& standard_service_kinds();
 /// close_admin() are called on its io thread, or before run() starts.
 class Node {
  public:
-  /// Bind the admin API, start every service (store, peer, presence), then
+  /// Bind the admin API, start every service (store, peer, contexts, presence), then
   /// join and serve the admin API. `on_finished` runs (on the io thread) once
   /// this node has left the cluster, was removed from it, or gave up joining.
   static Result<std::unique_ptr<Node>> start(const Settings& settings, std::function<void()> on_finished = {});

@@ -1,6 +1,7 @@
 // The standard services of a node (what plexusd runs and plexus::Node
 // embeds): the store (the node's datastores), the peer service (with the
-// built-in echo and sink servers and the --join retries) and presence.
+// built-in echo and sink servers and the --join retries), the datastore
+// contexts (--datastore-config) and presence.
 // Each is declared here by its kind: its option table and its factory.
 #pragma once
 
