@@ -3,9 +3,11 @@
 // start and listed, stopped, started and found by name (whereis) with their
 // states; a global-scope name registered on one node is found from another;
 // a bad config stops plexusd with exit code 2 naming the field; /metrics
-// shows each running context.
+// shows each running context; a datastore whose server is down is
+// reported none_started (no credential in the log) and the node keeps serving.
 #include <httplib.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "node_harness.hpp"
@@ -45,15 +47,32 @@ std::string state_of(const Cli& cli, const std::string& admin, const std::string
 
 TEST_CASE("LMDB contexts from --datastore-config: list, contexts, stop, start and whereis through the CLI") {
   // Proves the contexts service starts the configured datastore at node start and drives it by name.
+  // A second datastore's server is down (nothing listens on 127.0.0.1:1): reported, and the node keeps serving.
+  ::setenv("CONTEXT_CLI_DOWN_PW", "never-shown-pw", 1);
+  const json down{{"name", "down"},
+                  {"backend", "postgres:host=127.0.0.1 port=1 dbname=postgres connect_timeout=2"},
+                  {"contexts", json::array({json{{"name", "down_owner"}, {"kind", "owner"}},
+                                            json{{"name", "down_api"}, {"kind", "login"},
+                                                 {"credential", {{"env", "CONTEXT_CLI_DOWN_PW"}}}}})}};
   NamedCluster cluster;
   const auto config = write_file(cluster.dir.path / "ds.json",
-                                 json{{"datastores", json::array({lmdb_datastore("app", cluster.dir.path, "local")})}}.dump());
+                                 json{{"datastores", json::array({lmdb_datastore("app", cluster.dir.path, "local"), down})}}.dump());
   auto& node = cluster.start("a", {"--datastore-config", config});
   REQUIRE(eventually([&] { return state_of(cluster.cli, node.admin, "app", "app_api") == "ready"; }));
   CHECK(eventually([&] { return node.log_contains("datastore app: all_started"); }));
+  REQUIRE(eventually([&] { return node.log_contains("datastore down: "); }));
+  CHECK(node.log_contains("none_started"));
+  CHECK_FALSE(node.log_contains("never-shown-pw"));
+  CHECK_FALSE(node.log_contains("CONTEXT_CLI_DOWN_PW"));
+  const auto retry = cluster.cli.at(node.admin, {"datastore", "start", "down"});
+  CHECK(retry.exit_code == 1);
+  CHECK_MESSAGE(retry.err.find("HTTP 503 none_started") != std::string::npos, retry.err);
+  CHECK(retry.err.find("never-shown-pw") == std::string::npos);
 
   const auto list = cluster.cli.json_at(node.admin, {"datastore", "list"});
-  REQUIRE(list.at("datastores").size() == 1);
+  REQUIRE(list.at("datastores").size() == 2);
+  CHECK(list.at("datastores")[1].at("running") == false);
+  CHECK(list.at("datastores")[1].at("backend") == "postgres:host=127.0.0.1 port=1 dbname=postgres");
   const auto& app = list.at("datastores")[0];
   CHECK(app.at("name") == "app");
   CHECK(app.at("running") == true);

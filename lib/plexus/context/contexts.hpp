@@ -64,7 +64,8 @@ class Contexts {
   ~Contexts();
 
   /// Starts every datastore (Datastore::start) and registers its running
-  /// contexts. Returns, per datastore, its outcome or error as status_json() shows it.
+  /// contexts. Returns, per datastore, its outcome as start() gives it, or
+  /// {"error": message, "code": "none_started" (the code's name)}.
   nlohmann::json start_all();
   /// Datastore calls by name; context_not_found names the datastores there are.
   Result<void> create(std::string_view datastore);

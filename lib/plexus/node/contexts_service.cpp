@@ -86,7 +86,8 @@ class ContextsServiceImpl final : public Service {
       const auto outcomes = contexts->with([](context::Contexts& c) { return c.start_all(); });
       for (const auto& [datastore, outcome] : outcomes.items()) {
         if (outcome.contains("error")) {
-          spdlog::error("datastore {}: {}", datastore, outcome["error"].get<std::string>());
+          spdlog::error("datastore {}: {}: {}", datastore, outcome["code"].get<std::string>(),
+                        outcome["error"].get<std::string>());
           continue;
         }
         std::string states;
