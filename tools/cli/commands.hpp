@@ -44,6 +44,8 @@ std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global);
 void add_presence_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus keyspace ...` and `plexus kv ...` (store_commands.cpp).
 void add_store_commands(CLI::App& app, std::vector<Command>& out);
+/// `plexus datastore ...` and `plexus context ...` (context_commands.cpp).
+void add_context_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus tuple pack|unpack`, offline (tuple_commands.cpp).
 void add_tuple_commands(CLI::App& app, std::vector<Command>& out, GlobalOptions& global);
 

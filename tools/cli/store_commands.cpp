@@ -25,6 +25,7 @@ json tuple_argument(const std::string& name, const std::string& text) {
 struct TenantArgs {
   std::string tenant;
   std::string datastore = "main";
+  std::string context;  ///< work through this datastore context (kv and keyspace open only)
 };
 
 void add_tenant_args(CLI::App* sub, TenantArgs& args) {
@@ -32,7 +33,28 @@ void add_tenant_args(CLI::App* sub, TenantArgs& args) {
   sub->add_option("--datastore", args.datastore, "datastore name")->capture_default_str();
 }
 
-json tenant_body(const TenantArgs& args) { return {{"tenant", args.tenant}, {"datastore", args.datastore}}; }
+/// `--context C`: work as a datastore context's role (docs/store.md, "Contexts in a node").
+void add_context_arg(CLI::App* sub, TenantArgs& args) {
+  sub->add_option("--context", args.context,
+                  "work through this datastore context (its --datastore only when several declare it)");
+}
+
+json tenant_body(const TenantArgs& args) {
+  if (!args.context.empty()) {
+    json body{{"tenant", args.tenant}, {"context", args.context}};
+    if (args.datastore != "main") body["datastore"] = args.datastore;
+    return body;
+  }
+  return {{"tenant", args.tenant}, {"datastore", args.datastore}};
+}
+
+/// The query of a GET on the tenant's keys.
+httplib::Params tenant_params(const TenantArgs& args) {
+  httplib::Params params{{"tenant", args.tenant}};
+  if (args.context.empty() || args.datastore != "main") params.emplace("datastore", args.datastore);
+  if (!args.context.empty()) params.emplace("context", args.context);
+  return params;
+}
 
 void add_keyspace_commands(CLI::App& app, std::vector<Command>& out) {
   auto* keyspace = app.add_subcommand("keyspace", "tenant key spaces: create, exists, list, open, clear, delete");
@@ -64,6 +86,7 @@ void add_keyspace_commands(CLI::App& app, std::vector<Command>& out) {
   auto open = std::make_shared<Open>();
   auto* o = keyspace->add_subcommand("open", "open TENANT (runs its migrations); prints its prefix");
   add_tenant_args(o, *open);
+  add_context_arg(o, *open);
   o->add_flag("--create", open->create, "create it if missing (open!)");
   out.push_back({o, [open] {
                    auto body = tenant_body(*open);
@@ -98,16 +121,18 @@ void add_kv_commands(CLI::App& app, std::vector<Command>& out) {
   auto get = std::make_shared<KeyArgs>();
   auto* g = kv->add_subcommand("get", "the value of KEY in TENANT");
   add_tenant_args(g, *get);
+  add_context_arg(g, *get);
   g->add_option("KEY", get->key, "key tuple as JSON")->required();
   out.push_back({g, [get] {
                    tuple_argument("KEY", get->key);
-                   return Call{"GET", httplib::append_query_params("/v1/kv/get",
-                                          {{"tenant", get->tenant}, {"key", get->key}, {"datastore", get->datastore}}),
-                               nullptr};
+                   auto params = tenant_params(*get);
+                   params.emplace("key", get->key);
+                   return Call{"GET", httplib::append_query_params("/v1/kv/get", params), nullptr};
                  }, nullptr});
   auto set = std::make_shared<KeyArgs>();
   auto* s = kv->add_subcommand("set", "set KEY to VALUE in TENANT");
   add_tenant_args(s, *set);
+  add_context_arg(s, *set);
   s->add_option("KEY", set->key, "key tuple as JSON")->required();
   s->add_option("VALUE", set->value, "the value (text, or hex with --hex)")->required();
   s->add_flag("--hex", set->hex, "VALUE is hex-encoded bytes");
@@ -120,6 +145,7 @@ void add_kv_commands(CLI::App& app, std::vector<Command>& out) {
   auto clear = std::make_shared<KeyArgs>();
   auto* c = kv->add_subcommand("clear", "remove KEY from TENANT");
   add_tenant_args(c, *clear);
+  add_context_arg(c, *clear);
   c->add_option("KEY", clear->key, "key tuple as JSON")->required();
   out.push_back({c, [clear] {
                    auto body = tenant_body(*clear);
@@ -133,13 +159,14 @@ void add_kv_commands(CLI::App& app, std::vector<Command>& out) {
   auto range = std::make_shared<Range>();
   auto* r = kv->add_subcommand("range", "keys of TENANT that extend PREFIX (all keys without it), in order");
   add_tenant_args(r, *range);
+  add_context_arg(r, *range);
   r->add_option("PREFIX", range->key, "prefix tuple as JSON (default [])");
   r->add_option("--limit", range->limit, "rows at most")->capture_default_str()->check(CLI::Range(1, 10'000));
   r->add_flag("--reverse", range->reverse, "from the last key backwards");
   out.push_back({r, [range] {
-                   httplib::Params params{{"tenant", range->tenant}, {"datastore", range->datastore},
-                                          {"limit", std::to_string(range->limit)},
-                                          {"reverse", range->reverse ? "true" : "false"}};
+                   auto params = tenant_params(*range);
+                   params.emplace("limit", std::to_string(range->limit));
+                   params.emplace("reverse", range->reverse ? "true" : "false");
                    if (!range->key.empty()) {
                      tuple_argument("PREFIX", range->key);
                      params.emplace("prefix", range->key);

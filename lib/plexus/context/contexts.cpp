@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "plexus/core/errors.hpp"
+#include "plexus/context/errors.hpp"
 #include "plexus/core/json_path.hpp"
 
 namespace plexus::context {
@@ -116,7 +117,15 @@ json Contexts::start_all() {
   json out = json::object();
   for (auto& entry : entries_) {
     auto started = start(entry.options.name);
-    out[entry.options.name] = started ? *started : json{{"error", started.error().message()}};
+    if (started) {
+      out[entry.options.name] = *started;
+      continue;
+    }
+    const auto& error = started.error();
+    const bool ours = error.code.category() == context_category();
+    out[entry.options.name] = json{{"error", error.message()},
+                                   {"code", ours ? std::string(errc_name(static_cast<errc>(error.code.value())))
+                                                 : std::string(error.code.category().name())}};
   }
   return out;
 }
@@ -181,6 +190,14 @@ Result<void> Contexts::stop_context(std::string_view datastore, std::string_view
   if (auto ok = (*entry)->running->stop_context(context); !ok) return ok;
   unregister(**entry, std::string(context));
   return {};
+}
+
+Result<std::shared_ptr<Context>> Contexts::context(std::string_view datastore, std::string_view context) const {
+  std::lock_guard lock(mutex_);
+  auto entry = find(datastore);
+  if (!entry) return entry.error();
+  if (!(*entry)->running) return make_error(errc::not_started, "datastore " + std::string(datastore));
+  return (*entry)->running->context(context);
 }
 
 Result<Registration> Contexts::whereis(const std::string& name) const {

@@ -64,7 +64,8 @@ class Contexts {
   ~Contexts();
 
   /// Starts every datastore (Datastore::start) and registers its running
-  /// contexts. Returns, per datastore, its outcome or error as status_json() shows it.
+  /// contexts. Returns, per datastore, its outcome as start() gives it, or
+  /// {"error": message, "code": "none_started" (the code's name)}.
   nlohmann::json start_all();
   /// Datastore calls by name; context_not_found names the datastores there are.
   Result<void> create(std::string_view datastore);
@@ -74,6 +75,9 @@ class Contexts {
   Result<void> start_context(std::string_view datastore, std::string_view context);
   Result<void> stop_context(std::string_view datastore, std::string_view context);
   [[nodiscard]] Result<Registration> whereis(const std::string& name) const;
+  /// A context of a running datastore, to work through (context::open): not_started
+  /// when the datastore is stopped, context_not_found when it has no such context.
+  [[nodiscard]] Result<std::shared_ptr<Context>> context(std::string_view datastore, std::string_view context) const;
 
   /// Every datastore: name, backend (host/port/dbname or path only), running,
   /// and each context's kind, access, pool_size, registry, state and reason.

@@ -15,8 +15,10 @@ namespace st = store;
 constexpr std::uint64_t range_limit_max = 10'000;
 constexpr std::uint64_t range_limit_default = 100;
 
-/// Opens the request's tenant in its datastore and runs `fn` with it.
+/// Opens the request's tenant in its datastore (or through its "context")
+/// and runs `fn` with it.
 Reply with_tenant(AdminServer& admin, const Fields& fields, std::function<Reply(st::Tenant&)> fn) {
+  if (fields.has("context")) return with_context_tenant(admin, fields, false, std::move(fn));
   const auto tenant = tenant_field(fields);
   return with_store(admin, datastore_field(fields), [tenant, fn = std::move(fn)](st::Datastore& d) {
     auto opened = d.tenants->open(tenant);
@@ -27,7 +29,7 @@ Reply with_tenant(AdminServer& admin, const Fields& fields, std::function<Reply(
 
 void add_get_routes(AdminServer& admin) {
   admin.get("/v1/kv/get", [&admin](const httplib::Request& request) {
-    const auto fields = Fields::query(request, {"tenant", "key", "datastore"});
+    const auto fields = Fields::query(request, {"tenant", "key", "datastore", "context"});
     auto key = tuple_field(fields, "key", true);
     return with_tenant(admin, fields, [key = std::move(key)](st::Tenant& tenant) {
       auto transaction = tenant.begin(st::Mode::snapshot);
@@ -40,7 +42,7 @@ void add_get_routes(AdminServer& admin) {
     });
   });
   admin.get("/v1/kv/range", [&admin](const httplib::Request& request) {
-    const auto fields = Fields::query(request, {"tenant", "prefix", "limit", "reverse", "datastore"});
+    const auto fields = Fields::query(request, {"tenant", "prefix", "limit", "reverse", "datastore", "context"});
     auto prefix = tuple_field(fields, "prefix", false);
     const st::RangeOptions options{fields.number("limit", range_limit_default, 1, range_limit_max),
                                    fields.flag("reverse", false)};
@@ -58,7 +60,7 @@ void add_get_routes(AdminServer& admin) {
 
 void add_write_routes(AdminServer& admin) {
   admin.post("/v1/kv/set", [&admin](const httplib::Request& request) {
-    const auto fields = Fields::body(request, {"tenant", "key", "value", "datastore"});
+    const auto fields = Fields::body(request, {"tenant", "key", "value", "datastore", "context"});
     auto key = tuple_field(fields, "key", true);
     auto value = value_field(fields);
     return with_tenant(admin, fields, [key = std::move(key), value = std::move(value)](st::Tenant& tenant) {
@@ -67,7 +69,7 @@ void add_write_routes(AdminServer& admin) {
     });
   });
   admin.post("/v1/kv/clear", [&admin](const httplib::Request& request) {
-    const auto fields = Fields::body(request, {"tenant", "key", "datastore"});
+    const auto fields = Fields::body(request, {"tenant", "key", "datastore", "context"});
     auto key = tuple_field(fields, "key", true);
     return with_tenant(admin, fields, [key = std::move(key)](st::Tenant& tenant) {
       auto done = tenant.run([&](st::TenantTransaction& t) { return t.clear(key); });

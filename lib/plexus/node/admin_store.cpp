@@ -47,9 +47,15 @@ void add_keyspace_routes(AdminServer& admin) {
     });
   });
   admin.post("/v1/keyspace/open", [&admin](const httplib::Request& request) {
-    const auto fields = Fields::body(request, {"tenant", "datastore", "create"});
+    const auto fields = Fields::body(request, {"tenant", "datastore", "create", "context"});
     const auto tenant = tenant_field(fields);
     const bool create = fields.flag("create", false);
+    if (fields.has("context")) {
+      return with_context_tenant(admin, fields, create, [tenant, context = fields.required_text("context")](st::Tenant& opened) {
+        return json_reply({{"tenant", tenant}, {"context", context},
+                           {"prefix", st::to_hex(opened.prefix())}, {"migration_version", opened.migration_version()}});
+      });
+    }
     return with_store(admin, datastore_field(fields), [tenant, create](st::Datastore& d) {
       auto opened = create ? d.tenants->open_or_create(tenant) : d.tenants->open(tenant);
       if (!opened) return store_error(opened.error());

@@ -52,6 +52,11 @@ class MetricsText {
     }
     return *this;
   }
+  /// Families already rendered in this format (e.g. context::Contexts::metrics_text()).
+  MetricsText& raw(std::string_view text) {
+    out_ << text;
+    return *this;
+  }
   std::string text() const { return out_.str(); }
 
  private:

@@ -1,6 +1,6 @@
 // Node: start-up in the order that leaves nothing half-started (admin port
 // bound, then the runtime starts the services in order: store, peer service,
-// presence; then the joins; then the admin API serves), and stop.
+// datastore contexts, presence; then the joins; then the admin API serves), and stop.
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +14,8 @@
 namespace plexus::node {
 
 const std::vector<ServiceKind>& standard_service_kinds() {
-  static const std::vector<ServiceKind> kinds{store_service_kind(), peer_service_kind(), presence_service_kind()};
+  static const std::vector<ServiceKind> kinds{store_service_kind(), peer_service_kind(), contexts_service_kind(),
+                                                presence_service_kind()};
   return kinds;
 }
 

@@ -50,6 +50,10 @@ struct NodeOptions {
   int datastore_pool_size = 8;
   /// Initial (sparse) map size of each LMDB datastore, MiB; grown when full.
   int lmdb_map_size_mb = 16 * 1024;
+  /// JSON file of datastores with contexts (docs/store.md, "Datastore contexts"); empty: none.
+  std::string datastore_config;
+  /// Longest wait of a context registry call for the io thread, ms.
+  int context_registry_timeout_ms = 5000;
   bool insecure = false;
   int heartbeat_ms = 500;
   int peer_timeout_ms = 2000;
@@ -160,6 +164,11 @@ struct Settings {
   /// The datastores the node opens at start, and their shared settings.
   std::vector<store::DatastoreSpec> datastores;
   store::DatastoreOptions datastore_options;
+  /// The datastore contexts' config file (loaded and checked at start); empty: none.
+  std::string datastore_config;
+  /// The peer channel of the global context registry (served when datastore_config is set).
+  std::string context_channel;
+  std::chrono::milliseconds context_registry_timeout{5000};
 };
 
 /// Check every option (reads the key file, creates and probes the data
@@ -174,8 +183,8 @@ class PeerNodeService;
 class PresenceService;
 class StoreService;
 
-/// The services of plexusd, in start order: the store, the peer service,
-/// presence (services.hpp). A new service is one more entry here.
+/// The services of plexusd, in start order: the store, the peer service, the
+/// datastore contexts, presence (services.hpp). A new service is one more entry here.
 const std::vector<ServiceKind>& standard_service_kinds();
 
 /// A running node: a Runtime (its own io_context and worker pool) with the
@@ -184,7 +193,7 @@ const std::vector<ServiceKind>& standard_service_kinds();
 /// close_admin() are called on its io thread, or before run() starts.
 class Node {
  public:
-  /// Bind the admin API, start every service (store, peer, presence), then
+  /// Bind the admin API, start every service (store, peer, contexts, presence), then
   /// join and serve the admin API. `on_finished` runs (on the io thread) once
   /// this node has left the cluster, was removed from it, or gave up joining.
   static Result<std::unique_ptr<Node>> start(const Settings& settings, std::function<void()> on_finished = {});

@@ -1,6 +1,7 @@
 // The standard services of a node (what plexusd runs and plexus::Node
 // embeds): the store (the node's datastores), the peer service (with the
-// built-in echo and sink servers and the --join retries) and presence.
+// built-in echo and sink servers and the --join retries), the datastore
+// contexts (--datastore-config) and presence.
 // Each is declared here by its kind: its option table and its factory.
 #pragma once
 
@@ -30,6 +31,9 @@ struct EchoCounters;
 const ServiceKind& store_service_kind();
 /// The peer service, the built-in servers and the --join retries.
 const ServiceKind& peer_service_kind();
+/// The datastore contexts (--datastore-config): after the peer service,
+/// whose channel carries their global registry.
+const ServiceKind& contexts_service_kind();
 /// The presence tracker (--presence-*); registered even when disabled, so
 /// that its routes say so.
 const ServiceKind& presence_service_kind();

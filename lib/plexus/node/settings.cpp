@@ -218,6 +218,17 @@ Result<void> resolve_datastores(const NodeOptions& o, Settings& settings) {
   }
   settings.datastore_options.postgres_pool_size = std::size_t(o.datastore_pool_size);
   settings.datastore_options.lmdb_map_size_bytes = std::size_t(o.lmdb_map_size_mb) << 20;
+  settings.datastore_config = o.datastore_config;
+  settings.context_registry_timeout = std::chrono::milliseconds(o.context_registry_timeout_ms);
+  if (!o.datastore_config.empty()) {
+    // The global context registry talks on its own channel, one ordered connection (one core).
+    constexpr std::string_view channel = "_contexts";
+    if (settings.peer.channels.contains(std::string(channel))) {
+      return flag_error("--datastore-config", "channel '" + std::string(channel) + "' is taken (--channel): pick another name for it");
+    }
+    settings.context_channel = channel;
+    settings.peer.channels[settings.context_channel] = ChannelSpec{1, false};
+  }
   return {};
 }
 

@@ -346,3 +346,31 @@ TEST_CASE("every option has one config key, and every flag of every table is uni
   CHECK(keys.count("channels") == 1);
   CHECK(find_option_by_key("channel") == nullptr);
 }
+
+TEST_CASE("datastore contexts: --datastore-config adds the registry's channel, and the file key is a path") {
+  // Proves the contexts service's settings: no channel without a config, one ordered
+  // connection on _contexts with it, a clash with --channel named, and the config key resolved.
+  TempDir dir;
+  auto o = valid(dir);
+  auto settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK_FALSE(settings->peer.channels.contains("_contexts"));
+  CHECK(settings->datastore_config.empty());
+  o.datastore_config = "/etc/plexus/ds.json";
+  o.context_registry_timeout_ms = 750;
+  settings = resolve(o);
+  REQUIRE(settings.ok());
+  CHECK(settings->peer.channels.at("_contexts").parallelism == 1);
+  CHECK(settings->datastore_config == "/etc/plexus/ds.json");
+  CHECK(settings->context_registry_timeout == std::chrono::milliseconds(750));
+  o.channels = {"_contexts:2"};
+  CHECK(problem(o).starts_with("--datastore-config"));
+  o.channels.clear();
+  o.context_registry_timeout_ms = 5;
+  CHECK(problem(o).starts_with("--context-registry-timeout-ms"));
+
+  NodeOptions from_file;
+  const auto file = dir.write("node.json", R"({"datastore_config": "ds.json"})");
+  REQUIRE(load_config_file(file, from_file).ok());
+  CHECK(from_file.datastore_config == (dir.path / "ds.json").string());
+}

@@ -27,6 +27,7 @@ int status_of(st::errc code) {
     case st::errc::outside_tenant:
     case st::errc::invalid_range:
     case st::errc::invalid_option: return 400;
+    case st::errc::permission_denied: return 403;
     case st::errc::unavailable:
     case st::errc::commit_unknown_result:
     case st::errc::transaction_too_old: return 503;

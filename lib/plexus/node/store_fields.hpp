@@ -27,6 +27,12 @@ store::Tuple tuple_field(const Fields& fields, std::string_view name, bool requi
 std::string tenant_field(const Fields& fields);
 /// "datastore", default "main".
 std::string datastore_field(const Fields& fields);
+/// Runs `fn` on this request's thread with the request's "tenant" opened
+/// (created first when `create`) through the datastore context named by its
+/// "context" field (and "datastore", needed only when several declare it):
+/// the calls work as that context's role (admin_contexts.cpp).
+Reply with_context_tenant(AdminServer& admin, const Fields& fields, bool create,
+                          std::function<Reply(store::Tenant&)> fn);
 /// Runs `fn` with the named datastore on this request's thread.
 Reply with_store(AdminServer& admin, const std::string& name, std::function<Reply(store::Datastore&)> fn);
 
