@@ -264,8 +264,9 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
       co_return;
     }
     auto connection = *result;
+    // Cut outbound meanwhile: our Attach would be a frame through the cut.
     if (!slot || s.stopping || s.left || connection->peer().name != peer_name ||
-        connection->peer().instance_id != instance) {
+        connection->peer().instance_id != instance || s.cut_outbound(peer_name)) {
       if (slot) slot->dial_id = 0;
       connection->close();  // gone, replaced, or someone else answers at that address
       co_return;
