@@ -176,6 +176,10 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
     reconcile(*peer, now);
     return;
   }
+  if (cut_outbound(attach.spec.name)) {  // our answering Attach would cross the cut
+    connection->close();
+    return;
+  }
   auto slots = peer->channels.find(attach.channel);
   if (slots == peer->channels.end() || attach.index >= slots->second.size()) {
     spdlog::warn("closing connection from {}: no slot {}[{}]", attach.spec.name, attach.channel, attach.index);
