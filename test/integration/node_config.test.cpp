@@ -98,6 +98,7 @@ TEST_CASE("bad values and unknown flags are refused in one line") {
   Setup s;
   check_refused(s.plexusd(plus(s.base(), {"--heartbeat-ms", "500", "--peer-timeout-ms", "600"})), "--peer-timeout-ms");
   check_refused(s.plexusd(plus(s.base(), {"--channel", "bulk:0"})), "--channel");
+  check_refused(s.plexusd(plus(s.base(), {"--source-address", "not-an-ip"})), "--source-address");
   check_refused(s.plexusd(plus(s.base(), {"--log-format", "xml"})), "--log-format");
   check_refused(s.plexusd(plus(s.base(), {"--log-level", "loud"})), "--log-level");
   check_refused(s.plexusd(plus(s.base(), {"--colour", "red"})), "--colour");

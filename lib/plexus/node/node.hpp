@@ -38,6 +38,8 @@ namespace plexus::node {
 struct NodeOptions {
   std::string name;
   std::vector<std::string> listen{"127.0.0.1:0"};
+  /// IP outgoing peer connections are bound to; "" = the listen address when specific.
+  std::string source_address;
   std::string admin = "127.0.0.1:0";
   std::string secret_file;
   std::vector<std::string> join;  ///< HOST:PORT or node spec JSON

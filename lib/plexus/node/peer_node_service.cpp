@@ -36,6 +36,8 @@ const OptionTable& peer_options() {
   static const OptionTable table{"peer", "The peer service", {
       option("--listen", &O::listen, K::list, "IP:PORT for peers (repeatable); port 0 picks one")
           .details("peer address(es), `IP:PORT` or `[IPV6]:PORT`, repeatable (a string or an array in the file); port 0 picks one"),
+      option("--source-address", &O::source_address, K::text, "IP outgoing peer connections are bound to")
+          .details("IP address the connections this node dials are bound to before connecting; default: the first `--listen` address when it is one specific address (not `0.0.0.0` or `::`), else the kernel chooses. An address the host does not have fails every dial (`dial_failed`)"),
       option("--join", &O::join, K::join_list, "IP:PORT or node spec JSON of a member to join (repeatable)")
           .details("member to join: `IP:PORT` or node spec JSON, repeatable (in the file an array of strings or spec objects)"),
       option("--channel", &O::channels, K::channels, "NAME:PARALLELISM[:monotonic][:bulk] (repeatable)", 0, 0, {},

@@ -1,6 +1,7 @@
 // resolve(): every node option checked, each error naming its flag: the
 // ranges from the option tables (options.hpp), then what a range cannot say. Nothing is started here; the only side
 // effects are reading the key file and creating/probing the data directory.
+#include <asio/ip/address.hpp>
 #include <unistd.h>
 
 #include <array>
@@ -115,6 +116,12 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
     auto address = parse_listen_addr(text);
     if (!address) return flag_error("--listen", reason(address.error()));
     config.listen.push_back(*address);
+  }
+  if (!o.source_address.empty()) {
+    std::error_code ec;
+    (void)asio::ip::make_address(o.source_address, ec);
+    if (ec) return flag_error("--source-address", "not an IP address: " + o.source_address);
+    config.transport.source_address = o.source_address;
   }
   for (const auto& text : o.channels) {
     auto channel = parse_channel(text);

@@ -40,6 +40,9 @@ void PeerService::Impl::drain() {
 
 void PeerService::Impl::carry_out(core::Output& out) {
   for (const auto& change : out.changes) apply_link_change(change);
+  for (const auto& name : out.closes) {
+    if (PeerLinks* peer = find_peer(name)) drop_links(*peer, "down (silent for peer_timeout)");
+  }
   // Broadcasts share one frame: encode it once.
   const wire::Envelope* encoded_for = nullptr;
   std::vector<std::uint8_t> frame;

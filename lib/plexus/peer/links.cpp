@@ -176,6 +176,10 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
     reconcile(*peer, now);
     return;
   }
+  if (cut_outbound(attach.spec.name)) {  // our answering Attach would cross the cut
+    connection->close();
+    return;
+  }
   auto slots = peer->channels.find(attach.channel);
   if (slots == peer->channels.end() || attach.index >= slots->second.size()) {
     spdlog::warn("closing connection from {}: no slot {}[{}]", attach.spec.name, attach.channel, attach.index);
@@ -264,8 +268,9 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
       co_return;
     }
     auto connection = *result;
+    // Cut outbound meanwhile: our Attach would be a frame through the cut.
     if (!slot || s.stopping || s.left || connection->peer().name != peer_name ||
-        connection->peer().instance_id != instance) {
+        connection->peer().instance_id != instance || s.cut_outbound(peer_name)) {
       if (slot) slot->dial_id = 0;
       connection->close();  // gone, replaced, or someone else answers at that address
       co_return;

@@ -57,7 +57,7 @@ struct Config {
 
   transport::Options transport;
   /// Peer-level heartbeats on the control channel; a member not heard from
-  /// for peer_timeout is down (connections stay; they redial if they drop).
+  /// for peer_timeout is down, and all its connections are closed (redialed).
   /// A killed peer is seen at once (its sockets close); these bound how long
   /// a silent one (paused, partitioned) takes.
   Millis heartbeat_interval{500};

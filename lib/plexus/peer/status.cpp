@@ -122,6 +122,12 @@ void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, 
       return;
     }
     if (context->attached) return;  // a repeated attach changes nothing
+    if (!partition_table.empty() && partitioned(partition_table, attach->spec.name, Direction::inbound)) {
+      // Cut off as its other frames are: binding it would count the peer as
+      // heard, up, and down again peer_timeout later (links dropped) — a flap.
+      connection.close();
+      return;
+    }
     on_attach(context, connection.shared_from_this(), std::move(*attach));
     return;
   }
@@ -261,6 +267,7 @@ void PeerService::Impl::tick() {
     }
     if (partition_table.size() != before) sync_cut();
     for (auto& [name, peer] : peers) {
+      if (core.close_if_silent(name, ticks(now))) drop_links(peer, "down (silent for peer_timeout)");
       refresh(peer, now);
       reconcile(peer, now);
     }

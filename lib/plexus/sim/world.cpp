@@ -125,6 +125,13 @@ void World::apply(std::uint16_t node) {
     for (const auto& t : out.transitions) {
       if (auto peer = index_of(t.peer)) trace(t.up ? "sees up" : "sees down", node, *peer);
     }
+    // A member gone silent while linked: its link goes (a fresh one after the heal).
+    for (const auto& name : out.closes) {
+      const auto peer = index_of(name);
+      if (!peer || n.view[*peer] == 0) continue;
+      trace("closes", node, *peer);
+      reset(node, *peer, node, true);
+    }
     // A member removed or restarted: the link to its old life goes.
     for (const auto& change : out.changes) {
       const auto peer = index_of(change.spec.name);

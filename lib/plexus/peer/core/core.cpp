@@ -17,7 +17,7 @@ std::string process_key(std::string_view node, std::uint64_t instance) {
 
 bool Output::empty() const {
   return sends.empty() && changes.empty() && deliveries.empty() && completions.empty() &&
-         drops.empty() && transitions.empty() && retransmits == 0 && !persist && !removed_self;
+         drops.empty() && transitions.empty() && closes.empty() && retransmits == 0 && !persist && !removed_self;
 }
 
 void Output::clear() {
@@ -27,6 +27,7 @@ void Output::clear() {
   completions.clear();
   drops.clear();
   transitions.clear();
+  closes.clear();
   retransmits = 0;
   persist = false;
   removed_self = false;
@@ -251,7 +252,20 @@ std::vector<std::string> Core::dials_due(Time now) {
 }
 
 void Core::evaluate(Time now) {
-  for (auto& t : liveness_.evaluate(now)) out_.transitions.push_back(std::move(t));
+  for (auto& t : liveness_.evaluate(now)) {
+    if (!t.up && close_if_silent(t.peer, now)) out_.closes.push_back(t.peer);
+    out_.transitions.push_back(std::move(t));
+  }
+}
+
+// A peer silent for peer_timeout keeps its connections otherwise: the control
+// link until the transport's dead-peer timeout, the data links until theirs
+// (much longer). After a short silent cut, messages queued on those links
+// wait for TCP's retransmission backoff instead of a fresh connection.
+bool Core::close_if_silent(const std::string& peer, Time now) {
+  if (!liveness_.attached(peer) || liveness_.evaluate(peer, now)) return false;
+  liveness_.link_down(peer);
+  return true;
 }
 
 bool Core::reachable(const std::string& peer) const {

@@ -110,6 +110,10 @@ struct Output {
   std::vector<std::pair<std::uint64_t, Result<void>>> completions;  ///< (token, outcome)
   std::vector<const char*> drops;             ///< one reason per dropped message
   std::vector<liveness::Transition> transitions;  ///< from evaluate()
+  /// Peers that went down while linked (silent for peer_timeout): close every
+  /// link to them, data links too, so the next attach starts on fresh
+  /// connections instead of ones TCP may still be backing off on.
+  std::vector<std::string> closes;
   std::uint64_t retransmits = 0;
   bool persist = false;       ///< membership changed: write the data directory
   bool removed_self = false;  ///< this node is no longer a member (once)
@@ -187,8 +191,13 @@ class Core {
   void set_cut(std::set<std::string> cut) { cut_ = std::move(cut); }
   /// Peers whose dial is due and who have no link: the attempt is counted.
   std::vector<std::string> dials_due(Time now);
-  /// Liveness transitions since the last call, into Output::transitions.
+  /// Liveness transitions since the last call, into Output::transitions; a
+  /// peer down while linked goes into Output::closes too (close_if_silent()).
   void evaluate(Time now);
+  /// Whether `peer` is down while its control link is attached (silent for
+  /// peer_timeout). If so it counts as detached from now on (redials follow
+  /// the backoff) and the driver must close all its links: true.
+  bool close_if_silent(const std::string& peer, Time now);
 
   // ---- messages (receive.cpp) ----
   /// Any frame from a member's link (the simulator's path; the shell calls the handlers).

@@ -364,3 +364,31 @@ TEST_CASE("causal: a message to an unknown server is refused in its turn and doe
   CHECK_FALSE(ok.at(1));
   CHECK(ok.at(2));
 }
+
+TEST_CASE("a peer silent for peer_timeout while linked is closed, data links included, and redialed") {
+  // Proves the down decision closes the peer's links (Output::closes) once, detaches it, and makes a dial due.
+  CoreConfig config;
+  config.liveness.peer_timeout = 100ms;
+  Core a(spec("a", 1), config, 1, 0ms);
+  Core b(spec("b", 2), config, 2, 0ms);
+  link(a, b, 1ms);
+  Seen seen;
+  pump({&a, &b}, 1ms, seen);
+  a.evaluate(50ms);
+  CHECK(a.take().closes.empty());  // heard recently: nothing to close
+  CHECK(a.liveness().attached("b"));
+  a.evaluate(200ms);  // b silent past peer_timeout
+  const Output down = a.take();
+  CHECK(down.closes == std::vector<std::string>{"b"});
+  REQUIRE(down.transitions.size() == 1);
+  CHECK_FALSE(down.transitions[0].up);
+  CHECK_FALSE(a.liveness().attached("b"));
+  CHECK_FALSE(a.reachable("b"));
+  CHECK_FALSE(a.close_if_silent("b", 300ms));  // closed once, not at every evaluation
+  a.evaluate(300ms);
+  CHECK(a.take().closes.empty());
+  // a dials b (the smaller name dials): a fresh link is due within the backoff.
+  bool due = false;
+  for (int ms = 300; ms < 300 + 5000 && !due; ms += 10) due = !a.dials_due(Time(std::chrono::milliseconds(ms))).empty();
+  CHECK(due);
+}
