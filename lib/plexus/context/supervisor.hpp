@@ -1,6 +1,6 @@
 // The sans-IO supervisor of one started context: fed probe results and the
 // time, it decides the context's health state, when to probe next, and when
-// to give up. The shell (datastore_runtime.cpp) runs the probes (one
+// to give up. The shell (context_impl.cpp) runs the probes (one
 // snapshot read through the context's pool) and applies the decisions.
 //
 // States: `started` until the first probe answers; `ready` while probes

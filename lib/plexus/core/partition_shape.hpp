@@ -1,5 +1,5 @@
 // Partition shapes (Jepsen's nemesis shapes), one generator for every driver:
-// plexus-harness turns a shape into nftables-free grudges for real nodes, and
+// plexus-harness turns a shape into grudges for real nodes (the api mode, or nftables rules in the net mode), and
 // plexus-sim into its simulated network's cut matrix. Both draw the random
 // choices from their own seeded generator through `below`, so one seed plans
 // the same shape wherever it runs.

@@ -3,7 +3,7 @@
 // with services registered on it: each declares its options (an
 // OptionTable, options.hpp), starts and stops, and gives the admin API its
 // routes and its metrics. Adding a service touches none of the others: it is
-// one more entry in standard_services() (node.cpp).
+// one more entry in standard_service_kinds() (node.cpp).
 #pragma once
 
 #include <functional>

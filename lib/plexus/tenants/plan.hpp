@@ -2,7 +2,7 @@
 // members it sees and its quorum, which tenants it should start, stop, or
 // carry through an uninstall. The node shell applies the plan to its
 // Lifecycles (start = install or resume from the snapshot, stop = graceful
-// stop for a handoff); the simulator runs it on every virtual node.
+// stop for a handoff); the simulator is meant to run it on every virtual node (not wired yet).
 #pragma once
 
 #include <functional>
