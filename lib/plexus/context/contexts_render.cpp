@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "plexus/context/contexts.hpp"
+#include "plexus/core/metric_label.hpp"
 #include "plexus/store/datastore.hpp"
 
 namespace plexus::context {
@@ -17,20 +18,6 @@ std::string describe_backend(const DatastoreOptions& options) {
   spec.kind = options.backend == BackendKind::lmdb ? store::BackendKind::lmdb : store::BackendKind::postgres;
   spec.location = options.location;
   return store::describe(spec);
-}
-
-/// A Prometheus label value: backslash, quote and newline escaped.
-std::string label(std::string_view value) {
-  std::string out;
-  for (const char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
 }
 
 struct Family {
@@ -101,7 +88,8 @@ std::string Contexts::metrics_text() const {
       auto context = entry.running->context(c.name);
       if (!context || c.kind != Kind::login) continue;
       const ContextMetrics m = (*context)->metrics();
-      const std::string labels = "datastore=\"" + label(entry.options.name) + "\",context=\"" + label(c.name) + "\"";
+      const std::string labels =
+          "datastore=\"" + metric_label(entry.options.name) + "\",context=\"" + metric_label(c.name) + "\"";
       for (const State s : {State::not_started, State::started, State::not_ready, State::ready, State::parked}) {
         samples["plexus_context_state"] << "plexus_context_state{" << labels << ",state=\"" << to_string(s) << "\"} "
                                         << (m.state == s ? 1 : 0) << "\n";

@@ -10,21 +10,9 @@
 #include <utility>
 #include <vector>
 
-namespace plexus::node {
+#include "plexus/core/metric_label.hpp"
 
-/// A label value with \\, " and newlines escaped.
-inline std::string metric_label(std::string_view value) {
-  std::string out;
-  for (const char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
+namespace plexus::node {
 
 /// Writes metric families: HELP and TYPE once, then samples.
 class MetricsText {
