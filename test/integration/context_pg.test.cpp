@@ -5,7 +5,9 @@
 // not_ready and comes up by itself once it is created by CLI; a tenant written through the
 // read-write context is read through the read-only one, whose write is
 // refused 403 permission_denied by the server; no password shows in any
-// answer or log line; /metrics shows each context's pool and state.
+// answer or log line; /metrics shows each context's pool and state. A
+// datastore in no config file is declared at run time from posted options
+// (create on one node, start on another), checked naming the field, dropped.
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -77,4 +79,85 @@ TEST_CASE("postgres contexts through the CLI: create, start, write as read_write
   }
   CHECK(ok({"datastore", "stop", d}).at("stopped") == true);
   CHECK(ok({"datastore", "drop", d}).at("dropped") == true);
+}
+
+namespace {
+
+/// `psql -tAc SQL` against the test server (PG*): its output, trimmed.
+std::string psql(const std::string& sql) {
+  const std::string command = "psql -X -tAc \"" + sql + "\" 2>&1";
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[256];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+  ::pclose(pipe);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a datastore not in the config file: created on one node and started on another from posted options, then dropped") {
+  // Proves run-time declaration through the admin API and CLI: bad options refused naming the field, a taken
+  // name refused, the database really created and dropped, and no password in any answer or log line.
+  if (std::getenv("PGHOST") == nullptr) {
+    MESSAGE("no PostgreSQL server in the environment (PGHOST): run under pg_virtualenv or ./run.sh test");
+    return;
+  }
+  const std::string d = "ctxrt_" + std::to_string(std::random_device{}() % 1'000'000);
+  const std::string pw = "rt-" + std::to_string(std::random_device{}()) + "-secret";
+  ::setenv("CTXRT_PW", pw.c_str(), 1);  // inherited by both nodes
+  NamedCluster cluster;
+  const auto empty = (cluster.dir.path / "empty.json").string();
+  std::ofstream(empty) << R"({"datastores": []})";
+  auto& a = cluster.start("a", {"--datastore-config", empty});
+  auto& b = cluster.start("b", {"--datastore-config", empty});
+  const std::string backend =
+      "postgres:dbname=" + std::string(std::getenv("PGDATABASE") ? std::getenv("PGDATABASE") : "postgres");
+  json options{{"name", d},
+               {"backend", backend},
+               {"contexts", json::array({json{{"name", d + "_owner"}, {"kind", "owner"}},
+                                         json{{"name", d + "_api"}, {"kind", "sideways"},
+                                              {"credential", {{"env", "CTXRT_PW"}}}}})}};
+  const auto bad = cluster.cli.at(a.admin, {"datastore", "create", "--options", options.dump()});
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.err.find("HTTP 400 invalid_field") != std::string::npos, bad.err);
+  CHECK_MESSAGE(bad.err.find("options.contexts[1].kind") != std::string::npos, bad.err);
+  CHECK(cluster.cli.json_at(a.admin, {"datastore", "list"}).at("datastores").empty());
+  const auto neither = cluster.cli.at(a.admin, {"datastore", "create"});
+  CHECK(neither.exit_code != 0);
+
+  options["contexts"][1]["kind"] = "login";
+  const auto file = (cluster.dir.path / "rt.json").string();
+  std::ofstream(file) << options.dump();
+  const auto created = cluster.cli.json_at(a.admin, {"datastore", "create", "--options", "@" + file});
+  CHECK(created.at("created") == true);
+  CHECK(psql("SELECT count(*) FROM pg_database WHERE datname = '" + d + "'") == "1");
+  const auto taken = cluster.cli.at(a.admin, {"datastore", "create", "--options", "@" + file});
+  CHECK(taken.exit_code == 1);
+  CHECK_MESSAGE(taken.err.find("HTTP 409 already_declared") != std::string::npos, taken.err);
+  CHECK(taken.err.find("options.name") != std::string::npos);
+
+  CHECK(cluster.cli.json_at(a.admin, {"datastore", "start", d}).at("outcome") == "all_started");
+  CHECK(cluster.cli.json_at(a.admin, {"keyspace", "open", "acme", "--create", "--context", d + "_api"})
+            .at("context") == d + "_api");
+  CHECK(cluster.cli.json_at(a.admin, {"kv", "set", "acme", R"(["k"])", "v", "--context", d + "_api"}).at("set") == true);
+  // Node b never heard of it: it declares and starts it from the same options, and reads a's write.
+  const auto started_b = cluster.cli.json_at(b.admin, {"datastore", "start", "--options", "@" + file});
+  CHECK(started_b.at("outcome") == "all_started");
+  CHECK(cluster.cli.json_at(b.admin, {"kv", "get", "acme", R"(["k"])", "--context", d + "_api"}).at("value") == "v");
+
+  const auto listed = cluster.cli.at(b.admin, {"datastore", "list"});
+  for (const auto& text : {listed.out, created.dump(), started_b.dump(), a.log(), b.log()}) {
+    CHECK(text.find(pw) == std::string::npos);
+    CHECK(text.find("CTXRT_PW") == std::string::npos);
+  }
+  CHECK(cluster.cli.json_at(b.admin, {"datastore", "stop", d}).at("stopped") == true);
+  CHECK(cluster.cli.json_at(a.admin, {"datastore", "stop", d}).at("stopped") == true);
+  CHECK(cluster.cli.json_at(a.admin, {"datastore", "drop", d}).at("dropped") == true);
+  CHECK(psql("SELECT count(*) FROM pg_database WHERE datname = '" + d + "'") == "0");
+  CHECK(psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE '" + d + "%'") == "0");
+  // Dropped and forgotten on a: the name can be declared again.
+  CHECK(cluster.cli.json_at(a.admin, {"datastore", "list"}).at("datastores").empty());
 }
