@@ -154,7 +154,9 @@ void add_context_call(AdminServer& admin, const std::string& path, ContextCall c
       auto state = contexts.contexts_json(*datastore);
       json out{{"datastore", *datastore}, {"context", context}, {done, true}};
       for (const auto& c : state ? *state : json::array()) {
-        if (c["name"] == context) out["state"] = c["state"];
+        if (c["name"] != context) continue;
+        out["state"] = c["state"];
+        if (c.contains("registration_error")) out["registration_error"] = c["registration_error"];
       }
       return json_reply(out);
     });
