@@ -5,9 +5,14 @@
 //   BEGIN + snapshot, the read, COMMIT) through a context's Database, next
 //   to the same work through the store's backend opened directly (no
 //   context), and on one raw libpq connection (BEGIN ISOLATION LEVEL
-//   REPEATABLE READ READ ONLY, the prepared SELECT, COMMIT). Variants
-//   alternate per round (A B C, C B A, ...); a ratio is the median of the
-//   rounds' own ratios. Target: context / raw overhead <= 5 %.
+//   REPEATABLE READ READ ONLY, the prepared SELECT, COMMIT: three round
+//   trips), and on one raw connection in pipeline mode with the store's
+//   protocol (BEGIN and the SELECT in one round trip; ROLLBACK sent without
+//   waiting, its answer read with the next read's). The store
+//   transactions start with their first read (Start::with_first_call, the
+//   mode for a read right after begin). Variants alternate per round
+//   (A B C D, D C B A, ...); a ratio is the median of the rounds' own
+//   ratios. Target: context / raw overhead <= 5 %.
 // - recovery: pg_terminate_backend on every session of the context, then the
 //   time until the context reports ready again (its supervisor's transition),
 //   with default supervision settings. Target: <= 1 s.
@@ -71,7 +76,7 @@ void exec(PGconn* conn, const char* sql) {
 double through_store(store::Database& database, const std::vector<std::string>& keys) {
   const auto start = Clock::now();
   for (const auto& key : keys) {
-    auto transaction = database.begin(store::Mode::snapshot);
+    auto transaction = database.begin(store::Mode::snapshot, store::Start::with_first_call);
     if (!transaction) fail("begin: " + transaction.error().message());
     auto value = transaction->get(key);
     if (!value || !*value) fail("read: missing");
@@ -95,7 +100,48 @@ double through_raw(PGconn* conn, const std::vector<std::string>& keys) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-json point_reads(const Flags& flags, context::Context& ctx, store::Database& direct, PGconn* raw) {
+/// The next result of a pipelined `conn` must have `status`; then its null.
+void expect(PGconn* conn, ExecStatusType status, const char* what) {
+  PGresult* result = PQgetResult(conn);
+  const bool ok = result != nullptr && PQresultStatus(result) == status &&
+                  (status != PGRES_TUPLES_OK || PQntuples(result) == 1);
+  PQclear(result);
+  if (!ok) fail(std::string("raw pipelined: ") + what + ": " + PQerrorMessage(conn));
+  if (status != PGRES_PIPELINE_SYNC && PQgetResult(conn) != nullptr) fail(std::string("raw pipelined: ") + what);
+}
+
+/// The same reads on a raw connection in pipeline mode, with the store's round
+/// trips: BEGIN and the SELECT in one; ROLLBACK sent without waiting, its
+/// answer read in the next read's round trip.
+double through_raw_pipelined(PGconn* conn, const std::vector<std::string>& keys) {
+  const auto start = Clock::now();
+  bool rollback_unread = false;
+  auto read_rollback = [&] {
+    if (!rollback_unread) return;
+    expect(conn, PGRES_COMMAND_OK, "ROLLBACK");
+    expect(conn, PGRES_PIPELINE_SYNC, "sync");
+    rollback_unread = false;
+  };
+  for (const auto& key : keys) {
+    const char* values[1] = {key.data()};
+    const int lengths[1] = {static_cast<int>(key.size())};
+    const int formats[1] = {1};
+    PQsendQueryParams(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, nullptr, nullptr, nullptr, nullptr, 1);
+    PQsendQueryPrepared(conn, "bench_get", 1, values, lengths, formats, 1);
+    PQpipelineSync(conn);
+    read_rollback();
+    expect(conn, PGRES_COMMAND_OK, "BEGIN");
+    expect(conn, PGRES_TUPLES_OK, "SELECT");
+    expect(conn, PGRES_PIPELINE_SYNC, "sync");
+    PQsendQueryParams(conn, "ROLLBACK", 0, nullptr, nullptr, nullptr, nullptr, 1);
+    PQpipelineSync(conn);
+    rollback_unread = true;
+  }
+  read_rollback();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+json point_reads(const Flags& flags, context::Context& ctx, store::Database& direct, PGconn* raw, PGconn* piped) {
   std::vector<std::string> keys;
   for (int i = 0; i < 1'000; ++i) keys.push_back("key-" + std::to_string(i));
   auto filled = ctx.database()->run([&](store::Transaction& t) -> Result<void> {
@@ -108,16 +154,18 @@ json point_reads(const Flags& flags, context::Context& ctx, store::Database& dir
   std::mt19937_64 random(7);
   std::vector<std::string> picks;
   for (int i = 0; i < flags.reads; ++i) picks.push_back(keys[random() % keys.size()]);
-  std::vector<double> context_s, direct_s, raw_s, context_vs_raw, context_vs_direct;
+  std::vector<double> context_s, direct_s, raw_s, piped_s, context_vs_raw, context_vs_direct, context_vs_piped;
   for (int round = 0; round < flags.rounds; ++round) {
-    double c = 0, d = 0, r = 0;
+    double c = 0, d = 0, r = 0, p = 0;
     if (round % 2 == 0) {
       c = through_store(*ctx.database(), picks), d = through_store(direct, picks), r = through_raw(raw, picks);
+      p = through_raw_pipelined(piped, picks);
     } else {
+      p = through_raw_pipelined(piped, picks);
       r = through_raw(raw, picks), d = through_store(direct, picks), c = through_store(*ctx.database(), picks);
     }
-    context_s.push_back(c), direct_s.push_back(d), raw_s.push_back(r);
-    context_vs_raw.push_back(c / r), context_vs_direct.push_back(c / d);
+    context_s.push_back(c), direct_s.push_back(d), raw_s.push_back(r), piped_s.push_back(p);
+    context_vs_raw.push_back(c / r), context_vs_direct.push_back(c / d), context_vs_piped.push_back(c / p);
   }
   auto rate = [&](const std::vector<double>& s) { return flags.reads / median(s); };
   return json{{"reads_per_round", flags.reads},
@@ -127,6 +175,8 @@ json point_reads(const Flags& flags, context::Context& ctx, store::Database& dir
               {"raw_libpq_reads_per_s", rate(raw_s)},
               {"context_over_raw_time_ratio", median(context_vs_raw)},
               {"context_over_store_direct_time_ratio", median(context_vs_direct)},
+              {"raw_pipelined_reads_per_s", rate(piped_s)},
+              {"context_over_raw_pipelined_time_ratio", median(context_vs_piped)},
               {"target_context_over_raw_max", 1.05}};
 }
 
@@ -202,7 +252,11 @@ int main(int argc, char** argv) {
     PGconn* raw = connect(options.name);
     PGresult* prepared = PQprepare(raw, "bench_get", "SELECT value FROM plexus.kv WHERE key = $1", 1, nullptr);
     PQclear(prepared);
-    out["point_read"] = point_reads(flags, *ctx, direct, raw);
+    PGconn* piped = connect(options.name);
+    PQclear(PQprepare(piped, "bench_get", "SELECT value FROM plexus.kv WHERE key = $1", 1, nullptr));
+    if (PQenterPipelineMode(piped) != 1) fail("raw pipelined: cannot enter pipeline mode");
+    out["point_read"] = point_reads(flags, *ctx, direct, raw, piped);
+    PQfinish(piped);
     PQfinish(raw);
     out["recovery"] = recoveries(flags, *ctx, "plexus/" + options.name + "/" + options.contexts[1].name);
   }

@@ -112,7 +112,35 @@ std::string Connection::describe() const {
          " " + part("user", PQuser(conn_));
 }
 
-bool Connection::idle() const noexcept { return PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+bool Connection::idle() const noexcept {
+  // Only a ROLLBACK is ever detached, and it ends any transaction block.
+  return detached_syncs_ > 0 || PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+bool Connection::send_detached(std::span<const Statement> statements) {
+  Reply reply;
+  if (!send_all(statements, reply)) return false;
+  // All of it must leave now: a ROLLBACK left in our buffer would keep the
+  // transaction (and its snapshot) open on the server while the connection idles.
+  if (PQflush(conn_) != 0) {
+    broken_ = true;
+    return false;
+  }
+  ++detached_syncs_;
+  return true;
+}
+
+Result<void> Connection::drain_detached(Clock::time_point deadline) {
+  // Each detached statement yields a result and a null, each sync one result.
+  for (int step = 0; detached_syncs_ > 0 && step < wait_iterations_max; ++step) {
+    if (auto waited = await_result(deadline); !waited.ok()) return waited.error();
+    PgResult result(PQgetResult(conn_));
+    if (PQstatus(conn_) != CONNECTION_OK) return lost("reading a detached answer");
+    if (result && PQresultStatus(result.get()) == PGRES_PIPELINE_SYNC) --detached_syncs_;
+  }
+  if (detached_syncs_ > 0) return lost("(detached answers out of step)");
+  return {};
+}
 
 bool Connection::probe() {
   if (broken_ || PQstatus(conn_) != CONNECTION_OK) return !(broken_ = true);
@@ -198,6 +226,8 @@ Reply Connection::round_trip(std::span<const Statement> statements, Clock::time_
     reply.connection_lost = true;
     return std::move(reply);
   };
+  // The answers of detached statements come first (sent before ours).
+  if (auto drained = drain_detached(deadline); !drained.ok()) return fail(drained.error());
   // Each statement yields one result and a null; the sync yields its own result.
   const std::size_t steps_max = 2 * statements.size() + 4;
   for (std::size_t step = 0; step < steps_max; ++step) {

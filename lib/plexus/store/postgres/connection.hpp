@@ -1,7 +1,9 @@
 // One libpq connection of the PostgreSQL backend, kept in nonblocking
 // pipeline mode: a round trip sends any number of statements and one sync,
 // then collects one result per statement, waiting on the socket with poll()
-// under a deadline so a silent server never blocks a caller forever.
+// under a deadline so a silent server never blocks a caller forever. A
+// transaction's ROLLBACK is sent detached: the next round trip reads its
+// answer along with its own, so ending a snapshot costs no round trip.
 // Internal to lib/plexus/store/postgres.
 #pragma once
 
@@ -93,7 +95,14 @@ class Connection {
   [[nodiscard]] bool broken() const noexcept { return broken_; }
   /// The connection broke because the server did not answer by a deadline.
   [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
-  /// True when the server is outside any transaction block.
+  /// Sends `statements` and one sync without waiting for their answers: the
+  /// next round trip reads and drops them (their failures too) before its own
+  /// results. For ending a transaction (ROLLBACK) without a round trip of its
+  /// own: the server runs it at once. False (and the connection broken) when
+  /// it cannot be sent in full now.
+  bool send_detached(std::span<const Statement> statements);
+  /// True when the server is outside any transaction block, or will be once
+  /// the detached statements sent (a ROLLBACK) are run.
   [[nodiscard]] bool idle() const noexcept;
   /// "host=h port=p dbname=d user=u", for error details.
   [[nodiscard]] std::string describe() const;
@@ -107,8 +116,12 @@ class Connection {
   /// Flushes output and reads input until a result can be taken without blocking.
   Result<void> await_result(Clock::time_point deadline);
   Error lost(std::string_view what);
+  /// Reads and drops the answers of send_detached() by `deadline`.
+  Result<void> drain_detached(Clock::time_point deadline);
 
   PGconn* conn_;
+  /// Syncs sent by send_detached() whose answers are not read yet.
+  std::size_t detached_syncs_ = 0;
   const ConnectSpec* spec_;
   bool broken_ = false;
   bool timed_out_ = false;

@@ -174,6 +174,42 @@ TEST_CASE("buffered writes go out in one round trip with the next read, which se
   CHECK(postgres::round_trips(table.backend()) == blind_start + 2);
 }
 
+TEST_CASE("a snapshot ends without a round trip of its own: the server is out of it at once, the next one reads the answer") {
+  // Proves the detached ROLLBACK: one round trip per point read, no transaction left open on the server,
+  // the connection reused cleanly, and a connection ended right after it replaced on the next call.
+  TestTable table([](PostgresOptions& o) { o.pool_size_max = 1; });
+  auto writer = begin(table.backend());
+  REQUIRE(writer->set("k", "v").ok());
+  commit(*writer);
+  const std::string session_state = "SELECT coalesce(string_agg(state, ','), '') FROM pg_stat_activity WHERE "
+                                    "application_name = '" + table.options().application_name + "'";
+  for (int i = 0; i < 3; ++i) {
+    const auto before = postgres::round_trips(table.backend());
+    auto read = table.backend().begin(Mode::snapshot, Start::with_first_call);
+    REQUIRE(read.ok());
+    CHECK(get(**read, "k") == "v");
+    commit(**read);
+    CHECK(postgres::round_trips(table.backend()) == before + 1);  // BEGIN and the read; the end is detached
+    // Not "idle in transaction": the server ran the ROLLBACK without waiting for us.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::string state;
+    for (int poll = 0; poll < 5'000 && std::chrono::steady_clock::now() < deadline; ++poll) {
+      if ((state = postgres::test::admin_query(session_state)) == "idle") break;
+    }
+    CHECK(state == "idle");
+  }
+  // Ended by the server with the answer still unread: the next call runs on a fresh connection.
+  CHECK(postgres::test::terminate_sessions(table.options().application_name) == 1);
+  auto again = table.backend().begin(Mode::snapshot, Start::with_first_call);
+  REQUIRE(again.ok());
+  CHECK(get(**again, "k") == "v");
+  (*again)->cancel();
+  auto rw = begin(table.backend());
+  REQUIRE(rw->set("k2", "v2").ok());
+  commit(*rw);
+  CHECK(get(*begin(table.backend(), Mode::snapshot), "k2") == "v2");
+}
+
 TEST_CASE("a key at the backend's limit is stored; one byte more is refused without closing the transaction") {
   // Proves the documented key limit: 2,048 incompressible bytes store, 2,049 are refused as key_too_large.
   TestTable table;

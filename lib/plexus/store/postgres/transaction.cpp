@@ -286,9 +286,10 @@ void PgTransaction::finish() noexcept {
   if (!connection_) return;
   if (!connection_->broken() && !connection_->idle()) {
     const Statement rollback = text("ROLLBACK");
-    // A failed ROLLBACK leaves the connection broken or in a transaction;
-    // the pool then closes it instead of reusing it.
-    (void)connection_->round_trip(std::span<const Statement>(&rollback, 1), Clock::now() + shared_->reply_timeout);
+    // Sent without waiting: the server ends the transaction at once, and the
+    // connection's next round trip reads the answer with its own. One that
+    // cannot be sent leaves the connection broken; the pool then closes it.
+    (void)connection_->send_detached(std::span<const Statement>(&rollback, 1));
   }
   shared_->pool->release(std::move(connection_));
 }
