@@ -2,6 +2,8 @@
 // bounded connect, the round trip, and the SQLSTATE -> store error mapping.
 #include "plexus/store/postgres/connection.hpp"
 
+#include <utility>
+
 #include <poll.h>
 
 #include <algorithm>
@@ -150,6 +152,7 @@ bool Connection::probe() {
   if (::poll(&p, 1, 0) > 0 && (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK)) {
     broken_ = true;
   }
+  probed_ = !broken_;
   return !broken_;
 }
 
@@ -197,7 +200,7 @@ Result<void> Connection::await_result(Clock::time_point deadline) {
 }
 
 bool Connection::send_all(std::span<const Statement> statements, Reply& reply) {
-  if (!probe()) {
+  if (!std::exchange(probed_, false) && !probe()) {
     reply.error = lost("while idle");
     reply.connection_lost = true;
     return false;

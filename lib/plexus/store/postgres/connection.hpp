@@ -122,6 +122,9 @@ class Connection {
   PGconn* conn_;
   /// Syncs sent by send_detached() whose answers are not read yet.
   std::size_t detached_syncs_ = 0;
+  /// probe() found it usable and nothing was sent since (the pool probes on
+  /// acquire; the first round trip then need not probe again).
+  bool probed_ = false;
   const ConnectSpec* spec_;
   bool broken_ = false;
   bool timed_out_ = false;

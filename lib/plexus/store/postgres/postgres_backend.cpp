@@ -158,7 +158,8 @@ Result<void> ensure_table(const ConnectSpec& spec, const PostgresOptions& o, con
 }
 
 /// The statements of every pooled connection, in the order of connect_prepared()'s names.
-/// Reads return each row's xmin for read validation (read_set.hpp).
+/// Reads return each row's xmin for read validation (read_set.hpp); a
+/// snapshot's point read, which records nothing, asks for the value only.
 std::vector<std::string> prepare_sql(const std::string& t) {
   return {"SELECT value, xmin::text, key FROM " + t + " WHERE key = $1",
           "SELECT 1 FROM " + t + " WHERE key = $1 FOR SHARE",
@@ -167,7 +168,8 @@ std::vector<std::string> prepare_sql(const std::string& t) {
           "INSERT INTO " + t + " (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
           "DELETE FROM " + t + " WHERE key = $1",
           "DELETE FROM " + t + " WHERE key >= $1 AND key < $2",
-          "SELECT key, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3"};
+          "SELECT key, xmin::text FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3",
+          "SELECT value FROM " + t + " WHERE key = $1"};
 }
 
 /// A new pooled connection with every statement prepared (one round trip).
@@ -177,8 +179,8 @@ Result<std::unique_ptr<Connection>> connect_prepared(const Shared& shared, const
   constexpr Oid bytea = 17, int8 = 20;
   const char* names[] = {statement_name::get, statement_name::lock, statement_name::range, statement_name::range_reverse,
                          statement_name::upsert, statement_name::remove, statement_name::remove_range,
-                         validate_statement};
-  const int counts[] = {1, 1, 3, 3, 2, 1, 2, 3};
+                         validate_statement, statement_name::get_snapshot};
+  const int counts[] = {1, 1, 3, 3, 2, 1, 2, 3, 1};
   std::vector<Statement> statements;
   for (std::size_t i = 0; i < sql.size(); ++i) {
     Statement s;

@@ -161,7 +161,8 @@ Result<std::optional<std::string>> PgTransaction::get_held(std::string_view key)
 Result<std::optional<std::string>> PgTransaction::read_point(std::string_view key, bool held) {
   if (auto ok = usable(); !ok.ok()) return ok.error();
   if (auto ok = check_key(key); !ok.ok()) return ok.error();
-  auto result = exchange(prepared(statement_name::get, key), false);
+  const bool records = mode_ == Mode::read_write;
+  auto result = exchange(prepared(records ? statement_name::get : statement_name::get_snapshot, key), false);
   if (!result.ok()) return result.error();
   const PGresult* rows = result->get();
   if (rows == nullptr) return make_error(errc::backend_error, "no result for a point read");

@@ -22,6 +22,7 @@ namespace plexus::store::postgres {
 /// The prepared statements every pooled connection has (see prepare_sql()).
 namespace statement_name {
 inline constexpr const char* get = "plexus_get";
+inline constexpr const char* get_snapshot = "plexus_get_snapshot";  ///< the value only: nothing to validate
 inline constexpr const char* lock = "plexus_lock";  ///< SELECT 1 ... FOR SHARE of one key
 inline constexpr const char* range = "plexus_range";
 inline constexpr const char* range_reverse = "plexus_range_reverse";
