@@ -110,6 +110,8 @@ MessageOutcome Module::on_continue(const Bytes&, const Tenant& tenant, Bytes sta
 
 void Module::terminate(std::string_view, const Tenant&, const Bytes&) {}
 
+void Module::attach(const ModuleHost&) {}
+
 Result<void> ModuleRegistry::add(std::shared_ptr<Module> module) {
   if (!module) return make_error(errc::invalid_argument, "module: null");
   auto name = module->name();
