@@ -86,6 +86,8 @@ TEST_CASE("kv: range reads a prefix in tuple order, forwards and backwards, up t
   for (const auto& row : all["rows"]) CHECK(row["key"][0] != "__plexus");
   auto reserved = call(b.module, b.tenant, R"({"op":"set","key":["__plexus","lease"],"value":"mine"})");
   CHECK(reserved["error"] == "reserved_key");
+  b.keyspaces->unbind("t1");  // the host stopped the tenant here: its key space is gone for the module
+  CHECK(call(b.module, b.tenant, R"({"op":"range"})")["error"] == "unavailable");
 }
 
 TEST_CASE("kv: with a lease, writes go through the fence and a stale owner's are refused") {
