@@ -51,6 +51,7 @@ class CounterModule final : public Module {
   /// success(state) when `state` is a counter map; failure naming the problem
   /// otherwise (the tenant stays, in error_occurred, with the state kept for inspection).
   RunOutcome run(const Tenant& tenant, Bytes state) override;
+  /// Answers the requests of the file comment; a changing one returns the new state with snapshot = true.
   CallOutcome call(const Bytes& request, From from, const Tenant& tenant, Bytes state) override;
 };
 

@@ -36,9 +36,11 @@ class KvModule final : public Module {
   [[nodiscard]] std::string name() const override { return "kv"; }
   /// ok("{}") when the capabilities name a key space; error naming the field otherwise.
   Outcome install(const Tenant& tenant) override;
+  /// success(state): kv keeps nothing in memory.
   RunOutcome run(const Tenant& tenant, Bytes state) override;
   /// Clears the tenant's keys; error(reason) when the datastore refuses.
   Outcome uninstall(const Tenant& tenant, Bytes state) override;
+  /// One transaction per request (the file comment); errors are replies, never a stop.
   CallOutcome call(const Bytes& request, From from, const Tenant& tenant, Bytes state) override;
   /// Keeps the host's key spaces.
   void attach(const ModuleHost& host) override;
