@@ -19,7 +19,10 @@
 //
 // A module object lives as long as the node holds it and must be safe to use
 // from several strands at once (module.hpp); key spaces reach it through
-// Module::attach (keyspace.hpp).
+// Module::attach (keyspace.hpp). The library has its own copy of the Plexus
+// code it links, error categories included: an Error made by the node (a
+// fenced write) is not is() one of the library's codes; compare categories by
+// name() across the boundary (modules::error_name does).
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,11 @@
 // Test fixtures: module libraries that are each wrong in one way, built from
 // this file with one -DFIXTURE_<NAME> (modules/meson.build), so that the
-// loader's refusal of each is tested on a real shared library.
+// loader's refusal of each is tested on a real shared library; and one
+// (-DFIXTURE_KEYSPACE, module "probe") that uses the host's key spaces.
 #include <stdexcept>
 
 #include "plexus/tenants/module_abi.hpp"
+#include "plexus/tenants/modules/request.hpp"
 
 namespace {
 
@@ -14,6 +16,8 @@ class FixtureModule final : public plexus::tenants::Module {
     return "";
 #elif defined(FIXTURE_NAMED_COUNTER)
     return "counter";
+#elif defined(FIXTURE_KEYSPACE)
+    return "probe";
 #else
     return "fixture";
 #endif
@@ -22,6 +26,19 @@ class FixtureModule final : public plexus::tenants::Module {
   plexus::tenants::RunOutcome run(const plexus::tenants::Tenant&, plexus::tenants::Bytes state) override {
     return plexus::tenants::RunOutcome::success(std::move(state));
   }
+  // The host's key spaces, used across the boundary: a call writes its request
+  // under ("probe",) and answers "ok" or the error reply (named by category name).
+  void attach(const plexus::tenants::ModuleHost& host) override { keyspaces_ = host.keyspaces; }
+  plexus::tenants::CallOutcome call(const plexus::tenants::Bytes& request, plexus::tenants::From,
+                                    const plexus::tenants::Tenant& tenant, plexus::tenants::Bytes state) override {
+    if (!keyspaces_) return plexus::tenants::CallOutcome::reply_with("no key spaces", std::move(state));
+    auto ran = keyspaces_->run(tenant.id, [&](plexus::tenants::FencedTransaction& t) { return t.set({"probe"}, request); });
+    if (!ran) return plexus::tenants::CallOutcome::reply_with(plexus::tenants::modules::error_reply(ran.error()), std::move(state));
+    return plexus::tenants::CallOutcome::reply_with("ok", std::move(state));
+  }
+
+ private:
+  std::shared_ptr<plexus::tenants::KeySpaces> keyspaces_;
 };
 
 [[maybe_unused]] plexus::tenants::Module* create() {

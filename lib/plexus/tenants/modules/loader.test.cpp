@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "plexus/store/tenant_test_support.hpp"
 #include "plexus/tenants/module_abi.hpp"
 #include "plexus/tenants/module_loader.hpp"
 #include "plexus/tenants/modules/builtin.hpp"
@@ -97,6 +98,37 @@ TEST_CASE("module registry: the built-ins, plus libraries, attached to the host;
   REQUIRE_FALSE(wrong.ok());
   CHECK(is(wrong.error(), load_errc::abi_mismatch));
   CHECK(load_errc_name(load_errc::duplicate_name) == "duplicate_name");
+}
+
+TEST_CASE("module library: attached to the host, it writes through the host's fenced key space") {
+  // Proves Module::attach and KeySpaces work across the library boundary, and the host's fenced refusal is named in its reply.
+  store::tenant_test::Fixture f;
+  if (!f.database) return;
+  auto space = f.tenants.open_or_create("t1");
+  PLEXUS_REQUIRE_OK(space);
+  auto lease = acquire(*space, "node-a", 0, std::chrono::milliseconds(100));
+  PLEXUS_REQUIRE_OK(lease);
+  Lease held = *lease;
+  ModuleHost host{std::make_shared<KeySpaces>()};
+  host.keyspaces->bind("t1", keyspace_runner(*space, [&held] { return std::optional<Lease>(held); }));
+  const std::vector<std::string> libs{FIXTURE_PATH_KEYSPACE};
+  auto registry = modules::build_module_registry(libs, host);
+  REQUIRE_MESSAGE(registry.ok(), registry.error().message());
+  auto probe = (*registry)->find("probe");
+  REQUIRE(probe.ok());
+  const Tenant tenant{"t1", "probe", {}, 1};
+  CHECK((*probe)->call("hello", From{1}, tenant, "{}").reply == Bytes("ok"));
+  auto value = [&] {
+    auto got = space->run([](store::TenantTransaction& t) { return t.get({"probe"}); });
+    REQUIRE(got.ok());
+    return *got;
+  };
+  CHECK(value() == std::optional<std::string>("hello"));
+  PLEXUS_REQUIRE_OK(acquire(*space, "node-b", 1'000, std::chrono::milliseconds(100)));
+  auto refused = (*probe)->call("stale", From{2}, tenant, "{}");
+  REQUIRE(refused.reply);
+  CHECK(nlohmann::json::parse(*refused.reply)["error"] == "fenced");
+  CHECK(value() == std::optional<std::string>("hello"));
 }
 
 }  // namespace

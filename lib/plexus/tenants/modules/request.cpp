@@ -86,8 +86,11 @@ Result<std::optional<bool>> Request::boolean(std::string_view field) const {
 }
 
 std::string error_name(const Error& error) {
-  if (error.code.category() == tenants_category()) return std::string(errc_name(static_cast<errc>(error.code.value())));
-  if (error.code.category() == store::store_category()) {
+  // By the category's name, not its address: a module library carries its own
+  // copy of the categories, and errors cross the boundary both ways.
+  const std::string_view category = error.code.category().name();
+  if (category == tenants_category().name()) return std::string(errc_name(static_cast<errc>(error.code.value())));
+  if (category == store::store_category().name()) {
     return std::string(store::errc_name(static_cast<store::errc>(error.code.value())));
   }
   return std::string(error.code.category().name()) + ":" + std::to_string(error.code.value());

@@ -50,6 +50,8 @@ Error field_error(std::string_view field, std::string_view what);
 Bytes error_reply(const Error& error);
 /// The short name of `error`'s code in its own category ("invalid_argument",
 /// "fenced", a store code as "tenant_not_found"), else "<category>:<value>".
+/// Categories are matched by name, so an error made on the other side of a
+/// module library's boundary is named too.
 std::string error_name(const Error& error);
 
 }  // namespace plexus::tenants::modules
