@@ -4,7 +4,9 @@
 // uninstall; the key-space hook; and bad requests as typed error replies.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "plexus/store/tenant_test_support.hpp"
 #include "plexus/tenants/modules/kv.hpp"
@@ -197,6 +199,33 @@ TEST_CASE("keyspace capability: parsed from the tenant's capabilities, refused n
   auto empty = keyspace_capability(json::parse(R"({"keyspace":{"datastore":""}})"));
   REQUIRE_FALSE(empty.ok());
   CHECK(empty.error().detail == "capabilities.keyspace.datastore: must not be empty");
+}
+
+TEST_CASE("keyspaces: binds, unbinds and runs from several threads at once") {
+  // Proves KeySpaces is thread-safe: each run reaches the runner bound at that moment or gets unavailable, never anything else.
+  KeySpaces keyspaces;
+  std::atomic<int> ran{0};
+  std::atomic<int> unavailable{0};
+  std::atomic<int> other{0};
+  constexpr int threads = 4;
+  constexpr int rounds = 2'000;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      const std::string id = "t" + std::to_string(w % 2);  // two threads per tenant: binds race with runs
+      for (int i = 0; i < rounds; ++i) {
+        if (i % 3 == 0) keyspaces.bind(id, [&ran](const KeySpaceBody&) -> Result<void> { ++ran; return {}; });
+        if (i % 7 == 0) keyspaces.unbind(id);
+        auto result = keyspaces.run(id, [](FencedTransaction&) -> Result<void> { return {}; });
+        if (result.ok()) continue;
+        (is(result.error(), errc::unavailable) ? unavailable : other)++;
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  CHECK(ran + unavailable == threads * rounds);
+  CHECK(other == 0);
+  CHECK(ran > 0);
 }
 
 }  // namespace
