@@ -127,6 +127,8 @@ void persist_output(const std::shared_ptr<Actor>& a, LifecycleOutput& out) {
 
 /// Publishes a status change (and emits it) at once: every transition is seen.
 void publish_status(const std::shared_ptr<Actor>& a) {
+  a->parked.store(a->core->parked(), std::memory_order_relaxed);
+  a->generation.store(a->core->tenant().generation, std::memory_order_relaxed);
   const auto now = static_cast<std::uint8_t>(a->core->status());
   if (a->status.exchange(now, std::memory_order_relaxed) == now) return;
   a->host->emit(LocalEvent{LocalEvent::Kind::status, a->id, {}, {}, a->core->status()});
@@ -134,17 +136,16 @@ void publish_status(const std::shared_ptr<Actor>& a) {
 
 void publish(const std::shared_ptr<Actor>& a) {
   const Lifecycle& core = *a->core;
-  publish_status(a);
-  a->parked.store(core.parked(), std::memory_order_relaxed);
-  a->generation.store(core.tenant().generation, std::memory_order_relaxed);
   const auto& c = core.counters();
   const bool quiet = core.last_error().empty() && c.restarts == 0 && c.crashes == 0 && c.calls_timed_out == 0 &&
                      c.event_retries == 0;
-  if (quiet && !a->published) return;
-  std::lock_guard lock(a->host->lock_of(a.get()));
-  if (!a->published) a->published = std::make_unique<Published>();
-  if (a->published->last_error != core.last_error()) a->published->last_error = core.last_error();
-  a->published->counters = c;
+  if (!quiet || a->published) {
+    std::lock_guard lock(a->host->lock_of(a.get()));
+    if (!a->published) a->published = std::make_unique<Published>();
+    if (a->published->last_error != core.last_error()) a->published->last_error = core.last_error();
+    a->published->counters = c;
+  }
+  publish_status(a);  // last: a status event's reader sees the details too
 }
 
 /// The actor ends here: release (or, uninstalled, clear) the key space, then leave the host.
@@ -188,17 +189,15 @@ void pump(const std::shared_ptr<Actor>& a) {
   if (!a->core || a->ended) return;
   for (int step = 0; step < pump_steps_max; ++step) {
     LifecycleOutput out = a->core->take();
-    publish_status(a);
+    publish(a);
     handle(a, out);
-    if (a->ended) return publish(a);
+    if (a->ended) return;
     if (!out.invoke) {
-      publish(a);
       if (const Time next = a->core->next_deadline(); next != Time::max()) a->host->wake(a, next);
       return;
     }
     execute(*a, *out.invoke);
   }
-  publish(a);
   asio::post(a->strand, [a] { pump(a); });  // a long chain of continues: let others in
 }
 
