@@ -53,6 +53,7 @@ void Host::answer(Actor& actor, std::uint64_t id, const Reply& reply) {
     found = std::move(*it);
     *it = std::move(list.back());
     list.pop_back();
+    if (list.empty()) std::vector<Waiting>().swap(list);  // an idle tenant keeps no capacity
   }
   if (reply.kind == Reply::Kind::error) return fail(found, reply.error);
   if (found.command_done) return found.command_done(reply.kind);
@@ -129,7 +130,9 @@ Result<std::unique_ptr<LocalTenants>> LocalTenants::create(asio::any_io_executor
                                                            const Clock& clock) {
   if (auto ok = check(options); !ok) return ok.error();
   if (!database) return make_error(errc::invalid_argument, "LocalTenants: database is null");
-  auto state = std::make_shared<State>(std::move(pool), std::move(database), modules, std::move(options), clock);
+  const auto* workers = pool.target<asio::thread_pool::executor_type>();
+  if (workers == nullptr) return make_error(errc::invalid_argument, "LocalTenants: pool is not an asio::thread_pool's executor");
+  auto state = std::make_shared<State>(*workers, std::move(database), modules, std::move(options), clock);
   state->start_renewals();
   return std::unique_ptr<LocalTenants>(new LocalTenants(std::move(state)));
 }
@@ -143,7 +146,7 @@ LocalTenants::~LocalTenants() {
     state_->timer.cancel();
     state_->renew_timer.cancel();
   }
-  std::unordered_map<std::string, std::shared_ptr<Actor>> gone;
+  std::unordered_map<std::string_view, std::shared_ptr<Actor>> gone;
   {
     std::unique_lock lock(state_->map_mutex);
     gone.swap(state_->actors);
@@ -200,7 +203,7 @@ void LocalTenants::start(Tenant tenant, StartMode mode, Time deadline, CommandDo
       return done(make_error(errc::unavailable, std::to_string(host.actors.size()) +
                                                     " tenants on this node (LocalOptions::tenants_max)"));
     }
-    if (!host.actors.emplace(actor->id, actor).second) {
+    if (!host.actors.emplace(std::string_view(actor->id), actor).second) {
       return done(make_error(errc::already_exists, "tenant '" + actor->id + "' is already on this node"));
     }
   }

@@ -73,8 +73,8 @@ void written(const std::shared_ptr<Actor>& a, Result<void> result);
 void start_write(const std::shared_ptr<Actor>& a, Bytes state) {
   FencedWrite write;
   write.kind = WriteKind::snapshot;
-  write.tenant = a->space;
-  write.lease = a->lease;
+  write.prefix = a->prefix;
+  write.lease = lease_of(*a);
   write.state = std::move(state);
   write.done = [a](Result<void> result) {
     asio::post(a->strand, [a, result = std::move(result)]() mutable { written(a, std::move(result)); });
@@ -102,7 +102,7 @@ void written(const std::shared_ptr<Actor>& a, Result<void> result) {
 void persist_output(const std::shared_ptr<Actor>& a, LifecycleOutput& out) {
   if (a->refused) {
     // Nothing more is written after a refused write: replies that needed it fail.
-    if (!out.snapshots.empty()) return fail_held(*a, out.replies, "tenant stopped: " + a->stop_reason);
+    if (!out.snapshots.empty()) return fail_held(*a, out.replies, "tenant stopped: " + reason_of(*a));
     return deliver(*a, out.replies);
   }
   if (!out.snapshots.empty()) {
@@ -157,17 +157,17 @@ void finish_end(const std::shared_ptr<Actor>& a) {
   a->leased.store(false);
   Host& host = *a->host;
   const bool uninstalled = a->core && a->core->status() == Status::uninstalled;
-  std::string reason = uninstalled ? "uninstalled" : a->stop_reason;
+  std::string reason = uninstalled ? "uninstalled" : reason_of(*a);
   auto leave = [a, reason](Result<void>) {
     a->host->remove(a);
     a->host->finish_waiting(*a, a->stop_call);
     a->host->emit(LocalEvent{LocalEvent::Kind::stopped, a->id, {}, reason});
   };
-  if (a->refused || !a->space) return leave({});
+  if (a->refused || a->prefix.empty()) return leave({});
   FencedWrite write;
   write.kind = uninstalled ? WriteKind::clear : WriteKind::release;
-  write.tenant = a->space;
-  write.lease = a->lease;
+  write.prefix = a->prefix;
+  write.lease = lease_of(*a);
   write.done = std::move(leave);
   host.enqueue(std::move(write));
 }
@@ -218,6 +218,7 @@ void on_wake(const std::shared_ptr<Actor>& a, Time now) {
         ++i;
       }
     }
+    if (a->waiting.empty()) std::vector<Waiting>().swap(a->waiting);
   }
   for (auto& waiting : overdue) host.fail(waiting, make_error(errc::timeout, "no answer from tenant '" + a->id + "' by its deadline"));
   if (next != Time::max()) host.wake(a, next);
@@ -231,7 +232,7 @@ void on_wake(const std::shared_ptr<Actor>& a, Time now) {
 void fail_stop(const std::shared_ptr<Actor>& a, const std::string& reason) {
   if (a->refused) return;
   a->refused = true;
-  a->stop_reason = reason;
+  a->stop_reason = std::make_unique<std::string>(reason);
   a->stopping.store(true);
   if (reason.rfind("fenced", 0) == 0) a->host->fenced.fetch_add(1, std::memory_order_relaxed);
   if (a->persist) {
@@ -254,20 +255,19 @@ void begin(const std::shared_ptr<Actor>& a, Result<Opened> opened, StartMode mod
     host.finish_waiting(*a, a->stop_call);
     return;
   }
-  a->space = opened->tenant;
-  a->lease = opened->lease;
-  a->epoch.store(a->lease.epoch);
+  a->prefix = opened->tenant.prefix();
+  a->epoch.store(opened->lease.epoch);
   if (mode == StartMode::resume && !opened->snapshot) {
     host.answer_error(*a, call, make_error(errc::tenant_not_found, "tenant '" + a->id + "' has no snapshot to resume from"));
-    a->stop_reason = "no snapshot";
+    a->stop_reason = std::make_unique<std::string>("no snapshot");
     return finish_end(a);
   }
   if (a->stop_call != 0) {
     host.answer_error(*a, call, make_error(errc::stopped, "tenant '" + a->id + "' was stopped while it started"));
     return finish_end(a);
   }
-  const std::uint64_t seed = call * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(a->lease.epoch);
-  a->core.emplace(std::move(*a->tenant), host.lifecycle, static_cast<std::uint64_t>(a->lease.epoch), seed);
+  const std::uint64_t seed = call * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(opened->lease.epoch);
+  a->core.emplace(std::move(*a->tenant), host.lifecycle, static_cast<std::uint64_t>(opened->lease.epoch), seed);
   a->tenant.reset();
   a->leased.store(true);
   const Time now = host.clock.now();
@@ -282,10 +282,10 @@ void begin(const std::shared_ptr<Actor>& a, Result<Opened> opened, StartMode mod
 
 void begin_stop(const std::shared_ptr<Actor>& a, std::uint64_t call, std::string reason) {
   a->stop_call = call;
-  a->stop_reason = std::move(reason);
+  a->stop_reason = std::make_unique<std::string>(std::move(reason));
   if (a->finished) return a->host->finish_waiting(*a, call);
   if (!a->core || a->ended) return;  // begin() or finish_end() answers it
-  a->core->stop(a->stop_reason, a->host->clock.now());
+  a->core->stop(*a->stop_reason, a->host->clock.now());
   pump(a);
 }
 

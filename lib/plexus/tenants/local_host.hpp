@@ -9,6 +9,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <array>
 #include <atomic>
@@ -51,18 +52,18 @@ struct Published {
 struct Actor {
   Actor(std::shared_ptr<Host> host_, Tenant tenant_, std::shared_ptr<Module> module_);
 
+  // Kept small: a node holds 100,000 idle actors (docs/tenants.md, "Local host").
   std::shared_ptr<Host> host;
-  asio::strand<asio::any_io_executor> strand;
+  asio::strand<asio::thread_pool::executor_type> strand;
   std::shared_ptr<Module> module;
   const std::string id;
   std::unique_ptr<Tenant> tenant;     ///< until the core takes it
   // ---- strand only ----
   std::optional<Lifecycle> core;      ///< once the lease is taken
-  std::optional<store::Tenant> space;
-  Lease lease;
+  std::string prefix;                 ///< the key space's prefix (1..8 bytes: no allocation)
   std::unique_ptr<Persist> persist;
+  std::unique_ptr<std::string> stop_reason;  ///< set by stop(), a fenced write, or a failed start
   std::uint64_t stop_call = 0;        ///< the waiting stop() to answer when the core stops
-  std::string stop_reason;
   bool ended = false;                 ///< the core stopped (or never started)
   bool finished = false;              ///< finish_end ran
   bool refused = false;               ///< a write was refused (fenced, store failure): nothing more is written
@@ -70,8 +71,8 @@ struct Actor {
   std::atomic<std::uint8_t> status{static_cast<std::uint8_t>(Status::pending)};
   std::atomic<bool> parked{false};
   std::atomic<bool> stopping{false};  ///< intake closed (stop, fenced, ended)
-  std::atomic<bool> leased{false};    ///< `lease` is set (renewals may run)
-  std::atomic<std::int64_t> epoch{0};
+  std::atomic<bool> leased{false};    ///< the lease (owner options.node, `epoch`) is held: renewals run
+  std::atomic<std::int64_t> epoch{0};  ///< the lease's fencing epoch (0 before it is taken)
   std::atomic<std::uint64_t> generation{0};
   // ---- under host->lock_of(this) ----
   std::vector<Waiting> waiting;
@@ -81,10 +82,10 @@ struct Actor {
 
 /// The host: everything LocalTenants' methods and the actors share.
 struct Host : std::enable_shared_from_this<Host> {
-  Host(asio::any_io_executor pool_, std::shared_ptr<store::Database> database_, const ModuleRegistry& modules_,
+  Host(asio::thread_pool::executor_type pool_, std::shared_ptr<store::Database> database_, const ModuleRegistry& modules_,
        LocalOptions options_, const Clock& clock_);
 
-  asio::any_io_executor pool;
+  asio::thread_pool::executor_type pool;
   std::shared_ptr<store::Database> database;
   store::Tenants directory;
   const ModuleRegistry& modules;
@@ -95,7 +96,8 @@ struct Host : std::enable_shared_from_this<Host> {
   std::atomic<std::uint64_t> next_id{1};
 
   mutable std::shared_mutex map_mutex;
-  std::unordered_map<std::string, std::shared_ptr<Actor>> actors;
+  /// Keyed by a view of the actor's own id (one copy of each id).
+  std::unordered_map<std::string_view, std::shared_ptr<Actor>> actors;
 
   std::array<std::mutex, 256> stripes;
   std::mutex& lock_of(const Actor* actor) { return stripes[(reinterpret_cast<std::uintptr_t>(actor) >> 6) % 256]; }
@@ -148,6 +150,16 @@ struct Host : std::enable_shared_from_this<Host> {
   void emit(const LocalEvent& event);
   void remove(const std::shared_ptr<Actor>& actor);
 };
+
+/// The lease this node holds for `actor` (its owner is options.node).
+inline Lease lease_of(const Actor& actor) {
+  return Lease{actor.host->options.node, actor.epoch.load(std::memory_order_relaxed), 0};
+}
+/// Why the actor stopped ("" when no reason was set).
+inline const std::string& reason_of(const Actor& actor) {
+  static const std::string none;
+  return actor.stop_reason ? *actor.stop_reason : none;
+}
 
 /// Strand side of an actor (local_actor.cpp).
 void pump(const std::shared_ptr<Actor>& actor);

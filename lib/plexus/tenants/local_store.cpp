@@ -39,10 +39,12 @@ Error stale(const Lease& held, const std::optional<Lease>& stored) {
 /// Returns the item's own refusal (fenced) as an ok Result holding an error,
 /// and a transaction-level failure as an error.
 Result<Result<void>> apply(store::Transaction& transaction, const FencedWrite& item) {
-  const store::Tenant& tenant = *item.tenant;
-  auto lease_key = tenant.pack({std::string(reserved_element), "lease"});
-  if (!lease_key) return lease_key.error();
-  auto stored = load_lease(transaction, *lease_key);
+  // The tenant's keys are pack((Bytes P,)) + pack(key) (store/tenant.hpp's layout).
+  auto begin = store::pack(store::Tuple{store::Bytes{item.prefix}});
+  if (!begin) return begin.error();
+  auto lease_key = *begin;
+  if (auto ok = store::pack_append(lease_key, store::Tuple{std::string(reserved_element), "lease"}); !ok) return ok.error();
+  auto stored = load_lease(transaction, lease_key);
   if (!stored) return stored.error();
   if (!*stored || (*stored)->epoch != item.lease.epoch || (*stored)->owner != item.lease.owner) {
     return Result<void>(stale(item.lease, *stored));
@@ -50,21 +52,20 @@ Result<Result<void>> apply(store::Transaction& transaction, const FencedWrite& i
   Result<void> written;
   switch (item.kind) {
     case WriteKind::snapshot: {
-      auto key = tenant.pack({std::string(reserved_element), "snapshot"});
-      if (!key) return key.error();
-      written = transaction.set(*key, item.state);
+      auto key = *begin;
+      if (auto ok = store::pack_append(key, store::Tuple{std::string(reserved_element), "snapshot"}); !ok) return ok.error();
+      written = transaction.set(key, item.state);
       break;
     }
     case WriteKind::renew:
-      written = store_lease(transaction, *lease_key, Lease{item.lease.owner, item.lease.epoch, item.expires_unix_ms});
+      written = store_lease(transaction, lease_key, Lease{item.lease.owner, item.lease.epoch, item.expires_unix_ms});
       break;
     case WriteKind::release:
-      written = store_lease(transaction, *lease_key, Lease{"", item.lease.epoch, 0});
+      written = store_lease(transaction, lease_key, Lease{"", item.lease.epoch, 0});
       break;
     case WriteKind::clear: {
-      const auto range = tenant.key_range();
-      written = transaction.clear_range(range.begin, range.end);
-      if (written) written = store_lease(transaction, *lease_key, Lease{"", item.lease.epoch, 0});
+      written = transaction.clear_range(*begin, *begin + '\xff');
+      if (written) written = store_lease(transaction, lease_key, Lease{"", item.lease.epoch, 0});
       break;
     }
   }

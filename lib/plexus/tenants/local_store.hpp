@@ -30,7 +30,7 @@ enum class WriteKind : std::uint8_t {
 /// One item of a fenced batch.
 struct FencedWrite {
   WriteKind kind = WriteKind::snapshot;
-  std::optional<store::Tenant> tenant;
+  std::string prefix;                 ///< the tenant's key space prefix P (store::Tenant::prefix())
   Lease lease;
   std::string state;                  ///< snapshot
   std::int64_t expires_unix_ms = 0;   ///< renew

@@ -15,7 +15,7 @@ Actor::Actor(std::shared_ptr<Host> host_, Tenant tenant_, std::shared_ptr<Module
       id(tenant_.id),
       tenant(std::make_unique<Tenant>(std::move(tenant_))) {}
 
-Host::Host(asio::any_io_executor pool_, std::shared_ptr<store::Database> database_, const ModuleRegistry& modules_,
+Host::Host(asio::thread_pool::executor_type pool_, std::shared_ptr<store::Database> database_, const ModuleRegistry& modules_,
            LocalOptions options_, const Clock& clock_)
     : pool(std::move(pool_)),
       database(std::move(database_)),
@@ -83,20 +83,17 @@ void Host::start_renewals() {
     }
     const std::int64_t expires = unix_ms_now() + host->options.lease_ttl.count();
     for (auto& actor : held) {
+      // `prefix` and `epoch` are set before `leased` (release/acquire), and never change after.
       FencedWrite write;
       write.kind = WriteKind::renew;
       write.expires_unix_ms = expires;
-      // Read on the actor's strand (lease and space are strand-only), then queued.
-      asio::post(actor->strand, [actor, write = std::move(write)]() mutable {
-        if (!actor->leased.load() || actor->refused) return;
-        write.tenant = actor->space;
-        write.lease = actor->lease;
-        write.done = [actor](Result<void> result) {
-          if (result || !is(result.error(), errc::fenced)) return;  // a transient failure: the next sweep retries
-          asio::post(actor->strand, [actor, result] { fail_stop(actor, "fenced: " + result.error().message()); });
-        };
-        actor->host->enqueue(std::move(write));
-      });
+      write.prefix = actor->prefix;
+      write.lease = lease_of(*actor);
+      write.done = [actor](Result<void> result) {
+        if (result || !is(result.error(), errc::fenced)) return;  // a transient failure: the next sweep retries
+        asio::post(actor->strand, [actor, result] { fail_stop(actor, "fenced: " + result.error().message()); });
+      };
+      host->enqueue(std::move(write));
     }
     host->start_renewals();
   });
