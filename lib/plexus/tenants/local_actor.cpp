@@ -230,7 +230,7 @@ void on_wake(const std::shared_ptr<Actor>& a, Time now) {
 }
 
 void fail_stop(const std::shared_ptr<Actor>& a, const std::string& reason) {
-  if (a->refused) return;
+  if (a->refused || a->finished) return;  // e.g. a renewal that raced the release of a stopped tenant
   a->refused = true;
   a->stop_reason = std::make_unique<std::string>(reason);
   a->stopping.store(true);
