@@ -197,16 +197,17 @@ void LocalTenants::start(Tenant tenant, StartMode mode, Time deadline, CommandDo
   auto module = host.modules.find(tenant.module);
   if (!module) return done(module.error());
   auto actor = std::make_shared<Actor>(state_, std::move(tenant), *module);
+  std::optional<Error> refused;  // answered outside the lock: `done` may call back into the host
   {
     std::unique_lock lock(host.map_mutex);
     if (host.actors.size() >= host.options.tenants_max) {
-      return done(make_error(errc::unavailable, std::to_string(host.actors.size()) +
-                                                    " tenants on this node (LocalOptions::tenants_max)"));
-    }
-    if (!host.actors.emplace(std::string_view(actor->id), actor).second) {
-      return done(make_error(errc::already_exists, "tenant '" + actor->id + "' is already on this node"));
+      refused = make_error(errc::unavailable,
+                           std::to_string(host.actors.size()) + " tenants on this node (LocalOptions::tenants_max)");
+    } else if (!host.actors.emplace(std::string_view(actor->id), actor).second) {
+      refused = make_error(errc::already_exists, "tenant '" + actor->id + "' is already on this node");
     }
   }
+  if (refused) return done(std::move(*refused));
   const std::uint64_t call = host.next_id.fetch_add(1, std::memory_order_relaxed);
   Waiting waiting = command(deadline, std::move(done));
   waiting.id = call;
