@@ -213,14 +213,17 @@ void LocalTenants::start(Tenant tenant, StartMode mode, Time deadline, CommandDo
   waiting.id = call;
   waiting.submitted = host.clock.now();
   (void)host.wait_for(actor, waiting);  // a new actor has room
-  asio::post(host.pool, [actor, mode, call, deadline] {
-    Host& h = *actor->host;
-    auto opened = local_detail::open_tenant(h.directory, actor->id, h.options.node, h.options.lease_ttl,
-                                            mode == StartMode::resume);
+  local_detail::OpenRequest open;
+  open.id = actor->id;
+  open.node = host.options.node;
+  open.ttl = host.options.lease_ttl;
+  open.read_snapshot = mode == StartMode::resume;
+  open.done = [actor, mode, call, deadline](Result<local_detail::Opened> opened) {
     asio::post(actor->strand, [actor, opened = std::move(opened), mode, call, deadline]() mutable {
       local_detail::begin(actor, std::move(opened), mode, call, deadline);
     });
-  });
+  };
+  host.enqueue(std::move(open));
 }
 
 void LocalTenants::update(const std::string& id, Config next, std::uint64_t generation, Time deadline, CommandDone done) {

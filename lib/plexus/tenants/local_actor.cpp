@@ -271,7 +271,7 @@ void begin(const std::shared_ptr<Actor>& a, Result<Opened> opened, StartMode mod
     host.finish_waiting(*a, a->stop_call);
     return;
   }
-  a->prefix = opened->tenant.prefix();
+  a->prefix = opened->prefix;
   a->epoch.store(opened->lease.epoch);
   if (mode == StartMode::resume && !opened->snapshot) {
     host.answer_error(*a, call, make_error(errc::tenant_not_found, "tenant '" + a->id + "' has no snapshot to resume from"));

@@ -87,7 +87,6 @@ struct Host : std::enable_shared_from_this<Host> {
 
   asio::thread_pool::executor_type pool;
   std::shared_ptr<store::Database> database;
-  store::Tenants directory;
   const ModuleRegistry& modules;
   LocalOptions options;
   std::shared_ptr<const LifecycleOptions> lifecycle;
@@ -117,10 +116,15 @@ struct Host : std::enable_shared_from_this<Host> {
   Time armed_at = Time::max();
   asio::steady_timer renew_timer;
 
-  // ---- the store queue (local_timer.cpp) ----
-  std::mutex store_mutex;
-  std::vector<FencedWrite> store_queue;
-  bool store_draining = false;
+  // ---- the store queues (local_timer.cpp): one drainer each, batches on the pool ----
+  template <class Item>
+  struct Batches {
+    std::mutex mutex;
+    std::vector<Item> queue;
+    bool draining = false;
+  };
+  Batches<FencedWrite> writes;
+  Batches<OpenRequest> opens;
 
   // ---- counters ----
   std::atomic<std::uint64_t> calls{0}, calls_timed_out{0}, fenced{0}, snapshots_written{0}, store_batches{0};
@@ -133,9 +137,10 @@ struct Host : std::enable_shared_from_this<Host> {
   void on_timer();
   void arm_locked(Time at);
   void start_renewals();
-  /// Queues a fenced write; batches run on the pool.
+  /// Queues a fenced write / a start's open; batches run on the pool (beyond
+  /// store_queue_max the item fails at once with `unavailable`).
   void enqueue(FencedWrite write);
-  void drain_store();
+  void enqueue(OpenRequest open);
 
   // local_actor.cpp
   /// Answers the waiting caller `id` of `actor` (once: later answers are dropped).

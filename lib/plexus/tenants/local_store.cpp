@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "plexus/store/tenant_layout.hpp"
 #include "plexus/store/tuple.hpp"
 
 namespace plexus::tenants::local_detail {
@@ -89,7 +90,82 @@ Result<std::vector<Result<void>>> run_once(store::Database& database, std::vecto
   return outcomes;
 }
 
+/// The full key of `key` in the tenant with prefix `prefix`: pack((Bytes P,)) + pack(key).
+Result<std::string> key_in(const std::string& prefix, const store::Tuple& key) {
+  auto full = store::pack(store::Tuple{store::Bytes{prefix}});
+  if (!full) return full.error();
+  if (auto ok = store::pack_append(*full, key); !ok) return ok.error();
+  return full;
+}
+
+/// One start inside the batch's transaction (see OpenRequest). The store's
+/// own directory layout (tenant_layout) is used so a batch of starts is one
+/// transaction; Tenants::open_or_create does the same one tenant at a time.
+Result<Result<Opened>> open_one(store::Transaction& transaction, const OpenRequest& item, std::int64_t now_ms) {
+  auto meta = store::tenant_layout::read_meta(transaction, item.id);
+  if (!meta) return meta.error();
+  if (!*meta) {
+    auto created = store::tenant_layout::create_entry(transaction, item.id);
+    if (!created) return created.error();
+    *meta = *created;
+  }
+  Opened opened;
+  opened.prefix = (*meta)->prefix;
+  auto lease_key = key_in(opened.prefix, {std::string(reserved_element), "lease"});
+  if (!lease_key) return lease_key.error();
+  auto stored = load_lease(transaction, *lease_key);
+  if (!stored) return stored.error();
+  const auto& current = *stored;
+  const bool free = !current || current->owner.empty() || current->owner == item.node || current->expires_unix_ms <= now_ms;
+  if (!free) {
+    return Result<Opened>(make_error(errc::lease_held, "held by '" + current->owner + "' at epoch " +
+                                                           std::to_string(current->epoch) + " until " +
+                                                           std::to_string(current->expires_unix_ms) + " ms"));
+  }
+  opened.lease = Lease{item.node, (current ? current->epoch : 0) + 1, now_ms + item.ttl.count()};
+  if (auto ok = store_lease(transaction, *lease_key, opened.lease); !ok) return ok.error();
+  if (item.read_snapshot) {
+    auto snapshot_key = key_in(opened.prefix, {std::string(reserved_element), "snapshot"});
+    if (!snapshot_key) return snapshot_key.error();
+    auto snapshot = transaction.get(*snapshot_key);
+    if (!snapshot) return snapshot.error();
+    opened.snapshot = std::move(*snapshot);
+  }
+  return Result<Opened>(std::move(opened));
+}
+
+Result<std::vector<Result<Opened>>> open_once(store::Database& database, std::vector<OpenRequest>& items,
+                                              std::size_t first, std::size_t count) {
+  std::vector<Result<Opened>> outcomes;
+  auto ran = database.run([&](store::Transaction& transaction) -> Result<void> {
+    outcomes.clear();  // a retried attempt starts over
+    const std::int64_t now_ms = unix_ms_now();
+    for (std::size_t i = first; i < first + count; ++i) {
+      auto outcome = open_one(transaction, items[i], now_ms);
+      if (!outcome) return outcome.error();
+      outcomes.push_back(std::move(outcome).value());
+    }
+    return {};
+  });
+  if (!ran) return ran.error();
+  return outcomes;
+}
+
 }  // namespace
+
+void run_open_batch(store::Database& database, std::vector<OpenRequest>& items) {
+  if (items.empty()) return;
+  auto outcomes = open_once(database, items, 0, items.size());
+  if (outcomes) {
+    for (std::size_t i = 0; i < items.size(); ++i) items[i].done(std::move((*outcomes)[i]));
+    return;
+  }
+  if (items.size() == 1) return items[0].done(outcomes.error());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto alone = open_once(database, items, i, 1);
+    items[i].done(alone ? std::move((*alone)[0]) : Result<Opened>(alone.error()));
+  }
+}
 
 void run_fenced_batch(store::Database& database, std::vector<FencedWrite>& items) {
   if (items.empty()) return;
@@ -106,20 +182,6 @@ void run_fenced_batch(store::Database& database, std::vector<FencedWrite>& items
     auto alone = run_once(database, items, i, 1);
     items[i].done(alone ? (*alone)[0] : Result<void>(alone.error()));
   }
-}
-
-Result<Opened> open_tenant(store::Tenants& tenants, const std::string& id, const std::string& node,
-                           std::chrono::milliseconds ttl, bool read_snapshot) {
-  auto tenant = tenants.open_or_create(id);
-  if (!tenant) return tenant.error();
-  auto lease = acquire(*tenant, node, unix_ms_now(), ttl);
-  if (!lease) return lease.error();
-  Opened opened{*tenant, *lease, std::nullopt};
-  if (!read_snapshot) return opened;
-  auto snapshot = fenced_run(*tenant, *lease, [](FencedTransaction& transaction) { return transaction.read_snapshot(); });
-  if (!snapshot) return snapshot.error();
-  opened.snapshot = std::move(*snapshot);
-  return opened;
 }
 
 std::int64_t unix_ms_now() {

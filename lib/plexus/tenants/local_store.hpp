@@ -43,19 +43,32 @@ struct FencedWrite {
 /// items, each is run again alone so one oversized item fails only itself.
 void run_fenced_batch(store::Database& database, std::vector<FencedWrite>& items);
 
-/// A tenant brought up on this node: its key space, the lease taken and,
-/// for a resume, the last snapshot.
+/// A tenant brought up on this node: its key space's prefix, the lease
+/// taken and, for a resume, the last snapshot.
 struct Opened {
-  store::Tenant tenant;
+  std::string prefix;
   Lease lease;
   std::optional<std::string> snapshot;
 };
 
-/// Opens (creating if needed) the key space of `id`, takes its lease for
-/// `node` (lease_held when another live owner holds it) and, when
-/// `read_snapshot`, reads the snapshot under the new lease's fence.
-Result<Opened> open_tenant(store::Tenants& tenants, const std::string& id, const std::string& node,
-                           std::chrono::milliseconds ttl, bool read_snapshot);
+/// One start: open (creating) the key space of `id` in the store's tenant
+/// directory, take its lease for `node` exactly as fence.hpp's acquire()
+/// (free, released, expired or `node`'s own; the epoch bumped; lease_held
+/// otherwise) and, when `read_snapshot`, read the snapshot in the same
+/// transaction — so the snapshot is the one of the epoch before ours.
+struct OpenRequest {
+  std::string id;
+  std::string node;
+  std::chrono::milliseconds ttl{0};
+  bool read_snapshot = false;
+  std::function<void(Result<Opened>)> done;
+};
+
+/// Runs `items` in one transaction (retried on conflict) — a node starting
+/// many tenants pays one commit per batch, not three per tenant — then calls
+/// each `done` with its own outcome; as run_fenced_batch, a failed batch of
+/// several is run again one by one.
+void run_open_batch(store::Database& database, std::vector<OpenRequest>& items);
 
 /// The wall clock in Unix milliseconds (lease expiry only).
 std::int64_t unix_ms_now();

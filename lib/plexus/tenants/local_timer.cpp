@@ -19,7 +19,6 @@ Host::Host(asio::thread_pool::executor_type pool_, std::shared_ptr<store::Databa
            LocalOptions options_, const Clock& clock_)
     : pool(std::move(pool_)),
       database(std::move(database_)),
-      directory(database),
       modules(modules_),
       options(std::move(options_)),
       lifecycle(std::make_shared<const LifecycleOptions>(options.lifecycle)),
@@ -99,39 +98,62 @@ void Host::start_renewals() {
   });
 }
 
-void Host::enqueue(FencedWrite write) {
-  {
-    std::lock_guard lock(store_mutex);
-    if (store_queue.size() < options.store_queue_max) {
-      store_queue.push_back(std::move(write));
-      if (store_draining) return;
-      store_draining = true;
-      asio::post(pool, [host = shared_from_this()] { host->drain_store(); });
-      return;
-    }
-  }
-  write.done(make_error(errc::unavailable, "store queue full (" + std::to_string(options.store_queue_max) +
-                                               " writes waiting, LocalOptions::store_queue_max)"));
-}
+namespace {
 
-void Host::drain_store() {
-  std::vector<FencedWrite> batch;
+/// Takes up to `max` items at a time off `batches` and runs them with `run`
+/// until the queue is empty; one drainer per queue at a time.
+template <class Item, class Run>
+void drain(Host::Batches<Item>& batches, std::size_t max, Run run) {
+  std::vector<Item> batch;
   for (;;) {
     batch.clear();
     {
-      std::lock_guard lock(store_mutex);
-      if (store_queue.empty()) {
-        store_draining = false;
+      std::lock_guard lock(batches.mutex);
+      if (batches.queue.empty()) {
+        batches.draining = false;
         return;
       }
-      const std::size_t take = std::min(store_queue.size(), options.store_batch_max);
-      batch.assign(std::make_move_iterator(store_queue.begin()),
-                   std::make_move_iterator(store_queue.begin() + static_cast<std::ptrdiff_t>(take)));
-      store_queue.erase(store_queue.begin(), store_queue.begin() + static_cast<std::ptrdiff_t>(take));
+      const auto take = static_cast<std::ptrdiff_t>(std::min(batches.queue.size(), max));
+      batch.assign(std::make_move_iterator(batches.queue.begin()), std::make_move_iterator(batches.queue.begin() + take));
+      batches.queue.erase(batches.queue.begin(), batches.queue.begin() + take);
     }
+    run(batch);
+  }
+}
+
+/// Queues `item`; starts a drainer on the pool when none runs. False when the queue is full.
+template <class Item, class Run>
+bool push(Host& host, Host::Batches<Item>& batches, Item& item, Run run) {
+  std::lock_guard lock(batches.mutex);
+  if (batches.queue.size() >= host.options.store_queue_max) return false;
+  batches.queue.push_back(std::move(item));
+  if (batches.draining) return true;
+  batches.draining = true;
+  asio::post(host.pool, [host = host.shared_from_this(), &batches, run] { drain(batches, host->options.store_batch_max, run); });
+  return true;
+}
+
+Error queue_full(const Host& host) {
+  return make_error(errc::unavailable, "store queue full (" + std::to_string(host.options.store_queue_max) +
+                                           " waiting, LocalOptions::store_queue_max)");
+}
+
+}  // namespace
+
+void Host::enqueue(FencedWrite write) {
+  auto run = [this](std::vector<FencedWrite>& batch) {
     run_fenced_batch(*database, batch);
     store_batches.fetch_add(1, std::memory_order_relaxed);
-  }
+  };
+  if (!push(*this, writes, write, run)) write.done(queue_full(*this));
+}
+
+void Host::enqueue(OpenRequest open) {
+  auto run = [this](std::vector<OpenRequest>& batch) {
+    run_open_batch(*database, batch);
+    store_batches.fetch_add(1, std::memory_order_relaxed);
+  };
+  if (!push(*this, opens, open, run)) open.done(queue_full(*this));
 }
 
 }  // namespace plexus::tenants::local_detail
