@@ -49,7 +49,8 @@ class Gate {
 };
 
 /// A counter (the state is a decimal number). Calls: "get", "inc" (snapshots),
-/// "throw", "stop", "hang" (blocks on `hang`), anything else -> "?".
+/// "throw", "stop", "hang" (blocks on `hang`), "noreply" (answered later),
+/// "from" (replies with its From's call id, and keeps the state), anything else -> "?".
 class Counter final : public Module {
  public:
   std::function<Outcome(const Tenant&)> on_install = [](const Tenant&) { return Outcome::ok("0"); };
@@ -58,6 +59,12 @@ class Counter final : public Module {
     return Outcome::ok(std::to_string(std::stoll(state) + 100));
   };
   std::function<Outcome(Bytes)> on_uninstall = [](Bytes state) { return Outcome::ok(std::move(state)); };
+  std::function<MessageOutcome(const Info&, Bytes)> on_info = [](const Info&, Bytes state) {
+    return MessageOutcome::noreply(std::move(state));
+  };
+  std::function<MessageOutcome(const Bytes&, Bytes)> on_continue_fn = [](const Bytes& arg, Bytes state) {
+    return MessageOutcome::noreply(state + arg);
+  };
   bool terminate_throws = false;
   Gate hang;
 
@@ -72,7 +79,7 @@ class Counter final : public Module {
   }
   Outcome update(const Config& next, const Tenant&, Bytes state) override { return on_update(next, std::move(state)); }
   Outcome uninstall(const Tenant&, Bytes state) override { return on_uninstall(std::move(state)); }
-  CallOutcome call(const Bytes& request, From, const Tenant&, Bytes state) override {
+  CallOutcome call(const Bytes& request, From from, const Tenant&, Bytes state) override {
     if (request == "get") return CallOutcome::reply_with(state, state);
     if (request == "inc") {
       auto next = std::to_string(std::stoll(state) + 1);
@@ -83,11 +90,24 @@ class Counter final : public Module {
     if (request == "throw") throw std::runtime_error("call boom");
     if (request == "stop") return CallOutcome::stop("asked to stop", "bye", std::move(state));
     if (request == "hang") hang.pass();
+    if (request == "noreply") {
+      {
+        std::lock_guard lock(mutex_);
+        noreply_from_ = from;
+      }
+      changed_.notify_all();
+      return CallOutcome::noreply(std::move(state));
+    }
     return CallOutcome::reply_with("?", std::move(state));
   }
   MessageOutcome cast(const Bytes& request, const Tenant&, Bytes state) override {
     if (request == "throw") throw std::runtime_error("cast boom");
+    if (request.rfind("add:", 0) == 0) return MessageOutcome::noreply(std::to_string(std::stoll(state) + std::stoll(request.substr(4))));
     return MessageOutcome::noreply(std::move(state));
+  }
+  MessageOutcome info(const Info& message, const Tenant&, Bytes state) override { return on_info(message, std::move(state)); }
+  MessageOutcome on_continue(const Bytes& arg, const Tenant&, Bytes state) override {
+    return on_continue_fn(arg, std::move(state));
   }
   void terminate(std::string_view reason, const Tenant&, const Bytes&) override {
     {
@@ -105,11 +125,19 @@ class Counter final : public Module {
     std::lock_guard lock(mutex_);
     return terminated_;
   }
+  /// The From of the last "noreply" call (waits at most 5 s for one).
+  std::optional<From> noreply_from() {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, 5s, [&] { return noreply_from_.has_value(); });
+    return noreply_from_;
+  }
 
  private:
   std::mutex mutex_;
   std::vector<std::string> runs_;
   std::vector<std::string> terminated_;
+  std::optional<From> noreply_from_;
+  std::condition_variable changed_;
 };
 
 /// Collects a host's events; waits for one with a deadline.
