@@ -81,6 +81,18 @@ void Host::start_renewals() {
       }
     }
     const std::int64_t expires = unix_ms_now() + host->options.lease_ttl.count();
+    // Renewals do not go through the write queue (store_queue_max would cap
+    // the tenants a node can hold): each chunk of store_batch_max is one
+    // transaction, posted to the pool as its own task.
+    auto chunk = std::make_shared<std::vector<FencedWrite>>();
+    auto flush = [&host, &chunk] {
+      if (chunk->empty()) return;
+      asio::post(host->pool, [host, batch = std::move(chunk)] {
+        run_fenced_batch(*host->database, *batch);
+        host->store_batches.fetch_add(1, std::memory_order_relaxed);
+      });
+      chunk = std::make_shared<std::vector<FencedWrite>>();
+    };
     for (auto& actor : held) {
       // `prefix` and `epoch` are set before `leased` (release/acquire), and never change after.
       FencedWrite write;
@@ -92,8 +104,10 @@ void Host::start_renewals() {
         if (result || !is(result.error(), errc::fenced)) return;  // a transient failure: the next sweep retries
         asio::post(actor->strand, [actor, result] { fail_stop(actor, "fenced: " + result.error().message()); });
       };
-      host->enqueue(std::move(write));
+      chunk->push_back(std::move(write));
+      if (chunk->size() >= host->options.store_batch_max) flush();
     }
+    flush();
     host->start_renewals();
   });
 }
