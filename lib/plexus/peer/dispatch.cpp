@@ -66,8 +66,10 @@ std::vector<std::string> Dispatcher::server_names() const {
 }
 
 void Dispatcher::queue(wire::Message& message) {
-  if (!message.server.empty() && !servers_.count(message.server)) return drop_("unknown_server");
+  // The server is looked up when the run of messages to one server starts;
+  // remove_server() ends the run (round() drops what a removal left queued).
   if (!last_ || last_server_ != message.server) {
+    if (!message.server.empty() && !servers_.count(message.server)) return drop_("unknown_server");
     last_ = &queue_[message.server];
     last_server_ = message.server;
   }
@@ -102,8 +104,8 @@ bool Dispatcher::round() {
       placement = it->second.placement;
       known = true;
     }
-    if (!known) {
-      drop_(name.empty() ? "no_message_handler" : "unknown_server");
+    if (!known) {  // one drop per message, as queue() counts them
+      for (std::size_t i = 0; i < batch.size(); ++i) drop_(name.empty() ? "no_message_handler" : "unknown_server");
       batch.clear();
       continue;
     }

@@ -29,7 +29,10 @@ class Dispatcher {
   Dispatcher(asio::thread_pool& workers, std::function<void(const char*)> drop);
 
   Result<void> add_server(const std::string& name, Handler handler, const ServerOptions& options);
-  void remove_server(const std::string& name) { servers_.erase(name); }
+  void remove_server(const std::string& name) {
+    servers_.erase(name);
+    last_ = nullptr;  // queue() looks the next server up again
+  }
   [[nodiscard]] bool serves(std::string_view name) const { return servers_.count(name) != 0; }
   [[nodiscard]] std::vector<std::string> server_names() const;
   void set_message_handler(Handler handler) { message_handler_ = std::move(handler); }

@@ -211,8 +211,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   SendOutcome route(wire::Message& message, const OutFrame& frame, PeerLinks* target = nullptr,
                     std::span<const std::uint8_t> payload = {});
   bool relay(wire::Message message);
-  void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
-  void deliver(wire::Message message);
+  void on_message(PeerLinks& from, LinkContext& link, wire::Message& message, std::size_t frame_bytes);
+  /// Queue `message` for dispatch (taken apart: left moved-from).
+  void deliver(wire::Message& message);
   void flush_dispatch();
   void fail_completions(const Error& why);
   void close_stale_unattached(SteadyClock::time_point now);

@@ -156,7 +156,7 @@ void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, 
     }
   }
   if (auto* message = std::get_if<wire::Message>(&*decoded)) {
-    return on_message(*peer, *context, std::move(*message), frame_bytes);
+    return on_message(*peer, *context, *message, frame_bytes);
   }
   const std::string from = peer->spec.name;  // the core may drop the peer's links
   std::visit(
