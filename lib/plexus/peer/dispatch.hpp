@@ -8,6 +8,7 @@
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -45,6 +46,11 @@ class Dispatcher {
   /// work). A call from inside a handler returns at once: the running one
   /// picks up what it queued.
   bool flush();
+  /// Messages queued and not yet handed on, plus those posted to a strand
+  /// whose handler has not run yet (Config::dispatch_queue_max bounds it).
+  [[nodiscard]] std::size_t backlog() const noexcept {
+    return queued_ + posted_->load(std::memory_order_relaxed);
+  }
 
  private:
   struct Server {
@@ -65,6 +71,10 @@ class Dispatcher {
   // messages to one server skips the map lookup.
   std::vector<Received>* last_ = nullptr;
   std::string last_server_;
+  std::size_t queued_ = 0;  ///< in queue_ (service executor only)
+  /// Posted to strands, not yet run: counted per batch, shared with the
+  /// posted work, which may outlive this.
+  std::shared_ptr<std::atomic<std::size_t>> posted_ = std::make_shared<std::atomic<std::size_t>>(0);
   bool flushing_ = false;
 };
 

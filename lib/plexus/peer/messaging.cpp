@@ -66,6 +66,11 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
   m.hops_left = options.transitive ? config.relay_hops_max : 0;
   m.causal_label = options.causal_label;
   if (node == self.name) {
+    if (dispatcher.backlog() >= config.dispatch_queue_max) {
+      count_drop("dispatch_queue_full");
+      return make_error(errc::outbox_full, "dispatch queue full: " + std::to_string(dispatcher.backlog()) +
+                                               " messages wait for handlers (dispatch_queue_max)");
+    }
     m.payload.assign(payload.begin(), payload.end());
     deliver(m);
     flush_dispatch();
@@ -197,6 +202,7 @@ void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Mes
   // dedupe, ack) is the core's. What it asks for (deliveries, relays) is
   // carried out once the connection's read is done (flush_dispatch drains
   // the core), not per frame: a read of many small frames drains once.
+  core.set_dispatch_backlog(dispatcher.backlog());  // the core refuses past dispatch_queue_max
   core.take_message(message, coarse_ticks());
 }
 

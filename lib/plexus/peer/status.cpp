@@ -79,13 +79,13 @@ bool PeerService::Impl::send_control(PeerLinks& peer, const wire::Envelope& enve
 // handshake timeout: they hold a socket and memory each.
 void PeerService::Impl::close_stale_unattached(SteadyClock::time_point now) {
   std::vector<transport::ConnectionPtr> stale;
-  for (const auto& [connection, since] : unattached) {
-    if (now - since > config.transport.handshake_timeout) stale.push_back(connection);
+  for (const auto& [connection, waiting] : unattached) {
+    if (now - waiting.since > config.transport.handshake_timeout) stale.push_back(connection);
   }
   for (const auto& connection : stale) {
     spdlog::warn("closing connection from {}: no attach within {} ms", connection->peer().name,
                  config.transport.handshake_timeout.count());
-    unattached.erase(connection);
+    forget_unattached(connection);
     connection->abort(make_error(errc::timed_out, "no attach"));
   }
 }

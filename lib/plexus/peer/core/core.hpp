@@ -79,6 +79,10 @@ struct CoreConfig {
   /// Most retransmissions one tick sends.
   std::size_t retransmits_per_tick_max = 10'000;
   std::uint8_t relay_hops_max = 3;
+  /// Received messages the driver may hold for its handlers (its backlog,
+  /// set_dispatch_backlog(), plus deliveries not yet taken); past it a
+  /// message is dropped unacked ("dispatch_queue_full"). 0: unlimited.
+  std::size_t dispatch_queue_max = 0;
   Bug bug = Bug::none;
 };
 
@@ -226,6 +230,8 @@ class Core {
   bool reroute(wire::Message message);
   /// A relay for `message` among the up members, if any.
   std::optional<std::string> choose_relay(const wire::Message& message);
+  /// Messages the driver still holds for its handlers (CoreConfig::dispatch_queue_max).
+  void set_dispatch_backlog(std::size_t messages) { dispatch_backlog_ = messages; }
   /// Servers registered here: a message to another is refused (with a refused ack).
   void serve(const std::string& server) { servers_.insert(server); }
   void unserve(const std::string& server) {
@@ -321,6 +327,7 @@ class Core {
   std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> completions_;  ///< (process, ack id) -> token
   std::map<std::string, std::vector<std::uint64_t>> refused_acks_;  ///< origin process -> ids
   std::set<std::string> servers_;
+  std::size_t dispatch_backlog_ = 0;
   mutable std::string last_served_;  ///< the server serves() found last (empty: none)
   std::set<std::string> peers_;  ///< live members but self
   std::set<std::string> cut_;

@@ -73,6 +73,12 @@ void Core::take_message(wire::Message& message, Time now) {
     if (acked) answer(origin, message);  // a definite no: the sender's completion fails at once
     return;
   }
+  // The handlers are behind: refuse it unacked, before dedupe records it, so
+  // an acked message is retransmitted (and delivered) once they caught up.
+  if (config_.dispatch_queue_max != 0 &&
+      dispatch_backlog_ + out_.deliveries.size() >= config_.dispatch_queue_max) {
+    return drop("dispatch_queue_full");
+  }
   if (causal) {
     switch (admit_causal(message, origin)) {
       case CausalAdmit::accept: break;
