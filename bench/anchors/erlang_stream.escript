@@ -46,7 +46,12 @@ wait_for(PeerNode, Tries) ->
 receive_loop(Messages, Bytes) ->
     receive
         {data, Bin} -> receive_loop(Messages + 1, Bytes + byte_size(Bin));
-        {done, From} -> From ! {received, Messages, Bytes}
+        {done, From} ->
+            %% Returning would halt this node at once, which can drop the answer
+            %% before it leaves: stay until the sender's node goes (bounded).
+            erlang:monitor_node(node(From), true),
+            From ! {received, Messages, Bytes},
+            receive {nodedown, _} -> ok after 10000 -> ok end
     after 60000 ->
         io:format(standard_error, "nothing received for 60 s~n", []),
         halt(3)

@@ -13,8 +13,9 @@ count=${2:-100000}
 port=$((43690 + $$ % 1000))
 export ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=$port
 cookie=plexus_anchor_$$
-epmd_pid= receiver_pid=
+epmd_pid= receiver_pid= sender_pid=
 stop() {
+  [ -n "$sender_pid" ] && kill "$sender_pid" 2>/dev/null || true
   [ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null || true
   [ -n "$epmd_pid" ] && kill "$epmd_pid" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -30,4 +31,6 @@ until epmd -port "$port" -names >/dev/null 2>&1; do
 done
 timeout 200 escript "$dir/erlang_stream.escript" receiver "b$$@127.0.0.1" "$cookie" </dev/null >/dev/null &
 receiver_pid=$!
-timeout 180 escript "$dir/erlang_stream.escript" sender "a$$@127.0.0.1" "$cookie" "b$$@127.0.0.1" "$size" "$count" </dev/null
+timeout 180 escript "$dir/erlang_stream.escript" sender "a$$@127.0.0.1" "$cookie" "b$$@127.0.0.1" "$size" "$count" </dev/null &
+sender_pid=$!
+wait "$sender_pid"
