@@ -2,6 +2,7 @@
 // connection.cpp (its coroutines) and connection_home.cpp (its methods).
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -102,7 +103,8 @@ struct ConnectionTasks {
   static asio::awaitable<void> hand_over(Connection& c, const Ptr& self);
   static Error end_of_stream_error(Connection& c, const std::error_code& ec);
   static asio::awaitable<void> read_loop(Ptr self);
-  static void prepare(Connection& c, std::vector<ByteBuffer>& batch);
+  static void prepare(Connection& c, std::vector<ByteBuffer>& batch);  // connection_seal.cpp
+  static void keep_rest(const std::vector<asio::const_buffer>& gather, std::size_t written, ByteBuffer& rest);
   static void count_written(Connection& c, std::size_t n);
   static asio::awaitable<std::error_code> write_unsent(Connection& c);
   static asio::awaitable<std::error_code> write_batch(Connection& c, std::vector<ByteBuffer>& batch);
