@@ -52,6 +52,18 @@ class RangeCursor {
   /// The user key (prefix removed) and value of the current row; views into the map.
   [[nodiscard]] std::string_view key() const noexcept { return as_view(key_).substr(1); }
   [[nodiscard]] std::string_view value() const noexcept { return as_view(value_); }
+  /// True when a walk of [begin, end) (user keys) in the same direction
+  /// starts at the current row: the walk so far stopped after handing out
+  /// `last` (the row before the current one, in walk order), and the new
+  /// range is what follows it — [last + 00, end) forwards, [begin, last)
+  /// backwards — with the other bound unchanged.
+  [[nodiscard]] bool continues(std::string_view begin, std::string_view end, bool reverse,
+                               std::string_view last) const noexcept {
+    if (!valid_ || reverse != reverse_) return false;
+    if (reverse) return end == last && begin == std::string_view(begin_).substr(1);
+    return end == std::string_view(end_).substr(1) && begin.size() == last.size() + 1 && begin.back() == '\0' &&
+           begin.starts_with(last);
+  }
   /// Inline: a scan calls it once per row.
   void next() noexcept {
     if (!valid_) return;

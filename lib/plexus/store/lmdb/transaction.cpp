@@ -16,6 +16,8 @@ LmdbTransaction::~LmdbTransaction() { cancel(); }
 
 void LmdbTransaction::end_snapshot() noexcept {
   if (snapshot_ == nullptr) return;
+  walk_.reset();  // a read-only transaction's cursor is closed by hand, before the snapshot is reused
+  resumable_ = false;
   environment_->end_read(snapshot_);
   snapshot_ = nullptr;
 }
@@ -53,24 +55,17 @@ Result<std::optional<std::string>> LmdbTransaction::get(std::string_view key) {
 Result<bool> LmdbTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
                                         RowSink& sink) {
   if (auto ok = room_for_read(); !ok) return ok.error();
-  RangeCursor stored(snapshot_, environment_->dbi(), begin, end, reverse);
   const bool buffering = !writes_.empty();
+  // A snapshot with nothing buffered: nothing to merge or record, a plain cursor walk.
+  if (!buffering && !recording()) return plain_range(begin, end, limit, reverse, sink);
+  resumable_ = false;
+  RangeCursor stored(snapshot_, environment_->dbi(), begin, end, reverse);
   const auto buffered = buffering ? writes_.in_range(begin, end, reverse) : std::vector<const WriteSet::Entry*>{};
   std::size_t next_buffered = 0;
   std::optional<RowDigest> digest;
   if (recording()) digest.emplace();
   std::size_t count = 0;
   bool more = false;
-  if (!buffering && !recording()) {
-    // A snapshot with nothing buffered: nothing to merge or record, a plain cursor walk.
-    for (; stored.valid(); stored.next()) {
-      if (count == limit) return true;
-      sink.add(stored.key(), stored.value());
-      ++count;
-    }
-    if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
-    return false;
-  }
   std::optional<std::string> stopped_at;  // the first row past the limit: `more` is exact
   auto offer = [&](std::string_view key, std::string_view value) {
     if (count == limit) {
@@ -113,6 +108,34 @@ Result<bool> LmdbTransaction::get_range(std::string_view begin, std::string_view
     reads_.spans.push_back(std::move(span));
   }
   return more;
+}
+
+RangeCursor& LmdbTransaction::plain_cursor(std::string_view begin, std::string_view end, bool reverse) {
+  if (!resumable_ || !walk_->continues(begin, end, reverse, resume_at_)) {
+    walk_.reset();  // close the old cursor before opening the next
+    walk_.emplace(snapshot_, environment_->dbi(), begin, end, reverse);
+  }
+  resumable_ = false;
+  return *walk_;
+}
+
+Result<bool> LmdbTransaction::plain_range(std::string_view begin, std::string_view end, std::size_t limit,
+                                          bool reverse, RowSink& sink) {
+  // A range read in batches (TenantRangeIterator, RangeIterator) asks for the
+  // rows right after the last batch: the cursor kept from it is already there.
+  RangeCursor& stored = plain_cursor(begin, end, reverse);
+  std::string_view last;
+  for (std::size_t count = 0; stored.valid(); stored.next(), ++count) {
+    if (count == limit) {
+      resume_at_ = last;
+      resumable_ = count != 0;
+      return true;
+    }
+    last = stored.key();
+    sink.add(last, stored.value());
+  }
+  if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
+  return false;
 }
 
 Result<void> LmdbTransaction::set(std::string_view key, std::string_view value) {
