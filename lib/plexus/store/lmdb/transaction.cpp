@@ -4,11 +4,56 @@
 #include "plexus/store/lmdb/transaction.hpp"
 
 #include <algorithm>
+#include <array>
+#include <new>
 
 #include "plexus/store/lmdb/cursor.hpp"
 #include "plexus/store/lmdb/writer.hpp"
 
 namespace plexus::store::lmdb {
+namespace {
+
+/// Blocks of ended transactions one thread keeps for its next transactions.
+constexpr std::size_t transaction_blocks_kept = 4;
+
+/// Trivially destructible, so it stays usable while the thread's other
+/// thread_local objects are destroyed; BlockCacheCleanup frees its blocks.
+struct BlockCache {
+  std::array<void*, transaction_blocks_kept> blocks;
+  std::size_t count;
+  bool cleanup_registered;
+  bool closed;  ///< the thread is ending: blocks go back to the heap
+};
+thread_local BlockCache block_cache{};
+
+struct BlockCacheCleanup {
+  ~BlockCacheCleanup() {
+    block_cache.closed = true;
+    while (block_cache.count > 0) ::operator delete(block_cache.blocks[--block_cache.count]);
+  }
+  /// Any call constructs the object in this thread, which registers its destructor.
+  [[gnu::noinline]] void arm() noexcept { block_cache.cleanup_registered = true; }
+};
+thread_local BlockCacheCleanup block_cache_cleanup;
+
+}  // namespace
+
+void* LmdbTransaction::operator new(std::size_t size) {
+  BlockCache& cache = block_cache;
+  if (size == sizeof(LmdbTransaction) && cache.count > 0) return cache.blocks[--cache.count];
+  return ::operator new(size);
+}
+
+void LmdbTransaction::operator delete(void* block, std::size_t size) noexcept {
+  BlockCache& cache = block_cache;
+  if (size == sizeof(LmdbTransaction) && !cache.closed && cache.count < transaction_blocks_kept) {
+    if (!cache.cleanup_registered) block_cache_cleanup.arm();
+    cache.blocks[cache.count++] = block;
+    return;
+  }
+  ::operator delete(block);
+}
+
 LmdbTransaction::LmdbTransaction(Environment& environment, Mode mode, MDB_txn* snapshot) noexcept
     : environment_(&environment), mode_(mode), snapshot_(snapshot), snapshot_txnid_(mdb_txn_id(snapshot)) {}
 

@@ -37,6 +37,12 @@ class LmdbTransaction final : public BackendTransaction {
   Result<void> commit() override;
   void cancel() noexcept override;
 
+  /// A thread keeps the blocks of its ended transactions (at most
+  /// transaction_blocks_kept) for its next ones: a short transaction, begun
+  /// and ended on one thread, allocates nothing.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block, std::size_t size) noexcept;
+
  private:
   [[nodiscard]] bool recording() const noexcept { return mode_ == Mode::read_write; }
   Result<void> room_for_read() const;
