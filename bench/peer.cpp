@@ -3,9 +3,11 @@
 // with a plain TCP ping-pong baseline), cluster convergence and failure
 // detection, and the idle cost of a node. The nodes are this binary run as
 // `bench_peer node ...` (peer_node.hpp). Prints one JSON document on stdout
-// (logs go to stderr) with each figure beside its target and an anchor
-// measured elsewhere on this machine; exits non-zero when a part failed to
-// run (not when a target is missed: a debug build is expected to miss them).
+// (logs go to stderr) with each figure beside its target and an anchor:
+// Erlang distribution streaming 64 KiB binaries, measured in the same run
+// when erl is installed (bench/anchors), or Serf's figures measured elsewhere
+// on this machine; exits non-zero when a part failed to run (not when a
+// target is missed: a debug build is expected to miss them).
 //
 //   bench_peer [--only throughput,rtt,cluster,idle] [--seconds 2] [--nodes 16]
 //              [--large-nodes 64] [--round-trips 20000] [--idle-seconds 10]
@@ -22,6 +24,7 @@
 #include <set>
 #include <thread>
 
+#include "erlang_anchor.hpp"
 #include "figures.hpp"
 #include "peer_node.hpp"
 #include "peer_sections.hpp"
@@ -40,30 +43,39 @@ struct Figure {
 
 constexpr double none = std::numeric_limits<double>::quiet_NaN();
 
+// Anchors: the Erlang figure is measured in the run (run_erlang_anchor, when
+// erl is installed; "erlang_64KiB" below is filled from it); the rest were
+// measured elsewhere on this machine, or are absent (null).
 const Figure figures[] = {
-    {"throughput_encrypted_100B_msgs_per_s", 1'500'000, false, 299'000},
-    {"throughput_encrypted_1KiB_msgs_per_s", 600'000, false, 128'000},
-    {"throughput_encrypted_64KiB_GB_per_s", 1.5, false, 2.06},
+    {"throughput_encrypted_100B_msgs_per_s", 1'500'000, false, nullptr},
+    {"throughput_encrypted_1KiB_msgs_per_s", 600'000, false, nullptr},
+    {"throughput_encrypted_64KiB_GB_per_s", 1.5, false, "erlang_64KiB"},
     {"throughput_insecure_100B_msgs_per_s", none, false, nullptr},
     {"throughput_insecure_1KiB_msgs_per_s", none, false, nullptr},
-    {"throughput_insecure_64KiB_GB_per_s", none, false, nullptr},
-    {"rtt_idle_p50_us", none, true, 146},
-    {"rtt_idle_p99_us", none, true, 241},
+    {"throughput_insecure_64KiB_GB_per_s", none, false, "erlang_64KiB"},
+    // Ratios in this run: against Erlang distribution (unencrypted) and
+    // against the insecure path of the same size.
+    {"throughput_encrypted_64KiB_vs_erlang", 1.0, false, nullptr},
+    {"throughput_insecure_64KiB_vs_erlang", none, false, nullptr},
+    {"throughput_encrypted_64KiB_vs_insecure", 0.8, false, nullptr},
+    {"throughput_encrypted_1KiB_vs_insecure", 0.8, false, nullptr},
+    {"rtt_idle_p50_us", none, true, nullptr},
+    {"rtt_idle_p99_us", none, true, nullptr},
     {"rtt_plain_tcp_p50_us", none, true, nullptr},
-    {"rtt_with_stream_p50_us", none, true, 1750},
-    {"rtt_with_stream_p99_us", none, true, 6300},
+    {"rtt_with_stream_p50_us", none, true, nullptr},
+    {"rtt_with_stream_p99_us", none, true, nullptr},
     {"rtt_idle_p50_vs_plain_tcp", 1.2, true, nullptr},
-    {"rtt_with_stream_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
-    {"rtt_idle_on_io_p50_us", none, true, 146},
-    {"rtt_idle_on_io_p99_us", none, true, 241},
-    {"rtt_with_stream_on_io_p99_us", none, true, 6300},
+    {"rtt_with_stream_p99_vs_idle", 2.0, true, nullptr},
+    {"rtt_idle_on_io_p50_us", none, true, nullptr},
+    {"rtt_idle_on_io_p99_us", none, true, nullptr},
+    {"rtt_with_stream_on_io_p99_us", none, true, nullptr},
     {"rtt_idle_on_io_p50_vs_plain_tcp", 1.2, true, nullptr},
-    {"rtt_with_stream_on_io_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
-    {"rtt_idle_on_worker_p50_us", none, true, 146},
-    {"rtt_idle_on_worker_p99_us", none, true, 241},
-    {"rtt_with_stream_on_worker_p99_us", none, true, 6300},
+    {"rtt_with_stream_on_io_p99_vs_idle", 2.0, true, nullptr},
+    {"rtt_idle_on_worker_p50_us", none, true, nullptr},
+    {"rtt_idle_on_worker_p99_us", none, true, nullptr},
+    {"rtt_with_stream_on_worker_p99_us", none, true, nullptr},
     {"rtt_idle_on_worker_p50_vs_plain_tcp", 1.2, true, nullptr},
-    {"rtt_with_stream_on_worker_p99_vs_idle", 2.0, true, 6300.0 / 241.0},
+    {"rtt_with_stream_on_worker_p99_vs_idle", 2.0, true, nullptr},
     {"cluster_converge_s", 0.3, true, 0.43},
     {"kill9_seen_by_all_s", 0.2, true, 6.8},
     {"leave_seen_by_all_s", 0.1, true, 0.95},
@@ -72,15 +84,10 @@ const Figure figures[] = {
     {"idle_rss_mib_max", 10, true, 14},
 };
 
-const json anchors = {
+const json serf_anchor = {
     {"source", "measured elsewhere on this machine; fixed numbers"},
-    {"erlang_distribution",
-     {{"msgs_per_s_100B", 299'000}, {"msgs_per_s_1KiB", 128'000}, {"GB_per_s_64KiB", 2.06},
-      {"rtt_idle_p50_us", 146}, {"rtt_idle_p99_us", 241},
-      {"rtt_with_64KiB_stream_p50_us", 1750}, {"rtt_with_64KiB_stream_p99_us", 6300}}},
-    {"serf",
-     {{"converge_16_agents_s", 0.43}, {"kill9_seen_by_all_s", 6.8}, {"leave_seen_by_all_s", 0.95},
-      {"idle_cpu_percent", 0.3}, {"idle_rss_mib", 14}}}};
+    {"converge_16_agents_s", 0.43}, {"kill9_seen_by_all_s", 6.8}, {"leave_seen_by_all_s", 0.95},
+    {"idle_cpu_percent", 0.3}, {"idle_rss_mib", 14}};
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -120,6 +127,20 @@ json headline(const json& results) {
       if (bytes == 1024) out[prefix + "1KiB_msgs_per_s"] = cell["messages_per_s"];
       if (bytes == 65536) out[prefix + "64KiB_GB_per_s"] = cell["gb_per_s"];
     }
+    for (const char* size : {"1KiB_msgs_per_s", "64KiB_GB_per_s"}) {
+      const std::string name = std::string("throughput_encrypted_") + size;
+      const std::string base = std::string("throughput_insecure_") + size;
+      if (out.contains(name) && out.contains(base)) {
+        out[std::string("throughput_encrypted_") + (size[0] == '1' ? "1KiB" : "64KiB") + "_vs_insecure"] =
+            ratio(out[name], out[base]);
+      }
+    }
+  }
+  const json erlang = results.contains("erlang_anchor") ? results["erlang_anchor"].value("GB_per_s", json(nullptr))
+                                                        : json(nullptr);
+  for (const char* mode : {"encrypted", "insecure"}) {
+    const std::string name = std::string("throughput_") + mode + "_64KiB_GB_per_s";
+    if (out.contains(name)) out[std::string("throughput_") + mode + "_64KiB_vs_erlang"] = ratio(out[name], erlang);
   }
   out["rtt_idle_p50_us"] = at(results, {"rtt", "plexus_idle", "p50_us"});
   out["rtt_idle_p99_us"] = at(results, {"rtt", "plexus_idle", "p99_us"});
@@ -172,6 +193,9 @@ void parse(int argc, char** argv, PeerFlags& flags, std::set<std::string>& only)
   app.add_option("--node-arg", flags.node_args,
                  "Experiments only: pass to every node, e.g. --node-arg=--tick-ms=50 (see `bench_peer node --help`)")
       ->allow_extra_args(false);
+  app.add_option("--erlang-anchor", flags.erlang_anchor_messages,
+                 "Throughput: 64 KiB binaries the Erlang anchor streams when erl is installed (0: skip)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
   app.add_option("--node-log-level", flags.node_log_level)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   try {
     app.parse(argc, argv);
@@ -191,7 +215,13 @@ int main(int argc, char** argv) {
   parse(argc, argv, flags, only);
 
   json results = json::object();
-  if (only.count("throughput")) results["throughput"] = run_throughput(flags);
+  if (only.count("throughput")) {
+    // Back to back with the throughput cells, on the same machine.
+    if (flags.erlang_anchor_messages > 0) {
+      results["erlang_anchor"] = run_erlang_anchor(erlang_anchor_script(), 65536, flags.erlang_anchor_messages);
+    }
+    results["throughput"] = run_throughput(flags);
+  }
   if (only.count("rtt")) results["rtt"] = run_round_trip(flags);
   if (only.count("cluster") || only.count("idle")) {
     results["cluster"] = run_cluster(flags, only.count("cluster") > 0, only.count("idle") > 0);
@@ -200,7 +230,11 @@ int main(int argc, char** argv) {
   json summary = json::object(), targets = json::object(), met = json::object();
   for (const auto& f : figures) {
     const json value = values.value(f.name, json(nullptr));
-    summary[f.name] = {{"value", value}, {"anchor", f.anchor}};
+    json anchor = f.anchor;
+    if (anchor == "erlang_64KiB") {
+      anchor = results.contains("erlang_anchor") ? results["erlang_anchor"].value("GB_per_s", json(nullptr)) : json(nullptr);
+    }
+    summary[f.name] = {{"value", value}, {"anchor", anchor}};
     if (std::isnan(f.target)) continue;
     targets[f.name] = f.target;
     met[f.name] = value.is_number()   ? json(f.at_most ? value.get<double>() <= f.target : value.get<double>() >= f.target)
@@ -223,7 +257,12 @@ int main(int argc, char** argv) {
                 " idle CPU from /proc/PID/stat utime+stime (tick resolution; schedstat figures in ns)"},
       {"results", results},
       {"summary", summary},
-      {"anchors", anchors},
+      {"anchors",
+       {{"erlang_distribution",
+         results.contains("erlang_anchor")
+             ? results["erlang_anchor"]
+             : json{{"absent", "not run (--erlang-anchor 0, or no throughput part)"}}},
+        {"serf", serf_anchor}}},
       {"targets", targets},
       {"met", met}};
   std::cout << document.dump(2) << std::endl;

@@ -26,6 +26,9 @@ struct PeerFlags {
   double settle_seconds = 1;  ///< after convergence, before the idle window
   bool pin = false;           ///< throughput: sender on core 0, receiver on core 1
   std::string node_log_level = "warn";
+  /// 64 KiB binaries streamed by the Erlang anchor before the throughput
+  /// part (bench/anchors/erlang_stream.sh; skipped without erl, or when 0).
+  std::size_t erlang_anchor_messages = 100'000;
   /// Passed to every node: Config changes for experiments (none by default).
   std::vector<std::string> node_args;
 };

@@ -8,6 +8,7 @@
 // Beyond "never crash", it checks two properties and traps when they fail:
 // - splitting does not matter: the split feed and a one-chunk feed of the same stream deliver
 //   the same frames and end in the same state (same error, same partial frame);
+// - cut() with the caller holding the rest (the record opener's way) is the same as feed();
 // - a decoded message re-encodes to a body that decodes to the same message.
 #include <cstddef>
 #include <cstdint>
@@ -68,6 +69,35 @@ Trace feed_split(std::span<const std::uint8_t> splits, std::span<const std::uint
   return trace;
 }
 
+// The same split feed through cut(), the caller holding the incomplete rest (as the record
+// opener does): the same frames, the same error, the same rest as feed's partial frame.
+Trace feed_cut(std::span<const std::uint8_t> splits, std::span<const std::uint8_t> stream) {
+  Trace trace;
+  wire::FrameDecoder decoder(fuzz_max_frame_bytes);
+  std::vector<std::uint8_t> held;
+  std::size_t turn = 0;
+  while (!stream.empty() && !trace.failed) {
+    const std::size_t want = splits.empty() ? stream.size() : splits[turn++ % splits.size()] + 1U;
+    const std::size_t size = want < stream.size() ? want : stream.size();
+    held.insert(held.end(), stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(size));
+    stream = stream.subspan(size);
+    auto cut = decoder.cut(held, [&trace](std::span<const std::uint8_t> body) {
+      trace.frame_hashes.push_back(fnv1a(body));
+    });
+    if (!cut.ok()) {
+      trace.failed = true;
+      held.clear();
+      break;
+    }
+    check(!cut->stopped && cut->used <= held.size());
+    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(cut->used));
+    check(held.size() <= wire::frame_prefix_bytes + fuzz_max_frame_bytes);
+  }
+  check(!decoder.mid_frame());
+  trace.buffered_bytes = held.size();
+  return trace;
+}
+
 Trace feed_whole(std::span<const std::uint8_t> stream) {
   Trace trace;
   wire::FrameDecoder decoder(fuzz_max_frame_bytes);
@@ -89,6 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1 + split_count) return 0;
   const std::span<const std::uint8_t> splits(data + 1, split_count);
   const std::span<const std::uint8_t> stream(data + 1 + split_count, size - 1 - split_count);
-  check(feed_split(splits, stream) == feed_whole(stream));
+  const Trace whole = feed_whole(stream);
+  check(feed_split(splits, stream) == whole);
+  check(feed_cut(splits, stream) == whole);
   return 0;
 }

@@ -3,14 +3,14 @@
 
 #include <limits>
 
-#include "plexus/context/registry_codec.hpp"
+#include "plexus/core/byte_codec.hpp"
 #include "plexus/core/errors.hpp"
 
 namespace plexus::context {
 namespace {
 
-using detail::Reader;
-using detail::Writer;
+using Reader = plexus::ByteReader;
+using Writer = plexus::ByteWriter;
 using Entry = RegistrySchema::Entry;
 using Digest = RegistrySchema::Digest;
 

@@ -95,6 +95,13 @@ void render_traffic(MetricsText& e, const Snapshot& s) {
   e.family("plexus_retired_traffic_folded_total", "counter",
            "Links of removed members summed under peer _retired because the retired table was full.")
       .sample("plexus_retired_traffic_folded_total", {}, s.metrics.retired_traffic_folded);
+  e.family("plexus_dispatch_queued", "gauge", "Received messages waiting for a server handler.")
+      .sample("plexus_dispatch_queued", {}, s.metrics.dispatch_queued);
+  e.family("plexus_unattached_incoming", "gauge", "Accepted peer connections that have not attached yet.")
+      .sample("plexus_unattached_incoming", {}, s.metrics.unattached_incoming);
+  e.family("plexus_unattached_refused_total", "counter",
+           "Accepted peer connections closed at once because unattached_incoming_max were waiting.")
+      .sample("plexus_unattached_refused_total", {}, s.metrics.unattached_refused);
   e.family("plexus_handshake_rejections_total", "counter", "Connections refused during the handshake, by reason.");
   for (const auto& [reason, value] : s.handshake_rejections) {
     e.sample("plexus_handshake_rejections_total", {{"reason", std::string(errc_name(reason))}}, value);

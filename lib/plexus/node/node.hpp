@@ -80,6 +80,9 @@ struct NodeOptions {
   int admin_connections_max = 256;
   int admin_read_timeout_ms = 5000;
   int admin_queue_max = 64;
+  /// peer::Config::dispatch_queue_max and unattached_incoming_max.
+  int dispatch_queue_max = int(peer::Config{}.dispatch_queue_max);
+  int unattached_incoming_max = int(peer::Config{}.unattached_incoming_max);
   int sink_capacity = 1000;
   int sink_max_bytes = 64 * 1024 * 1024;
   int worker_threads = 1;

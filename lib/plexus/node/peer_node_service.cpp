@@ -80,6 +80,12 @@ const OptionTable& peer_options() {
       integer_option("--handshake-first-bytes-timeout-ms", &O::handshake_first_bytes_timeout_ms, 1, 600'000,
                      "an accepted connection silent this long is closed", "ms")
           .details("an accepted peer connection that sent no byte within this is closed"),
+      integer_option("--dispatch-queue-max", &O::dispatch_queue_max, 1, 100'000'000,
+                     "received messages waiting for server handlers; beyond: dropped unacked")
+          .details("received messages waiting for their server's handler (queued, or on a worker strand not yet run); past it a message is dropped unacked (`plexus_drops_total{reason=\"dispatch_queue_full\"}`; an acked one is retransmitted by its sender) and a message to this node's own server is refused with `outbox_full`"),
+      integer_option("--unattached-incoming-max", &O::unattached_incoming_max, 1, 65'536,
+                     "accepted peer connections not attached yet; beyond: closed at accept")
+          .details("accepted peer connections past the handshake that have not attached yet (each is closed after `--handshake-timeout-ms`); past it a new one is closed at once, logged (one line a second at most) and counted in `plexus_unattached_refused_total`"),
       integer_option("--join-retry-initial-ms", &O::join_retry_initial_ms, 1, 600'000,
                      "first delay before a failed --join target is retried", "ms")
           .details("first delay before a `--join` target that failed is tried again"),

@@ -142,6 +142,8 @@ Result<void> resolve_peer(const NodeOptions& o, peer::Config& config) {
   config.transport.admission = transport::AdmissionLimits{
       std::size_t(o.handshakes_pending_max), std::size_t(o.handshakes_reserved_for_members),
       std::size_t(o.handshakes_per_source_max), peer::Millis(o.handshake_first_bytes_timeout_ms)};
+  config.dispatch_queue_max = std::size_t(o.dispatch_queue_max);
+  config.unattached_incoming_max = std::size_t(o.unattached_incoming_max);
   config.worker_threads = std::size_t(o.worker_threads);
   config.bulk_io_nice = o.bulk_io_nice;
   config.bulk_io_idle = !o.bulk_io_at_nice;

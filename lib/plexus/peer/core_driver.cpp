@@ -23,15 +23,14 @@ void PeerService::Impl::apply_changes(const std::vector<membership::Change>& cha
 void PeerService::Impl::drain() {
   // The outermost drain reuses one buffer; a drain inside it (a completion
   // or handler that calls back in) takes its own.
+  if (!core.has_output()) return;  // most frames leave nothing to carry out
   ++drain_depth;
-  for (int round = 0; round < 64; ++round) {
+  for (int round = 0; round < 64 && core.has_output(); ++round) {
     if (drain_depth == 1) {
       core.take_into(drain_buffer);
-      if (drain_buffer.empty()) break;
       carry_out(drain_buffer);
     } else {
       auto out = core.take();
-      if (out.empty()) break;
       carry_out(out);
     }
   }
@@ -53,7 +52,7 @@ void PeerService::Impl::carry_out(core::Output& out) {
     }
     send_core_frame(send, frame);
   }
-  for (auto& message : out.deliveries) deliver(std::move(message));
+  for (auto& message : out.deliveries) deliver(message);
   for (const char* reason : out.drops) count_drop(reason);
   metrics.retransmits += out.retransmits;
   if (out.persist) persist();

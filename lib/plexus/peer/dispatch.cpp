@@ -24,13 +24,17 @@ std::size_t run_timed(HandlerPlacement& placement, const Handler& handler, const
   return taken.size();
 }
 
-// `placement` (adaptive servers only) is told how long the batch took.
+// `placement` (adaptive servers only) is told how long the batch took;
+// `posted` counts the batch's messages until its handler calls are done.
 void post_to_strand(Dispatcher::Strand& strand, Handler handler, Batch taken,
-                    std::shared_ptr<HandlerPlacement> placement) {
+                    std::shared_ptr<HandlerPlacement> placement, std::shared_ptr<std::atomic<std::size_t>> posted) {
   if (placement) placement->posted();
-  asio::post(strand, [handler = std::move(handler), taken = std::move(taken), placement = std::move(placement)] {
+  posted->fetch_add(taken.size(), std::memory_order_relaxed);
+  asio::post(strand, [handler = std::move(handler), taken = std::move(taken), placement = std::move(placement),
+                      posted = std::move(posted)] {
     const auto start = placement ? SteadyClock::now() : SteadyClock::time_point{};
     for (const auto& received : taken) handler(received);
+    posted->fetch_sub(taken.size(), std::memory_order_relaxed);
     if (!placement) return;
     placement->ran_on_strand(taken.size(), SteadyClock::now() - start);
     placement->strand_done();
@@ -66,11 +70,14 @@ std::vector<std::string> Dispatcher::server_names() const {
 }
 
 void Dispatcher::queue(wire::Message& message) {
-  if (!message.server.empty() && !servers_.count(message.server)) return drop_("unknown_server");
+  // The server is looked up when the run of messages to one server starts;
+  // remove_server() ends the run (round() drops what a removal left queued).
   if (!last_ || last_server_ != message.server) {
+    if (!message.server.empty() && !servers_.count(message.server)) return drop_("unknown_server");
     last_ = &queue_[message.server];
     last_server_ = message.server;
   }
+  ++queued_;
   last_->push_back(Received{std::move(message.origin), message.origin_instance, std::move(message.channel),
                             message.cast, std::move(message.payload)});
 }
@@ -102,8 +109,9 @@ bool Dispatcher::round() {
       placement = it->second.placement;
       known = true;
     }
-    if (!known) {
-      drop_(name.empty() ? "no_message_handler" : "unknown_server");
+    queued_ -= batch.size();
+    if (!known) {  // one drop per message, as queue() counts them
+      for (std::size_t i = 0; i < batch.size(); ++i) drop_(name.empty() ? "no_message_handler" : "unknown_server");
       batch.clear();
       continue;
     }
@@ -121,7 +129,7 @@ bool Dispatcher::round() {
       spdlog::debug("server {}: a call took over its inline budget; its calls go to the worker pool", name);
       taken.erase(taken.begin(), taken.begin() + std::ptrdiff_t(ran));
     }
-    post_to_strand(*strand, std::move(handler), std::move(taken), std::move(placement));
+    post_to_strand(*strand, std::move(handler), std::move(taken), std::move(placement), posted_);
   }
   return ran_inline;
 }

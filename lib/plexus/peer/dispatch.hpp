@@ -8,6 +8,7 @@
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,7 +30,10 @@ class Dispatcher {
   Dispatcher(asio::thread_pool& workers, std::function<void(const char*)> drop);
 
   Result<void> add_server(const std::string& name, Handler handler, const ServerOptions& options);
-  void remove_server(const std::string& name) { servers_.erase(name); }
+  void remove_server(const std::string& name) {
+    servers_.erase(name);
+    last_ = nullptr;  // queue() looks the next server up again
+  }
   [[nodiscard]] bool serves(std::string_view name) const { return servers_.count(name) != 0; }
   [[nodiscard]] std::vector<std::string> server_names() const;
   void set_message_handler(Handler handler) { message_handler_ = std::move(handler); }
@@ -42,6 +46,11 @@ class Dispatcher {
   /// work). A call from inside a handler returns at once: the running one
   /// picks up what it queued.
   bool flush();
+  /// Messages queued and not yet handed on, plus those posted to a strand
+  /// whose handler has not run yet (Config::dispatch_queue_max bounds it).
+  [[nodiscard]] std::size_t backlog() const noexcept {
+    return queued_ + posted_->load(std::memory_order_relaxed);
+  }
 
  private:
   struct Server {
@@ -62,6 +71,10 @@ class Dispatcher {
   // messages to one server skips the map lookup.
   std::vector<Received>* last_ = nullptr;
   std::string last_server_;
+  std::size_t queued_ = 0;  ///< in queue_ (service executor only)
+  /// Posted to strands, not yet run: counted per batch, shared with the
+  /// posted work, which may outlive this.
+  std::shared_ptr<std::atomic<std::size_t>> posted_ = std::make_shared<std::atomic<std::size_t>>(0);
   bool flushing_ = false;
 };
 

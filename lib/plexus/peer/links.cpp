@@ -103,10 +103,37 @@ void PeerService::Impl::on_accepted(transport::ConnectionPtr connection) {
     connection->close();
     return;
   }
+  if (unattached_incoming >= config.unattached_incoming_max) {
+    // Idle connections must not crowd out members: the newcomer goes. One
+    // log line a second at most: a flood must not flood the log too.
+    ++metrics.unattached_refused;
+    const auto now = SteadyClock::now();
+    if (now - unattached_refused_logged >= std::chrono::seconds(1)) {
+      spdlog::warn("closing connection from {}: {} accepted connections wait to attach (unattached_incoming_max); "
+                   "{} refused so far",
+                   connection->peer().name, unattached_incoming, metrics.unattached_refused);
+      unattached_refused_logged = now;
+    }
+    connection->close();
+    return;
+  }
   auto context = std::make_shared<LinkContext>();
   context->peer = connection->peer().name;
-  unattached.emplace(connection, SteadyClock::now());
+  add_unattached(connection, true);
   start_connection(connection, context);
+}
+
+void PeerService::Impl::add_unattached(const transport::ConnectionPtr& connection, bool incoming) {
+  if (unattached.emplace(connection, Unattached{SteadyClock::now(), incoming}).second && incoming) {
+    ++unattached_incoming;
+  }
+}
+
+void PeerService::Impl::forget_unattached(const transport::ConnectionPtr& connection) {
+  auto it = unattached.find(connection);
+  if (it == unattached.end()) return;
+  if (it->second.incoming) --unattached_incoming;
+  unattached.erase(it);
 }
 
 PeerLinks* PeerService::Impl::find_peer(std::string_view name) {
@@ -189,7 +216,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
   Slot& slot = slots->second[attach.index];
   if (slot.connection && slot.connection != connection) slot.connection->close();
   if (decision.answer) send_now(connection, wire::Envelope{wire::Attach{self, attach.channel, attach.index, false}});
-  unattached.erase(connection);
+  forget_unattached(connection);
   context->peer = attach.spec.name;
   context->channel = attach.channel;
   context->index = attach.index;
@@ -213,7 +240,7 @@ void PeerService::Impl::on_attach(const std::shared_ptr<LinkContext>& context,
 
 void PeerService::Impl::on_connection_closed(const std::shared_ptr<LinkContext>& context,
                                              const transport::ConnectionPtr& connection, const Error& why) {
-  unattached.erase(connection);
+  forget_unattached(connection);
   if (!context->nudge_for.empty()) nudge_ended(context->nudge_for);
   if (context->on_nudge_reply) {
     auto done = std::move(context->on_nudge_reply);
@@ -285,7 +312,7 @@ void PeerService::Impl::dial_slot(const std::string& peer_name, const std::strin
       connection->move_io(s.bulk->executor(), s.bulk);
     }
     context->dial_id = dial_id;  // the slot stays `dialing` until this attaches or closes
-    s.unattached.emplace(connection, SteadyClock::now());
+    s.add_unattached(connection, false);
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, channel, index, false}});
   }, asio::detached);

@@ -66,8 +66,13 @@ Result<void> PeerService::Impl::forward(const std::string& node, const std::stri
   m.hops_left = options.transitive ? config.relay_hops_max : 0;
   m.causal_label = options.causal_label;
   if (node == self.name) {
+    if (dispatcher.backlog() >= config.dispatch_queue_max) {
+      count_drop("dispatch_queue_full");
+      return make_error(errc::outbox_full, "dispatch queue full: " + std::to_string(dispatcher.backlog()) +
+                                               " messages wait for handlers (dispatch_queue_max)");
+    }
     m.payload.assign(payload.begin(), payload.end());
-    deliver(std::move(m));
+    deliver(m);
     flush_dispatch();
     if (done) done({});
     return {};
@@ -187,24 +192,27 @@ bool PeerService::Impl::relay(wire::Message message) {
   return send_frame(via, channel, index, wire::encode(wire::Envelope{message}), false) == SendOutcome::sent;
 }
 
-void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Message message,
+void PeerService::Impl::on_message(PeerLinks& from, LinkContext& link, wire::Message& message,
                                    std::size_t frame_bytes) {
   if (!link.cached_traffic) link.cached_traffic = &from.traffic_on(link.channel);  // reset with cached_peer
   Traffic& traffic = *link.cached_traffic;
   ++traffic.messages_received;
   traffic.bytes_received += frame_bytes;
   // The receive order (relay, stale target, unknown server, causal admit,
-  // dedupe, ack) is the core's; deliveries queue for dispatch (drain), which
-  // runs once the connection's read is done.
-  core.on_message(std::move(message), coarse_ticks());
-  drain();
+  // dedupe, ack) is the core's. What it asks for (deliveries, relays) is
+  // carried out once the connection's read is done (flush_dispatch drains
+  // the core), not per frame: a read of many small frames drains once.
+  core.set_dispatch_backlog(dispatcher.backlog());  // the core refuses past dispatch_queue_max
+  core.take_message(message, coarse_ticks());
 }
 
-void PeerService::Impl::deliver(wire::Message message) { dispatcher.queue(message); }
+void PeerService::Impl::deliver(wire::Message& message) { dispatcher.queue(message); }
 
-// Hand each server its batch (Dispatcher::flush); what inline handlers kept
-// queueing (messages to self) goes on after other work.
+// Carry out what the core still holds (the deliveries and relays of a read),
+// then hand each server its batch (Dispatcher::flush); what inline handlers
+// kept queueing (messages to self) goes on after other work.
 void PeerService::Impl::flush_dispatch() {
+  drain();
   if (dispatcher.flush()) {
     std::weak_ptr<Impl> weak = shared_from_this();
     asio::post(executor, [weak] {

@@ -45,7 +45,7 @@ void PeerService::Impl::nudge(const ListenAddr& address, Completion done, std::s
     context->nudge = true;
     context->nudge_for = member;
     context->on_nudge_reply = std::move(done);
-    s.unattached.emplace(connection, SteadyClock::now());
+    s.add_unattached(connection, false);
     s.start_connection(connection, context);
     send_now(connection, wire::Envelope{wire::Attach{s.self, std::string(control_channel), 0, true}});
     send_now(connection, wire::Envelope{wire::Gossip{s.digest_frame_body()}});

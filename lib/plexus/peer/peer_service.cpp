@@ -64,6 +64,7 @@ core::CoreConfig core_config(const Config& config, const TestHooks& hooks) {
   c.gossip_fanout = config.gossip_fanout;
   c.retransmits_per_tick_max = config.retransmits_per_tick_max;
   c.relay_hops_max = config.relay_hops_max;
+  c.dispatch_queue_max = config.dispatch_queue_max;
   if (fault::compiled_in && hooks.disable_dedupe) c.bug = core::Bug::skip_dedupe;  // TEST ONLY
   return c;
 }
@@ -119,6 +120,10 @@ Result<std::shared_ptr<PeerService>> PeerService::start(asio::any_io_executor ex
   }
   if (config.retransmits_per_tick_max == 0) {
     return make_error(errc::invalid_field, "retransmits_per_tick_max: must be at least 1");
+  }
+  if (config.dispatch_queue_max == 0 || config.unattached_incoming_max == 0) {
+    return make_error(errc::invalid_field, config.dispatch_queue_max == 0 ? "dispatch_queue_max: must be at least 1"
+                                                                          : "unattached_incoming_max: must be at least 1");
   }
   for (const auto& name : config.bulk_channels) {
     if (!spec.channels.count(name)) {
@@ -460,6 +465,8 @@ Metrics PeerService::metrics() const {
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, t] : peer.traffic) add(metric_key(name, channel), t);
   m.ack_table_size = impl_->core.acks().size();
+  m.dispatch_queued = impl_->dispatcher.backlog();
+  m.unattached_incoming = impl_->unattached_incoming;
   m.members = impl_->members.members().size();
   for (const auto& [name, peer] : impl_->peers)
     for (const auto& [channel, slots] : peer.channels)

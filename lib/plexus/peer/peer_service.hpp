@@ -118,6 +118,17 @@ struct Config {
   /// per-link counters never go backwards; once full, a newly removed
   /// member's traffic is summed under peer "_retired" (Metrics::retired_traffic_folded).
   std::size_t retired_traffic_max = 4096;
+  /// Received messages waiting for their server's handler (queued for
+  /// dispatch, or posted to a worker strand and not yet run). When full, a
+  /// newly received message is dropped unacked (drops{reason=
+  /// "dispatch_queue_full"}: an acked one is retransmitted by its sender) and
+  /// a message to this node's own servers is refused with outbox_full.
+  std::size_t dispatch_queue_max = 65'536;
+  /// Accepted connections that have not attached yet (handshake done, no
+  /// Attach frame; they are closed after transport.handshake_timeout). When
+  /// full, a newly accepted one is closed at once, logged and counted in
+  /// Metrics::unattached_refused, so idle connections cannot crowd out members.
+  std::size_t unattached_incoming_max = 1024;
   /// Most relays a transitive message may cross.
   std::uint8_t relay_hops_max = 3;
   /// Most members (0 = unlimited); see reserve().
@@ -269,6 +280,12 @@ struct Metrics {
   /// whose traffic went to peer "_retired".
   std::size_t retired_traffic_links = 0;
   std::uint64_t retired_traffic_folded = 0;
+  /// Received messages waiting for a handler (Config::dispatch_queue_max).
+  std::size_t dispatch_queued = 0;
+  /// Accepted connections not attached yet (Config::unattached_incoming_max),
+  /// and those closed at accept because that many were waiting.
+  std::size_t unattached_incoming = 0;
+  std::uint64_t unattached_refused = 0;
 };
 
 class PeerService {

@@ -211,8 +211,9 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   SendOutcome route(wire::Message& message, const OutFrame& frame, PeerLinks* target = nullptr,
                     std::span<const std::uint8_t> payload = {});
   bool relay(wire::Message message);
-  void on_message(PeerLinks& from, LinkContext& link, wire::Message message, std::size_t frame_bytes);
-  void deliver(wire::Message message);
+  void on_message(PeerLinks& from, LinkContext& link, wire::Message& message, std::size_t frame_bytes);
+  /// Queue `message` for dispatch (taken apart: left moved-from).
+  void deliver(wire::Message& message);
   void flush_dispatch();
   void fail_completions(const Error& why);
   void close_stale_unattached(SteadyClock::time_point now);
@@ -241,7 +242,17 @@ struct PeerService::Impl : std::enable_shared_from_this<PeerService::Impl> {
   std::vector<std::shared_ptr<transport::Listener>> listeners;
   std::map<std::string, PeerLinks, std::less<>> peers;
   std::uint64_t peers_epoch = 1;  // bumped by every erase from `peers` (LinkContext caches)
-  std::map<transport::ConnectionPtr, SteadyClock::time_point> unattached;  // attach pending, since; nudges
+  /// A connection whose Attach is pending (or a nudge): since when, and
+  /// whether it was accepted (counted in unattached_incoming).
+  struct Unattached {
+    SteadyClock::time_point since;
+    bool incoming = false;
+  };
+  std::map<transport::ConnectionPtr, Unattached> unattached;
+  std::size_t unattached_incoming = 0;  // bounded by Config::unattached_incoming_max
+  SteadyClock::time_point unattached_refused_logged{};  // the last refusal logged (one a second)
+  void add_unattached(const transport::ConnectionPtr& connection, bool incoming);
+  void forget_unattached(const transport::ConnectionPtr& connection);
   std::map<std::uint64_t, Watch> watches;
   std::uint64_t next_watch = 1;
   // The pool first: members are destroyed in reverse, and the dispatcher's

@@ -79,13 +79,13 @@ bool PeerService::Impl::send_control(PeerLinks& peer, const wire::Envelope& enve
 // handshake timeout: they hold a socket and memory each.
 void PeerService::Impl::close_stale_unattached(SteadyClock::time_point now) {
   std::vector<transport::ConnectionPtr> stale;
-  for (const auto& [connection, since] : unattached) {
-    if (now - since > config.transport.handshake_timeout) stale.push_back(connection);
+  for (const auto& [connection, waiting] : unattached) {
+    if (now - waiting.since > config.transport.handshake_timeout) stale.push_back(connection);
   }
   for (const auto& connection : stale) {
     spdlog::warn("closing connection from {}: no attach within {} ms", connection->peer().name,
                  config.transport.handshake_timeout.count());
-    unattached.erase(connection);
+    forget_unattached(connection);
     connection->abort(make_error(errc::timed_out, "no attach"));
   }
 }
@@ -156,7 +156,7 @@ void PeerService::Impl::on_decoded(const std::shared_ptr<LinkContext>& context, 
     }
   }
   if (auto* message = std::get_if<wire::Message>(&*decoded)) {
-    return on_message(*peer, *context, std::move(*message), frame_bytes);
+    return on_message(*peer, *context, *message, frame_bytes);
   }
   const std::string from = peer->spec.name;  // the core may drop the peer's links
   std::visit(

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -10,6 +11,40 @@
 
 namespace plexus::secure {
 namespace {
+
+// The streaming open of Aead on an OpenSSL context keyed for decryption.
+// A failing call is a bug (or a piece over INT_MAX bytes), not input, except
+// the tag check, whose failure is the answer.
+class EvpOpenStream {
+ public:
+  explicit EvpOpenStream(EVP_CIPHER_CTX* ctx) : ctx_(ctx) {}
+
+  void begin(const std::uint8_t* nonce, std::span<const std::uint8_t> ad) {
+    int len = 0;
+    if (EVP_DecryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce) != 1 ||
+        EVP_DecryptUpdate(ctx_, nullptr, &len, ad.data(), int(ad.size())) != 1) {
+      throw std::runtime_error("OpenSSL AEAD open_begin failed");
+    }
+  }
+  void update(std::uint8_t* out, std::span<const std::uint8_t> in) {
+    int len = 0;
+    if (in.empty()) return;
+    if (EVP_DecryptUpdate(ctx_, out, &len, in.data(), int(in.size())) != 1 || std::size_t(len) != in.size()) {
+      throw std::runtime_error("OpenSSL AEAD open_update failed");
+    }
+  }
+  bool finish(const std::uint8_t* tag) {
+    int len = 0;
+    std::uint8_t copy[aead_tag_bytes];
+    std::copy(tag, tag + aead_tag_bytes, copy);  // OpenSSL's API is not const
+    std::uint8_t none[1];
+    return EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, int(aead_tag_bytes), copy) == 1 &&
+           EVP_DecryptFinal_ex(ctx_, none, &len) == 1;
+  }
+
+ private:
+  EVP_CIPHER_CTX* ctx_;
+};
 
 // AES-256-GCM: OpenSSL for large records, libsodium's precomputed-key
 // AES-GCM for small ones. The context is keyed once; each record only sets
@@ -43,10 +78,10 @@ class AesGcm final : public Aead {
   AesGcm(const AesGcm&) = delete;
   AesGcm& operator=(const AesGcm&) = delete;
 
-  void seal(std::uint8_t* out, std::span<const std::uint8_t> plain, const std::uint8_t* nonce,
-            std::span<const std::uint8_t> ad) override {
+  void seal_detached(std::uint8_t* out, std::uint8_t* tag, std::span<const std::uint8_t> plain,
+                     const std::uint8_t* nonce, std::span<const std::uint8_t> ad) override {
     if (small_ && plain.size() <= small_record_bytes) {
-      crypto_aead_aes256gcm_encrypt_detached_afternm(out, out + plain.size(), nullptr, plain.data(), plain.size(),
+      crypto_aead_aes256gcm_encrypt_detached_afternm(out, tag, nullptr, plain.data(), plain.size(),
                                                      ad.data(), ad.size(), nullptr, nonce, small_.get());
       return;
     }
@@ -55,8 +90,7 @@ class AesGcm final : public Aead {
               EVP_EncryptUpdate(encrypt_, nullptr, &len, ad.data(), int(ad.size())) == 1 &&
               EVP_EncryptUpdate(encrypt_, out, &len, plain.data(), int(plain.size())) == 1 &&
               EVP_EncryptFinal_ex(encrypt_, out + len, &len) == 1 &&
-              EVP_CIPHER_CTX_ctrl(encrypt_, EVP_CTRL_GCM_GET_TAG, int(aead_tag_bytes),
-                                  out + plain.size()) == 1;
+              EVP_CIPHER_CTX_ctrl(encrypt_, EVP_CTRL_GCM_GET_TAG, int(aead_tag_bytes), tag) == 1;
     if (!ok) throw std::runtime_error("OpenSSL AES-256-GCM seal failed");  // a bug, not input
   }
 
@@ -77,21 +111,48 @@ class AesGcm final : public Aead {
            EVP_DecryptFinal_ex(decrypt_, out + len, &len) == 1;
   }
 
+  void open_begin(const std::uint8_t* nonce, std::span<const std::uint8_t> ad) override {
+    EvpOpenStream(decrypt_).begin(nonce, ad);
+  }
+  void open_update(std::uint8_t* out, std::span<const std::uint8_t> in) override {
+    EvpOpenStream(decrypt_).update(out, in);
+  }
+  bool open_finish(const std::uint8_t* tag) override { return EvpOpenStream(decrypt_).finish(tag); }
+
  private:
   EVP_CIPHER_CTX* encrypt_;
   EVP_CIPHER_CTX* decrypt_;
   std::unique_ptr<crypto_aead_aes256gcm_state> small_;  // null without AES-NI (OpenSSL does all)
 };
 
-// libsodium ChaCha20-Poly1305 (IETF), detached tag after the ciphertext.
+// libsodium ChaCha20-Poly1305 (IETF), detached tag after the ciphertext;
+// OpenSSL's for the streaming open (libsodium has none for this construction).
 class ChaCha final : public Aead {
  public:
-  explicit ChaCha(const std::uint8_t* key) { std::copy(key, key + aead_key_bytes, key_); }
-  ~ChaCha() override { sodium_memzero(key_, sizeof key_); }
+  explicit ChaCha(const std::uint8_t* key) : stream_(EVP_CIPHER_CTX_new()) {
+    std::copy(key, key + aead_key_bytes, key_);
+    if (!stream_ || EVP_DecryptInit_ex(stream_, EVP_chacha20_poly1305(), nullptr, key, nullptr) != 1) {
+      throw std::runtime_error("OpenSSL ChaCha20-Poly1305 initialisation failed");
+    }
+  }
+  ~ChaCha() override {
+    sodium_memzero(key_, sizeof key_);
+    EVP_CIPHER_CTX_free(stream_);
+  }
+  ChaCha(const ChaCha&) = delete;
+  ChaCha& operator=(const ChaCha&) = delete;
 
-  void seal(std::uint8_t* out, std::span<const std::uint8_t> plain, const std::uint8_t* nonce,
-            std::span<const std::uint8_t> ad) override {
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + plain.size(), nullptr,
+  void open_begin(const std::uint8_t* nonce, std::span<const std::uint8_t> ad) override {
+    EvpOpenStream(stream_).begin(nonce, ad);
+  }
+  void open_update(std::uint8_t* out, std::span<const std::uint8_t> in) override {
+    EvpOpenStream(stream_).update(out, in);
+  }
+  bool open_finish(const std::uint8_t* tag) override { return EvpOpenStream(stream_).finish(tag); }
+
+  void seal_detached(std::uint8_t* out, std::uint8_t* tag, std::span<const std::uint8_t> plain,
+                     const std::uint8_t* nonce, std::span<const std::uint8_t> ad) override {
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, tag, nullptr,
                                                        plain.data(), plain.size(), ad.data(),
                                                        ad.size(), nullptr, nonce, key_);
   }
@@ -107,6 +168,7 @@ class ChaCha final : public Aead {
 
  private:
   std::uint8_t key_[aead_key_bytes]{};
+  EVP_CIPHER_CTX* stream_;
 };
 
 }  // namespace

@@ -70,7 +70,7 @@ std::chrono::microseconds backoff_for(int attempt, const RetryOptions& options) 
 // --- Transaction ---
 
 Transaction::Transaction(std::unique_ptr<BackendTransaction> impl, Mode mode, const Limits& limits, Stats& stats)
-    : impl_(std::move(impl)), mode_(mode), limits_(limits), stats_(&stats), started_(coarse_now()) {
+    : impl_(std::move(impl)), mode_(mode), limits_(&limits), stats_(&stats), started_(coarse_now()) {
   stats_->transactions_started.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -102,35 +102,35 @@ Transaction::~Transaction() { cancel(); }
 Result<void> Transaction::usable() {
   if (!impl_) return make_error(errc::transaction_closed);
   const auto age = coarse_now() - started_;
-  if (age > limits_.transaction_age_max) {
+  if (age > limits_->transaction_age_max) {
     const auto age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
     return fail(make_error(errc::transaction_too_old,
                            "age " + std::to_string(age_ms) + " ms over transaction_age_max " +
-                               std::to_string(limits_.transaction_age_max.count()) + " ms"));
+                               std::to_string(limits_->transaction_age_max.count()) + " ms"));
   }
   return {};
 }
 
 Result<void> Transaction::check_key(std::string_view key) const {
-  if (key.size() <= limits_.key_bytes_max) return {};
+  if (key.size() <= limits_->key_bytes_max) return {};
   return make_error(errc::key_too_large,
                     "key of " + std::to_string(key.size()) + " bytes over key_bytes_max " +
-                        std::to_string(limits_.key_bytes_max));
+                        std::to_string(limits_->key_bytes_max));
 }
 
 Result<void> Transaction::check_bound(std::string_view key) const {
-  if (key.size() <= limits_.key_bytes_max + 1) return {};
+  if (key.size() <= limits_->key_bytes_max + 1) return {};
   return make_error(errc::key_too_large,
                     "range bound of " + std::to_string(key.size()) + " bytes over key_bytes_max + 1 = " +
-                        std::to_string(limits_.key_bytes_max + 1));
+                        std::to_string(limits_->key_bytes_max + 1));
 }
 
 Result<void> Transaction::count_write(std::size_t bytes) {
   if (mode_ == Mode::snapshot) return make_error(errc::read_only, "write in a snapshot transaction");
-  if (bytes_written_ + bytes > limits_.transaction_bytes_max) {
+  if (bytes_written_ + bytes > limits_->transaction_bytes_max) {
     return make_error(errc::transaction_too_large,
                       std::to_string(bytes_written_ + bytes) + " bytes written over transaction_bytes_max " +
-                          std::to_string(limits_.transaction_bytes_max));
+                          std::to_string(limits_->transaction_bytes_max));
   }
   bytes_written_ += bytes;
   return {};
@@ -186,7 +186,7 @@ Result<bool> Transaction::scan(std::string_view begin, std::string_view end, Ran
   if (auto ok = check_bound(begin); !ok) return ok.error();
   if (auto ok = check_bound(end); !ok) return ok.error();
   if (begin > end) return make_error(errc::invalid_range, "range begin sorts after its end");
-  const std::size_t limit = options.limit == 0 ? limits_.range_rows_max : std::min(options.limit, limits_.range_rows_max);
+  const std::size_t limit = options.limit == 0 ? limits_->range_rows_max : std::min(options.limit, limits_->range_rows_max);
   if (begin == end) return false;
   const std::size_t bytes_before = sink.bytes();
   auto more = impl_->get_range(begin, end, limit, options.reverse, sink);
@@ -198,10 +198,10 @@ Result<bool> Transaction::scan(std::string_view begin, std::string_view end, Ran
 Result<void> Transaction::set(std::string_view key, std::string_view value) {
   if (auto ok = usable(); !ok) return ok;
   if (auto ok = check_key(key); !ok) return ok;
-  if (value.size() > limits_.value_bytes_max) {
+  if (value.size() > limits_->value_bytes_max) {
     return make_error(errc::value_too_large,
                       "value of " + std::to_string(value.size()) + " bytes over value_bytes_max " +
-                          std::to_string(limits_.value_bytes_max));
+                          std::to_string(limits_->value_bytes_max));
   }
   if (auto ok = count_write(key.size() + value.size()); !ok) return ok;
   if (auto ok = impl_->set(key, value); !ok) return fail(ok.error());
@@ -248,7 +248,7 @@ Result<void> Transaction::commit() {
   }
   close();
   stats_->transactions_committed.fetch_add(1, std::memory_order_relaxed);
-  stats_->bytes_written.fetch_add(bytes_written_, std::memory_order_relaxed);
+  if (bytes_written_ != 0) stats_->bytes_written.fetch_add(bytes_written_, std::memory_order_relaxed);
   return {};
 }
 

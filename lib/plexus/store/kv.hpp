@@ -181,7 +181,7 @@ class Transaction {
   [[nodiscard]] Mode mode() const noexcept { return mode_; }
   /// Bytes counted against Limits::transaction_bytes_max so far.
   [[nodiscard]] std::size_t bytes_written() const noexcept { return bytes_written_; }
-  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+  [[nodiscard]] const Limits& limits() const noexcept { return *limits_; }
 
  private:
   friend class Database;
@@ -196,7 +196,7 @@ class Transaction {
 
   std::unique_ptr<BackendTransaction> impl_;
   Mode mode_;
-  Limits limits_;
+  const Limits* limits_;  ///< the Database's, which outlives the transaction
   Stats* stats_;
   std::chrono::steady_clock::time_point started_;
   std::size_t bytes_written_ = 0;

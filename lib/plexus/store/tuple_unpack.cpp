@@ -171,9 +171,11 @@ class Unpacker {
       if (const auto valid = detail::utf8_valid_prefix(content); valid != content.size()) {
         return fail(pos_ + valid, "string is not valid UTF-8");
       }
-      out.emplace_back().value.emplace<std::string>(content);
+      // Empty first, then one copy: moving a filled short string costs a
+      // memcpy per move, and emplacing into a default element a variant reset.
+      std::get_if<std::string>(&out.emplace_back(std::string()).value)->assign(content);
     } else {
-      out.emplace_back().value.emplace<Bytes>().value.assign(content);
+      std::get_if<Bytes>(&out.emplace_back(Bytes{}).value)->value.assign(content);
     }
     pos_ = end + 1;
     return true;

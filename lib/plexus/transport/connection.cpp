@@ -24,26 +24,29 @@ constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 thread_local std::uint64_t read_turn = 0;
 }  // namespace
 
-// Deliver decrypted (or plaintext) stream bytes as frames; false stops.
-// Split, the frames are copied into the batch for home (hand_over).
-bool ConnectionTasks::deliver(Connection& c, std::span<const std::uint8_t> bytes) {
-  auto result = c.impl_->decoder.feed(bytes, [&c](std::span<const std::uint8_t> body) {
-    if (body.empty()) return true;  // a tick: its arrival was the point
-    if (c.split_ && c.prepare_) {
-      c.impl_->prepared.emplace_back(c.prepare_(body), static_cast<std::uint32_t>(body.size()));
-      c.impl_->prepared_bytes += 4 + body.size();
-      return c.state_ != Connection::State::finished;
-    }
-    if (c.split_) {
-      std::uint8_t* at = c.impl_->handoff.extend(4 + body.size());
-      store_le32(at, static_cast<std::uint32_t>(body.size()));
-      std::memcpy(at + 4, body.data(), body.size());
-      return c.state_ != Connection::State::finished;
-    }
-    ++c.stats_.frames_received;
-    if (c.on_frame_) c.on_frame_(body);
+// One frame body out of the stream: to the handler, or (split) into the
+// batch for home (hand_over). False stops reading.
+bool ConnectionTasks::on_body(Connection& c, std::span<const std::uint8_t> body) {
+  if (body.empty()) return true;  // a tick: its arrival was the point
+  if (c.split_ && c.prepare_) {
+    c.impl_->prepared.emplace_back(c.prepare_(body), static_cast<std::uint32_t>(body.size()));
+    c.impl_->prepared_bytes += 4 + body.size();
     return c.state_ != Connection::State::finished;
-  });
+  }
+  if (c.split_) {
+    std::uint8_t* at = c.impl_->handoff.extend(4 + body.size());
+    store_le32(at, static_cast<std::uint32_t>(body.size()));
+    std::memcpy(at + 4, body.data(), body.size());
+    return c.state_ != Connection::State::finished;
+  }
+  ++c.stats_.frames_received;
+  if (c.on_frame_) c.on_frame_(body);
+  return c.state_ != Connection::State::finished;
+}
+
+// Deliver plaintext stream bytes (insecure) as frames; false stops.
+bool ConnectionTasks::deliver(Connection& c, std::span<const std::uint8_t> bytes) {
+  auto result = c.impl_->decoder.feed(bytes, [&c](std::span<const std::uint8_t> body) { return on_body(c, body); });
   if (!result) {
     c.abort_io(result.error());
     return false;
@@ -51,10 +54,19 @@ bool ConnectionTasks::deliver(Connection& c, std::span<const std::uint8_t> bytes
   return true;
 }
 
+// Encrypted: the opener decrypts into its own buffer and offers what it
+// holds; the whole frames are handed out from there and an incomplete one
+// stays, the next record decrypted right after it (record.hpp).
 bool ConnectionTasks::consume(Connection& c, std::span<const std::uint8_t> bytes) {
   if (!c.impl_->opener) return deliver(c, bytes);
-  auto result = c.impl_->opener->feed(
-      bytes, [&c](std::span<const std::uint8_t> plain) { return deliver(c, plain); });
+  auto result = c.impl_->opener->feed_taking(bytes, [&c](std::span<const std::uint8_t> plain) {
+    auto cut = c.impl_->decoder.cut(plain, [&c](std::span<const std::uint8_t> body) { return on_body(c, body); });
+    if (!cut) {
+      c.abort_io(cut.error());
+      return secure::RecordOpener::stop;
+    }
+    return cut->stopped ? secure::RecordOpener::stop : cut->used;
+  });
   if (!result) {
     c.abort_io(result.error());
     return false;
@@ -81,7 +93,8 @@ asio::awaitable<void> ConnectionTasks::hand_over(Connection& c, const Ptr& self)
 }
 
 Error ConnectionTasks::end_of_stream_error(Connection& c, const std::error_code& ec) {
-  const bool mid = c.impl_->decoder.mid_frame() || (c.impl_->opener && c.impl_->opener->mid_record());
+  const bool mid = c.impl_->decoder.mid_frame() ||
+                   (c.impl_->opener && (c.impl_->opener->mid_record() || c.impl_->opener->held_bytes() != 0));
   if (ec == asio::error::eof && !mid && !c.impl_->opener) return {};
   std::string detail = ec == asio::error::eof ? "TCP closed" : ec.message();
   detail += mid ? " in the middle of a frame" : " without a close record (peer crashed or killed?)";
@@ -130,17 +143,6 @@ asio::awaitable<void> ConnectionTasks::read_loop(Ptr self) {
   }
 }
 
-// Seal (or, insecure, copy) `batch` into impl.sealed, from its start.
-void ConnectionTasks::prepare(Connection& c, const std::vector<ByteBuffer>& batch) {
-  auto& impl = *c.impl_;
-  impl.sealed.clear();
-  impl.unsent = 0;
-  for (const auto& chunk : batch) {
-    if (impl.sealer) impl.sealer->seal(chunk.span(), impl.sealed);
-    else impl.sealed.append(chunk.span());
-  }
-}
-
 void ConnectionTasks::count_written(Connection& c, std::size_t n) {
   {
     auto lock = c.shared_lock();
@@ -150,24 +152,19 @@ void ConnectionTasks::count_written(Connection& c, std::size_t n) {
   c.impl_->last_tx = Clock::now();
 }
 
-// Write what impl.sealed holds from impl.unsent on.
+// Write what impl.rest holds from impl.unsent on.
 asio::awaitable<std::error_code> ConnectionTasks::write_unsent(Connection& c) {
   auto& impl = *c.impl_;
   auto [ec, n] = co_await asio::async_write(
-      c.socket_, asio::buffer(impl.sealed.data() + impl.unsent, impl.sealed.size() - impl.unsent), nothrow);
-  impl.unsent = impl.sealed.size();
+      c.socket_, asio::buffer(impl.rest.data() + impl.unsent, impl.rest.size() - impl.unsent), nothrow);
+  impl.unsent = impl.rest.size();
   count_written(c, n);
   co_return ec;
 }
 
 asio::awaitable<std::error_code> ConnectionTasks::write_batch(Connection& c, std::vector<ByteBuffer>& batch) {
-  if (c.impl_->sealer) {
-    prepare(c, batch);
-    co_return co_await write_unsent(c);
-  }
-  std::vector<asio::const_buffer> buffers;
-  for (auto& chunk : batch) buffers.emplace_back(chunk.data(), chunk.size());
-  auto [ec, n] = co_await asio::async_write(c.socket_, buffers, nothrow);
+  prepare(c, batch);
+  auto [ec, n] = co_await asio::async_write(c.socket_, c.impl_->gather, nothrow);
   count_written(c, n);
   co_return ec;
 }
@@ -195,7 +192,7 @@ asio::awaitable<void> ConnectionTasks::write_loop(Ptr self) {
     }
   };
   while (c.state_ != Connection::State::finished) {
-    if (c.impl_->unsent < c.impl_->sealed.size()) {  // the rest of a write-through goes first
+    if (c.impl_->unsent < c.impl_->rest.size()) {  // the rest of a write-through goes first
       if (auto ec = co_await write_unsent(c)) {
         failed(ec);
         break;
@@ -250,17 +247,16 @@ void ConnectionTasks::write_through(Connection& c) {
   impl.through_batch.clear();
   impl.outbox.take(c.options_.write_batch_max_bytes, impl.through_batch);
   prepare(c, impl.through_batch);
-  for (auto& chunk : impl.through_batch) impl.outbox.recycle(std::move(chunk));
   ++c.stats_.write_throughs;
   std::error_code ec;
-  const std::size_t n = c.socket_.write_some(asio::buffer(impl.sealed.data(), impl.sealed.size()), ec);
-  if (!ec) {
-    impl.unsent = n;
-    count_written(c, n);
-  }
+  const std::size_t n = c.socket_.write_some(impl.gather, ec);
+  if (!ec) count_written(c, n);
+  keep_rest(impl.gather, ec ? 0 : n, impl.rest);  // the chunks are recycled next: copy what is left
+  impl.unsent = 0;
+  for (auto& chunk : impl.through_batch) impl.outbox.recycle(std::move(chunk));
   c.write_through_turn_ = read_turn;  // later sends of this turn batch in the outbox
   c.write_through_spent_ = true;
-  if (impl.unsent < impl.sealed.size()) c.wake_writer();
+  if (impl.unsent < impl.rest.size()) c.wake_writer();
   c.notify_writable();  // last: its handler may send again
 }
 

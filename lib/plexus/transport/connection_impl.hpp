@@ -2,6 +2,8 @@
 // connection.cpp (its coroutines) and connection_home.cpp (its methods).
 #pragma once
 
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
@@ -51,10 +53,15 @@ struct Connection::Impl {
   std::optional<secure::RecordSealer> sealer;
   std::optional<secure::RecordOpener> opener;
   std::vector<std::uint8_t> leftover;
-  // Bytes ready for the socket (sealed, or plain when insecure) from
-  // `unsent` on: a write-through that the socket did not take whole. The
-  // writer sends them before anything else.
+  // What prepare() made of a batch: the buffers to write, in order (see
+  // connection.cpp), and the bytes they point to that are not in the batch's
+  // chunks (small chunks sealed by copy, the headers and tags of records
+  // sealed in place).
+  std::vector<asio::const_buffer> gather;
   ByteBuffer sealed;
+  // Bytes for the socket from `unsent` on: the rest of a write-through that
+  // the socket did not take whole. The writer sends them before anything else.
+  ByteBuffer rest;
   std::size_t unsent = 0;
   std::vector<ByteBuffer> through_batch;  // reused by write_through
   // Split: frames of the current read, [u32 length][body]..., to hand home.
@@ -90,12 +97,14 @@ struct ConnectionTasks {
   static bool may_write_through(const Connection& c);
 
   // The rest is private to connection.cpp.
+  static bool on_body(Connection& c, std::span<const std::uint8_t> body);
   static bool deliver(Connection& c, std::span<const std::uint8_t> bytes);
   static bool consume(Connection& c, std::span<const std::uint8_t> bytes);
   static asio::awaitable<void> hand_over(Connection& c, const Ptr& self);
   static Error end_of_stream_error(Connection& c, const std::error_code& ec);
   static asio::awaitable<void> read_loop(Ptr self);
-  static void prepare(Connection& c, const std::vector<ByteBuffer>& batch);
+  static void prepare(Connection& c, std::vector<ByteBuffer>& batch);  // connection_seal.cpp
+  static void keep_rest(const std::vector<asio::const_buffer>& gather, std::size_t written, ByteBuffer& rest);
   static void count_written(Connection& c, std::size_t n);
   static asio::awaitable<std::error_code> write_unsent(Connection& c);
   static asio::awaitable<std::error_code> write_batch(Connection& c, std::vector<ByteBuffer>& batch);

@@ -58,6 +58,22 @@ class FrameDecoder {
   template <class OnFrame>
   Result<void> feed(std::span<const std::uint8_t> chunk, OnFrame&& on_frame);
 
+  /// What cut() did: the bytes its whole frames took, and whether on_frame said stop.
+  struct Cut {
+    std::size_t used = 0;
+    bool stopped = false;
+  };
+  /// Hand out every whole frame at the front of `bytes`, straight from `bytes`, and buffer
+  /// nothing: the caller keeps the rest (an incomplete frame) and offers it again, with the
+  /// bytes that follow it appended, in the next call. For a caller that owns a contiguous
+  /// buffer (the record opener decrypts into one), so that no frame is ever reassembled.
+  /// `bytes` starts at a frame boundary; do not mix with feed() while mid_frame(). Stopping
+  /// is as in feed (`stopped`, and `used` counts the frame that stopped). A prefix above
+  /// max_frame_bytes, in a whole frame or in the rest, poisons the decoder as in feed, so
+  /// the caller never holds more than frame_prefix_bytes + max_frame_bytes.
+  template <class OnFrame>
+  Result<Cut> cut(std::span<const std::uint8_t> bytes, OnFrame&& on_frame);
+
   /// A partial frame (or partial prefix) is buffered: end of stream now is a truncation.
   [[nodiscard]] bool mid_frame() const noexcept { return !partial_.empty(); }
   /// Bytes of the partial frame held, prefix included.
@@ -124,6 +140,24 @@ Result<void> FrameDecoder::feed(std::span<const std::uint8_t> chunk, OnFrame&& o
   }
   if (left != 0) stash({at, left});
   return {};
+}
+
+template <class OnFrame>
+Result<FrameDecoder::Cut> FrameDecoder::cut(std::span<const std::uint8_t> bytes, OnFrame&& on_frame) {
+  if (poisoned_) return poisoned_error();
+  Cut done;
+  while (bytes.size() - done.used >= frame_prefix_bytes) {
+    const std::uint32_t body_len = read_frame_prefix(bytes.data() + done.used);
+    if (body_len > max_frame_bytes_) return poison(body_len);
+    if (bytes.size() - done.used - frame_prefix_bytes < body_len) break;
+    const auto body = bytes.subspan(done.used + frame_prefix_bytes, body_len);
+    done.used += frame_prefix_bytes + body_len;
+    if (!deliver(on_frame, body)) {
+      done.stopped = true;
+      break;
+    }
+  }
+  return done;
 }
 
 }  // namespace plexus::wire

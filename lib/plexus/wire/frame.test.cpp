@@ -258,3 +258,37 @@ TEST_CASE("a handler returning false stops the feed at that frame") {
     CHECK_FALSE(decoder.mid_frame());
   }
 }
+
+TEST_CASE("cut hands out whole frames from the caller's buffer and leaves the rest to it") {
+  // Proves cut(): frames come straight from the given bytes, the incomplete rest is left (used
+  // stops before it), nothing is buffered, and an oversized prefix in the rest is refused early.
+  Bytes stream;
+  wire::append_frame(stream, Bytes(10, 1));
+  wire::append_frame(stream, Bytes(20, 2));
+  wire::append_frame(stream, Bytes(30, 3));
+  wire::FrameDecoder decoder(100);
+  std::vector<const std::uint8_t*> starts;
+  auto cut = decoder.cut(std::span(stream).first(50), [&](std::span<const std::uint8_t> body) {
+    starts.push_back(body.data());
+  });
+  REQUIRE(cut.ok());
+  CHECK(cut->used == 38);  // two frames; 12 bytes of the third are left
+  CHECK_FALSE(cut->stopped);
+  REQUIRE(starts.size() == 2);
+  CHECK(starts[0] == stream.data() + 4);
+  CHECK(starts[1] == stream.data() + 18);
+  CHECK_FALSE(decoder.mid_frame());
+  auto rest = decoder.cut(std::span(stream).subspan(38), [&](std::span<const std::uint8_t> body) {
+    CHECK(body.size() == 30);
+    return false;  // stop
+  });
+  REQUIRE(rest.ok());
+  CHECK(rest->used == 34);
+  CHECK(rest->stopped);
+
+  Bytes huge(6, 0);
+  huge[0] = 0xff;  // a prefix of 255 bytes, over the limit of 100, with no body yet
+  auto refused = decoder.cut(huge, [](std::span<const std::uint8_t>) {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == plexus::errc::frame_too_large);
+}

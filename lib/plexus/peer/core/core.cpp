@@ -15,11 +15,6 @@ std::string process_key(std::string_view node, std::uint64_t instance) {
   return std::string(node) + "#" + std::to_string(instance);
 }
 
-bool Output::empty() const {
-  return sends.empty() && changes.empty() && deliveries.empty() && completions.empty() &&
-         drops.empty() && transitions.empty() && closes.empty() && retransmits == 0 && !persist && !removed_self;
-}
-
 void Output::clear() {
   sends.clear();
   changes.clear();
@@ -31,6 +26,19 @@ void Output::clear() {
   retransmits = 0;
   persist = false;
   removed_self = false;
+}
+
+void Output::swap(Output& other) noexcept {
+  sends.swap(other.sends);
+  changes.swap(other.changes);
+  deliveries.swap(other.deliveries);
+  completions.swap(other.completions);
+  drops.swap(other.drops);
+  transitions.swap(other.transitions);
+  closes.swap(other.closes);
+  std::swap(retransmits, other.retransmits);
+  std::swap(persist, other.persist);
+  std::swap(removed_self, other.removed_self);
 }
 
 Core::Core(NodeSpec self, CoreConfig config, std::uint64_t seed, Time now)

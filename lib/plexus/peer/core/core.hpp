@@ -79,6 +79,10 @@ struct CoreConfig {
   /// Most retransmissions one tick sends.
   std::size_t retransmits_per_tick_max = 10'000;
   std::uint8_t relay_hops_max = 3;
+  /// Received messages the driver may hold for its handlers (its backlog,
+  /// set_dispatch_backlog(), plus deliveries not yet taken); past it a
+  /// message is dropped unacked ("dispatch_queue_full"). 0: unlimited.
+  std::size_t dispatch_queue_max = 0;
   Bug bug = Bug::none;
 };
 
@@ -117,9 +121,14 @@ struct Output {
   std::uint64_t retransmits = 0;
   bool persist = false;       ///< membership changed: write the data directory
   bool removed_self = false;  ///< this node is no longer a member (once)
-  [[nodiscard]] bool empty() const;
+  [[nodiscard]] bool empty() const {
+    return sends.empty() && changes.empty() && deliveries.empty() && completions.empty() && drops.empty() &&
+           transitions.empty() && closes.empty() && retransmits == 0 && !persist && !removed_self;
+  }
   /// Empty again, keeping the vectors' capacity.
   void clear();
+  /// Member by member: three pointers per vector, no temporary Output.
+  void swap(Output& other) noexcept;
 };
 
 /// forward() options the core implements.
@@ -202,7 +211,10 @@ class Core {
   // ---- messages (receive.cpp) ----
   /// Any frame from a member's link (the simulator's path; the shell calls the handlers).
   void receive(const std::string& from, wire::Envelope envelope, Time now);
-  void on_message(wire::Message message, Time now);
+  void on_message(wire::Message message, Time now) { take_message(message, now); }
+  /// on_message() without a copy: `message` is consumed (left moved-from).
+  /// The shell's receive path: one Message move per delivery, none per step.
+  void take_message(wire::Message& message, Time now);
   void on_ack(wire::Ack ack);
   /// Send `payload` to `server` on `target`: built, stamped, tracked and routed here.
   Result<void> forward(const std::string& target, std::vector<std::uint8_t> payload, const SendOptions& options,
@@ -218,9 +230,14 @@ class Core {
   bool reroute(wire::Message message);
   /// A relay for `message` among the up members, if any.
   std::optional<std::string> choose_relay(const wire::Message& message);
+  /// Messages the driver still holds for its handlers (CoreConfig::dispatch_queue_max).
+  void set_dispatch_backlog(std::size_t messages) { dispatch_backlog_ = messages; }
   /// Servers registered here: a message to another is refused (with a refused ack).
   void serve(const std::string& server) { servers_.insert(server); }
-  void unserve(const std::string& server) { servers_.erase(server); }
+  void unserve(const std::string& server) {
+    servers_.erase(server);
+    last_served_.clear();
+  }
   /// Fail every send to a life of `name` but `keep`, forget its dedupe and
   /// causal state (it restarted, or left when keep is empty).
   void retire_lives(const std::string& name, std::optional<std::uint64_t> keep, const std::string& why);
@@ -238,11 +255,15 @@ class Core {
   void mark_dirty(const std::string& name) { dirty_.insert(name); }
 
   Output take() { return std::exchange(out_, {}); }
-  /// take() into a buffer the driver keeps: no allocation per input.
+  /// take() into a buffer the driver keeps: no allocation per input (the
+  /// two buffers trade places, each keeping its vectors' capacity).
   void take_into(Output& into) {
     into.clear();
-    std::swap(into, out_);
+    into.swap(out_);
   }
+  /// Whether take() would return anything: drivers check this first, so an
+  /// input with no output (a message queued for a later drain) costs nothing.
+  [[nodiscard]] bool has_output() const { return !out_.empty(); }
 
   [[nodiscard]] const NodeSpec& self() const { return self_; }
   [[nodiscard]] membership::Membership& members() { return members_; }
@@ -271,12 +292,17 @@ class Core {
   void buffer_causal(wire::Message message, const std::string& origin);
   void take_causal(delivery::CausalLabel& label);
   void deliver(wire::Message message);
+  /// deliver() of a message whose server was checked already (on_message).
+  void deliver_served(wire::Message& message) { out_.deliveries.push_back(std::move(message)); }
   void drop(const char* reason) { out_.drops.push_back(reason); }
   void ack(const std::string& origin, std::uint64_t id);
   /// Ack an acked message, or refuse it when its server is not served here.
   void answer(const std::string& origin, const wire::Message& message);
   [[nodiscard]] bool serves(const wire::Message& message) const {
-    return message.server.empty() || servers_.contains(message.server);
+    if (message.server.empty() || message.server == last_served_) return true;
+    if (!servers_.contains(message.server)) return false;
+    last_served_ = message.server;  // a run of messages to one server: one compare each
+    return true;
   }
   void flush_acks();
   void retransmit(Time now);
@@ -301,6 +327,8 @@ class Core {
   std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> completions_;  ///< (process, ack id) -> token
   std::map<std::string, std::vector<std::uint64_t>> refused_acks_;  ///< origin process -> ids
   std::set<std::string> servers_;
+  std::size_t dispatch_backlog_ = 0;
+  mutable std::string last_served_;  ///< the server serves() found last (empty: none)
   std::set<std::string> peers_;  ///< live members but self
   std::set<std::string> cut_;
   std::map<std::string, std::set<std::uint64_t>> lives_;  ///< instances seen per member, not retired

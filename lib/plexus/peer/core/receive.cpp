@@ -38,7 +38,7 @@ void Core::receive(const std::string& from, wire::Envelope envelope, Time now) {
       [&](auto&& kind) {
         using Kind = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<Kind, wire::Gossip>) on_gossip(from, std::move(kind), now);
-        else if constexpr (std::is_same_v<Kind, wire::Message>) on_message(std::move(kind), now);
+        else if constexpr (std::is_same_v<Kind, wire::Message>) take_message(kind, now);
         else if constexpr (std::is_same_v<Kind, wire::Ack>) on_ack(std::move(kind));
         else if constexpr (std::is_same_v<Kind, wire::Leave>) on_leave(from, kind, now);
         // Heartbeats only count as heard.
@@ -49,7 +49,7 @@ void Core::receive(const std::string& from, wire::Envelope envelope, Time now) {
 
 // The receive order. Each step either drops (with a reason), answers, or
 // passes the message on; the order matters (see docs/peer-service.md).
-void Core::on_message(wire::Message message, Time now) {
+void Core::take_message(wire::Message& message, Time now) {
   now_ = now;
   if (message.target != self_.name) {  // we are a relay
     if (message.hops_left == 0) return drop("hops_exhausted");
@@ -72,6 +72,12 @@ void Core::on_message(wire::Message message, Time now) {
     drop("unknown_server");
     if (acked) answer(origin, message);  // a definite no: the sender's completion fails at once
     return;
+  }
+  // The handlers are behind: refuse it unacked, before dedupe records it, so
+  // an acked message is retransmitted (and delivered) once they caught up.
+  if (config_.dispatch_queue_max != 0 &&
+      dispatch_backlog_ + out_.deliveries.size() >= config_.dispatch_queue_max) {
+    return drop("dispatch_queue_full");
   }
   if (causal) {
     switch (admit_causal(message, origin)) {
@@ -97,7 +103,7 @@ void Core::on_message(wire::Message message, Time now) {
     // forever for a predecessor lost for good (found by plexus-sim).
     if (!causal || config_.bug == Bug::causal_ack_on_buffer) ack(origin, message.ack_id);
   }
-  if (!causal) return deliver(std::move(message));
+  if (!causal) return deliver_served(message);  // its server was checked above
   buffer_causal(std::move(message), origin);
 }
 

@@ -5,7 +5,11 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -32,6 +36,29 @@ class StoredKey {
   std::size_t size_;
 };
 
+/// a < b in the store's order (bytewise, then the shorter first), inline and
+/// 8 bytes at a time: a walk compares every row with its bound, and for short
+/// keys a call to memcmp (and its page-crossing checks) costs more than the
+/// comparison itself.
+inline bool bytes_less(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x = 0, y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(x) < __builtin_bswap64(y);
+      return x < y;
+    }
+  }
+  for (; i < n; ++i) {
+    const auto p = static_cast<unsigned char>(a[i]), q = static_cast<unsigned char>(b[i]);
+    if (p != q) return p < q;
+  }
+  return a.size() < b.size();
+}
+
 inline std::string_view as_view(const MDB_val& val) noexcept {
   return {static_cast<const char*>(val.mv_data), val.mv_size};
 }
@@ -52,13 +79,25 @@ class RangeCursor {
   /// The user key (prefix removed) and value of the current row; views into the map.
   [[nodiscard]] std::string_view key() const noexcept { return as_view(key_).substr(1); }
   [[nodiscard]] std::string_view value() const noexcept { return as_view(value_); }
+  /// True when a walk of [begin, end) (user keys) in the same direction
+  /// starts at the current row: the walk so far stopped after handing out
+  /// `last` (the row before the current one, in walk order), and the new
+  /// range is what follows it — [last + 00, end) forwards, [begin, last)
+  /// backwards — with the other bound unchanged.
+  [[nodiscard]] bool continues(std::string_view begin, std::string_view end, bool reverse,
+                               std::string_view last) const noexcept {
+    if (!valid_ || reverse != reverse_) return false;
+    if (reverse) return end == last && begin == std::string_view(begin_).substr(1);
+    return end == std::string_view(end_).substr(1) && begin.size() == last.size() + 1 && begin.back() == '\0' &&
+           begin.starts_with(last);
+  }
   /// Inline: a scan calls it once per row.
   void next() noexcept {
     if (!valid_) return;
     step(reverse_ ? MDB_PREV : MDB_NEXT);
     if (!valid_) return;
     const auto key = as_view(key_);
-    valid_ = reverse_ ? key >= std::string_view(begin_) : key < std::string_view(end_);
+    valid_ = reverse_ ? !bytes_less(key, begin_) : bytes_less(key, end_);
   }
 
  private:

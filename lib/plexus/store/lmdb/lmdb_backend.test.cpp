@@ -6,10 +6,12 @@
 #include <doctest/doctest.h>
 #include <lmdb.h>
 
+#include <cstdint>
 #include <latch>
 #include <thread>
 #include <vector>
 
+#include "plexus/store/lmdb/cursor.hpp"
 #include "plexus/store/lmdb/lmdb_test_support.hpp"
 
 namespace plexus::store {
@@ -271,6 +273,25 @@ TEST_CASE("bad options are invalid_option, an unusable path is backend_error") {
   auto opened = open_lmdb(options);
   REQUIRE_FALSE(opened.ok());
   CHECK(is(opened.error(), errc::backend_error));
+}
+
+TEST_CASE("the bound comparison of range walks orders bytes as memcmp then length, for every length and byte") {
+  // Proves lmdb::bytes_less (the word-at-a-time compare of every row with its bound) agrees with std::string_view's order.
+  std::uint64_t state = 42;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::uint32_t>(state >> 33);
+  };
+  const std::string alphabet("\x00\x01\x7f\x80\xfe\xff", 6);
+  for (int round = 0; round < 20'000; ++round) {
+    std::string a(next() % 40, '\0');
+    for (auto& c : a) c = alphabet[next() % alphabet.size()];
+    std::string b = a.substr(0, next() % (a.size() + 1));  // often a prefix, so later bytes and lengths decide
+    for (std::size_t extra = next() % 12; extra > 0; --extra) b.push_back(alphabet[next() % alphabet.size()]);
+    if (!b.empty() && next() % 3 == 0) b[next() % b.size()] = alphabet[next() % alphabet.size()];
+    REQUIRE(lmdb::bytes_less(a, b) == (std::string_view(a) < std::string_view(b)));
+    REQUIRE(lmdb::bytes_less(b, a) == (std::string_view(b) < std::string_view(a)));
+  }
 }
 
 }  // namespace

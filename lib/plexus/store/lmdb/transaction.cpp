@@ -4,11 +4,56 @@
 #include "plexus/store/lmdb/transaction.hpp"
 
 #include <algorithm>
+#include <array>
+#include <new>
 
 #include "plexus/store/lmdb/cursor.hpp"
 #include "plexus/store/lmdb/writer.hpp"
 
 namespace plexus::store::lmdb {
+namespace {
+
+/// Blocks of ended transactions one thread keeps for its next transactions.
+constexpr std::size_t transaction_blocks_kept = 4;
+
+/// Trivially destructible, so it stays usable while the thread's other
+/// thread_local objects are destroyed; BlockCacheCleanup frees its blocks.
+struct BlockCache {
+  std::array<void*, transaction_blocks_kept> blocks;
+  std::size_t count;
+  bool cleanup_registered;
+  bool closed;  ///< the thread is ending: blocks go back to the heap
+};
+thread_local BlockCache block_cache{};
+
+struct BlockCacheCleanup {
+  ~BlockCacheCleanup() {
+    block_cache.closed = true;
+    while (block_cache.count > 0) ::operator delete(block_cache.blocks[--block_cache.count]);
+  }
+  /// Any call constructs the object in this thread, which registers its destructor.
+  [[gnu::noinline]] void arm() noexcept { block_cache.cleanup_registered = true; }
+};
+thread_local BlockCacheCleanup block_cache_cleanup;
+
+}  // namespace
+
+void* LmdbTransaction::operator new(std::size_t size) {
+  BlockCache& cache = block_cache;
+  if (size == sizeof(LmdbTransaction) && cache.count > 0) return cache.blocks[--cache.count];
+  return ::operator new(size);
+}
+
+void LmdbTransaction::operator delete(void* block, std::size_t size) noexcept {
+  BlockCache& cache = block_cache;
+  if (size == sizeof(LmdbTransaction) && !cache.closed && cache.count < transaction_blocks_kept) {
+    if (!cache.cleanup_registered) block_cache_cleanup.arm();
+    cache.blocks[cache.count++] = block;
+    return;
+  }
+  ::operator delete(block);
+}
+
 LmdbTransaction::LmdbTransaction(Environment& environment, Mode mode, MDB_txn* snapshot) noexcept
     : environment_(&environment), mode_(mode), snapshot_(snapshot), snapshot_txnid_(mdb_txn_id(snapshot)) {}
 
@@ -16,6 +61,8 @@ LmdbTransaction::~LmdbTransaction() { cancel(); }
 
 void LmdbTransaction::end_snapshot() noexcept {
   if (snapshot_ == nullptr) return;
+  walk_.reset();  // a read-only transaction's cursor is closed by hand, before the snapshot is reused
+  resumable_ = false;
   environment_->end_read(snapshot_);
   snapshot_ = nullptr;
 }
@@ -53,24 +100,17 @@ Result<std::optional<std::string>> LmdbTransaction::get(std::string_view key) {
 Result<bool> LmdbTransaction::get_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
                                         RowSink& sink) {
   if (auto ok = room_for_read(); !ok) return ok.error();
-  RangeCursor stored(snapshot_, environment_->dbi(), begin, end, reverse);
   const bool buffering = !writes_.empty();
+  // A snapshot with nothing buffered: nothing to merge or record, a plain cursor walk.
+  if (!buffering && !recording()) return plain_range(begin, end, limit, reverse, sink);
+  resumable_ = false;
+  RangeCursor stored(snapshot_, environment_->dbi(), begin, end, reverse);
   const auto buffered = buffering ? writes_.in_range(begin, end, reverse) : std::vector<const WriteSet::Entry*>{};
   std::size_t next_buffered = 0;
   std::optional<RowDigest> digest;
   if (recording()) digest.emplace();
   std::size_t count = 0;
   bool more = false;
-  if (!buffering && !recording()) {
-    // A snapshot with nothing buffered: nothing to merge or record, a plain cursor walk.
-    for (; stored.valid(); stored.next()) {
-      if (count == limit) return true;
-      sink.add(stored.key(), stored.value());
-      ++count;
-    }
-    if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
-    return false;
-  }
   std::optional<std::string> stopped_at;  // the first row past the limit: `more` is exact
   auto offer = [&](std::string_view key, std::string_view value) {
     if (count == limit) {
@@ -113,6 +153,34 @@ Result<bool> LmdbTransaction::get_range(std::string_view begin, std::string_view
     reads_.spans.push_back(std::move(span));
   }
   return more;
+}
+
+RangeCursor& LmdbTransaction::plain_cursor(std::string_view begin, std::string_view end, bool reverse) {
+  if (!resumable_ || !walk_->continues(begin, end, reverse, resume_at_)) {
+    walk_.reset();  // close the old cursor before opening the next
+    walk_.emplace(snapshot_, environment_->dbi(), begin, end, reverse);
+  }
+  resumable_ = false;
+  return *walk_;
+}
+
+Result<bool> LmdbTransaction::plain_range(std::string_view begin, std::string_view end, std::size_t limit,
+                                          bool reverse, RowSink& sink) {
+  // A range read in batches (TenantRangeIterator, RangeIterator) asks for the
+  // rows right after the last batch: the cursor kept from it is already there.
+  RangeCursor& stored = plain_cursor(begin, end, reverse);
+  std::string_view last;
+  for (std::size_t count = 0; stored.valid(); stored.next(), ++count) {
+    if (count == limit) {
+      resume_at_ = last;
+      resumable_ = count != 0;
+      return true;
+    }
+    last = stored.key();
+    sink.add(last, stored.value());
+  }
+  if (stored.error() != 0) return lmdb_error(stored.error(), "reading a range");
+  return false;
 }
 
 Result<void> LmdbTransaction::set(std::string_view key, std::string_view value) {

@@ -6,8 +6,11 @@
 #include <lmdb.h>
 
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "plexus/store/backend.hpp"
+#include "plexus/store/lmdb/cursor.hpp"
 #include "plexus/store/lmdb/environment.hpp"
 #include "plexus/store/lmdb/read_set.hpp"
 #include "plexus/store/lmdb/write_set.hpp"
@@ -34,10 +37,21 @@ class LmdbTransaction final : public BackendTransaction {
   Result<void> commit() override;
   void cancel() noexcept override;
 
+  /// A thread keeps the blocks of its ended transactions (at most
+  /// transaction_blocks_kept) for its next ones: a short transaction, begun
+  /// and ended on one thread, allocates nothing.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block, std::size_t size) noexcept;
+
  private:
   [[nodiscard]] bool recording() const noexcept { return mode_ == Mode::read_write; }
   Result<void> room_for_read() const;
   void end_snapshot() noexcept;
+  /// The snapshot's cursor for a plain walk of [begin, end): the kept one when
+  /// the call reads on exactly where the last one stopped (no seek), else a new one.
+  RangeCursor& plain_cursor(std::string_view begin, std::string_view end, bool reverse);
+  Result<bool> plain_range(std::string_view begin, std::string_view end, std::size_t limit, bool reverse,
+                           RowSink& sink);
 
   Environment* environment_;
   Mode mode_;
@@ -45,6 +59,12 @@ class LmdbTransaction final : public BackendTransaction {
   std::size_t snapshot_txnid_;
   ReadSet reads_;
   WriteSet writes_;
+  /// The cursor of the last plain walk, left on the first row it did not
+  /// hand out; `resume_at_` is that walk's last row (a view into the map,
+  /// valid while the snapshot lives), empty when the cursor cannot go on.
+  std::optional<RangeCursor> walk_;
+  std::string_view resume_at_;
+  bool resumable_ = false;
 };
 
 }  // namespace plexus::store::lmdb
