@@ -72,7 +72,7 @@ void Host::answer_error(Actor& actor, std::uint64_t id, Error error) {
   answer(actor, id, Reply{id, Reply::Kind::error, {}, std::move(error)});
 }
 
-void Host::finish_waiting(Actor& actor, std::uint64_t stop_call) {
+void Host::finish_waiting(Actor& actor, std::uint64_t stop_call, Result<void> stop_outcome) {
   std::vector<Waiting> left;
   {
     std::lock_guard lock(lock_of(&actor));
@@ -80,6 +80,10 @@ void Host::finish_waiting(Actor& actor, std::uint64_t stop_call) {
   }
   for (auto& waiting : left) {
     if (waiting.id == stop_call && waiting.command_done) {
+      if (!stop_outcome) {
+        waiting.command_done(stop_outcome.error());
+        continue;
+      }
       waiting.command_done(Reply::Kind::ok);
     } else {
       fail(waiting, make_error(errc::stopped, "tenant '" + actor.id + "' left this node"));
@@ -180,10 +184,12 @@ void submit(Host& host, const std::shared_ptr<Actor>& actor, Waiting waiting, Bo
   });
 }
 
-Waiting command(Time deadline, CommandDone done) {
+/// A command's caller; `late_async`: install, update, uninstall (answered `async` at the deadline).
+Waiting command(Time deadline, CommandDone done, bool late_async) {
   Waiting waiting;
   waiting.deadline = deadline;
   waiting.command_done = std::move(done);
+  waiting.late_async = late_async;
   return waiting;
 }
 
@@ -209,7 +215,7 @@ void LocalTenants::start(Tenant tenant, StartMode mode, Time deadline, CommandDo
   }
   if (refused) return done(std::move(*refused));
   const std::uint64_t call = host.next_id.fetch_add(1, std::memory_order_relaxed);
-  Waiting waiting = command(deadline, std::move(done));
+  Waiting waiting = command(deadline, std::move(done), mode == StartMode::install);
   waiting.id = call;
   waiting.submitted = host.clock.now();
   (void)host.wait_for(actor, waiting);  // a new actor has room
@@ -230,7 +236,7 @@ void LocalTenants::update(const std::string& id, Config next, std::uint64_t gene
   auto actor = find(*state_, id);
   if (!actor) return done(not_here(id));
   if (actor->stopping.load()) return done(make_error(errc::unavailable, "tenant '" + id + "' is stopping on this node"));
-  submit(*state_, actor, command(deadline, std::move(done)),
+  submit(*state_, actor, command(deadline, std::move(done), true),
          [next = std::move(next), generation, deadline](Lifecycle& core, std::uint64_t call, Time now) mutable {
            core.update(std::move(next), generation, call, deadline, now);
          });
@@ -240,7 +246,7 @@ void LocalTenants::uninstall(const std::string& id, Time deadline, CommandDone d
   auto actor = find(*state_, id);
   if (!actor) return done(not_here(id));
   if (actor->stopping.load()) return done(make_error(errc::unavailable, "tenant '" + id + "' is stopping on this node"));
-  submit(*state_, actor, command(deadline, std::move(done)),
+  submit(*state_, actor, command(deadline, std::move(done), true),
          [deadline](Lifecycle& core, std::uint64_t call, Time now) { core.uninstall(call, deadline, now); });
 }
 
@@ -289,7 +295,7 @@ void LocalTenants::stop(const std::string& id, std::string reason, Time deadline
   if (!actor) return done(not_here(id));
   if (actor->stopping.exchange(true)) return done(make_error(errc::unavailable, "tenant '" + id + "' is already stopping"));
   const std::uint64_t call = host.next_id.fetch_add(1, std::memory_order_relaxed);
-  Waiting waiting = command(deadline, std::move(done));
+  Waiting waiting = command(deadline, std::move(done), false);
   waiting.id = call;
   waiting.submitted = host.clock.now();
   if (auto ok = host.wait_for(actor, waiting); !ok) return host.fail(waiting, ok.error());
