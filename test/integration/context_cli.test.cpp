@@ -4,7 +4,8 @@
 // states; a global-scope name registered on one node is found from another;
 // a bad config stops plexusd with exit code 2 naming the field; /metrics
 // shows each running context; a datastore whose server is down is
-// reported none_started (no credential in the log) and the node keeps serving.
+// reported some_started, its context not_ready and retried (no credential in
+// the log), and the node keeps serving.
 #include <httplib.h>
 
 #include <cstdlib>
@@ -61,17 +62,21 @@ TEST_CASE("LMDB contexts from --datastore-config: list, contexts, stop, start an
   REQUIRE(eventually([&] { return state_of(cluster.cli, node.admin, "app", "app_api") == "ready"; }));
   CHECK(eventually([&] { return node.log_contains("datastore app: all_started"); }));
   REQUIRE(eventually([&] { return node.log_contains("datastore down: "); }));
-  CHECK(node.log_contains("none_started"));
+  CHECK(node.log_contains("datastore down: some_started"));
+  // Supervised, not given up: the context retries its connection with backoff.
+  CHECK(eventually([&] { return node.log_contains("context down/down_api: started -> not_ready"); }));
+  const std::string down_state = state_of(cluster.cli, node.admin, "down", "down_api");
+  CHECK((down_state == "not_ready" || down_state == "parked"));
   CHECK_FALSE(node.log_contains("never-shown-pw"));
   CHECK_FALSE(node.log_contains("CONTEXT_CLI_DOWN_PW"));
   const auto retry = cluster.cli.at(node.admin, {"datastore", "start", "down"});
   CHECK(retry.exit_code == 1);
-  CHECK_MESSAGE(retry.err.find("HTTP 503 none_started") != std::string::npos, retry.err);
+  CHECK_MESSAGE(retry.err.find("HTTP 409 already_started") != std::string::npos, retry.err);
   CHECK(retry.err.find("never-shown-pw") == std::string::npos);
 
   const auto list = cluster.cli.json_at(node.admin, {"datastore", "list"});
   REQUIRE(list.at("datastores").size() == 2);
-  CHECK(list.at("datastores")[1].at("running") == false);
+  CHECK(list.at("datastores")[1].at("running") == true);
   CHECK(list.at("datastores")[1].at("backend") == "postgres:host=127.0.0.1 port=1 dbname=postgres");
   const auto& app = list.at("datastores")[0];
   CHECK(app.at("name") == "app");

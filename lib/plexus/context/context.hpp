@@ -115,10 +115,13 @@ class Datastore {
  public:
   struct Started;
   /// start_datastore: starts every login context with `start` set. Each is
-  /// opened (one connection made, so a wrong password or a server that is down
-  /// fails here) and probed once. all_started when every one started, else
-  /// some_started with each context's state and reason; none_started (naming
-  /// each reason) when none of them did. Other contexts report not_started.
+  /// opened (one connection made) and probed once. A PostgreSQL context whose
+  /// server is down or refuses the login still starts, not_ready with the
+  /// reason, and its supervisor keeps retrying (with backoff, parking after
+  /// the crash-loop budget). all_started when every one started and is not
+  /// not_ready/parked, else some_started with each context's state and reason;
+  /// none_started (naming each reason) when none could start at all (bad
+  /// options, an unreadable credential file). Other contexts report not_started.
   static Result<Started> start(DatastoreOptions options);
   ~Datastore();
   Datastore(const Datastore&) = delete;

@@ -59,39 +59,65 @@ Result<std::shared_ptr<store::Backend>> Context::Impl::open_backend() const {
   return std::shared_ptr<store::Backend>(std::move(*opened));
 }
 
+namespace {
+
+/// An open that failed this way is retried under supervision (the server is
+/// down or refuses the login); any other failure (bad options, an unreadable
+/// credential file) fails start() at once.
+bool retried(BackendKind kind, const Error& error) {
+  return kind == BackendKind::postgres && store::is(error, store::errc::unavailable);
+}
+
+}  // namespace
+
 Result<void> Context::Impl::start() {
   auto backend = open_backend();
-  if (!backend) {
+  if (!backend && !retried(datastore.backend, backend.error())) {
     gate->set(State::not_started, backend.error().message());
     return backend.error();
   }
-  const std::optional<store::PostgresHealth> health = store::postgres_health(**backend);
+  std::shared_ptr<store::Backend> inner = backend ? *backend : nullptr;
+  const std::optional<store::PostgresHealth> health = inner ? store::postgres_health(*inner) : std::nullopt;
   std::lock_guard lock(mutex);
   dropped_seen = health ? health->dropped : 0;
   if (!database) {
-    const bool refuse_writes = datastore.backend == BackendKind::lmdb && options.access == Access::read_only;
-    auto gated_backend = std::make_unique<detail::GatedBackend>(
-        gate, datastore.supervision.call_wait_max, refuse_writes, *backend, [self = weak_from_this()] {
-          // The Database may outlive this context's Impl; then there is no one to tell.
-          const auto impl = self.lock();
-          if (!impl) return;
-          {
-            std::lock_guard inner(impl->mutex);
-            impl->suspect = true;
-          }
-          impl->wake.notify_all();
-        });
-    gated = gated_backend.get();
-    database = std::make_shared<store::Database>(datastore.name, std::move(gated_backend));
+    make_database(inner);
   } else {
-    gated->set_inner(*backend);
+    gated->set_inner(inner);
   }
   supervisor = std::make_unique<Supervisor>(datastore.supervision, std::random_device{}(), Clock::now());
   stopping = false;
   suspect = false;
   gate->set(State::started, {});
+  if (!inner) {
+    // The server was down (or refused the login): not_ready with the reason,
+    // and the supervisor thread keeps trying to open the backend with backoff.
+    supervisor->on_probe(Probe{false, 0, backend.error().message()}, Clock::now());
+    publish();
+  }
   thread = std::thread([this] { run(); });
   return {};
+}
+
+void Context::Impl::make_database(const std::shared_ptr<store::Backend>& inner) {
+  const bool refuse_writes = datastore.backend == BackendKind::lmdb && options.access == Access::read_only;
+  // Without a backend yet (its server was down), the kind and limits are PostgreSQL's.
+  store::Limits limits;
+  limits.key_bytes_max = store::postgres_key_bytes_max;
+  auto gated_backend = std::make_unique<detail::GatedBackend>(
+      gate, datastore.supervision.call_wait_max, refuse_writes, inner ? inner->kind() : std::string_view("postgres"),
+      inner ? inner->native_limits() : limits, inner, [self = weak_from_this()] {
+        // The Database may outlive this context's Impl; then there is no one to tell.
+        const auto impl = self.lock();
+        if (!impl) return;
+        {
+          std::lock_guard guard(impl->mutex);
+          impl->suspect = true;
+        }
+        impl->wake.notify_all();
+      });
+  gated = gated_backend.get();
+  database = std::make_shared<store::Database>(datastore.name, std::move(gated_backend));
 }
 
 void Context::Impl::stop() {
@@ -115,7 +141,15 @@ void Context::Impl::stop() {
 Probe Context::Impl::probe() {
   Probe result;
   auto backend = gated->inner();
-  if (!backend) return Probe{false, 0, "stopped"};
+  if (!backend) {
+    // Not opened yet: the server was down at start. Opening is this probe's first step.
+    auto opened = open_backend();
+    if (!opened) return Probe{false, 0, opened.error().message()};
+    backend = *opened;
+    const auto health = store::postgres_health(*backend);
+    dropped_seen = health ? health->dropped : 0;
+    gated->set_inner(backend);
+  }
   const auto before = store::postgres_health(*backend);
   if (before && before->open >= options.pool_size && before->idle == 0) {
     // Every connection is leased to a call: the pool is working, and a probe

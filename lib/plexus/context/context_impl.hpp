@@ -18,7 +18,10 @@ struct Context::Impl : std::enable_shared_from_this<Context::Impl> {
   Impl(const DatastoreOptions& datastore, ContextOptions context);
   ~Impl();
 
-  /// Opens the backend, probes once, starts the supervisor thread.
+  /// Opens the backend and starts the supervisor thread, which probes it. A
+  /// PostgreSQL backend that cannot connect (`unavailable`: the server is
+  /// down, the login refused) still starts: not_ready with the reason, the
+  /// thread retrying the open with backoff until it works or the context parks.
   Result<void> start();
   /// Stops the thread, closes the gate, lets the backend go.
   void stop();
@@ -44,6 +47,8 @@ struct Context::Impl : std::enable_shared_from_this<Context::Impl> {
 
  private:
   Result<std::shared_ptr<store::Backend>> open_backend() const;
+  /// Creates `database` and `gated` around `inner` (null: not opened yet). Under `mutex`.
+  void make_database(const std::shared_ptr<store::Backend>& inner);
   Probe probe();
   /// Publishes the supervisor's state to the gate, its transitions to the log. Under `mutex`.
   void publish();

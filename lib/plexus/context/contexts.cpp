@@ -169,7 +169,28 @@ Result<void> Contexts::drop(std::string_view datastore) {
   auto entry = find(datastore);
   if (!entry) return entry.error();
   if ((*entry)->running) return make_error(errc::already_started, "stop datastore " + std::string(datastore) + " first");
-  return drop_datastore((*entry)->options);
+  if (auto dropped = drop_datastore((*entry)->options); !dropped) return dropped;
+  if ((*entry)->runtime) entries_.erase(entries_.begin() + (*entry - entries_.data()));
+  return {};
+}
+
+Result<void> Contexts::declare(DatastoreOptions options, bool create) {
+  if (auto ok = validate(options); !ok) return ok;
+  std::lock_guard lock(mutex_);
+  for (const auto& entry : entries_) {
+    if (entry.options.name == options.name) {
+      return make_error(errc::already_declared, "name: datastore " + options.name + " is already declared");
+    }
+  }
+  if (entries_.size() >= datastores_max) {
+    return plexus::make_error(plexus::errc::invalid_field,
+                              "a node has at most " + std::to_string(datastores_max) + " datastores");
+  }
+  if (create) {
+    if (auto created = create_datastore(options); !created) return created;
+  }
+  entries_.push_back(Entry{std::move(options), nullptr, true});
+  return {};
 }
 
 Result<void> Contexts::start_context(std::string_view datastore, std::string_view context) {

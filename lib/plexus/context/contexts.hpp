@@ -69,7 +69,14 @@ class Contexts {
   nlohmann::json start_all();
   /// Datastore calls by name; context_not_found names the datastores there are.
   Result<void> create(std::string_view datastore);
+  /// Drops a stopped datastore; one declared at run time (declare()) is forgotten too.
   Result<void> drop(std::string_view datastore);
+  /// Declares a datastore at run time (not in the config file; forgotten when
+  /// the node stops): its options are checked (validate(): invalid_field naming
+  /// the field), its name must be new here (already_declared), datastores_max
+  /// at most. `create` then provisions it (create_datastore), and the
+  /// declaration is withdrawn if that fails.
+  Result<void> declare(DatastoreOptions options, bool create);
   Result<nlohmann::json> start(std::string_view datastore);
   Result<void> stop(std::string_view datastore);
   Result<void> start_context(std::string_view datastore, std::string_view context);
@@ -91,6 +98,8 @@ class Contexts {
   struct Entry {
     DatastoreOptions options;
     std::shared_ptr<Datastore> running;
+    /// Declared through declare(), not the config file.
+    bool runtime = false;
   };
   Result<Entry*> find(std::string_view datastore);
   Result<const Entry*> find(std::string_view datastore) const;

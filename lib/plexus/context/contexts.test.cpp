@@ -1,6 +1,7 @@
 // A node's datastores driven by name (Contexts) on real LMDB environments:
 // the config file's errors name the datastore and field, start/stop/drop by
-// name, contexts registered while they run, the status JSON and /metrics text.
+// name, contexts registered while they run, the status JSON and /metrics text,
+// and a datastore declared at run time.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -88,6 +89,37 @@ TEST_CASE("contexts: start, register, report, stop and drop datastores by name")
     CHECK_FALSE(fs::exists(root / "a"));
   }
   REQUIRE(drop_datastore((*parsed)[1]).ok());
+  fs::remove_all(root);
+}
+
+TEST_CASE("contexts: a datastore declared at run time is checked, created, started, and forgotten when dropped") {
+  // Proves Contexts::declare on a real LMDB environment: a taken name refused, create and start work, drop forgets it.
+  std::mt19937_64 random{std::random_device{}()};
+  const fs::path root = fs::temp_directory_path() / ("plexus_contexts_rt_" + std::to_string(random()));
+  Contexts contexts({}, std::make_shared<LocalRegistrar>("n"));
+  auto options = parse_datastore_options(datastore_json("rt", root / "rt", "rt_ro"));
+  REQUIRE(options.ok());
+  DatastoreOptions bad = *options;
+  bad.contexts[1].pool_size = 0;
+  auto refused = contexts.declare(bad, true);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().detail.starts_with("contexts[1].pool_size: "));
+  CHECK(contexts.status_json().empty());
+  REQUIRE(contexts.declare(*options, true).ok());
+  CHECK(fs::exists(root / "rt" / "data.mdb"));
+  auto taken = contexts.declare(*options, false);
+  REQUIRE_FALSE(taken.ok());
+  CHECK(is(taken.error(), errc::already_declared));
+  CHECK(taken.error().detail.starts_with("name: "));
+  auto started = contexts.start("rt");
+  REQUIRE(started.ok());
+  CHECK((*started)["outcome"] == "all_started");
+  CHECK(contexts.whereis("rt_rw")->datastore == "rt");
+  CHECK(is(contexts.drop("rt").error(), errc::already_started));
+  REQUIRE(contexts.stop("rt").ok());
+  REQUIRE(contexts.drop("rt").ok());
+  CHECK(contexts.status_json().empty());
+  CHECK_FALSE(fs::exists(root / "rt" / "data.mdb"));
   fs::remove_all(root);
 }
 

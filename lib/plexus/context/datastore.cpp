@@ -98,7 +98,7 @@ Result<Datastore::Started> Datastore::start(DatastoreOptions options) {
   Started started;
   started.datastore = std::shared_ptr<Datastore>(new Datastore(std::move(options)));
   Datastore& datastore = *started.datastore;
-  std::size_t wanted = 0, running = 0;
+  std::size_t wanted = 0, running = 0, healthy = 0;
   std::string reasons;
   for (const auto& context : datastore.contexts_) {
     const ContextOptions& c = context->options();
@@ -106,6 +106,9 @@ Result<Datastore::Started> Datastore::start(DatastoreOptions options) {
     ++wanted;
     if (auto ok = datastore.start_context(c.name); ok) {
       ++running;
+      // A context whose server is down runs, supervised, but is not_ready (or parked).
+      const State state = context->state();
+      if (state != State::not_ready && state != State::parked) ++healthy;
     } else {
       reasons += (reasons.empty() ? "" : "; ") + c.name + ": " + ok.error().message();
     }
@@ -114,7 +117,7 @@ Result<Datastore::Started> Datastore::start(DatastoreOptions options) {
   if (wanted > 0 && running == 0) {
     return make_error(errc::none_started, "datastore " + datastore.options_.name + ": " + reasons);
   }
-  started.outcome = running == wanted ? StartOutcome::all_started : StartOutcome::some_started;
+  started.outcome = healthy == wanted ? StartOutcome::all_started : StartOutcome::some_started;
   return started;
 }
 
@@ -139,7 +142,7 @@ Result<void> Datastore::start_context(std::string_view name) {
   }
   if (auto ok = impl.start(); !ok) return ok;
   // Report the first probe's verdict rather than `started`: wait for it, bounded.
-  (void)impl.gate->wait_ready(options_.supervision.call_wait_max);
+  (void)impl.gate->wait_verdict(options_.supervision.call_wait_max);
   return {};
 }
 

@@ -16,6 +16,7 @@ ErrorText describe(errc e) noexcept {
     case errc::not_started: return {"not_started", "context not started"};
     case errc::none_started: return {"none_started", "no context of the datastore started"};
     case errc::provision_failed: return {"provision_failed", "datastore provisioning failed"};
+    case errc::already_declared: return {"already_declared", "datastore already declared on this node"};
   }
   return {"unknown", "unknown context error"};
 }

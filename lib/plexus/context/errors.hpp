@@ -23,6 +23,7 @@ enum class errc : int {
   not_started,            ///< stop_context of a context that is not running
   none_started,           ///< start_datastore: no context could start; the detail says why, per context
   provision_failed,       ///< create_datastore / drop_datastore: a statement failed; the detail names it
+  already_declared,       ///< a datastore declared at run time under a name this node already has
 };
 
 const std::error_category& context_category() noexcept;

@@ -72,13 +72,20 @@ Result<void> Gate::wait_ready(std::chrono::milliseconds timeout) {
   return refuse(now, reason_);
 }
 
+State Gate::wait_verdict(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return state_.load(std::memory_order_acquire) != State::started; });
+  return state_.load(std::memory_order_acquire);
+}
+
 GatedBackend::GatedBackend(std::shared_ptr<Gate> gate, std::chrono::milliseconds call_wait_max, bool refuse_writes,
-                           std::shared_ptr<store::Backend> inner, std::function<void()> suspect)
+                           std::string_view kind, store::Limits limits, std::shared_ptr<store::Backend> inner,
+                           std::function<void()> suspect)
     : gate_(std::move(gate)),
       call_wait_max_(call_wait_max),
       refuse_writes_(refuse_writes),
-      kind_(inner->kind()),
-      limits_(inner->native_limits()),
+      kind_(kind),
+      limits_(limits),
       suspect_(std::move(suspect)),
       inner_(std::move(inner)) {}
 

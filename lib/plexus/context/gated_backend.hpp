@@ -32,6 +32,9 @@ class Gate {
   /// ok once ready; store::errc::unavailable at `timeout`, or at once when
   /// not started or parked. Counts waits and failed waits.
   Result<void> wait_ready(std::chrono::milliseconds timeout);
+  /// Waits, at most `timeout`, until the state is no longer `started` (the
+  /// first probe answered); returns the state then.
+  State wait_verdict(std::chrono::milliseconds timeout);
   [[nodiscard]] std::uint64_t waits() const { return waits_.load(); }
   [[nodiscard]] std::uint64_t wait_failures() const { return wait_failures_.load(); }
 
@@ -50,8 +53,12 @@ class Gate {
 class GatedBackend final : public store::Backend {
  public:
   /// `suspect` is called (any thread) when a begin() fails `unavailable`.
+  /// `inner` may be null (a context whose server was down at start: the
+  /// supervisor sets it once it connects); `kind` and `limits` are then the
+  /// backend's to be.
   GatedBackend(std::shared_ptr<Gate> gate, std::chrono::milliseconds call_wait_max, bool refuse_writes,
-               std::shared_ptr<store::Backend> inner, std::function<void()> suspect);
+               std::string_view kind, store::Limits limits, std::shared_ptr<store::Backend> inner,
+               std::function<void()> suspect);
 
   using store::Backend::begin;
   Result<std::unique_ptr<store::BackendTransaction>> begin(store::Mode mode, store::Start start) override;

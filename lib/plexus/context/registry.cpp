@@ -3,14 +3,14 @@
 
 #include <limits>
 
-#include "plexus/context/registry_codec.hpp"
+#include "plexus/core/byte_codec.hpp"
 #include "plexus/core/errors.hpp"
 
 namespace plexus::context {
 namespace {
 
-using detail::Reader;
-using detail::Writer;
+using Reader = plexus::ByteReader;
+using Writer = plexus::ByteWriter;
 using Entry = RegistrySchema::Entry;
 using Digest = RegistrySchema::Digest;
 
@@ -61,9 +61,12 @@ Result<void> Registry::register_context(const std::string& name, const std::stri
     local_.emplace(name, registration);
     return {};
   }
-  if (const Entry* entry = map_.find(name); entry != nullptr && !entry->removed) {
+  if (const Entry* entry = map_.find(name); entry != nullptr && !entry->removed && entry->value.node != node_ &&
+                                             reachable(entry->value)) {
     return make_error(errc::already_registered, "global name " + name + " is held by " + holder(entry->value));
   }
+  // Free, held by a node that is down (the new entry's higher version wins when
+  // it returns, and it is told), or ours from an earlier run of this node.
   auto written = map_.put(Entry{name, registration});
   if (!written) return written.error();
   const std::vector<Entry> one{*map_.find(name)};
@@ -87,16 +90,24 @@ Result<void> Registry::unregister_context(const std::string& name, Scope scope) 
   return {};
 }
 
+bool Registry::reachable(const Registration& registration) const {
+  return registration.node == node_ || up_.contains(registration.node);
+}
+
 Result<Registration> Registry::whereis(const std::string& name) const {
   if (const auto it = local_.find(name); it != local_.end()) return it->second;
-  if (const Entry* entry = map_.find(name); entry != nullptr && !entry->removed) return entry->value;
+  if (const Entry* entry = map_.find(name); entry != nullptr && !entry->removed) {
+    if (reachable(entry->value)) return entry->value;
+    return make_error(errc::context_not_found, "no context registered as " + name + " (its holder " +
+                                                   entry->value.node + " is down)");
+  }
   return make_error(errc::context_not_found, "no context registered as " + name);
 }
 
 std::map<std::string, Registration> Registry::global() const {
   std::map<std::string, Registration> out;
   for (const auto& [name, entry] : map_) {
-    if (!entry.removed) out.emplace(name, entry.value);
+    if (!entry.removed && reachable(entry.value)) out.emplace(name, entry.value);
   }
   return out;
 }

@@ -17,8 +17,14 @@
 // order (for node names of one length: the greater name). Every node applies the same order,
 // so every node ends with the same winner; a node whose own registration is
 // replaced reports it in Output::lost (the loser is told).
-// A registration stays until its node unregisters it: a node that is down
-// keeps its names (whereis says which node; membership says if it is up).
+// A registration stays until its node unregisters it, but only a node that
+// is up (to this node: the peer service reports it up, on_peer_up/down) or
+// this node itself serves its names: whereis() and global() leave out the
+// names of a node that is down (at once for a killed process, whose sockets
+// close; after peer_timeout for one cut off), and such a name may be taken
+// by another registration — at a higher version, so when the old holder
+// comes back it loses the name and is told (Output::lost). A name held by
+// this node itself (left by an earlier run of it) is taken over, not refused.
 //
 // Message bytes (integers little-endian; text = u32 length, bytes):
 //   u8 kind (1 digest, 2 entries, 3 pull), u32 count, then per item
@@ -100,9 +106,10 @@ class Registry {
   /// Removes this node's registration of `name` from `scope`; context_not_found
   /// when there is none of ours.
   Result<void> unregister_context(const std::string& name, Scope scope);
-  /// Local scope first, then global; context_not_found when neither has it.
+  /// Local scope first, then global; context_not_found when neither has it,
+  /// or when its global holder is down.
   [[nodiscard]] Result<Registration> whereis(const std::string& name) const;
-  /// Live global registrations, by name.
+  /// Live global registrations of nodes that are up (and ours), by name.
   [[nodiscard]] std::map<std::string, Registration> global() const;
   [[nodiscard]] const replica::Map<RegistrySchema>& map() const { return map_; }
   [[nodiscard]] const std::string& node() const { return node_; }
@@ -119,6 +126,8 @@ class Registry {
   void send_entries(const std::string& to, std::span<const RegistrySchema::Entry> entries);
   void send_digest(const std::string& to);
   void bad(const std::string& from, const std::string& why);
+  /// Held by this node or a node that is up.
+  [[nodiscard]] bool reachable(const Registration& registration) const;
   void on_digest(const std::string& from, std::span<const std::uint8_t> body, std::uint64_t count);
   void on_entries(const std::string& from, std::span<const std::uint8_t> body, std::uint64_t count);
   void on_pull(const std::string& from, std::span<const std::uint8_t> body, std::uint64_t count);

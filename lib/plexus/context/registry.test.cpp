@@ -2,7 +2,7 @@
 // (seeded delivery order, cuts) and a fake clock. Registrations are seen
 // everywhere, duplicates refused, a name registered on both sides of a
 // partition resolves to the same winner on every node by the documented
-// rule, and the loser is told.
+// rule, and the loser is told; a down node's names stop resolving.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -148,6 +148,49 @@ TEST_CASE("registry: a name registered on both sides of a partition resolves the
     CHECK(net.lost[winner].empty());
     CHECK(net.errors.empty());
   }
+}
+
+TEST_CASE("registry: a down node's names stop resolving and may be taken; back up, it is told it lost them") {
+  // Proves names follow their holder's liveness: hidden while it is down, taken at a higher version, the
+  // returning holder told; and a node's own name left by its earlier run is taken over, not refused.
+  Net net(4);
+  for (const char* n : {"a", "b", "c"}) net.add(n);
+  net.all_up();
+  REQUIRE(net.nodes.at("a").register_context("billing", "app", "app_api", Scope::global, 1000).ok());
+  REQUIRE(net.nodes.at("b").register_context("orders", "app", "app_api", Scope::global, 1000).ok());
+  net.deliver();
+  REQUIRE(net.nodes.at("c").whereis("billing").ok());
+  // a is down for b and c (killed: its sockets closed).
+  for (const char* n : {"b", "c"}) {
+    net.cut.insert({"a", n});
+    net.cut.insert({n, "a"});
+    net.nodes.at(n).on_peer_down("a", net.now);
+    auto gone = net.nodes.at(n).whereis("billing");
+    REQUIRE_FALSE(gone.ok());
+    CHECK(is(gone.error(), errc::context_not_found));
+    CHECK(gone.error().detail.find("holder a is down") != std::string::npos);
+    CHECK_FALSE(net.nodes.at(n).global().contains("billing"));
+  }
+  REQUIRE(net.nodes.at("b").register_context("billing", "app", "app_ui", Scope::global, 2000).ok());
+  net.deliver();
+  CHECK(net.nodes.at("c").whereis("billing")->context == "app_ui");
+  // a comes back: the later registration (higher version) wins everywhere and a is told.
+  net.cut.clear();
+  net.all_up();
+  net.tick();
+  for (const char* n : {"a", "b", "c"}) CHECK(net.nodes.at(n).whereis("billing")->node == "b");
+  REQUIRE(net.lost["a"].size() == 1);
+  CHECK(net.lost["a"][0].winner.context == "app_ui");
+  // b restarts with an empty registry, learns its own old "orders" back, and registers it again.
+  net.nodes.erase("b");
+  net.add("b");
+  net.all_up();
+  net.tick();
+  CHECK(net.nodes.at("b").whereis("orders")->node == "b");
+  REQUIRE(net.nodes.at("b").register_context("orders", "app", "app_api", Scope::global, 3000).ok());
+  net.deliver();
+  CHECK(net.nodes.at("a").whereis("orders")->registered_at_unix_ms == 3000);
+  CHECK(net.errors.empty());
 }
 
 TEST_CASE("registry: hostile bytes are refused with an error, changing nothing") {

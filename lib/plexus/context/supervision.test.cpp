@@ -1,6 +1,7 @@
 // Supervised contexts on a real PostgreSQL server: every session of a context
 // ended under a write loop, one context stopped and started while another
-// serves, a login refused until the context parks, and a server that is down.
+// serves, a login refused until the context parks, a server that is down (it
+// parks), and a server of the test's own that comes up after the context started.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "plexus/context/private_server.hpp"
 #include "plexus/context/test_support.hpp"
 #include "plexus/store/errors.hpp"
 
@@ -220,19 +222,91 @@ TEST_CASE("a server restart under a write loop: both contexts not_ready, then re
   all_acknowledged_present(*tenant, loop);
 }
 
-TEST_CASE("a datastore whose server is down starts none_started with each context's reason") {
-  // Proves start_datastore reports an unreachable server per context instead of hanging or crashing.
+TEST_CASE("a datastore whose server is down starts some_started, retries with backoff, and parks with the reason") {
+  // Proves a server that is down at start is supervised like a dropped connection: not_ready with the
+  // reason at once, probes retried with backoff, parked after park_failures_max failures, calls never hang.
   DatastoreOptions o = test::fresh_options();
   o.location = "host=127.0.0.1 port=1 connect_timeout=2";
+  o.supervision.backoff_initial = 20ms;
+  o.supervision.backoff_max = 80ms;
+  o.supervision.park_failures_max = 6;
   const auto before = Clock::now();
   auto started = Datastore::start(o);
-  REQUIRE_FALSE(started.ok());
-  CHECK(is(started.error(), errc::none_started));
-  INFO(started.error().detail);
-  CHECK(started.error().detail.find(o.contexts[1].name + ": ") != std::string::npos);
-  CHECK(started.error().detail.find(o.contexts[2].name + ": ") != std::string::npos);
-  CHECK(started.error().detail.find("unavailable") != std::string::npos);
+  REQUIRE(started.ok());
+  CHECK(started->outcome == StartOutcome::some_started);
   CHECK(Clock::now() - before < 30s);
+  auto rw = *started->datastore->context(o.contexts[1].name);
+  for (const auto& status : started->contexts) {
+    if (status.kind != Kind::login) continue;
+    INFO(status.name, ": ", status.reason);
+    CHECK((status.state == State::not_ready || status.state == State::parked));
+    CHECK(status.reason.find("cannot connect") != std::string::npos);
+    CHECK(status.reason.find(test::password_of(o.contexts[1])) == std::string::npos);
+  }
+  REQUIRE(eventually([&] { return rw->state() == State::parked; }, 20s));
+  INFO("parked: ", rw->reason());
+  CHECK(rw->reason().find("6 failed probes") != std::string::npos);
+  CHECK(rw->reason().find("cannot connect") != std::string::npos);
+  CHECK(rw->metrics().supervisor.probe_failures == 6);
+  // The probes were spread by the backoff: the first and the sixth failure are >= 4 x 10 ms apart.
+  const auto history = rw->transitions();
+  REQUIRE(!history.empty());
+  CHECK(history.back().to == State::parked);
+  CHECK(history.back().at - history.front().at >= 40ms);
+  // A call through a parked context fails at once.
+  auto opened = open(*rw, "t");
+  REQUIRE_FALSE(opened.ok());
+  CHECK(store::is(opened.error(), store::errc::unavailable));
+}
+
+TEST_CASE("a context whose server starts after it: not_ready, retried, ready by itself, then serves") {
+  // Proves a context started while its PostgreSQL server is down reconnects on its own once the server
+  // comes up (a real server of the test's own, stopped and started with pg_ctl), with no start_context.
+  test::PrivateServer server;
+  if (!server.available()) {
+    MESSAGE("no PostgreSQL server binaries (PLEXUS_PG_BIN): skipped");
+    return;
+  }
+  server.start();
+  DatastoreOptions o = test::fresh_options();
+  o.location = server.conninfo();
+  o.admin_credential = {CredentialSource::From::env, test::PrivateServer::password_env};
+  o.supervision.backoff_max = 200ms;
+  o.supervision.park_failures_max = 10'000;  // it must not park while the server is down on purpose
+  REQUIRE(create_datastore(o).ok());
+  server.stop();
+
+  auto started = Datastore::start(o);
+  REQUIRE(started.ok());
+  CHECK(started->outcome == StartOutcome::some_started);
+  auto rw = *started->datastore->context(o.contexts[1].name);
+  auto ro = *started->datastore->context(o.contexts[2].name);
+  CHECK(rw->state() == State::not_ready);
+  CHECK(rw->reason().find("cannot connect") != std::string::npos);
+  // Still down: a call waits call_wait_max (1 s), then fails unavailable.
+  const auto call_at = Clock::now();
+  auto down = open_or_create(*rw, "t");
+  REQUIRE_FALSE(down.ok());
+  CHECK(store::is(down.error(), store::errc::unavailable));
+  CHECK(Clock::now() - call_at < 3s);
+  REQUIRE(eventually([&] { return rw->metrics().supervisor.probe_failures >= 3; }, 10s));
+  CHECK(rw->state() == State::not_ready);
+
+  server.start();
+  REQUIRE(eventually([&] { return rw->state() == State::ready && ro->state() == State::ready; }, 20s));
+  CHECK(rw->transitions().back().to == State::ready);
+  auto tenant = open_or_create(*rw, "t");
+  REQUIRE(tenant.ok());
+  REQUIRE(tenant->run([](store::TenantTransaction& t) { return t.set(store::Tuple{"k"}, "v"); }).ok());
+  auto through_ro = open(*ro, "t");
+  REQUIRE(through_ro.ok());
+  auto read = through_ro->begin(store::Mode::snapshot);
+  REQUIRE(read.ok());
+  auto value = read->get(store::Tuple{"k"});
+  REQUIRE(value.ok());
+  CHECK(value->value_or("") == "v");
+  started->datastore->stop();
+  CHECK(drop_datastore(o).ok());
 }
 
 }  // namespace

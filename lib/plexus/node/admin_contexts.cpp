@@ -6,6 +6,8 @@
 // credential nor its source. docs/admin-api.md documents each route.
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "plexus/context/errors.hpp"
 #include "plexus/node/contexts_host.hpp"
 #include "plexus/node/store_fields.hpp"
@@ -20,6 +22,7 @@ int status_of(cx::errc code) {
   switch (code) {
     case cx::errc::context_not_found: return 404;
     case cx::errc::already_registered:
+    case cx::errc::already_declared:
     case cx::errc::already_started:
     case cx::errc::not_started: return 409;
     case cx::errc::not_login: return 400;
@@ -64,14 +67,36 @@ Result<std::string> datastore_of(const cx::Contexts& contexts, const Fields& fie
 
 using DatastoreCall = Result<void> (cx::Contexts::*)(std::string_view);
 
+Reply datastore_call(AdminServer& admin, const std::string& datastore, DatastoreCall call, const char* done) {
+  return with_contexts(admin, [datastore, call, done](cx::Contexts& contexts) {
+    auto outcome = (contexts.*call)(datastore);
+    return outcome ? json_reply({{"datastore", datastore}, {done, true}}) : context_error(outcome.error());
+  });
+}
+
 void add_datastore_call(AdminServer& admin, const std::string& path, DatastoreCall call, const char* done) {
   admin.post(path, [&admin, call, done](const httplib::Request& request) {
-    const auto datastore = Fields::body(request, {"datastore"}).required_text("datastore");
-    return with_contexts(admin, [datastore, call, done](cx::Contexts& contexts) {
-      auto outcome = (contexts.*call)(datastore);
-      return outcome ? json_reply({{"datastore", datastore}, {done, true}}) : context_error(outcome.error());
-    });
+    return datastore_call(admin, Fields::body(request, {"datastore"}).required_text("datastore"), call, done);
   });
+}
+
+/// `error` about the posted options, its field path put under "options.".
+Error in_options(const Error& error) {
+  const bool about_a_field = error.code == plexus::make_error_code(plexus::errc::invalid_field) ||
+                             error.code == cx::make_error_code(cx::errc::already_declared);
+  return about_a_field ? Error{error.code, "options." + error.detail} : error;
+}
+
+/// A request's "options" (a datastore declared at run time): nullopt without
+/// it; the parse error (fields named under "options.") when it is wrong. With
+/// "options", "datastore" may not be given too.
+std::optional<Result<cx::DatastoreOptions>> declared_options(const Fields& fields) {
+  const json* options = fields.raw("options");
+  if (options == nullptr) return std::nullopt;
+  if (fields.has("datastore")) throw BadRequest("field 'datastore': give either datastore or options, not both");
+  auto parsed = cx::parse_datastore_options(*options);
+  if (!parsed) return Result<cx::DatastoreOptions>(in_options(parsed.error()));
+  return parsed;
 }
 
 void add_datastore_routes(AdminServer& admin) {
@@ -88,13 +113,29 @@ void add_datastore_routes(AdminServer& admin) {
     });
   });
   admin.post("/v1/datastore/start", [&admin](const httplib::Request& request) {
-    const auto datastore = Fields::body(request, {"datastore"}).required_text("datastore");
-    return with_contexts(admin, [datastore](cx::Contexts& c) {
+    const auto fields = Fields::body(request, {"datastore", "options"});
+    auto declared = declared_options(fields);
+    if (declared && !*declared) return context_error(declared->error());
+    const auto datastore = declared ? (*declared)->name : fields.required_text("datastore");
+    return with_contexts(admin, [datastore, declared](cx::Contexts& c) {
+      if (declared) {
+        if (auto ok = c.declare(**declared, false); !ok) return context_error(in_options(ok.error()));
+      }
       auto started = c.start(datastore);
       return started ? json_reply(*started) : context_error(started.error());
     });
   });
-  add_datastore_call(admin, "/v1/datastore/create", &cx::Contexts::create, "created");
+  admin.post("/v1/datastore/create", [&admin](const httplib::Request& request) {
+    const auto fields = Fields::body(request, {"datastore", "options"});
+    auto declared = declared_options(fields);
+    if (!declared) return datastore_call(admin, fields.required_text("datastore"), &cx::Contexts::create, "created");
+    if (!*declared) return context_error(declared->error());
+    return with_contexts(admin, [options = **declared](cx::Contexts& c) {
+      auto ok = c.declare(options, true);
+      return ok ? json_reply({{"datastore", options.name}, {"created", true}, {"declared", true}})
+                : context_error(in_options(ok.error()));
+    });
+  });
   add_datastore_call(admin, "/v1/datastore/drop", &cx::Contexts::drop, "dropped");
   add_datastore_call(admin, "/v1/datastore/stop", &cx::Contexts::stop, "stopped");
 }
@@ -113,7 +154,9 @@ void add_context_call(AdminServer& admin, const std::string& path, ContextCall c
       auto state = contexts.contexts_json(*datastore);
       json out{{"datastore", *datastore}, {"context", context}, {done, true}};
       for (const auto& c : state ? *state : json::array()) {
-        if (c["name"] == context) out["state"] = c["state"];
+        if (c["name"] != context) continue;
+        out["state"] = c["state"];
+        if (c.contains("registration_error")) out["registration_error"] = c["registration_error"];
       }
       return json_reply(out);
     });

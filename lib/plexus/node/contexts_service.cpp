@@ -33,7 +33,7 @@ const OptionTable& contexts_options() {
   static const OptionTable table{"contexts", "Datastore contexts (docs/store.md)", {
       option("--datastore-config", &O::datastore_config, K::path,
              "JSON file of datastores with contexts (roles, pools, registry)")
-          .details("a JSON file `{\"datastores\": [...]}` declaring datastores with their contexts (docs/store.md, \"Datastore contexts\"); checked at start, where an error names the field (`datastores[1].contexts[0].kind: ...`) and stops the node. Its datastores start once the node runs; one whose server is down is reported (`some_started`, `none_started`) and the node keeps running. Credentials are named by source (file or environment variable) only. With it, the node serves the channel `_contexts` of the global context registry"),
+          .details("a JSON file `{\"datastores\": [...]}` declaring datastores with their contexts (docs/store.md, \"Datastore contexts\"); checked at start, where an error names the field (`datastores[1].contexts[0].kind: ...`) and stops the node. Its datastores start once the node runs; one whose server is down is reported (`some_started`, its contexts `not_ready` and retried until the server comes up) and the node keeps running. Credentials are named by source (file or environment variable) only. With it, the node serves the channel `_contexts` of the global context registry"),
       integer_option("--context-registry-timeout-ms", &O::context_registry_timeout_ms, 100, 60'000,
                      "longest wait of a context registry call for the io thread", "ms")
           .details("longest wait of a context registration or `whereis` for the node's io thread, ms (then `unavailable`)"),

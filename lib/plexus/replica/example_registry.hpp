@@ -27,62 +27,15 @@
 #include "plexus/core/errors.hpp"
 #include "plexus/core/little_endian.hpp"
 #include "plexus/replica/core.hpp"
+#include "plexus/core/byte_codec.hpp"
 #include "plexus/replica/replica.hpp"
 
 namespace plexus::replica::example {
 
 using Strings = KeyValue<std::string, std::string, StringCodec>;
 
-/// Writes one message (see the file comment).
-class Writer {
- public:
-  explicit Writer(std::uint8_t kind, std::size_t count) {
-    bytes_.push_back(kind);
-    number(count, 4);
-  }
-  void number(std::uint64_t value, int width) {
-    for (int i = 0; i < width; ++i, value >>= 8) bytes_.push_back(static_cast<std::uint8_t>(value & 0xffU));
-  }
-  void text(const std::string& value) {
-    number(value.size(), 4);
-    bytes_.insert(bytes_.end(), value.begin(), value.end());
-  }
-  std::vector<std::uint8_t> done() { return std::move(bytes_); }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
-
-/// Reads one message; any overrun latches `failed` (untrusted bytes).
-class Reader {
- public:
-  explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-  std::uint64_t number(int width) {
-    if (bytes_.size() - at_ < static_cast<std::size_t>(width)) return fail();
-    std::uint64_t value = 0;
-    for (int i = 0; i < width; ++i) value |= std::uint64_t{bytes_[at_ + i]} << (8 * i);
-    at_ += width;
-    return value;
-  }
-  std::string text() {
-    const std::uint64_t size = number(4);
-    if (failed_ || bytes_.size() - at_ < size) {
-      fail();
-      return {};
-    }
-    std::string out(reinterpret_cast<const char*>(bytes_.data() + at_), size);
-    at_ += size;
-    return out;
-  }
-  [[nodiscard]] bool ok() const { return !failed_ && at_ == bytes_.size(); }
-  [[nodiscard]] bool failed() const { return failed_; }
-
- private:
-  std::uint64_t fail() { failed_ = true; at_ = bytes_.size(); return 0; }
-  std::span<const std::uint8_t> bytes_;
-  std::size_t at_ = 0;
-  bool failed_ = false;
-};
+using Writer = plexus::ByteWriter;
+using Reader = plexus::ByteReader;
 
 /// The registry core. Not thread-safe: a Host runs it on one executor.
 class Registry {
@@ -129,7 +82,7 @@ class Registry {
   void on_message(const std::string& from, std::span<const std::uint8_t> bytes, TimePoint) {
     if (bytes.empty()) return bad(from, "empty message");
     Reader in(bytes.subspan(1));
-    const std::uint64_t count = in.number(4);
+    const std::uint64_t count = in.little(4);
     if (count > map_.limits().entries_max) return bad(from, "too many items");
     if (bytes[0] == 1) return on_digest(from, in, count);
     if (bytes[0] == 2) return on_entries(from, in, count);
@@ -165,9 +118,9 @@ class Registry {
     Writer out(1, digest.size());
     for (const auto& d : digest) {
       out.text(d.key);
-      out.number(d.version, 8);
-      out.number(d.removed ? 1 : 0, 1);
-      out.number(d.hash, 8);
+      out.little(d.version, 8);
+      out.little(d.removed ? 1 : 0, 1);
+      out.little(d.hash, 8);
     }
     send(to, out.done());
   }
@@ -176,8 +129,8 @@ class Registry {
     for (const auto& e : entries) {
       out.text(e.key);
       out.text(e.value);
-      out.number(e.version, 8);
-      out.number(e.removed ? 1 : 0, 1);
+      out.little(e.version, 8);
+      out.little(e.removed ? 1 : 0, 1);
     }
     return out.done();
   }
@@ -186,9 +139,9 @@ class Registry {
     for (std::uint64_t i = 0; i < count && !in.failed(); ++i) {
       Strings::Digest d;
       d.key = in.text();
-      d.version = in.number(8);
-      d.removed = in.number(1) != 0;
-      d.hash = in.number(8);
+      d.version = in.little(8);
+      d.removed = in.little(1) != 0;
+      d.hash = in.little(8);
       digest.push_back(std::move(d));
     }
     if (!in.ok()) return bad(from, "truncated digest");
@@ -206,8 +159,8 @@ class Registry {
       Strings::Entry e;
       e.key = in.text();
       e.value = in.text();
-      e.version = in.number(8);
-      e.removed = in.number(1) != 0;
+      e.version = in.little(8);
+      e.removed = in.little(1) != 0;
       batch.push_back(std::move(e));
     }
     if (!in.ok()) return bad(from, "truncated entries");

@@ -23,10 +23,7 @@ namespace {
 using namespace postgres;
 using std::chrono::milliseconds;
 
-/// Keys up to this many bytes. A btree index entry holds at most 2,704 bytes
-/// on 8 KiB pages (BTMaxItemSize) including its headers, and a bytea key is
-/// stored uncompressed when incompressible; 2,048 leaves room to spare.
-constexpr std::size_t key_bytes_max = 2'048;
+constexpr std::size_t key_bytes_max = postgres_key_bytes_max;
 
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 63) return false;

@@ -20,6 +20,12 @@
 
 namespace plexus::store {
 
+/// Keys up to this many bytes on PostgreSQL (the backend's native limit). A
+/// btree index entry holds at most 2,704 bytes on 8 KiB pages (BTMaxItemSize)
+/// including its headers, and a bytea key is stored uncompressed when
+/// incompressible; 2,048 leaves room to spare.
+inline constexpr std::size_t postgres_key_bytes_max = 2'048;
+
 /// Where the datastore lives and how the backend waits. Every duration and
 /// count is bounded; open_postgres() refuses values out of range (invalid_option).
 struct PostgresOptions {
