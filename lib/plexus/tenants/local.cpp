@@ -5,6 +5,8 @@
 
 #include <asio/post.hpp>
 
+#include <typeinfo>
+
 #include "plexus/tenants/local_host.hpp"
 
 namespace plexus::tenants {
@@ -124,6 +126,20 @@ Result<void> check(const LocalOptions& o) {
   return {};
 }
 
+/// The thread_pool behind `executor` (any of its executor types: blocking,
+/// relationship and work-tracking bits), or null when it is not a pool's.
+template <unsigned int... Bits>
+asio::thread_pool* pool_of(const asio::any_io_executor& executor, std::integer_sequence<unsigned int, Bits...>) {
+  asio::thread_pool* found = nullptr;
+  auto try_bits = [&](auto bits) {
+    using Type = asio::thread_pool::basic_executor_type<std::allocator<void>, decltype(bits)::value>;
+    // target_type() first: this Asio's target<T>() does not check the type.
+    if (found == nullptr && executor.target_type() == typeid(Type)) found = &executor.target<Type>()->context();
+  };
+  (try_bits(std::integral_constant<unsigned int, Bits>()), ...);
+  return found;
+}
+
 Error not_here(const std::string& id) { return make_error(errc::tenant_not_found, "tenant '" + id + "' is not on this node"); }
 
 }  // namespace
@@ -134,9 +150,10 @@ Result<std::unique_ptr<LocalTenants>> LocalTenants::create(asio::any_io_executor
                                                            const Clock& clock) {
   if (auto ok = check(options); !ok) return ok.error();
   if (!database) return make_error(errc::invalid_argument, "LocalTenants: database is null");
-  const auto* workers = pool.target<asio::thread_pool::executor_type>();
+  // Strands on the pool's own executor type are 32 bytes, not 72 (100,000 idle tenants).
+  asio::thread_pool* workers = pool_of(pool, std::make_integer_sequence<unsigned int, 8>());
   if (workers == nullptr) return make_error(errc::invalid_argument, "LocalTenants: pool is not an asio::thread_pool's executor");
-  auto state = std::make_shared<State>(*workers, std::move(database), modules, std::move(options), clock);
+  auto state = std::make_shared<State>(workers->get_executor(), std::move(database), modules, std::move(options), clock);
   state->start_renewals();
   return std::unique_ptr<LocalTenants>(new LocalTenants(std::move(state)));
 }

@@ -128,8 +128,9 @@ using EventSink = std::function<void(const LocalEvent&)>;
 
 class LocalTenants {
  public:
-  /// `pool` runs the tenants' strands, async work, store calls and the shared
-  /// timer; `database` is the node's datastore (tenant key spaces, leases,
+  /// `pool` (an executor of an asio::thread_pool, e.g. node::Runtime::workers();
+  /// invalid_argument otherwise) runs the tenants' strands, async work, store
+  /// calls and the shared timer; `database` is the node's datastore (tenant key spaces, leases,
   /// snapshots); `modules` must outlive the host; `clock` gives the cores'
   /// Time (steady); lease expiry uses the system clock. invalid options
   /// (empty node, zero limits) are rejected by create().
