@@ -5,6 +5,8 @@
 
 #include <asio/post.hpp>
 
+#include <typeinfo>
+
 #include "plexus/tenants/local_host.hpp"
 
 namespace plexus::tenants {
@@ -72,7 +74,7 @@ void Host::answer_error(Actor& actor, std::uint64_t id, Error error) {
   answer(actor, id, Reply{id, Reply::Kind::error, {}, std::move(error)});
 }
 
-void Host::finish_waiting(Actor& actor, std::uint64_t stop_call) {
+void Host::finish_waiting(Actor& actor, std::uint64_t stop_call, Result<void> stop_outcome) {
   std::vector<Waiting> left;
   {
     std::lock_guard lock(lock_of(&actor));
@@ -80,6 +82,10 @@ void Host::finish_waiting(Actor& actor, std::uint64_t stop_call) {
   }
   for (auto& waiting : left) {
     if (waiting.id == stop_call && waiting.command_done) {
+      if (!stop_outcome) {
+        waiting.command_done(stop_outcome.error());
+        continue;
+      }
       waiting.command_done(Reply::Kind::ok);
     } else {
       fail(waiting, make_error(errc::stopped, "tenant '" + actor.id + "' left this node"));
@@ -120,6 +126,20 @@ Result<void> check(const LocalOptions& o) {
   return {};
 }
 
+/// The thread_pool behind `executor` (any of its executor types: blocking,
+/// relationship and work-tracking bits), or null when it is not a pool's.
+template <unsigned int... Bits>
+asio::thread_pool* pool_of(const asio::any_io_executor& executor, std::integer_sequence<unsigned int, Bits...>) {
+  asio::thread_pool* found = nullptr;
+  auto try_bits = [&](auto bits) {
+    using Type = asio::thread_pool::basic_executor_type<std::allocator<void>, decltype(bits)::value>;
+    // target_type() first: this Asio's target<T>() does not check the type.
+    if (found == nullptr && executor.target_type() == typeid(Type)) found = &executor.target<Type>()->context();
+  };
+  (try_bits(std::integral_constant<unsigned int, Bits>()), ...);
+  return found;
+}
+
 Error not_here(const std::string& id) { return make_error(errc::tenant_not_found, "tenant '" + id + "' is not on this node"); }
 
 }  // namespace
@@ -130,9 +150,10 @@ Result<std::unique_ptr<LocalTenants>> LocalTenants::create(asio::any_io_executor
                                                            const Clock& clock) {
   if (auto ok = check(options); !ok) return ok.error();
   if (!database) return make_error(errc::invalid_argument, "LocalTenants: database is null");
-  const auto* workers = pool.target<asio::thread_pool::executor_type>();
+  // Strands on the pool's own executor type are 32 bytes, not 72 (100,000 idle tenants).
+  asio::thread_pool* workers = pool_of(pool, std::make_integer_sequence<unsigned int, 8>());
   if (workers == nullptr) return make_error(errc::invalid_argument, "LocalTenants: pool is not an asio::thread_pool's executor");
-  auto state = std::make_shared<State>(*workers, std::move(database), modules, std::move(options), clock);
+  auto state = std::make_shared<State>(workers->get_executor(), std::move(database), modules, std::move(options), clock);
   state->start_renewals();
   return std::unique_ptr<LocalTenants>(new LocalTenants(std::move(state)));
 }
@@ -180,10 +201,12 @@ void submit(Host& host, const std::shared_ptr<Actor>& actor, Waiting waiting, Bo
   });
 }
 
-Waiting command(Time deadline, CommandDone done) {
+/// A command's caller; `late_async`: install, update, uninstall (answered `async` at the deadline).
+Waiting command(Time deadline, CommandDone done, bool late_async) {
   Waiting waiting;
   waiting.deadline = deadline;
   waiting.command_done = std::move(done);
+  waiting.late_async = late_async;
   return waiting;
 }
 
@@ -209,7 +232,7 @@ void LocalTenants::start(Tenant tenant, StartMode mode, Time deadline, CommandDo
   }
   if (refused) return done(std::move(*refused));
   const std::uint64_t call = host.next_id.fetch_add(1, std::memory_order_relaxed);
-  Waiting waiting = command(deadline, std::move(done));
+  Waiting waiting = command(deadline, std::move(done), mode == StartMode::install);
   waiting.id = call;
   waiting.submitted = host.clock.now();
   (void)host.wait_for(actor, waiting);  // a new actor has room
@@ -230,7 +253,7 @@ void LocalTenants::update(const std::string& id, Config next, std::uint64_t gene
   auto actor = find(*state_, id);
   if (!actor) return done(not_here(id));
   if (actor->stopping.load()) return done(make_error(errc::unavailable, "tenant '" + id + "' is stopping on this node"));
-  submit(*state_, actor, command(deadline, std::move(done)),
+  submit(*state_, actor, command(deadline, std::move(done), true),
          [next = std::move(next), generation, deadline](Lifecycle& core, std::uint64_t call, Time now) mutable {
            core.update(std::move(next), generation, call, deadline, now);
          });
@@ -240,7 +263,7 @@ void LocalTenants::uninstall(const std::string& id, Time deadline, CommandDone d
   auto actor = find(*state_, id);
   if (!actor) return done(not_here(id));
   if (actor->stopping.load()) return done(make_error(errc::unavailable, "tenant '" + id + "' is stopping on this node"));
-  submit(*state_, actor, command(deadline, std::move(done)),
+  submit(*state_, actor, command(deadline, std::move(done), true),
          [deadline](Lifecycle& core, std::uint64_t call, Time now) { core.uninstall(call, deadline, now); });
 }
 
@@ -289,7 +312,7 @@ void LocalTenants::stop(const std::string& id, std::string reason, Time deadline
   if (!actor) return done(not_here(id));
   if (actor->stopping.exchange(true)) return done(make_error(errc::unavailable, "tenant '" + id + "' is already stopping"));
   const std::uint64_t call = host.next_id.fetch_add(1, std::memory_order_relaxed);
-  Waiting waiting = command(deadline, std::move(done));
+  Waiting waiting = command(deadline, std::move(done), false);
   waiting.id = call;
   waiting.submitted = host.clock.now();
   if (auto ok = host.wait_for(actor, waiting); !ok) return host.fail(waiting, ok.error());

@@ -128,8 +128,9 @@ using EventSink = std::function<void(const LocalEvent&)>;
 
 class LocalTenants {
  public:
-  /// `pool` runs the tenants' strands, async work, store calls and the shared
-  /// timer; `database` is the node's datastore (tenant key spaces, leases,
+  /// `pool` (an executor of an asio::thread_pool, e.g. node::Runtime::workers();
+  /// invalid_argument otherwise) runs the tenants' strands, async work, store
+  /// calls and the shared timer; `database` is the node's datastore (tenant key spaces, leases,
   /// snapshots); `modules` must outlive the host; `clock` gives the cores'
   /// Time (steady); lease expiry uses the system clock. invalid options
   /// (empty node, zero limits) are rejected by create().
@@ -145,9 +146,12 @@ class LocalTenants {
 
   /// Brings `tenant` up here: opens its key space, takes its lease, then
   /// install (answered ok | async | error: already_exists, unknown_module,
-  /// module_error, callback_threw, lease_held, timeout) or resume (ok once
-  /// run(snapshot) is under way; tenant_not_found when the key space holds no
-  /// snapshot). `deadline` is on `clock`.
+  /// invalid_argument, module_error, callback_threw, lease_held) or resume
+  /// (ok once run(snapshot) is under way; tenant_not_found when the key space
+  /// holds no snapshot). `deadline` is on `clock`. An install still running at
+  /// its deadline is answered `async` (so are update and uninstall): it goes
+  /// on and ends with its lifecycle event, or a `stopped` event if the start
+  /// itself failed; a resume not under way by then gets `timeout`.
   void start(Tenant tenant, StartMode mode, Time deadline, CommandDone done);
   /// The seed's update with the registry's new generation: ok | async | error.
   void update(const std::string& id, Config next, std::uint64_t generation, Time deadline, CommandDone done);
@@ -165,7 +169,8 @@ class LocalTenants {
   /// Graceful handoff: closes intake (new calls get `stopped`, so a router
   /// retries elsewhere), lets queued calls finish by their deadlines, then
   /// terminate(reason), a final snapshot, the lease released; ok once done.
-  /// `timeout` if a callback is still running at `deadline`.
+  /// `timeout` if a callback is still running at `deadline` (the stop goes on);
+  /// `fenced` when the final snapshot was refused (another owner took over).
   void stop(const std::string& id, std::string reason, Time deadline, CommandDone done);
   /// Acknowledges a lifecycle event (its outbox stops re-emitting it).
   void ack_event(const std::string& id, std::uint64_t seq);

@@ -4,6 +4,8 @@
 // events; typed errors; async work on the pool while the tenant answers.
 #include <doctest/doctest.h>
 
+#include <asio/io_context.hpp>
+
 #include "plexus/tenants/local_test_support.hpp"
 
 namespace plexus::tenants {
@@ -168,6 +170,12 @@ TEST_CASE("local: typed errors for unknown tenants and modules, duplicates, bad 
   auto made = LocalTenants::create(node.pool.get_executor(), f.database, node.modules, bad_options);
   REQUIRE_FALSE(made.ok());
   CHECK(made.error().detail == "LocalOptions::node is empty");
+  asio::io_context io;
+  auto not_a_pool = LocalTenants::create(io.get_executor(), f.database, node.modules, quick_options("node-x"));
+  REQUIRE_FALSE(not_a_pool.ok());
+  CHECK(code_of(not_a_pool) == errc::invalid_argument);
+  auto required = asio::require(node.pool.get_executor(), asio::execution::blocking.never);
+  CHECK(LocalTenants::create(required, f.database, node.modules, quick_options("node-y")).ok());  // any executor of a pool
 }
 
 }  // namespace

@@ -93,6 +93,7 @@ void start_write(const std::shared_ptr<Actor>& a, Bytes state) {
 void written(const std::shared_ptr<Actor>& a, Result<void> result) {
   if (!result) return fail_stop(a, (is(result.error(), errc::fenced) ? "fenced: " : "store: ") + result.error().message());
   a->host->snapshots_written.fetch_add(1, std::memory_order_relaxed);
+  if (a->refused || !a->persist) return;  // a write that was in flight when another one was refused
   Persist& p = *a->persist;
   deliver(*a, p.held_now);
   if (p.queued) {
@@ -168,9 +169,12 @@ void finish_end(const std::shared_ptr<Actor>& a) {
   Host& host = *a->host;
   const bool uninstalled = a->core && a->core->status() == Status::uninstalled;
   std::string reason = uninstalled ? "uninstalled" : reason_of(*a);
-  auto leave = [a, reason](Result<void>) {
+  auto leave = [a, reason](Result<void> released) {
     a->host->remove(a);
-    a->host->finish_waiting(*a, a->stop_call);
+    // A stop() hears ok only when the final snapshot and the release went through.
+    Result<void> stop_outcome = released;
+    if (stop_outcome && a->refused) stop_outcome = make_error(errc::fenced, "tenant '" + a->id + "': " + reason);
+    a->host->finish_waiting(*a, a->stop_call, std::move(stop_outcome));
     LocalEvent event = host_event(LocalEvent::Kind::stopped, a->id);
     event.reason = reason;
     a->host->emit(event);
@@ -236,7 +240,14 @@ void on_wake(const std::shared_ptr<Actor>& a, Time now) {
     }
     if (a->waiting.empty()) std::vector<Waiting>().swap(a->waiting);
   }
-  for (auto& waiting : overdue) host.fail(waiting, make_error(errc::timeout, "no answer from tenant '" + a->id + "' by its deadline"));
+  for (auto& waiting : overdue) {
+    // An install, update or uninstall still running goes on: `async`, its outcome an event (as the core does).
+    if (waiting.late_async && waiting.command_done) {
+      waiting.command_done(Reply::Kind::async);
+      continue;
+    }
+    host.fail(waiting, make_error(errc::timeout, "no answer from tenant '" + a->id + "' by its deadline"));
+  }
   if (next != Time::max()) host.wake(a, next);
   asio::post(a->strand, [a] {
     if (!a->core || a->ended) return;
@@ -268,7 +279,11 @@ void begin(const std::shared_ptr<Actor>& a, Result<Opened> opened, StartMode mod
     a->ended = a->finished = true;
     a->stopping.store(true);
     host.remove(a);
-    host.finish_waiting(*a, a->stop_call);
+    host.finish_waiting(*a, a->stop_call, {});
+    // A caller answered `async` at its deadline learns the outcome here.
+    LocalEvent event = host_event(LocalEvent::Kind::stopped, a->id);
+    event.reason = "start failed: " + opened.error().message();
+    host.emit(event);
     return;
   }
   a->prefix = opened->prefix;
@@ -299,7 +314,7 @@ void begin(const std::shared_ptr<Actor>& a, Result<Opened> opened, StartMode mod
 void begin_stop(const std::shared_ptr<Actor>& a, std::uint64_t call, std::string reason) {
   a->stop_call = call;
   a->stop_reason = std::make_unique<std::string>(std::move(reason));
-  if (a->finished) return a->host->finish_waiting(*a, call);
+  if (a->finished) return a->host->finish_waiting(*a, call, {});
   if (!a->core || a->ended) return;  // begin() or finish_end() answers it
   a->core->stop(*a->stop_reason, a->host->clock.now());
   pump(a);

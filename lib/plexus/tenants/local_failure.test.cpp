@@ -182,6 +182,7 @@ TEST_CASE("local: a callback that never returns blocks only its tenant; the host
   CHECK(code_of(node.call("t1", "get", 100ms)) == errc::timeout);
   CHECK(std::chrono::steady_clock::now() - before < 2'000ms);
   CHECK(node.call("t2", "inc").value() == "1");
+  CHECK(node.update("t1", 2, 100ms).value() == Kind::async);  // a command is never timed out while it goes on
   CHECK(code_of(node.stop("t1", "shutdown", 100ms)) == errc::timeout);
   CHECK(code_of(node.call("t1", "get")) == errc::stopped);  // intake closed by stop
   node.counter->hang.open();

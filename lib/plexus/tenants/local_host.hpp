@@ -32,6 +32,8 @@ struct Waiting {
   Time submitted{};
   CallDone call_done;
   CommandDone command_done;
+  /// install, update, uninstall: answered `async` (not `timeout`) at the deadline.
+  bool late_async = false;
 };
 
 /// Held only while a snapshot write is in flight: replies wait for it.
@@ -148,8 +150,8 @@ struct Host : std::enable_shared_from_this<Host> {
   void answer_error(Actor& actor, std::uint64_t id, Error error);
   /// Answers a caller already taken out of its actor's list with `error`.
   void fail(Waiting& waiting, Error error);
-  /// The actor left: `stop_call` hears ok, every other caller still waiting `stopped`.
-  void finish_waiting(Actor& actor, std::uint64_t stop_call);
+  /// The actor left: `stop_call` hears `stop_outcome`, every other caller still waiting `stopped`.
+  void finish_waiting(Actor& actor, std::uint64_t stop_call, Result<void> stop_outcome);
   /// Registers a waiting caller; mailbox_full beyond pending_max.
   Result<void> wait_for(const std::shared_ptr<Actor>& actor, Waiting& waiting);
   void emit(const LocalEvent& event);
