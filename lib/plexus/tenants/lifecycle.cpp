@@ -53,6 +53,11 @@ Lifecycle::Lifecycle(Tenant tenant, std::shared_ptr<const LifecycleOptions> opti
       incarnation_(incarnation),
       jitter_state_(seed) {}
 
+const Lifecycle::Rare& Lifecycle::seen() const {
+  static const Rare none;
+  return rare_ ? *rare_ : none;
+}
+
 void Lifecycle::install(std::uint64_t call, Time deadline, Time now) {
   if (status_ != Status::pending || alive_ || in_flight_) {  // pending but alive: resuming
     return refuse(call, errc::already_exists, "tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
@@ -81,7 +86,7 @@ void Lifecycle::update(Config next, std::uint64_t generation, std::uint64_t call
     return refuse(call, errc::tenant_not_found, "update: tenant '" + tenant_.id + "' is " + std::string(status_name(status_)));
   }
   if (parked_ && !last_snapshot_) {
-    return refuse(call, errc::unavailable, "update: tenant '" + tenant_.id + "' never installed: " + last_error_);
+    return refuse(call, errc::unavailable, "update: tenant '" + tenant_.id + "' never installed: " + rare().last_error);
   }
   if (outbox_.size() >= options_->outbox_max) {
     return refuse(call, errc::outbox_full, "update: " + std::to_string(outbox_.size()) + " events unacknowledged");
@@ -106,7 +111,7 @@ void Lifecycle::uninstall(std::uint64_t call, Time deadline, Time now) {
 void Lifecycle::call(Bytes request, std::uint64_t call, Time deadline, Time now) {
   if (refuse_if_moved(call, "call")) return;
   if (status_ == Status::uninstalled) return refuse(call, errc::tenant_not_found, "call: tenant '" + tenant_.id + "'");
-  if (parked_) return refuse(call, errc::unavailable, "call: tenant '" + tenant_.id + "' is parked: " + last_error_);
+  if (parked_) return refuse(call, errc::unavailable, "call: tenant '" + tenant_.id + "' is parked: " + rare().last_error);
   if (admit(Message(Kind::call, call, deadline, std::move(request)), now)) pump(now);
 }
 
@@ -131,9 +136,9 @@ void Lifecycle::answer(From to, Bytes reply_bytes, Time) {
 }
 
 void Lifecycle::stop(std::string reason, Time now) {
-  if (gone_ || stop_requested_) return;
-  stop_requested_ = std::move(reason);
-  restart_at_.reset();
+  if (gone_ || rare().stop_requested) return;
+  rare().stop_requested = std::move(reason);
+  rare().restart_at.reset();
   pump(now);
 }
 
@@ -154,7 +159,7 @@ bool Lifecycle::admit(Message message, Time now) {
     return false;
   }
   if (has_caller) waiting_calls_[message.call] = message.deadline;
-  timeout_at_.reset();  // GenServer: a message arriving cancels the timeout
+  if (rare_) rare_->timeout_at.reset();  // GenServer: a message arriving cancels the timeout
   mailbox_.push_back(std::move(message));
   return true;
 }
@@ -168,25 +173,25 @@ void Lifecycle::pump(Time now) {
 }
 
 bool Lifecycle::step(Time now) {
-  if (async_done_) {
-    auto [id, result] = std::move(*async_done_);
-    async_done_.reset();
-    auto async = std::move(*async_);
-    async_.reset();
+  if (seen().async_done) {
+    auto [id, result] = std::move(*rare().async_done);
+    rare().async_done.reset();
+    auto async = std::move(*rare().async);
+    rare().async.reset();
     apply_async(std::move(async), std::move(result), now);
     return true;
   }
-  if (stop_requested_) {
+  if (seen().stop_requested) {
     if (!alive_) {
       finish_stop(now);
       return false;
     }
-    terminate_then(*stop_requested_, InFlight::After::stop, InFlight());
+    terminate_then(*rare().stop_requested, InFlight::After::stop, InFlight());
     return false;
   }
-  if (alive_ && continue_) {
-    Bytes arg = std::move(*continue_);
-    continue_.reset();
+  if (alive_ && seen().continue_with) {
+    Bytes arg = std::move(*rare().continue_with);
+    rare().continue_with.reset();
     invoke(Invoke(Callback::on_continue, std::move(state_), std::move(arg)), InFlight(Callback::on_continue));
     return false;
   }
@@ -197,8 +202,8 @@ bool Lifecycle::step(Time now) {
     dispatch(std::move(message), now);
     return true;
   }
-  if (alive_ && timeout_at_ && now >= *timeout_at_) {
-    timeout_at_.reset();
+  if (alive_ && seen().timeout_at && now >= *seen().timeout_at) {
+    rare().timeout_at.reset();
     Invoke what{Callback::info, std::move(state_)};
     what.timeout = true;
     invoke(std::move(what), InFlight(Callback::info));
@@ -207,7 +212,7 @@ bool Lifecycle::step(Time now) {
 }
 
 bool Lifecycle::processable(const Message& message) const {
-  if (message.kind == Kind::update || message.kind == Kind::uninstall) return !async_ && (alive_ || parked_);
+  if (message.kind == Kind::update || message.kind == Kind::uninstall) return !rare().async && (alive_ || parked_);
   return alive_;
 }
 
@@ -238,7 +243,7 @@ void Lifecycle::invoke(Invoke what, InFlight in_flight) {
 
 void Lifecycle::begin_update(Message message) {
   InFlight command(Callback::update, message.call, true);
-  command.next = message.next;
+  if (message.next) command.next = std::make_shared<const Config>(*message.next);
   command.generation = message.generation;
   command.before = status_;
   status_ = Status::updating;
@@ -278,6 +283,8 @@ LifecycleOutput Lifecycle::take() {
   // Idle tenants keep no output buffer and no mailbox capacity: a node holds
   // 100,000 of them (docs/tenants.md, "Local host").
   if (mailbox_.empty() && mailbox_.capacity() != 0) std::vector<Message>().swap(mailbox_);
+  if (rare_ && rare_->idle()) rare_.reset();
+  waiting_calls_.trim();
   if (!out_) return {};
   LifecycleOutput taken = std::move(*out_);
   out_.reset();

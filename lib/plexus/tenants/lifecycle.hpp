@@ -29,6 +29,7 @@
 // backoff, until on_event_acked(seq): delivery is at least once.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -183,9 +184,9 @@ class Lifecycle {
   [[nodiscard]] bool gone() const { return gone_; }
   [[nodiscard]] const Tenant& tenant() const { return tenant_; }
   [[nodiscard]] const std::optional<Bytes>& last_snapshot() const { return last_snapshot_; }
-  [[nodiscard]] const std::string& last_error() const { return last_error_; }
+  [[nodiscard]] const std::string& last_error() const { return seen().last_error; }
   [[nodiscard]] std::size_t outbox_size() const { return outbox_.size(); }
-  [[nodiscard]] const LifecycleCounters& counters() const { return counters_; }
+  [[nodiscard]] const LifecycleCounters& counters() const { return seen().counters; }
 
  private:
   enum class Kind : std::uint8_t { update, uninstall, call, cast, info };
@@ -201,15 +202,16 @@ class Lifecycle {
   };
   struct InFlight {
     explicit InFlight(Callback callback_ = Callback::run, std::uint64_t call_ = 0, bool has_caller_ = false)
-        : callback(callback_), call(call_), has_caller(has_caller_) {}
+        : callback(callback_), has_caller(has_caller_), call(call_) {}
+    // Small members first: one is in flight per tenant, on every call.
     Callback callback = Callback::run;
-    std::uint64_t call = 0;  ///< the command's caller (call, install, update, uninstall)
     bool has_caller = false;
-    std::optional<Config> next;  ///< update
-    std::uint64_t generation = 0;
     Status before = Status::running;  ///< update/uninstall: the status to return to
     /// terminate: what follows it.
     enum class After : std::uint8_t { restart, uninstall, stop } after = After::restart;
+    std::uint64_t call = 0;  ///< the command's caller (call, install, update, uninstall)
+    std::uint64_t generation = 0;
+    std::shared_ptr<const Config> next;  ///< update (a pointer: other callbacks hold no JSON)
   };
   struct Async {
     std::uint64_t id = 0;
@@ -275,23 +277,52 @@ class Lifecycle {
   bool alive_ = false;   ///< the actor holds a state and takes messages
   bool parked_ = false;  ///< error_occurred with no actor (restart budget spent, or async install failed)
   bool gone_ = false;    ///< stopped for good here (uninstalled, failed install, stop()); only events remain
-  std::optional<std::string> stop_requested_;  ///< stop(reason): terminate, then stopped
   Bytes state_;
   std::optional<Bytes> last_snapshot_;
-  std::string last_error_;
   std::optional<InFlight> in_flight_;
   // Vectors, not deques: an empty libstdc++ deque still allocates ~600 bytes,
   // and a node holds 100,000 idle tenants.
   std::vector<Message> mailbox_;
-  std::map<std::uint64_t, Time> waiting_calls_;  ///< call id -> deadline, until replied
-  // Held only while async work runs: idle tenants stay small.
-  std::unique_ptr<Async> async_;
-  std::unique_ptr<std::pair<std::uint64_t, AsyncResult>> async_done_;  ///< arrived while a callback ran
+  /// Call id -> deadline, sorted by id: a flat map (24 bytes, no node per
+  /// call), its capacity released by take() once empty.
+  class Deadlines {
+   public:
+    using Entry = std::pair<std::uint64_t, Time>;
+    using iterator = std::vector<Entry>::iterator;
+    Time& operator[](std::uint64_t call) {
+      auto it = find(call);
+      if (it == entries_.end() || it->first != call) it = entries_.insert(it, Entry{call, Time{}});
+      return it->second;
+    }
+    [[nodiscard]] bool contains(std::uint64_t call) const {
+      const auto it = std::lower_bound(entries_.begin(), entries_.end(), call, less);
+      return it != entries_.end() && it->first == call;
+    }
+    std::size_t erase(std::uint64_t call) {
+      const auto it = find(call);
+      if (it == entries_.end() || it->first != call) return 0;
+      entries_.erase(it);
+      return 1;
+    }
+    iterator erase(iterator it) { return entries_.erase(it); }
+    iterator begin() { return entries_.begin(); }
+    iterator end() { return entries_.end(); }
+    [[nodiscard]] auto begin() const { return entries_.begin(); }
+    [[nodiscard]] auto end() const { return entries_.end(); }
+    [[nodiscard]] std::size_t size() const { return entries_.size(); }
+    void clear() { entries_.clear(); }
+    /// Frees the capacity when nothing waits.
+    void trim() {
+      if (entries_.empty() && entries_.capacity() != 0) std::vector<Entry>().swap(entries_);
+    }
+
+   private:
+    static bool less(const Entry& entry, std::uint64_t call) { return entry.first < call; }
+    iterator find(std::uint64_t call) { return std::lower_bound(entries_.begin(), entries_.end(), call, less); }
+    std::vector<Entry> entries_;
+  };
+  Deadlines waiting_calls_;  ///< until replied
   std::uint64_t next_async_id_ = 1;
-  std::optional<Bytes> continue_;
-  std::optional<Time> timeout_at_;
-  std::optional<Time> restart_at_;
-  std::vector<Time> crashes_;
   std::vector<Outgoing> outbox_;
   std::uint64_t next_seq_ = 1;
   /// What take() returns next; allocated only while there is some (an idle
@@ -301,7 +332,33 @@ class Lifecycle {
     if (!out_) out_ = std::make_unique<LifecycleOutput>();
     return *out_;
   }
-  LifecycleCounters counters_;
+  /// The rarely used part: held only while some of it is set (an idle tenant
+  /// that never crashed, erred or asked for a timer keeps none; ~230 bytes).
+  struct Rare {
+    std::optional<std::string> stop_requested;  ///< stop(reason): terminate, then stopped
+    std::string last_error;
+    std::unique_ptr<Async> async;  ///< while async work runs
+    std::unique_ptr<std::pair<std::uint64_t, AsyncResult>> async_done;  ///< arrived while a callback ran
+    std::optional<Bytes> continue_with;
+    std::optional<Time> timeout_at;
+    std::optional<Time> restart_at;
+    std::vector<Time> crashes;
+    LifecycleCounters counters;
+    /// Nothing set: take() releases it.
+    [[nodiscard]] bool idle() const {
+      return !stop_requested && last_error.empty() && !async && !async_done && !continue_with && !timeout_at &&
+             !restart_at && crashes.empty() && counters.restarts == 0 && counters.crashes == 0 &&
+             counters.calls_timed_out == 0 && counters.event_retries == 0;
+    }
+  };
+  std::unique_ptr<Rare> rare_;
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  /// Read-only view: an empty Rare when none is held (allocates nothing).
+  [[nodiscard]] const Rare& seen() const;
+  [[nodiscard]] const Rare& rare() const { return seen(); }
 };
 
 }  // namespace plexus::tenants

@@ -65,7 +65,7 @@ void Lifecycle::installed(const InFlight& command, Bytes state, Effects effects,
 }
 
 void Lifecycle::install_failed(const InFlight& command, std::string reason, errc code, Time now) {
-  last_error_ = reason;
+  rare().last_error = reason;
   // Still waiting: the caller hears the error now and nothing stays installed.
   const bool sync = waiting_calls_.contains(command.call);
   answer_command(command, Reply::Kind::error, make_error(code, reason));
@@ -94,7 +94,7 @@ void Lifecycle::updated(const InFlight& command, Bytes state, Effects effects, T
   if (parked_) {
     // An update is how an operator repairs a parked tenant: a fresh budget and a run.
     parked_ = false;
-    crashes_.clear();
+    rare().crashes.clear();
     alive_ = true;
     invoke(Invoke(Callback::run, state_), InFlight(Callback::run));
   }
@@ -116,7 +116,7 @@ void Lifecycle::finish_uninstall(const InFlight& command, Time now) {
 }
 
 void Lifecycle::command_failed(const InFlight& command, std::string reason, errc code, Time now) {
-  last_error_ = reason;
+  rare().last_error = reason;
   answer_command(command, Reply::Kind::error, make_error(code, reason));
   emit(event_of(command.callback), false, std::move(reason), now);
   // A tenant parked while the command's async work ran stays parked.
@@ -127,20 +127,20 @@ void Lifecycle::start_async(InFlight command, Outcome outcome, Time now) {
   answer_command(command, Reply::Kind::async);
   const std::uint64_t id = next_async_id_++;
   Effects effects = outcome;
-  async_ = std::make_unique<Async>(Async{id, std::move(command), now + options_->async_timeout, std::move(effects)});
+  rare().async = std::make_unique<Async>(Async{id, std::move(command), now + options_->async_timeout, std::move(effects)});
   out().async.push_back(StartAsync{id, std::move(outcome.work)});
 }
 
 void Lifecycle::on_async_done(std::uint64_t id, AsyncResult result, Time now) {
-  if (!async_ || async_->id != id) {
+  if (!rare().async || rare().async->id != id) {
     return out().errors.push_back(make_error(errc::invalid_argument, "async work " + std::to_string(id) + " is not awaited; ignored"));
   }
   if (in_flight_) {
-    async_done_ = std::make_unique<std::pair<std::uint64_t, AsyncResult>>(id, std::move(result));  // applied on the strand once the callback returns
+    rare().async_done = std::make_unique<std::pair<std::uint64_t, AsyncResult>>(id, std::move(result));  // applied on the strand once the callback returns
     return;
   }
-  auto async = std::move(*async_);
-  async_.reset();
+  auto async = std::move(*rare().async);
+  rare().async.reset();
   apply_async(std::move(async), std::move(result), now);
   pump(now);
 }
@@ -167,7 +167,7 @@ void Lifecycle::on_run(RunOutcome outcome, Time now) {
   if (outcome.ok) {
     if (!busy) status_ = Status::running;
   } else {
-    last_error_ = outcome.reason;
+    rare().last_error = outcome.reason;
     if (!busy) status_ = Status::error_occurred;
     emit(EventKind::error_occurred, false, std::move(outcome.reason), now);
   }
@@ -211,7 +211,7 @@ void Lifecycle::on_message(MessageOutcome outcome, Time now) {
 
 void Lifecycle::stop_result(std::string reason, Time) {
   // GenServer runs terminate on stop; the tenant then restarts (its desired state is running).
-  last_error_ = reason;
+  rare().last_error = reason;
   terminate_then(std::move(reason), InFlight::After::restart, InFlight());
 }
 
@@ -222,7 +222,7 @@ void Lifecycle::on_terminated(Time now) {
   switch (command.after) {
     case InFlight::After::uninstall: finish_uninstall(command, now); break;
     case InFlight::After::stop: finish_stop(now); break;
-    case InFlight::After::restart: crash(last_error_, now); break;
+    case InFlight::After::restart: crash(rare().last_error, now); break;
   }
   pump(now);
 }
@@ -251,9 +251,9 @@ void Lifecycle::apply_effects(Effects effects, Time now) {
   for (auto& late : effects.replies) reply(late.to.call, Reply::Kind::ok, std::move(late.reply));
   switch (effects.extra.kind) {
     case Extra::Kind::none: break;
-    case Extra::Kind::continue_with: continue_ = std::move(effects.extra.arg); break;
+    case Extra::Kind::continue_with: rare().continue_with = std::move(effects.extra.arg); break;
     case Extra::Kind::hibernate: out().hibernate = true; break;
-    case Extra::Kind::timeout: timeout_at_ = now + effects.extra.after; break;
+    case Extra::Kind::timeout: rare().timeout_at = now + effects.extra.after; break;
   }
   if (effects.snapshot) {
     last_snapshot_ = state_;

@@ -11,11 +11,11 @@
 namespace plexus::tenants {
 
 void Lifecycle::crash(std::string reason, Time now) {
-  ++counters_.crashes;
-  last_error_ = reason;
+  ++rare().counters.crashes;
+  rare().last_error = reason;
   alive_ = false;
-  continue_.reset();
-  timeout_at_.reset();
+  rare().continue_with.reset();
+  rare().timeout_at.reset();
   // Calls the dead actor took but never answered (noreply) are lost with it.
   fail_waiting_calls(errc::stopped, "tenant '" + tenant_.id + "' crashed: " + reason, false);
   schedule_restart(now);
@@ -23,22 +23,22 @@ void Lifecycle::crash(std::string reason, Time now) {
 
 void Lifecycle::schedule_restart(Time now) {
   const Time window = options_->restart_window;
-  std::erase_if(crashes_, [&](Time crashed) { return crashed + window <= now; });
-  crashes_.push_back(now);
-  if (crashes_.size() > options_->restarts_max) {
-    return park("restart budget spent: " + std::to_string(crashes_.size()) + " crashes within " +
-                    std::to_string(options_->restart_window.count()) + " ms; last: " + last_error_,
+  std::erase_if(rare().crashes, [&](Time crashed) { return crashed + window <= now; });
+  rare().crashes.push_back(now);
+  if (rare().crashes.size() > options_->restarts_max) {
+    return park("restart budget spent: " + std::to_string(rare().crashes.size()) + " crashes within " +
+                    std::to_string(options_->restart_window.count()) + " ms; last: " + rare().last_error,
                 now);
   }
   // initial x 2^(n-1), capped, shortened by a random fraction below restart_jitter.
-  const auto shift = std::min<std::size_t>(crashes_.size() - 1, 30);
+  const auto shift = std::min<std::size_t>(rare().crashes.size() - 1, 30);
   const auto raw = options_->restart_backoff_initial * (std::int64_t{1} << shift);
   const auto capped = std::min<std::chrono::milliseconds>(raw, options_->restart_backoff_max);
   const double unit = next_unit();
   const auto delay = std::chrono::duration_cast<Time>(capped) -
                      std::chrono::duration_cast<Time>(std::chrono::duration<double, std::milli>(
                          static_cast<double>(capped.count()) * options_->restart_jitter * unit));
-  restart_at_ = now + delay;
+  rare().restart_at = now + delay;
 }
 
 double Lifecycle::next_unit() {
@@ -53,11 +53,11 @@ double Lifecycle::next_unit() {
 void Lifecycle::park(std::string reason, Time now) {
   parked_ = true;
   alive_ = false;
-  restart_at_.reset();
-  last_error_ = reason;
+  rare().restart_at.reset();
+  rare().last_error = reason;
   if (status_ != Status::updating && status_ != Status::uninstalling) status_ = Status::error_occurred;
   emit(EventKind::error_occurred, false, std::move(reason), now);
-  fail_waiting_calls(errc::unavailable, "tenant '" + tenant_.id + "' is parked: " + last_error_, true);
+  fail_waiting_calls(errc::unavailable, "tenant '" + tenant_.id + "' is parked: " + rare().last_error, true);
 }
 
 void Lifecycle::finish_stop(Time) {
@@ -65,7 +65,7 @@ void Lifecycle::finish_stop(Time) {
     last_snapshot_ = state_;
     out().snapshots.push_back(state_);  // the next owner resumes from here
   }
-  stop_requested_.reset();
+  rare().stop_requested.reset();
   fail_waiting_calls(errc::stopped, "tenant '" + tenant_.id + "' stopped on this node", true);
   end_actor();
 }
@@ -73,11 +73,11 @@ void Lifecycle::finish_stop(Time) {
 void Lifecycle::end_actor() {
   gone_ = true;
   alive_ = false;
-  restart_at_.reset();
-  continue_.reset();
-  timeout_at_.reset();
-  async_.reset();  // its caller heard `async`; a completion arriving later is reported and ignored
-  async_done_.reset();
+  rare().restart_at.reset();
+  rare().continue_with.reset();
+  rare().timeout_at.reset();
+  rare().async.reset();  // its caller heard `async`; a completion arriving later is reported and ignored
+  rare().async_done.reset();
   mailbox_.clear();
   // Whatever still waits (commands queued on a parked tenant) hears it now.
   const errc code = status_ == Status::uninstalled ? errc::tenant_not_found : errc::unavailable;
@@ -90,17 +90,17 @@ void Lifecycle::end_actor() {
 
 void Lifecycle::on_tick(Time now) {
   expire(now);
-  if (restart_at_ && now >= *restart_at_ && !in_flight_) {
-    restart_at_.reset();
-    ++counters_.restarts;
+  if (seen().restart_at && now >= *seen().restart_at && !in_flight_) {
+    rare().restart_at.reset();
+    ++rare().counters.restarts;
     alive_ = true;
     state_ = last_snapshot_.value_or(Bytes{});
     invoke(Invoke(Callback::run, state_), InFlight(Callback::run));
   }
-  if (async_ && now >= async_->deadline && !in_flight_) {
-    auto async = std::move(*async_);
-    async_.reset();
-    async_done_.reset();
+  if (seen().async && now >= seen().async->deadline && !in_flight_) {
+    auto async = std::move(*rare().async);
+    rare().async.reset();
+    rare().async_done.reset();
     const auto ms = options_->async_timeout.count();
     apply_async(std::move(async), AsyncResult::failure("async work timed out after " + std::to_string(ms) + " ms"), now);
   }
@@ -123,7 +123,7 @@ void Lifecycle::expire(Time now) {
       out().replies.push_back(Reply{call, Reply::Kind::async, {}, {}});
       continue;
     }
-    ++counters_.calls_timed_out;
+    ++rare().counters.calls_timed_out;
     out().replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(errc::timeout, "no reply by the deadline")});
     std::erase_if(mailbox_, [&](const Message& m) { return m.call == call && m.kind != Kind::cast && m.kind != Kind::info; });
   }
@@ -132,7 +132,7 @@ void Lifecycle::expire(Time now) {
 void Lifecycle::retry_events(Time now) {
   for (auto& outgoing : outbox_) {
     if (outgoing.next_try > now) continue;
-    ++counters_.event_retries;
+    ++rare().counters.event_retries;
     out().events.push_back(outgoing.event);
     outgoing.backoff = std::min(outgoing.backoff * 2, options_->event_retry_max);
     outgoing.next_try = now + outgoing.backoff;
@@ -188,9 +188,9 @@ void Lifecycle::fail_waiting_calls(errc code, const std::string& why, bool queue
 Time Lifecycle::next_deadline() const {
   Time next = Time::max();
   for (const auto& [call, deadline] : waiting_calls_) next = std::min(next, deadline);
-  if (restart_at_) next = std::min(next, *restart_at_);
-  if (async_) next = std::min(next, async_->deadline);
-  if (timeout_at_ && alive_) next = std::min(next, *timeout_at_);
+  if (rare().restart_at) next = std::min(next, *rare().restart_at);
+  if (rare().async) next = std::min(next, rare().async->deadline);
+  if (rare().timeout_at && alive_) next = std::min(next, *rare().timeout_at);
   for (const auto& outgoing : outbox_) next = std::min(next, outgoing.next_try);
   return next;
 }
