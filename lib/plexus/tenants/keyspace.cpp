@@ -6,13 +6,47 @@
 
 namespace plexus::tenants {
 
+namespace {
+
+Result<void> run_in(const store::Tenant& tenant, const std::function<std::optional<Lease>()>& lease,
+                    const KeySpaceBody& body) {
+  if (auto held = lease ? lease() : std::nullopt) return fenced_run(tenant, *held, body);
+  return tenant.run([&](store::TenantTransaction& transaction) -> Result<void> {
+    FencedTransaction guarded(transaction, tenant);
+    return body(guarded);
+  });
+}
+
+/// The store tenant of a lazily opening runner, opened once.
+struct LazyTenant {
+  std::mutex mutex;
+  std::optional<store::Tenant> tenant;
+};
+
+}  // namespace
+
 KeySpaceRunner keyspace_runner(store::Tenant tenant, std::function<std::optional<Lease>()> lease) {
-  return [tenant = std::move(tenant), lease = std::move(lease)](const KeySpaceBody& body) -> Result<void> {
-    if (auto held = lease ? lease() : std::nullopt) return fenced_run(tenant, *held, body);
-    return tenant.run([&](store::TenantTransaction& transaction) -> Result<void> {
-      FencedTransaction guarded(transaction, tenant);
-      return body(guarded);
-    });
+  return [tenant = std::move(tenant), lease = std::move(lease)](const KeySpaceBody& body) {
+    return run_in(tenant, lease, body);
+  };
+}
+
+KeySpaceRunner keyspace_runner(std::shared_ptr<store::Database> database, std::string tenant_id,
+                               std::function<std::optional<Lease>()> lease) {
+  auto lazy = std::make_shared<LazyTenant>();
+  return [database = std::move(database), id = std::move(tenant_id), lease = std::move(lease),
+          lazy](const KeySpaceBody& body) -> Result<void> {
+    std::optional<store::Tenant> tenant;
+    {
+      const std::lock_guard lock(lazy->mutex);
+      if (!lazy->tenant) {
+        auto opened = store::Tenants(database).open(id);
+        if (!opened) return opened.error();
+        lazy->tenant = std::move(*opened);
+      }
+      tenant = lazy->tenant;
+    }
+    return run_in(*tenant, lease, body);
   };
 }
 

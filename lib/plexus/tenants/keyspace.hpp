@@ -41,6 +41,12 @@ using KeySpaceRunner = std::function<Result<void>(const KeySpaceBody&)>;
 /// `lease` is asked on every run, so a renewed or lost lease is seen at once;
 /// an empty `lease` means never fenced.
 KeySpaceRunner keyspace_runner(store::Tenant tenant, std::function<std::optional<Lease>()> lease = {});
+/// The same for the key space `tenant_id` of `database`, opened (not created)
+/// on the runner's first use and kept: a host can bind it where it must not
+/// block (the first run, on the tenant's strand, does the open). Until the
+/// key space exists, runs fail with the store's tenant_not_found.
+KeySpaceRunner keyspace_runner(std::shared_ptr<store::Database> database, std::string tenant_id,
+                               std::function<std::optional<Lease>()> lease = {});
 
 /// The key spaces of the tenants running on this node, by tenant id.
 /// Thread-safe: the host binds and unbinds from its threads while modules

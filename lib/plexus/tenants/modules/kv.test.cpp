@@ -113,6 +113,28 @@ TEST_CASE("kv: with a lease, writes go through the fence and a stale owner's are
   CHECK(call(b.module, b.tenant, R"({"op":"set","key":["k"],"value":"b"})")["set"] == true);
 }
 
+TEST_CASE("kv: a runner over the database opens the key space on first use, fenced by the host's lease") {
+  // Proves the lazily opening runner: tenant_not_found until the key space exists, then reads and fenced writes.
+  Fixture f;
+  if (!f.database) return;
+  auto keyspaces = std::make_shared<KeySpaces>();
+  std::optional<Lease> lease;
+  keyspaces->bind("late", keyspace_runner(f.database, "late", [&lease] { return lease; }));
+  KvModule module(keyspaces);
+  const auto tenant = kv_tenant("late");
+  auto missing = call(module, tenant, R"({"op":"get","key":"a"})");
+  CHECK(missing["error"] == "tenant_not_found");
+  auto space = f.tenants.open_or_create("late");
+  PLEXUS_REQUIRE_OK(space);
+  auto held = acquire(*space, "node-a", 0, 100ms);
+  PLEXUS_REQUIRE_OK(held);
+  lease = *held;
+  CHECK(call(module, tenant, R"({"op":"set","key":"a","value":"1"})")["set"] == true);
+  CHECK(call(module, tenant, R"({"op":"get","key":"a"})")["value"] == "1");
+  PLEXUS_REQUIRE_OK(acquire(*space, "node-b", 1'000, 100ms));
+  CHECK(call(module, tenant, R"({"op":"set","key":"a","value":"2"})")["error"] == "fenced");
+}
+
 TEST_CASE("kv: uninstall clears the tenant's keys but not the manager's lease and snapshot") {
   // Proves uninstall empties the key space of module keys only.
   Bound b;
