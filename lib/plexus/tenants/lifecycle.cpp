@@ -66,7 +66,7 @@ void Lifecycle::install(std::uint64_t call, Time deadline, Time now) {
 
 void Lifecycle::resume(Bytes snapshot, Time now) {
   if (status_ != Status::pending || alive_ || in_flight_) {
-    return out_.errors.push_back(make_error(errc::invalid_argument, "resume: tenant '" + tenant_.id + "' is not pending"));
+    return out().errors.push_back(make_error(errc::invalid_argument, "resume: tenant '" + tenant_.id + "' is not pending"));
   }
   set_state(std::move(snapshot), false);
   last_snapshot_ = state_;
@@ -112,7 +112,7 @@ void Lifecycle::call(Bytes request, std::uint64_t call, Time deadline, Time now)
 
 void Lifecycle::cast(Bytes request, Time now) {
   if (status_ == Status::uninstalled || parked_ || gone_) {
-    return out_.errors.push_back(make_error(status_ == Status::uninstalled ? errc::tenant_not_found : errc::unavailable,
+    return out().errors.push_back(make_error(status_ == Status::uninstalled ? errc::tenant_not_found : errc::unavailable,
                                             "cast to tenant '" + tenant_.id + "' dropped"));
   }
   if (admit(Message(Kind::cast, 0, Time::max(), std::move(request)), now)) pump(now);
@@ -141,7 +141,7 @@ bool Lifecycle::admit(Message message, Time now) {
   const bool has_caller = message.kind == Kind::call || message.kind == Kind::update || message.kind == Kind::uninstall;
   if (mailbox_.size() >= options_->mailbox_max) {
     if (has_caller) refuse(message.call, errc::mailbox_full, std::to_string(mailbox_.size()) + " messages queued");
-    if (!has_caller) out_.errors.push_back(make_error(errc::mailbox_full, "tenant '" + tenant_.id + "': message dropped"));
+    if (!has_caller) out().errors.push_back(make_error(errc::mailbox_full, "tenant '" + tenant_.id + "': message dropped"));
     return false;
   }
   // Calls the actor took and left unanswered (noreply) count too: both are bounded by mailbox_max.
@@ -233,7 +233,7 @@ void Lifecycle::dispatch(Message message, Time now) {
 
 void Lifecycle::invoke(Invoke what, InFlight in_flight) {
   in_flight_ = std::move(in_flight);
-  out_.invoke = std::move(what);
+  out().invoke = std::move(what);
 }
 
 void Lifecycle::begin_update(Message message) {
@@ -271,9 +271,17 @@ bool Lifecycle::refuse_if_moved(std::uint64_t call, std::string_view what) {
 }
 
 void Lifecycle::refuse(std::uint64_t call, errc code, std::string detail) {
-  out_.replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(code, std::move(detail))});
+  out().replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(code, std::move(detail))});
 }
 
-LifecycleOutput Lifecycle::take() { return std::exchange(out_, {}); }
+LifecycleOutput Lifecycle::take() {
+  // Idle tenants keep no output buffer and no mailbox capacity: a node holds
+  // 100,000 of them (docs/tenants.md, "Local host").
+  if (mailbox_.empty() && mailbox_.capacity() != 0) std::vector<Message>().swap(mailbox_);
+  if (!out_) return {};
+  LifecycleOutput taken = std::move(*out_);
+  out_.reset();
+  return taken;
+}
 
 }  // namespace plexus::tenants

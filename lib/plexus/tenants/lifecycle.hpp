@@ -294,7 +294,13 @@ class Lifecycle {
   std::vector<Time> crashes_;
   std::vector<Outgoing> outbox_;
   std::uint64_t next_seq_ = 1;
-  LifecycleOutput out_;
+  /// What take() returns next; allocated only while there is some (an idle
+  /// tenant keeps none: LifecycleOutput is ~300 bytes).
+  std::unique_ptr<LifecycleOutput> out_;
+  LifecycleOutput& out() {
+    if (!out_) out_ = std::make_unique<LifecycleOutput>();
+    return *out_;
+  }
   LifecycleCounters counters_;
 };
 

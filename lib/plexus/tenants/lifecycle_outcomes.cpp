@@ -23,7 +23,7 @@ bool Lifecycle::expect(Callback callback, std::string_view fed) {
     return true;
   }
   const std::string running = in_flight_ ? std::string(callback_name(in_flight_->callback)) : "none";
-  out_.errors.push_back(make_error(errc::invalid_argument,
+  out().errors.push_back(make_error(errc::invalid_argument,
                                    std::string(fed) + " fed while callback in flight is " + running + "; ignored"));
   return false;
 }
@@ -128,12 +128,12 @@ void Lifecycle::start_async(InFlight command, Outcome outcome, Time now) {
   const std::uint64_t id = next_async_id_++;
   Effects effects = outcome;
   async_ = std::make_unique<Async>(Async{id, std::move(command), now + options_->async_timeout, std::move(effects)});
-  out_.async.push_back(StartAsync{id, std::move(outcome.work)});
+  out().async.push_back(StartAsync{id, std::move(outcome.work)});
 }
 
 void Lifecycle::on_async_done(std::uint64_t id, AsyncResult result, Time now) {
   if (!async_ || async_->id != id) {
-    return out_.errors.push_back(make_error(errc::invalid_argument, "async work " + std::to_string(id) + " is not awaited; ignored"));
+    return out().errors.push_back(make_error(errc::invalid_argument, "async work " + std::to_string(id) + " is not awaited; ignored"));
   }
   if (in_flight_) {
     async_done_ = std::make_unique<std::pair<std::uint64_t, AsyncResult>>(id, std::move(result));  // applied on the strand once the callback returns
@@ -228,7 +228,7 @@ void Lifecycle::on_terminated(Time now) {
 }
 
 void Lifecycle::on_threw(std::string what, Time now) {
-  if (!in_flight_) return out_.errors.push_back(make_error(errc::invalid_argument, "on_threw with no callback in flight"));
+  if (!in_flight_) return out().errors.push_back(make_error(errc::invalid_argument, "on_threw with no callback in flight"));
   if (in_flight_->callback == Callback::terminate) return on_terminated(now);  // it was ending anyway
   const InFlight command = std::move(*in_flight_);
   in_flight_.reset();
@@ -252,12 +252,12 @@ void Lifecycle::apply_effects(Effects effects, Time now) {
   switch (effects.extra.kind) {
     case Extra::Kind::none: break;
     case Extra::Kind::continue_with: continue_ = std::move(effects.extra.arg); break;
-    case Extra::Kind::hibernate: out_.hibernate = true; break;
+    case Extra::Kind::hibernate: out().hibernate = true; break;
     case Extra::Kind::timeout: timeout_at_ = now + effects.extra.after; break;
   }
   if (effects.snapshot) {
     last_snapshot_ = state_;
-    out_.snapshots.push_back(state_);
+    out().snapshots.push_back(state_);
   }
 }
 
@@ -265,7 +265,7 @@ void Lifecycle::set_state(Bytes state, bool snapshot) {
   state_ = std::move(state);
   if (!snapshot) return;
   last_snapshot_ = state_;
-  out_.snapshots.push_back(state_);
+  out().snapshots.push_back(state_);
 }
 
 }  // namespace plexus::tenants

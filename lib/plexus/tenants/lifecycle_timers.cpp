@@ -63,7 +63,7 @@ void Lifecycle::park(std::string reason, Time now) {
 void Lifecycle::finish_stop(Time) {
   if (alive_) {
     last_snapshot_ = state_;
-    out_.snapshots.push_back(state_);  // the next owner resumes from here
+    out().snapshots.push_back(state_);  // the next owner resumes from here
   }
   stop_requested_.reset();
   fail_waiting_calls(errc::stopped, "tenant '" + tenant_.id + "' stopped on this node", true);
@@ -82,10 +82,10 @@ void Lifecycle::end_actor() {
   // Whatever still waits (commands queued on a parked tenant) hears it now.
   const errc code = status_ == Status::uninstalled ? errc::tenant_not_found : errc::unavailable;
   for (const auto& [call, deadline] : waiting_calls_) {
-    out_.replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(code, "tenant '" + tenant_.id + "' ended here")});
+    out().replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(code, "tenant '" + tenant_.id + "' ended here")});
   }
   waiting_calls_.clear();
-  out_.stopped = true;
+  out().stopped = true;
 }
 
 void Lifecycle::on_tick(Time now) {
@@ -120,11 +120,11 @@ void Lifecycle::expire(Time now) {
                               in_flight_->callback != Callback::call;
     if (slow_command) {
       // The callback is still working: the caller hears `async`, the outcome comes as an event.
-      out_.replies.push_back(Reply{call, Reply::Kind::async, {}, {}});
+      out().replies.push_back(Reply{call, Reply::Kind::async, {}, {}});
       continue;
     }
     ++counters_.calls_timed_out;
-    out_.replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(errc::timeout, "no reply by the deadline")});
+    out().replies.push_back(Reply{call, Reply::Kind::error, {}, make_error(errc::timeout, "no reply by the deadline")});
     std::erase_if(mailbox_, [&](const Message& m) { return m.call == call && m.kind != Kind::cast && m.kind != Kind::info; });
   }
 }
@@ -133,7 +133,7 @@ void Lifecycle::retry_events(Time now) {
   for (auto& outgoing : outbox_) {
     if (outgoing.next_try > now) continue;
     ++counters_.event_retries;
-    out_.events.push_back(outgoing.event);
+    out().events.push_back(outgoing.event);
     outgoing.backoff = std::min(outgoing.backoff * 2, options_->event_retry_max);
     outgoing.next_try = now + outgoing.backoff;
   }
@@ -143,18 +143,19 @@ void Lifecycle::emit(EventKind kind, bool ok, std::string reason, Time now) {
   const std::uint64_t seq = next_seq_++;
   Event event{tenant_.id + ":" + std::to_string(incarnation_) + ":" + std::to_string(seq), seq, tenant_.id,
               tenant_.generation, kind, ok, std::move(reason)};
-  out_.events.push_back(event);
+  out().events.push_back(event);
   outbox_.push_back(Outgoing{std::move(event), now + options_->event_retry_initial, options_->event_retry_initial});
 }
 
 void Lifecycle::on_event_acked(std::uint64_t seq, Time) {
   std::erase_if(outbox_, [&](const Outgoing& outgoing) { return outgoing.event.seq == seq; });
+  if (outbox_.empty()) std::vector<Outgoing>().swap(outbox_);
 }
 
 void Lifecycle::reply(std::uint64_t call, Reply::Kind kind, Bytes value, Error error) {
   // Only a caller still waiting is answered: one reply per call, none after its timeout.
   if (waiting_calls_.erase(call) == 0) return;
-  out_.replies.push_back(Reply{call, kind, std::move(value), std::move(error)});
+  out().replies.push_back(Reply{call, kind, std::move(value), std::move(error)});
 }
 
 void Lifecycle::answer_command(const InFlight& command, Reply::Kind kind, Error error) {
@@ -174,7 +175,7 @@ void Lifecycle::fail_waiting_calls(errc code, const std::string& why, bool queue
       ++it;
       continue;
     }
-    out_.replies.push_back(Reply{it->first, Reply::Kind::error, {}, make_error(code, why)});
+    out().replies.push_back(Reply{it->first, Reply::Kind::error, {}, make_error(code, why)});
     it = waiting_calls_.erase(it);
   }
   if (queued_too) {

@@ -88,12 +88,14 @@ struct LocalStatus {
 struct LocalEvent {
   enum class Kind : std::uint8_t {
     lifecycle,  ///< `event` is a Lifecycle event: acknowledge it with ack_event(tenant, event.seq)
-    stopped,    ///< the tenant ended on this node: `reason` ("fenced", a stop() reason, "uninstalled")
+    stopped,    ///< the tenant ended on this node: `reason` ("fenced: ...", a stop() reason, "uninstalled")
+    status,     ///< the tenant's status here changed to `status` (every transition, in order)
   };
   Kind kind = Kind::lifecycle;
   std::string tenant;
   Event event;
   std::string reason;
+  Status status = Status::pending;
 };
 
 /// Counters of the host, for /metrics.
