@@ -110,6 +110,8 @@ MessageOutcome Module::on_continue(const Bytes&, const Tenant& tenant, Bytes sta
 
 void Module::terminate(std::string_view, const Tenant&, const Bytes&) {}
 
+void Module::attach(const ModuleHost&) {}
+
 Result<void> ModuleRegistry::add(std::shared_ptr<Module> module) {
   if (!module) return make_error(errc::invalid_argument, "module: null");
   auto name = module->name();
@@ -141,6 +143,10 @@ Result<nlohmann::json> parse_json(std::string_view bytes, std::string_view what)
     const std::size_t offset = error.byte == 0 ? 0 : error.byte - 1;
     return make_error(errc::invalid_argument,
                       std::string(what) + ": invalid JSON at offset " + std::to_string(offset) + ": " + error.what());
+  } catch (const nlohmann::json::exception& error) {
+    // Well-formed text nlohmann still refuses with another exception: a number
+    // past a double's range ("1e400") is out_of_range 406, with no offset.
+    return make_error(errc::invalid_argument, std::string(what) + ": invalid JSON: " + error.what());
   }
 }
 

@@ -160,6 +160,8 @@ struct Info {
   Bytes message;
 };
 
+struct ModuleHost;  // keyspace.hpp
+
 /// A tenant module (see the file comment). Callbacks run on the tenant's
 /// strand, one at a time; a callback that throws crashes the tenant (it is
 /// restarted with backoff), never the node. Must be safe to use from several
@@ -186,6 +188,10 @@ class Module {
   virtual MessageOutcome on_continue(const Bytes& arg, const Tenant& tenant, Bytes state);
   /// Optional: the tenant stops with `reason` ("normal", "shutdown", "uninstall", ...).
   virtual void terminate(std::string_view reason, const Tenant& tenant, const Bytes& state);
+  /// Optional: called once by the host, before any tenant of the module runs,
+  /// with what the host offers modules (tenants' key spaces: keyspace.hpp).
+  /// A module keeps the parts it uses (they are shared_ptrs). By default ignored.
+  virtual void attach(const ModuleHost& host);
 };
 
 /// Modules by name, filled at start and read-only afterwards (thread-safe then).
