@@ -5,6 +5,8 @@
 // handoff: the datastore is shared) and installs otherwise.
 #include <spdlog/spdlog.h>
 
+#include <asio/steady_timer.hpp>
+
 #include <mutex>
 
 #include "plexus/node/node.hpp"
@@ -29,11 +31,12 @@ LifecycleOutcome outcome_of(const Result<te::Reply::Kind>& r) {
 
 class LocalRunner final : public TenantRunner {
  public:
-  LocalRunner(std::shared_ptr<te::ModuleRegistry> modules, std::unique_ptr<te::LocalTenants> local)
-      : modules_(std::move(modules)), local_(std::move(local)), running_(std::make_shared<Running>()) {
+  LocalRunner(asio::any_io_executor pool, std::shared_ptr<te::ModuleRegistry> modules,
+              std::unique_ptr<te::LocalTenants> local)
+      : pool_(std::move(pool)), modules_(std::move(modules)), local_(std::move(local)), running_(std::make_shared<Running>()) {
     local_->subscribe([running = running_, local = local_.get()](const te::LocalEvent& event) {
       if (event.kind == te::LocalEvent::Kind::stopped) {
-        running->erase(event.tenant);
+        if (event.reason != "no snapshot") running->erase(event.tenant);  // a failed resume: install follows
         return;
       }
       local->ack_event(event.tenant, event.event.seq);  // the outbox is a later step
@@ -51,12 +54,24 @@ class LocalRunner final : public TenantRunner {
     local_->start(t, te::StartMode::resume, time_of(deadline),
                   [this, t, deadline, done = std::move(done)](Result<te::Reply::Kind> resumed) {
                     if (resumed || !te::is(resumed.error(), te::errc::tenant_not_found)) return done(outcome_of(resumed));
-                    // No snapshot: it never ran (or not on a shared datastore) — install.
-                    local_->start(t, te::StartMode::install, time_of(deadline),
-                                  [this, id = t.id, done](Result<te::Reply::Kind> installed) {
-                                    if (!installed && !te::is(installed.error(), te::errc::already_exists)) running_->erase(id);
-                                    done(outcome_of(installed));
-                                  });
+                    install(t, deadline, done);  // no snapshot: it never ran (or the datastore is not shared)
+                  });
+  }
+
+  // The failed resume is still being cleaned up (its lease released) for a
+  // moment: already_exists is tried again every install_retry until the deadline.
+  void install(const te::Tenant& t, Deadline deadline, Done done) {
+    local_->start(t, te::StartMode::install, time_of(deadline),
+                  [this, t, deadline, done = std::move(done)](Result<te::Reply::Kind> installed) {
+                    if (!installed && te::is(installed.error(), te::errc::already_exists) &&
+                        Clock::now() + install_retry < deadline) {
+                      auto timer = std::make_shared<asio::steady_timer>(pool_, install_retry);
+                      timer->async_wait([this, timer, t, deadline, done](const std::error_code&) { install(t, deadline, done); });
+                      return;
+                    }
+                    if (installed) running_->insert(t.id);
+                    else running_->erase(t.id);
+                    done(outcome_of(installed));
                   });
   }
 
@@ -114,6 +129,8 @@ class LocalRunner final : public TenantRunner {
       return ids;
     }
   };
+  static constexpr auto install_retry = std::chrono::milliseconds(5);
+  asio::any_io_executor pool_;
   std::shared_ptr<te::ModuleRegistry> modules_;
   std::unique_ptr<te::LocalTenants> local_;
   std::shared_ptr<Running> running_;
@@ -138,7 +155,7 @@ Result<std::shared_ptr<TenantRunner>> make_tenant_runner(Runtime& runtime, const
   options.node = settings.peer.name;
   auto local = te::LocalTenants::create(runtime.workers()->get_executor(), database, **modules, options);
   if (!local) return Error{local.error().code, "tenants: " + local.error().message()};
-  return std::shared_ptr<TenantRunner>(std::make_shared<LocalRunner>(std::move(*modules), std::move(*local)));
+  return std::shared_ptr<TenantRunner>(std::make_shared<LocalRunner>(runtime.workers()->get_executor(), std::move(*modules), std::move(*local)));
 }
 
 }  // namespace plexus::node

@@ -205,7 +205,7 @@ void TenantsHost::replan() {
 
 void TenantsHost::arm_quorum() {
   const Time next = quorum_.next_deadline();
-  if (next == Time::max()) return;
+  if (stopped_ || next == Time::max() || next <= now_time()) return;  // already stable: nothing to wait for
   const auto at = Clock::time_point(std::chrono::duration_cast<Clock::duration>(next));
   quorum_timer_.expires_at(at);
   quorum_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {

@@ -86,7 +86,8 @@ class TenantsHost : public std::enable_shared_from_this<TenantsHost> {
   /// Stops every tenant running here (graceful) and the replica host.
   void stop();
 
-  struct Routing;  ///< the call/await wire state (tenants_routing.cpp)
+  struct Routing;      ///< the call/await wire state (tenants_routing.cpp)
+  struct CallAttempt;  ///< one routed call (tenants_routing.cpp)
 
  private:
   using ReplicaHost = replica::Host<tenants::ClusterCore>;

@@ -1,14 +1,14 @@
-// The node's tenant modules (see tenants_modules.hpp). Until the built-in
-// modules land (tenant-modules), a node hosts none and refuses --module-lib.
+// The node's tenant modules (see tenants_modules.hpp): the built-ins
+// (counter, kv) and the modules of the --module-lib libraries.
 #include "plexus/node/tenants_modules.hpp"
 
-#include "plexus/core/errors.hpp"
+#include "plexus/tenants/modules/builtin.hpp"
 
 namespace plexus::node {
 
 Result<std::shared_ptr<tenants::ModuleRegistry>> node_modules(const std::vector<std::string>& libs) {
-  if (!libs.empty()) return make_error(errc::invalid_field, "module libraries are not supported by this build yet");
-  return std::make_shared<tenants::ModuleRegistry>();
+  // Key spaces (the kv module's `keyspace` capability) are not bound by the node yet: no ModuleHost offer.
+  return tenants::modules::build_module_registry(libs);
 }
 
 }  // namespace plexus::node

@@ -56,8 +56,10 @@ std::vector<std::uint8_t> frame(const json& header, std::string_view body = {}) 
   return out;
 }
 
+// unavailable: not running there (not yet, or handed off); stopped: its
+// intake closed for a handoff (LocalTenants::stop), so the call never ran.
 bool retryable(const Error& error) {
-  return te::is(error, te::errc::unavailable) || error.code == make_error_code(errc::not_connected) ||
+  return te::is(error, te::errc::unavailable) || te::is(error, te::errc::stopped) || error.code == make_error_code(errc::not_connected) ||
          error.code == make_error_code(errc::partitioned);
 }
 
@@ -112,81 +114,98 @@ void TenantsHost::record_call(Clock::time_point began, const Result<std::string>
   }
 }
 
-void TenantsHost::call(const std::string& id, std::string request, Clock::time_point deadline, CallDone done) {
-  const auto began = Clock::now();
-  auto finish = [weak = weak_from_this(), began, done = std::move(done)](Result<std::string> result) {
-    if (auto self = weak.lock()) self->record_call(began, result);
+// One routed call: an attempt on the owner of the current view; on a
+// retryable error the next attempt after retry_delay, until the deadline.
+// Timers and reply handlers hold it; it holds nothing of its own (no cycle).
+struct TenantsHost::CallAttempt : std::enable_shared_from_this<CallAttempt> {
+  std::weak_ptr<TenantsHost> host;
+  std::string id;
+  std::string request;
+  Clock::time_point deadline;
+  Clock::time_point began;
+  CallDone done;
+  bool finished = false;
+
+  void finish(Result<std::string> result) {
+    if (finished) return;
+    finished = true;
+    if (auto self = host.lock()) self->record_call(began, result);
     done(std::move(result));
-  };
-  // One attempt; on a retryable error the next one, after retry_delay, until the deadline.
-  auto attempt = std::make_shared<std::function<void(std::optional<Error>)>>();
-  *attempt = [weak = weak_from_this(), id, request = std::move(request), deadline, finish, attempt](
-                 std::optional<Error> last) mutable {
+  }
+  void retry(TenantsHost& self, Error error) {
+    if (Clock::now() + retry_delay >= deadline) {
+      if (te::is(error, te::errc::unavailable)) {
+        error = te::make_error(te::errc::timeout, "no owner answered before the deadline (last: " + error.detail + ")");
+      }
+      return finish(std::move(error));
+    }
+    ++self.counters_.call_retries;
+    auto timer = std::make_shared<asio::steady_timer>(self.io_, retry_delay);
+    timer->async_wait([timer, me = shared_from_this()](const std::error_code&) { me->run(); });
+  }
+  void answered(Result<std::string> result) {
+    auto self = host.lock();
+    if (self && !result && retryable(result.error())) return retry(*self, result.error());
+    finish(std::move(result));
+  }
+  void run();
+  void send(TenantsHost& self, const std::string& owner);
+};
+
+void TenantsHost::CallAttempt::run() {
+  auto self = host.lock();
+  if (!self || self->stopped_) return finish(te::make_error(te::errc::unavailable, "the node is stopping"));
+  const auto tenant = self->find(id);
+  if (!tenant || tenant->record.desired != te::Desired::running) {
+    return finish(te::make_error(te::errc::tenant_not_found, "no tenant '" + id + "' is installed"));
+  }
+  const auto owner = self->owner_of(id);
+  if (!owner) return retry(*self, te::make_error(te::errc::unavailable, "no up node hosts module " + tenant->record.module));
+  if (*owner != self->peer_->spec().name) return send(*self, *owner);
+  ++self->counters_.calls_local;
+  if (!self->runner_ || !self->runner_->running().contains(id)) {
+    return retry(*self, te::make_error(te::errc::unavailable, "not running on its owner " + *owner + " yet"));
+  }
+  self->runner_->call(id, request, deadline, [me = shared_from_this(), io = &self->io_](Result<std::string> r) {
+    asio::post(*io, [me, r = std::move(r)]() mutable { me->answered(std::move(r)); });
+  });
+}
+
+void TenantsHost::CallAttempt::send(TenantsHost& self, const std::string& owner) {
+  ++self.counters_.calls_remote;
+  if (self.routing_->pending.size() >= self.settings_.calls_pending_max) {
+    return finish(te::make_error(te::errc::unavailable, "--tenant-calls-pending-max calls already wait for a reply"));
+  }
+  const auto corr = self.routing_->next_id++;
+  auto timer = std::make_shared<asio::steady_timer>(self.io_, deadline);
+  self.routing_->pending[corr] = Routing::Pending{[me = shared_from_this()](const json& header, std::string body) {
+    me->answered(header.contains("e") ? Result<std::string>(error_from(header)) : Result<std::string>(std::move(body)));
+  }, timer};
+  timer->async_wait([weak = host, corr, me = shared_from_this()](const std::error_code& ec) {
     auto self = weak.lock();
-    if (!self || self->stopped_) return finish(te::make_error(te::errc::unavailable, "the node is stopping"));
-    const auto again = [&](Error error) {
-      if (Clock::now() + retry_delay >= deadline) {
-        *attempt = nullptr;  // breaks the cycle
-        return finish(te::is(error, te::errc::unavailable) ? te::make_error(te::errc::timeout, "no owner answered before the deadline (last: " + error.detail + ")") : error);
-      }
-      ++self->counters_.call_retries;
-      auto timer = std::make_shared<asio::steady_timer>(self->io_, retry_delay);
-      timer->async_wait([timer, attempt, error](const std::error_code&) { if (*attempt) (*attempt)(error); });
-    };
-    (void)last;
-    const auto tenant = self->find(id);
-    if (!tenant || tenant->record.desired != te::Desired::running) {
-      *attempt = nullptr;
-      return finish(te::make_error(te::errc::tenant_not_found, "no tenant '" + id + "' is installed"));
-    }
-    const auto owner = self->owner_of(id);
-    if (!owner) return again(te::make_error(te::errc::unavailable, "no up node hosts module " + tenant->record.module));
-    if (*owner == self->peer_->spec().name) {
-      ++self->counters_.calls_local;
-      if (!self->runner_ || !self->runner_->running().contains(id)) {
-        return again(te::make_error(te::errc::unavailable, "not running on its owner " + *owner + " yet"));
-      }
-      self->runner_->call(id, request, deadline, [weak, again_ptr = attempt, finish, io = &self->io_](Result<std::string> r) mutable {
-        asio::post(*io, [r = std::move(r), again_ptr, finish]() mutable {
-          if (!r && retryable(r.error()) && *again_ptr) return (*again_ptr)(r.error());
-          *again_ptr = nullptr;
-          finish(std::move(r));
-        });
-      });
-      return;
-    }
-    ++self->counters_.calls_remote;
-    const auto corr = self->routing_->next_id++;
-    auto timer = std::make_shared<asio::steady_timer>(self->io_, deadline);
-    self->routing_->pending[corr] = Routing::Pending{
-        [attempt, finish](const json& header, std::string body) mutable {
-          if (!header.contains("e")) {
-            *attempt = nullptr;
-            return finish(std::move(body));
-          }
-          auto error = error_from(header);
-          if (retryable(error) && *attempt) return (*attempt)(error);
-          *attempt = nullptr;
-          finish(std::move(error));
-        },
-        timer};
-    timer->async_wait([weak, corr, attempt, finish](const std::error_code& ec) mutable {
-      auto self = weak.lock();
-      if (ec || !self || self->routing_->pending.erase(corr) == 0) return;
-      *attempt = nullptr;
-      finish(te::make_error(te::errc::timeout, "no reply before the deadline"));
-    });
-    peer::ForwardOptions options;
-    options.channel = self->settings_.channel;
-    options.partition_key = 1 + std::hash<std::string>{}(id) % 3;
-    const json header{{"k", "call"}, {"c", corr}, {"t", id}, {"d", left(deadline).count()}};
-    if (auto sent = self->peer_->forward_message(*owner, std::string(server), frame(header, request), options); !sent) {
-      self->routing_->pending.erase(corr);
-      timer->cancel();
-      return again(te::make_error(te::errc::unavailable, "owner " + *owner + ": " + sent.error().message()));
-    }
-  };
-  (*attempt)(std::nullopt);
+    if (ec || !self || self->routing_->pending.erase(corr) == 0) return;
+    me->finish(te::make_error(te::errc::timeout, "no reply before the deadline"));
+  });
+  peer::ForwardOptions options;
+  options.channel = self.settings_.channel;
+  options.partition_key = 1 + std::hash<std::string>{}(id) % 3;
+  const json header{{"k", "call"}, {"c", corr}, {"t", id}, {"d", left(deadline).count()}};
+  if (auto sent = self.peer_->forward_message(owner, std::string(server), frame(header, request), options); !sent) {
+    self.routing_->pending.erase(corr);
+    timer->cancel();
+    retry(self, te::make_error(te::errc::unavailable, "owner " + owner + ": " + sent.error().message()));
+  }
+}
+
+void TenantsHost::call(const std::string& id, std::string request, Clock::time_point deadline, CallDone done) {
+  auto attempt = std::make_shared<CallAttempt>();
+  attempt->host = weak_from_this();
+  attempt->id = id;
+  attempt->request = std::move(request);
+  attempt->deadline = deadline;
+  attempt->began = Clock::now();
+  attempt->done = std::move(done);
+  attempt->run();
 }
 
 Result<void> TenantsHost::cast(const std::string& id, std::string request) {
