@@ -124,6 +124,7 @@ struct NodeOptions {
   int tenant_call_deadline_ms = 5'000;
   int tenant_calls_pending_max = 10'000;
   int tenant_anti_entropy_ms = 1'000;
+  int tenant_lease_ttl_ms = 10'000;
 };
 
 /// Apply a JSON config file to `options`. Unknown keys and wrong types are
@@ -165,6 +166,8 @@ struct TenantSettings {
   std::chrono::milliseconds call_deadline{5000};
   std::size_t calls_pending_max = 10'000;
   std::chrono::milliseconds anti_entropy{1000};
+  /// A tenant's lease in its datastore (renewed every third of it).
+  std::chrono::milliseconds lease_ttl{10'000};
 };
 
 /// Checked options: what the node runs with.

@@ -53,6 +53,7 @@ class LocalRunner final : public TenantRunner {
     te::Tenant t{tenant.id, tenant.record.module, tenant.record.config, tenant.generation};
     local_->start(t, te::StartMode::resume, time_of(deadline),
                   [this, t, deadline, done = std::move(done)](Result<te::Reply::Kind> resumed) {
+                    if (!resumed && !te::is(resumed.error(), te::errc::tenant_not_found)) running_->erase(t.id);
                     if (resumed || !te::is(resumed.error(), te::errc::tenant_not_found)) return done(outcome_of(resumed));
                     install(t, deadline, done);  // no snapshot: it never ran (or the datastore is not shared)
                   });
@@ -153,6 +154,8 @@ Result<std::shared_ptr<TenantRunner>> make_tenant_runner(Runtime& runtime, const
   if (!modules) return Error{modules.error().code, "--module-lib: " + modules.error().message()};
   te::LocalOptions options;
   options.node = settings.peer.name;
+  options.lease_ttl = settings.tenants.lease_ttl;
+  options.lease_renew_interval = settings.tenants.lease_ttl / 3;
   auto local = te::LocalTenants::create(runtime.workers()->get_executor(), database, **modules, options);
   if (!local) return Error{local.error().code, "tenants: " + local.error().message()};
   return std::shared_ptr<TenantRunner>(std::make_shared<LocalRunner>(runtime.workers()->get_executor(), std::move(*modules), std::move(*local)));

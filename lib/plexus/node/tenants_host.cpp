@@ -35,7 +35,7 @@ std::string_view outcome_name(LifecycleOutcome::Kind kind) noexcept {
 TenantsHost::TenantsHost(asio::io_context& io, std::shared_ptr<peer::PeerService> peer, TenantSettings settings,
                          std::shared_ptr<TenantRunner> runner)
     : io_(io), peer_(std::move(peer)), settings_(std::move(settings)), runner_(std::move(runner)),
-      quorum_(tenants::QuorumOptions{settings_.stable_after}), quorum_timer_(io) {}
+      quorum_(tenants::QuorumOptions{settings_.stable_after}), quorum_timer_(io), retry_timer_(io) {}
 
 Result<std::shared_ptr<TenantsHost>> TenantsHost::start(asio::io_context& io, std::shared_ptr<peer::PeerService> peer,
                                                         const TenantSettings& settings,
@@ -247,8 +247,36 @@ void TenantsHost::start_tenant(const tenants::Registered& tenant) {
   const auto generation = tenant.generation;
   runner_->start(tenant, Clock::now() + settings_.call_deadline,
                  [weak = weak_from_this(), id = tenant.id, generation](LifecycleOutcome result) {
-                   if (auto self = weak.lock()) self->outcome(id, generation, std::move(result));
+                   auto self = weak.lock();
+                   if (!self) return;
+                   if (result.kind == LifecycleOutcome::Kind::error) self->start_failed(id, generation, result.error);
+                   self->outcome(id, generation, std::move(result));
                  });
+}
+
+// A start that failed: the install itself (module_error, callback_threw)
+// leaves nothing installed, so the registry entry is uninstalled and
+// forgotten; anything else (lease_held: the old owner's lease has not
+// expired yet; unavailable) is tried again by the next plan after start_retry.
+void TenantsHost::start_failed(const std::string& id, std::uint64_t generation, const Error& error) {
+  asio::post(io_, [weak = weak_from_this(), id, generation, error] {
+    auto self = weak.lock();
+    if (!self || self->stopped_) return;
+    auto it = self->running_generation_.find(id);
+    if (it == self->running_generation_.end() || it->second != generation) return;
+    self->running_generation_.erase(it);
+    if (tenants::is(error, tenants::errc::module_error) || tenants::is(error, tenants::errc::callback_threw)) {
+      if (self->core().registry().uninstall(id, ReplicaHost::now())) {
+        (void)self->core().registry().forget(id, ReplicaHost::now());
+      }
+      return self->drain();
+    }
+    self->retry_timer_.expires_after(start_retry);
+    self->retry_timer_.async_wait([weak = self->weak_from_this()](const std::error_code& ec) {
+      if (ec) return;
+      if (auto again = weak.lock()) again->replan();
+    });
+  });
 }
 
 void TenantsHost::forget_uninstalled(const std::string& id) {
@@ -264,6 +292,7 @@ void TenantsHost::stop() {
   if (stopped_) return;
   stopped_ = true;
   quorum_timer_.cancel();
+  retry_timer_.cancel();
   if (runner_) {
     for (const auto& [id, generation] : running_generation_) runner_->stop(id, "shutdown");
   }

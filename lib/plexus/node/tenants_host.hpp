@@ -101,6 +101,7 @@ class TenantsHost : public std::enable_shared_from_this<TenantsHost> {
   tenants::Policy policy_of(std::string_view module) const;
   void apply(const tenants::Plan& plan);
   void start_tenant(const tenants::Registered& tenant);
+  void start_failed(const std::string& id, std::uint64_t generation, const Error& error);
   void outcome(const std::string& id, std::uint64_t generation, LifecycleOutcome result);
   void forget_uninstalled(const std::string& id);
   void drain() { host_->drain(0); }
@@ -120,6 +121,8 @@ class TenantsHost : public std::enable_shared_from_this<TenantsHost> {
   std::shared_ptr<ReplicaHost> host_;
   tenants::Quorum quorum_;
   asio::steady_timer quorum_timer_;
+  asio::steady_timer retry_timer_;  ///< a failed start is planned again after start_retry
+  static constexpr auto start_retry = std::chrono::milliseconds(100);
   std::map<std::string, std::uint64_t> running_generation_;  ///< tenants started here -> generation applied
   /// Outcomes this node (as owner) reported: tenant -> (generation, outcome).
   std::map<std::string, std::pair<std::uint64_t, LifecycleOutcome>> outcomes_;

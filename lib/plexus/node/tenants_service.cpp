@@ -48,6 +48,9 @@ const OptionTable& tenants_options() {
       integer_option("--tenant-anti-entropy-ms", &O::tenant_anti_entropy_ms, 10, 600'000,
                      "registry digest period", "ms")
           .details("period of the registry's digest exchange with every up peer"),
+      integer_option("--tenant-lease-ttl-ms", &O::tenant_lease_ttl_ms, 30, 3'600'000,
+                     "a tenant's ownership lease; renewed every third of it", "ms")
+          .details("a tenant's ownership lease in its datastore, renewed every third of it: on a shared datastore a crashed owner's tenants start elsewhere once it expired (the failover time), on a node's own datastore it fences only that node's previous life"),
   }};
   return table;
 }
