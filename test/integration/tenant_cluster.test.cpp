@@ -76,7 +76,7 @@ struct Cluster {
   std::set<std::string> runners(const std::string& node, const std::string& id = "t1") const {
     std::set<std::string> out;
     const auto r = tenant(node, {"nodes"});
-    if (r.exit_code != 0) return out;
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);  // an empty answer must mean "runs nowhere", not a failed read
     const auto answer = json::parse(r.out);
     for (const auto& n : answer.at("nodes")) {
       for (const auto& t : n.at("running")) {
