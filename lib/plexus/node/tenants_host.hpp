@@ -27,6 +27,9 @@
 
 namespace plexus::node {
 
+/// Upper bounds (µs) of the call latency histogram's buckets.
+inline constexpr std::uint64_t tenant_call_latency_bounds_us[] = {100, 250, 500, 1'000, 2'500, 5'000, 10'000, 50'000, 250'000, 1'000'000};
+
 /// Counters for /metrics.
 struct TenantsCounters {
   std::uint64_t starts = 0;

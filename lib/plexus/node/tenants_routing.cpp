@@ -46,7 +46,6 @@ namespace {
 
 constexpr std::string_view server = "tenants.call";
 constexpr auto retry_delay = std::chrono::milliseconds(10);
-constexpr std::uint64_t latency_bounds_us[] = {100, 250, 500, 1'000, 2'500, 5'000, 10'000, 50'000, 250'000, 1'000'000};
 
 std::vector<std::uint8_t> frame(const json& header, std::string_view body = {}) {
   const auto text = header.dump();
@@ -99,7 +98,7 @@ void TenantsHost::record_call(Clock::time_point began, const Result<std::string>
   ++counters_.calls_total;
   counters_.call_latency_sum_us += us;
   std::uint64_t bound = 0;  // 0: +Inf
-  for (const auto b : latency_bounds_us) {
+  for (const auto b : tenant_call_latency_bounds_us) {
     if (us <= b) {
       bound = b;
       break;

@@ -83,9 +83,8 @@ void render(MetricsText& out, TenantsHost& host) {
   for (const auto& [code, n] : c.call_errors) out.sample("plexus_tenant_call_errors_total", {{"code", code}}, n);
   out.family("plexus_tenant_call_latency_us", "histogram", "Latency of calls made from this node, microseconds.");
   std::uint64_t cumulative = 0;
-  for (const auto& [bound, n] : c.call_latency_us) {
-    if (bound == 0) continue;
-    cumulative += n;
+  for (const auto bound : tenant_call_latency_bounds_us) {
+    if (auto it = c.call_latency_us.find(bound); it != c.call_latency_us.end()) cumulative += it->second;
     out.sample("plexus_tenant_call_latency_us_bucket", {{"le", std::to_string(bound)}}, cumulative);
   }
   out.sample("plexus_tenant_call_latency_us_bucket", {{"le", "+Inf"}}, c.calls_total);
