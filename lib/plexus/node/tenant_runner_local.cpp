@@ -29,7 +29,7 @@ LifecycleOutcome outcome_of(const Result<te::Reply::Kind>& r) {
   return {*r == te::Reply::Kind::async ? LifecycleOutcome::Kind::async : LifecycleOutcome::Kind::ok, {}};
 }
 
-class LocalRunner final : public TenantRunner {
+class LocalRunner final : public TenantRunner, public std::enable_shared_from_this<LocalRunner> {
  public:
   LocalRunner(asio::any_io_executor pool, std::shared_ptr<te::ModuleRegistry> modules,
               std::unique_ptr<te::LocalTenants> local)
@@ -52,10 +52,12 @@ class LocalRunner final : public TenantRunner {
     running_->insert(tenant.id);
     te::Tenant t{tenant.id, tenant.record.module, tenant.record.config, tenant.generation};
     local_->start(t, te::StartMode::resume, time_of(deadline),
-                  [this, t, deadline, done = std::move(done)](Result<te::Reply::Kind> resumed) {
-                    if (!resumed && !te::is(resumed.error(), te::errc::tenant_not_found)) running_->erase(t.id);
+                  [weak = weak_from_this(), t, deadline, done = std::move(done)](Result<te::Reply::Kind> resumed) {
+                    auto self = weak.lock();
+                    if (!self) return done({LifecycleOutcome::Kind::error, te::make_error(te::errc::unavailable, "shutting down")});
+                    if (!resumed && !te::is(resumed.error(), te::errc::tenant_not_found)) self->running_->erase(t.id);
                     if (resumed || !te::is(resumed.error(), te::errc::tenant_not_found)) return done(outcome_of(resumed));
-                    install(t, deadline, done);  // no snapshot: it never ran (or the datastore is not shared)
+                    self->install(t, deadline, done);  // no snapshot: it never ran (or the datastore is not shared)
                   });
   }
 
@@ -63,15 +65,19 @@ class LocalRunner final : public TenantRunner {
   // moment: already_exists is tried again every install_retry until the deadline.
   void install(const te::Tenant& t, Deadline deadline, Done done) {
     local_->start(t, te::StartMode::install, time_of(deadline),
-                  [this, t, deadline, done = std::move(done)](Result<te::Reply::Kind> installed) {
+                  [weak = weak_from_this(), t, deadline, done = std::move(done)](Result<te::Reply::Kind> installed) {
+                    auto self = weak.lock();
+                    if (!self) return done({LifecycleOutcome::Kind::error, te::make_error(te::errc::unavailable, "shutting down")});
                     if (!installed && te::is(installed.error(), te::errc::already_exists) &&
                         Clock::now() + install_retry < deadline) {
-                      auto timer = std::make_shared<asio::steady_timer>(pool_, install_retry);
-                      timer->async_wait([this, timer, t, deadline, done](const std::error_code&) { install(t, deadline, done); });
+                      auto timer = std::make_shared<asio::steady_timer>(self->pool_, install_retry);
+                      timer->async_wait([weak, timer, t, deadline, done](const std::error_code&) {
+                        if (auto again = weak.lock()) again->install(t, deadline, done);
+                      });
                       return;
                     }
-                    if (installed) running_->insert(t.id);
-                    else running_->erase(t.id);
+                    if (installed) self->running_->insert(t.id);
+                    else self->running_->erase(t.id);
                     done(outcome_of(installed));
                   });
   }
