@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   out["remote_over_local_call_p50"] = percentile(call, 0.5) / std::max(1.0, percentile(local, 0.5));
   out["peer_acked_send_us"] = {{"p50", percentile(rtt, 0.5)}, {"p99", percentile(rtt, 0.99)}};
   out["remote_call_us"] = {{"p50", percentile(call, 0.5)}, {"p99", percentile(call, 0.99)}, {"ok", call.size()}};
-  out["remote_call_over_peer_rtt_p50"] = percentile(call, 0.5) / std::max(1.0, percentile(rtt, 0.5));
+  out["remote_call_over_acked_send_p50"] = percentile(call, 0.5) / std::max(1.0, percentile(rtt, 0.5));
   json failovers = json::array();
   for (int round = 0; round < rounds && b.nodes.size() > 2; ++round) {
     const std::string id = "f" + std::to_string(round);
