@@ -46,6 +46,8 @@ void add_presence_commands(CLI::App& app, std::vector<Command>& out);
 void add_store_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus datastore ...` and `plexus context ...` (context_commands.cpp).
 void add_context_commands(CLI::App& app, std::vector<Command>& out);
+/// `plexus tenant ...` (tenant_commands.cpp).
+void add_tenant_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus tuple pack|unpack`, offline (tuple_commands.cpp).
 void add_tuple_commands(CLI::App& app, std::vector<Command>& out, GlobalOptions& global);
 

@@ -15,7 +15,7 @@ namespace plexus::node {
 
 const std::vector<ServiceKind>& standard_service_kinds() {
   static const std::vector<ServiceKind> kinds{store_service_kind(), peer_service_kind(), contexts_service_kind(),
-                                                presence_service_kind()};
+                                                presence_service_kind(), tenants_service_kind()};
   return kinds;
 }
 

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,6 +118,16 @@ struct NodeOptions {
   int presence_owners_max = 10'000;
   /// Longest lease an admin client may ask for.
   int presence_lease_max_ms = 3'600'000;
+  // The tenant manager (docs/tenants.md).
+  bool tenants = false;
+  std::vector<std::string> module_lib;      ///< shared libraries of tenant modules
+  std::vector<std::string> tenant_policy;   ///< MODULE=majority|available
+  std::string tenant_datastore = "main";    ///< where the registry is saved
+  int tenant_stable_after_ms = 2'000;
+  int tenant_call_deadline_ms = 5'000;
+  int tenant_calls_pending_max = 10'000;
+  int tenant_anti_entropy_ms = 1'000;
+  int tenant_lease_ttl_ms = 10'000;
 };
 
 /// Apply a JSON config file to `options`. Unknown keys and wrong types are
@@ -144,6 +155,22 @@ struct AdminLimits {
   peer::Millis read_timeout{5000};
   /// Whole requests waiting for an admin thread; beyond, 503 at once.
   std::size_t queue_max = 64;
+};
+
+/// The tenant manager's checked options.
+struct TenantSettings {
+  bool enabled = false;
+  std::string channel;  ///< "_tenants" when enabled
+  std::vector<std::string> module_libs;
+  /// Policy per module ("majority" / "available"); others: tenants::default_policy.
+  std::map<std::string, std::string, std::less<>> policies;
+  std::string datastore;
+  std::chrono::milliseconds stable_after{2000};
+  std::chrono::milliseconds call_deadline{5000};
+  std::size_t calls_pending_max = 10'000;
+  std::chrono::milliseconds anti_entropy{1000};
+  /// A tenant's lease in its datastore (renewed every third of it).
+  std::chrono::milliseconds lease_ttl{10'000};
 };
 
 /// Checked options: what the node runs with.
@@ -174,6 +201,8 @@ struct Settings {
   /// The peer channel of the global context registry (served when datastore_config is set).
   std::string context_channel;
   std::chrono::milliseconds context_registry_timeout{5000};
+  /// The tenant manager (tenants_service.cpp); its channel is in peer.channels when enabled.
+  TenantSettings tenants;
 };
 
 /// Check every option (reads the key file, creates and probes the data

@@ -37,6 +37,8 @@ const ServiceKind& contexts_service_kind();
 /// The presence tracker (--presence-*); registered even when disabled, so
 /// that its routes say so.
 const ServiceKind& presence_service_kind();
+/// The tenant manager (--tenants): after the store and the peer service.
+const ServiceKind& tenants_service_kind();
 
 /// The peer service as a Service: what the others (presence, the admin API,
 /// an embedding program) reach it through.

@@ -241,6 +241,36 @@ Result<void> resolve_datastores(const NodeOptions& o, Settings& settings) {
   return {};
 }
 
+// --tenants: the channel of the registry and calls, the policies, the datastore.
+Result<void> resolve_tenants(const NodeOptions& o, Settings& settings) {
+  TenantSettings& t = settings.tenants;
+  t.enabled = o.tenants;
+  t.module_libs = o.module_lib;
+  t.datastore = o.tenant_datastore;
+  t.stable_after = std::chrono::milliseconds(o.tenant_stable_after_ms);
+  t.call_deadline = std::chrono::milliseconds(o.tenant_call_deadline_ms);
+  t.calls_pending_max = std::size_t(o.tenant_calls_pending_max);
+  t.anti_entropy = std::chrono::milliseconds(o.tenant_anti_entropy_ms);
+  t.lease_ttl = std::chrono::milliseconds(o.tenant_lease_ttl_ms);
+  for (const auto& text : o.tenant_policy) {
+    const auto eq = text.find('=');
+    const std::string policy = eq == std::string::npos ? "" : text.substr(eq + 1);
+    if (eq == 0 || eq == std::string::npos || (policy != "majority" && policy != "available")) {
+      return flag_error("--tenant-policy " + text, "expected MODULE=majority or MODULE=available");
+    }
+    t.policies[text.substr(0, eq)] = policy;
+  }
+  if (!t.enabled) return {};
+  constexpr std::string_view channel = "_tenants";
+  if (settings.peer.channels.contains(std::string(channel))) {
+    return flag_error("--tenants", "channel '" + std::string(channel) + "' is taken (--channel): pick another name for it");
+  }
+  t.channel = channel;
+  // Partition 0 carries the registry in order; calls spread over the others by tenant.
+  settings.peer.channels[t.channel] = ChannelSpec{4, false};
+  return {};
+}
+
 }  // namespace
 
 Result<Settings> resolve(const NodeOptions& o) {
@@ -283,6 +313,7 @@ Result<Settings> resolve(const NodeOptions& o) {
     settings.peer.data_dir = o.data_dir;
   }
   if (auto ok = resolve_datastores(o, settings); !ok) return ok.error();
+  if (auto ok = resolve_tenants(o, settings); !ok) return ok.error();
   return settings;
 }
 

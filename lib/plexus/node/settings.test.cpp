@@ -374,3 +374,31 @@ TEST_CASE("datastore contexts: --datastore-config adds the registry's channel, a
   REQUIRE(load_config_file(file, from_file).ok());
   CHECK(from_file.datastore_config == (dir.path / "ds.json").string());
 }
+
+TEST_CASE("--tenants adds the _tenants channel; policies are MODULE=majority|available, a bad one named") {
+  // Proves the tenant manager's settings reach the node checked, and a clash or a bad policy stops the start.
+  TempDir dir;
+  auto o = valid(dir);
+  auto off = resolve(o);
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->tenants.enabled);
+  CHECK_FALSE(off->peer.channels.contains("_tenants"));
+  o.tenants = true;
+  o.tenant_policy = {"counter=available", "kv=majority"};
+  o.tenant_lease_ttl_ms = 600;
+  auto on = resolve(o);
+  REQUIRE(on.ok());
+  CHECK(on->tenants.channel == "_tenants");
+  CHECK(on->peer.channels.at("_tenants").parallelism == 4);
+  CHECK(on->tenants.policies.at("counter") == "available");
+  CHECK(on->tenants.policies.at("kv") == "majority");
+  CHECK(on->tenants.lease_ttl == std::chrono::milliseconds(600));
+  o.tenant_policy = {"counter=sometimes"};
+  CHECK(problem(o) == "--tenant-policy counter=sometimes: expected MODULE=majority or MODULE=available");
+  o.tenant_policy = {};
+  o.channels = {"_tenants:1"};
+  CHECK(problem(o).starts_with("--tenants: channel '_tenants' is taken"));
+  o.channels = {};
+  o.tenant_call_deadline_ms = 0;
+  CHECK(problem(o) == "--tenant-call-deadline-ms: must be 1..600000, got 0");
+}
