@@ -156,12 +156,15 @@ Result<std::shared_ptr<TenantRunner>> make_tenant_runner(Runtime& runtime, const
                  settings.tenants.datastore);
     return std::shared_ptr<TenantRunner>();
   }
-  auto modules = node_modules(settings.tenants.module_libs);
+  auto keyspaces = std::make_shared<te::KeySpaces>();
+  auto modules = node_modules(settings.tenants.module_libs, keyspaces);
   if (!modules) return Error{modules.error().code, "--module-lib: " + modules.error().message()};
   te::LocalOptions options;
   options.node = settings.peer.name;
   options.lease_ttl = settings.tenants.lease_ttl;
   options.lease_renew_interval = settings.tenants.lease_ttl / 3;
+  options.keyspaces = std::move(keyspaces);
+  options.datastore = settings.tenants.datastore;
   auto local = te::LocalTenants::create(runtime.workers()->get_executor(), database, **modules, options);
   if (!local) return Error{local.error().code, "tenants: " + local.error().message()};
   return std::shared_ptr<TenantRunner>(std::make_shared<LocalRunner>(runtime.workers()->get_executor(), std::move(*modules), std::move(*local)));

@@ -6,9 +6,9 @@
 
 namespace plexus::node {
 
-Result<std::shared_ptr<tenants::ModuleRegistry>> node_modules(const std::vector<std::string>& libs) {
-  // Key spaces (the kv module's `keyspace` capability) are not bound by the node yet: no ModuleHost offer.
-  return tenants::modules::build_module_registry(libs);
+Result<std::shared_ptr<tenants::ModuleRegistry>> node_modules(const std::vector<std::string>& libs,
+                                                              std::shared_ptr<tenants::KeySpaces> keyspaces) {
+  return tenants::modules::build_module_registry(libs, tenants::ModuleHost{std::move(keyspaces)});
 }
 
 }  // namespace plexus::node

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "plexus/core/result.hpp"
+#include "plexus/tenants/keyspace.hpp"
 #include "plexus/tenants/module.hpp"
 
 namespace plexus::node {
 
-/// The node's ModuleRegistry; an error names the library that failed.
-Result<std::shared_ptr<tenants::ModuleRegistry>> node_modules(const std::vector<std::string>& libs);
+/// The node's ModuleRegistry, its modules offered `keyspaces` (the local
+/// host binds them); an error names the library that failed.
+Result<std::shared_ptr<tenants::ModuleRegistry>> node_modules(const std::vector<std::string>& libs,
+                                                              std::shared_ptr<tenants::KeySpaces> keyspaces);
 
 }  // namespace plexus::node

@@ -37,6 +37,7 @@
 #include "plexus/core/result.hpp"
 #include "plexus/core/time.hpp"
 #include "plexus/store/kv.hpp"
+#include "plexus/tenants/keyspace.hpp"
 #include "plexus/tenants/lifecycle.hpp"
 #include "plexus/tenants/module.hpp"
 
@@ -63,6 +64,13 @@ struct LocalOptions {
   /// Calls (and commands) waiting for an answer per tenant in the shell
   /// (beyond it `mailbox_full`); normally lifecycle.mailbox_max.
   std::size_t pending_max = 1'024;
+  /// The key spaces modules reach their tenants' data through (the
+  /// ModuleHost given to Module::attach). A tenant whose capabilities hold
+  /// `keyspace: {datastore}` naming `datastore` is bound once its lease is
+  /// taken (every run fenced by it) and unbound when it ends. Null: none offered.
+  std::shared_ptr<KeySpaces> keyspaces;
+  /// The name of the datastore the host runs on (a `keyspace` capability must name it).
+  std::string datastore;
 };
 
 /// How start() brings a tenant up on this node.

@@ -159,9 +159,34 @@ void publish(const std::shared_ptr<Actor>& a) {
   publish_status(a);  // last: a status event's reader sees the details too
 }
 
+/// Binds the tenant's key space for its module when its capabilities ask
+/// for one (after the lease is taken: every run is fenced by it).
+Result<void> bind_keyspace(const std::shared_ptr<Actor>& a) {
+  Host& host = *a->host;
+  auto capability = keyspace_capability(a->tenant->config.capabilities);
+  if (!capability) return capability.error();
+  if (!*capability || !host.options.keyspaces) return {};
+  const KeySpaceCapability& wanted = **capability;
+  if (wanted.datastore != host.options.datastore) {
+    return make_error(errc::invalid_argument, "capabilities.keyspace.datastore: '" + wanted.datastore +
+                                                  "' is not this node's tenant datastore '" + host.options.datastore + "'");
+  }
+  if (!wanted.context.empty()) {
+    return make_error(errc::invalid_argument, "capabilities.keyspace.context: a key space through a named context ('" +
+                                                  wanted.context + "') is not supported yet; leave it out");
+  }
+  std::weak_ptr<Actor> weak = a;
+  host.options.keyspaces->bind(a->id, keyspace_runner(host.database, a->id, [weak]() -> std::optional<Lease> {
+    if (auto actor = weak.lock()) return lease_of(*actor);
+    return Lease{{}, -1, 0};  // the tenant left this host: no write may pass the fence
+  }));
+  return {};
+}
+
 /// The actor ends here: release (or, uninstalled, clear) the key space, then leave the host.
 void finish_end(const std::shared_ptr<Actor>& a) {
   if (a->finished) return;
+  if (a->host->options.keyspaces) a->host->options.keyspaces->unbind(a->id);
   a->finished = true;
   a->ended = true;
   a->stopping.store(true);
@@ -295,6 +320,11 @@ void begin(const std::shared_ptr<Actor>& a, Result<Opened> opened, StartMode mod
   }
   if (a->stop_call != 0) {
     host.answer_error(*a, call, make_error(errc::stopped, "tenant '" + a->id + "' was stopped while it started"));
+    return finish_end(a);
+  }
+  if (auto bound = bind_keyspace(a); !bound) {
+    host.answer_error(*a, call, bound.error());
+    a->stop_reason = std::make_unique<std::string>("keyspace: " + bound.error().message());
     return finish_end(a);
   }
   const std::uint64_t seed = call * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(opened->lease.epoch);
