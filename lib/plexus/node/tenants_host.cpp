@@ -7,6 +7,8 @@
 
 #include <asio/post.hpp>
 
+#include <cmath>
+
 #include "plexus/core/errors.hpp"
 #include "plexus/tenants/errors.hpp"
 
@@ -35,7 +37,8 @@ std::string_view outcome_name(LifecycleOutcome::Kind kind) noexcept {
 TenantsHost::TenantsHost(asio::io_context& io, std::shared_ptr<peer::PeerService> peer, TenantSettings settings,
                          std::shared_ptr<TenantRunner> runner)
     : io_(io), peer_(std::move(peer)), settings_(std::move(settings)), runner_(std::move(runner)),
-      quorum_(tenants::QuorumOptions{settings_.stable_after}), quorum_timer_(io), retry_timer_(io) {}
+      quorum_(tenants::QuorumOptions{settings_.stable_after}), quorum_timer_(io), retry_timer_(io),
+      rebalance_timer_(io), rebalance_tokens_(double(settings_.rebalance_per_s)) {}
 
 Result<std::shared_ptr<TenantsHost>> TenantsHost::start(asio::io_context& io, std::shared_ptr<peer::PeerService> peer,
                                                         const TenantSettings& settings,
@@ -135,12 +138,13 @@ std::vector<tenants::Registered> TenantsHost::list() const { return core().regis
 std::vector<tenants::Member> TenantsHost::members() const {
   std::vector<tenants::Member> out;
   const auto& self = peer_->spec().name;
-  out.push_back(tenants::Member{self, true, core().self().modules});
+  out.push_back(tenants::Member{self, true, core().self().modules, core().self().running});
   for (const auto& status : peer_->member_status()) {
     if (status.self || status.spec.name == self) continue;
-    tenants::Member member{status.spec.name, core().up().contains(status.spec.name), {}};
+    tenants::Member member{status.spec.name, core().up().contains(status.spec.name), {}, {}};
     if (auto it = core().announced().find(member.name); it != core().announced().end()) {
       member.modules = it->second.modules;
+      member.running = it->second.running;
     }
     out.push_back(std::move(member));
   }
@@ -160,8 +164,7 @@ std::optional<std::string> TenantsHost::owner_of(const std::string& id) const {
   const auto tenant = find(id);
   if (!tenant || tenant->record.desired != tenants::Desired::running) return std::nullopt;
   const auto all = members();
-  const auto candidates = tenants::candidates(all, tenant->record.module);
-  return tenants::owner_of(id, candidates);
+  return tenants::placed_owner(id, tenant->record.module, all);
 }
 
 std::optional<std::string> TenantsHost::running_on(const std::string& id) const {
@@ -181,11 +184,17 @@ void TenantsHost::replan() {
   quorum_.observe(all.size(), visible, now);
   arm_quorum();
   if (!runner_) return;
+  // A tenant that ended by itself here (fenced, parked) no longer runs: forget
+  // it, so the plan sees the truth (sticky placement reads running sets).
+  const auto really = runner_->running();
+  std::erase_if(running_generation_, [&](const auto& entry) { return !really.contains(entry.first); });
   std::set<std::string, std::less<>> here;
   for (const auto& [id, generation] : running_generation_) here.insert(id);
   const auto registry = list();
   const auto decided = tenants::plan(peer_->spec().name, registry, all, here, quorum_,
-                                     [this](std::string_view module) { return policy_of(module); }, now);
+                                     [this](std::string_view module) { return policy_of(module); }, now,
+                                     rebalance_allowance());
+  spend_rebalance(decided);
   apply(decided);
   // Updates of tenants that keep running here.
   for (const auto& tenant : registry) {
@@ -201,6 +210,32 @@ void TenantsHost::replan() {
   }
   core().set_running(runner_->running());
   drain();
+}
+
+// The token bucket of --tenant-rebalance-per-s: refilled at N a second up
+// to N; what a plan may hand over now.
+std::size_t TenantsHost::rebalance_allowance() {
+  const double rate = double(settings_.rebalance_per_s);
+  if (rate == 0) return 0;
+  const auto now = Clock::now();
+  const double elapsed = std::chrono::duration<double>(now - rebalance_refill_).count();
+  rebalance_tokens_ = std::min(rate, rebalance_tokens_ + elapsed * rate);
+  rebalance_refill_ = now;
+  return std::size_t(rebalance_tokens_);
+}
+
+// Pays for the plan's handovers; plans again when the next token is due
+// while handovers still wait.
+void TenantsHost::spend_rebalance(const tenants::Plan& decided) {
+  rebalance_tokens_ -= double(decided.rebalanced);
+  counters_.rebalanced += decided.rebalanced;
+  if (decided.rebalance_waiting == 0 || settings_.rebalance_per_s == 0) return;
+  const double wait_s = (1.0 - (rebalance_tokens_ - std::floor(rebalance_tokens_))) / double(settings_.rebalance_per_s);
+  rebalance_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s)));
+  rebalance_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->replan();
+  });
 }
 
 void TenantsHost::arm_quorum() {
@@ -293,6 +328,7 @@ void TenantsHost::stop() {
   stopped_ = true;
   quorum_timer_.cancel();
   retry_timer_.cancel();
+  rebalance_timer_.cancel();
   if (runner_) {
     for (const auto& [id, generation] : running_generation_) runner_->stop(id, "shutdown");
   }

@@ -34,6 +34,7 @@ inline constexpr std::uint64_t tenant_call_latency_bounds_us[] = {100, 250, 500,
 struct TenantsCounters {
   std::uint64_t starts = 0;
   std::uint64_t stops = 0;  ///< handoffs and quorum losses
+  std::uint64_t rebalanced = 0;  ///< of which handed over to a rendezvous owner (--tenant-rebalance-per-s)
   std::uint64_t calls_local = 0;
   std::uint64_t calls_remote = 0;
   std::uint64_t calls_served = 0;  ///< calls from other nodes run here
@@ -100,6 +101,8 @@ class TenantsHost : public std::enable_shared_from_this<TenantsHost> {
   void on_output(tenants::ClusterCore::Output& out);
   void replan();
   void arm_quorum();
+  std::size_t rebalance_allowance();
+  void spend_rebalance(const tenants::Plan& decided);
   std::vector<tenants::Member> members() const;
   tenants::Policy policy_of(std::string_view module) const;
   void apply(const tenants::Plan& plan);
@@ -125,6 +128,9 @@ class TenantsHost : public std::enable_shared_from_this<TenantsHost> {
   tenants::Quorum quorum_;
   asio::steady_timer quorum_timer_;
   asio::steady_timer retry_timer_;  ///< a failed start is planned again after start_retry
+  asio::steady_timer rebalance_timer_;  ///< replans while rebalancing waits for budget
+  double rebalance_tokens_ = 0;         ///< token bucket of --tenant-rebalance-per-s (capacity: one second's)
+  Clock::time_point rebalance_refill_ = Clock::now();
   static constexpr auto start_retry = std::chrono::milliseconds(100);
   std::map<std::string, std::uint64_t> running_generation_;  ///< tenants started here -> generation applied
   /// Outcomes this node (as owner) reported: tenant -> (generation, outcome).

@@ -247,7 +247,7 @@ void TenantsHost::await_outcome(const std::string& id, std::uint64_t generation,
   const auto tenant = find(id);
   const auto all = members();
   std::optional<std::string> owner;
-  if (tenant) owner = te::owner_of(id, te::candidates(all, tenant->record.module));
+  if (tenant) owner = te::placed_owner(id, tenant->record.module, all);
   if (auto ran = running_on(id)) owner = ran;  // an uninstall is carried out where it runs
   if (!owner || *owner == peer_->spec().name) {
     if (auto it = outcomes_.find(id); it != outcomes_.end() && it->second.first >= generation) {

@@ -51,6 +51,9 @@ const OptionTable& tenants_options() {
       integer_option("--tenant-lease-ttl-ms", &O::tenant_lease_ttl_ms, 30, 3'600'000,
                      "a tenant's ownership lease; renewed every third of it", "ms")
           .details("a tenant's ownership lease in its datastore, renewed every third of it: on a shared datastore a crashed owner's tenants start elsewhere once it expired (the failover time), on a node's own datastore it fences only that node's previous life"),
+      integer_option("--tenant-rebalance-per-s", &O::tenant_rebalance_per_s, 0, 100'000,
+                     "tenants per second handed over to a joining node; 0: none")
+          .details("placement is sticky: a running tenant stays on its owner while that owner is up, so a joining node takes nothing; with N > 0 this node hands at most N tenants per second (a burst of at most N) over to their rendezvous owner, each a graceful handoff"),
   }};
   return table;
 }
@@ -77,6 +80,7 @@ void render(MetricsText& out, TenantsHost& host) {
   };
   counter("plexus_tenant_starts_total", "Tenants started on this node (installs, failovers, handoffs in).", c.starts);
   counter("plexus_tenant_handoffs_total", "Tenants stopped here for another owner or a lost quorum.", c.stops);
+  counter("plexus_tenant_rebalanced_total", "Tenants handed over to their rendezvous owner (--tenant-rebalance-per-s).", c.rebalanced);
   counter("plexus_tenant_call_retries_total", "Call attempts retried on a new owner.", c.call_retries);
   counter("plexus_tenant_calls_served_total", "Calls from other nodes run here.", c.calls_served);
   out.family("plexus_tenant_call_errors_total", "counter", "Calls made from this node that failed, by code.");

@@ -55,6 +55,18 @@ std::optional<std::string> owner_of(std::string_view tenant, std::span<const std
   return *best;
 }
 
+std::optional<std::string> placed_owner(std::string_view tenant, std::string_view module,
+                                        std::span<const Member> members) {
+  std::vector<Claim> claims;
+  for (const auto& member : members) {
+    if (member.up && member.modules.contains(module) && member.running.contains(tenant)) {
+      claims.push_back(Claim{member.name, 0});
+    }
+  }
+  if (!claims.empty()) return resolve(tenant, claims).winner;
+  return owner_of(tenant, candidates(members, module));
+}
+
 void Quorum::observe(std::size_t members, std::size_t visible, Time now) {
   const bool majority = members > 0 && visible * 2 > members;
   if (!majority) {

@@ -1,11 +1,15 @@
 // Placement, sans-IO: which node owns a tenant, and whether it may run it
 // while the cluster is split.
 //
-// Owner: rendezvous (highest random weight) hashing. Each candidate — an up
-// member that hosts the tenant's module — scores score(node, tenant); the
-// highest score owns it (ties, which need a 64-bit collision, by name). A
-// leaving node's tenants move to their next-highest candidate and no other
-// tenant moves; a joining node takes only tenants it now scores highest on.
+// Owner, sticky: a tenant that an up candidate (an up member hosting its
+// module) announces running stays there (several such claimants, after a
+// heal: resolve() picks one). Only a tenant no candidate runs — new, or its
+// owner down or gone — is placed by rendezvous (highest random weight)
+// hashing: each candidate scores score(node, tenant), the highest owns it
+// (ties, which need a 64-bit collision, by name). So a leaving node's
+// tenants move and nothing else does, and a joining node takes nothing
+// until rebalancing (opt-in, rate-limited: plan.hpp) hands tenants over to
+// their rendezvous owner.
 //
 // Split brain, a per-module Policy:
 //   majority  — a node runs tenants only while it sees a strict majority of
@@ -38,6 +42,7 @@ struct Member {
   std::string name;
   bool up = true;
   std::set<std::string, std::less<>> modules;
+  std::set<std::string, std::less<>> running;  ///< the tenants it announced running
 };
 
 enum class Policy : std::uint8_t { majority, available };
@@ -50,6 +55,13 @@ std::uint64_t rendezvous_score(std::string_view node, std::string_view tenant) n
 std::vector<std::string> candidates(std::span<const Member> members, std::string_view module);
 /// The highest-scoring of `candidates` for `tenant`; nullopt when there are none.
 std::optional<std::string> owner_of(std::string_view tenant, std::span<const std::string> candidates);
+
+/// The sticky owner of `tenant` (see the file comment): among the up
+/// members hosting `module`, the claimant resolve() keeps if any announces
+/// running it, else the rendezvous owner; nullopt without candidates. The
+/// same on every node that sees the same members and announcements.
+std::optional<std::string> placed_owner(std::string_view tenant, std::string_view module,
+                                        std::span<const Member> members);
 
 /// Timing of the majority policy.
 struct QuorumOptions {

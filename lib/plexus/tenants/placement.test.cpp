@@ -73,8 +73,8 @@ TEST_CASE("placement property: a leaving node's tenants move and nothing else do
 
 TEST_CASE("placement: owners are up members hosting the module, and load spreads") {
   // Proves candidates() filters by up and module, owner_of picks among them only, and no node is starved.
-  std::vector<Member> members{{"a", true, {"kv"}}, {"b", false, {"kv", "counter"}}, {"c", true, {"counter"}},
-                              {"d", true, {"kv", "counter"}}};
+  std::vector<Member> members{{"a", true, {"kv"}, {}}, {"b", false, {"kv", "counter"}, {}}, {"c", true, {"counter"}, {}},
+                              {"d", true, {"kv", "counter"}, {}}};
   CHECK(candidates(members, "kv") == std::vector<std::string>{"a", "d"});
   CHECK(candidates(members, "counter") == std::vector<std::string>{"c", "d"});
   CHECK(candidates(members, "none").empty());
