@@ -5,7 +5,9 @@
 // share one LMDB datastore); a graceful leave hands it off with its state; a
 // partition stops it on the minority side while the majority keeps or takes
 // it, and the heal leaves exactly one owner; the registry survives a full
-// restart; bad input gets a typed 4xx naming the field.
+// restart; bad input gets a typed 4xx naming the field; a node joining a
+// running cluster takes no tenant (sticky placement); a SIGSTOPped owner that
+// wakes after its lease expired is fenced.
 #include <httplib.h>
 #include <signal.h>
 
@@ -201,4 +203,100 @@ TEST_CASE("the registry survives a full restart; bad input is refused naming the
   const auto list = json::parse(c.tenant("a", {"list"}).out).at("tenants");
   REQUIRE(list.size() == 1);
   CHECK(list[0].at("id") == "t1");
+}
+
+namespace {
+
+void install(Cluster& c, const std::string& from, const std::string& id) {
+  const auto installed = c.tenant(from, {"install", "counter", id, "--deadline-ms", "10000"});
+  REQUIRE_MESSAGE(installed.exit_code == 0, installed.err);
+}
+
+/// The value of an unlabelled counter in `node`'s /metrics, or -1 when absent.
+std::int64_t metric(const Cluster& c, const std::string& node, const std::string& name) {
+  const auto r = c.cli.at(c.admin(node), {"metrics"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const auto at = r.out.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(r.out.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("a node joining a running 2-node cluster takes no tenant: no handoff, whereis unchanged") {
+  // Proves sticky placement in plexusd: a join moves no running tenant, while tenants installed after it do land on the joiner.
+  Cluster c;
+  c.start("a");
+  c.start("b");
+  REQUIRE(c.cli.at(c.admin("a"), {"update-members", c.nodes.at("b")->spec}).exit_code == 0);
+  REQUIRE(eventually([&] { return all_up(c.cli, c.live(), c.live_names()); }));
+  std::vector<std::string> before_ids;
+  for (int i = 0; i < 12; ++i) before_ids.push_back("t" + std::to_string(i));
+  for (const auto& id : before_ids) install(c, "a", id);
+  std::map<std::string, std::string> before;
+  for (const auto& id : before_ids) {
+    std::optional<std::string> at;
+    REQUIRE(eventually([&] { return (at = c.whereis("b", id)).has_value(); }, Millis(10'000)));
+    before[id] = *at;
+  }
+  c.start("c");
+  const auto joined = c.cli.at(c.admin("a"), {"update-members", c.nodes.at("b")->spec, c.nodes.at("c")->spec});
+  REQUIRE_MESSAGE(joined.exit_code == 0, joined.err);
+  REQUIRE(eventually([&] { return all_up(c.cli, c.live(), c.live_names()); }));
+  // The joiner takes part in placement: of new tenants, some land on it (rendezvous over three).
+  std::vector<std::string> after_ids;
+  for (int i = 0; i < 12; ++i) after_ids.push_back("u" + std::to_string(i));
+  for (const auto& id : after_ids) install(c, "c", id);
+  REQUIRE(eventually([&] {
+    for (const auto& id : after_ids) {
+      if (c.whereis("a", id) == "c") return true;
+    }
+    return false;
+  }, Millis(10'000)));
+  for (const auto& id : before_ids) {
+    for (const auto& n : {"a", "b", "c"}) {
+      CHECK_MESSAGE(c.whereis(n, id) == before.at(id), id, " seen from ", n);
+      CHECK(c.runners(n, id) == std::set<std::string>{before.at(id)});
+    }
+  }
+  for (const auto& n : {"a", "b"}) CHECK(metric(c, n, "plexus_tenant_handoffs_total") == 0);
+  CHECK(metric(c, "c", "plexus_tenant_handoffs_total") == 0);
+}
+
+TEST_CASE("SIGSTOP of the owner on a shared LMDB datastore: the tenant runs elsewhere; woken, the old owner's writes are fenced") {
+  // Proves at most one active owner: a paused owner that wakes after its lease expired stops writing, and only the new owner's counter state survives.
+  Cluster c;
+  c.start_all();
+  install_counter(c, "a");
+  REQUIRE(c.counter("a", "incr") == 1);
+  const auto owner = c.whereis("a");
+  REQUIRE(owner.has_value());
+  const std::string other = *owner == "a" ? "b" : "a";
+  REQUIRE(::kill(c.nodes.at(*owner)->pid(), SIGSTOP) == 0);
+  std::optional<std::string> moved;
+  // The new owner starts it only once the paused owner's lease (600 ms) expired: lease_held until then.
+  REQUIRE(eventually([&] { return (moved = c.whereis(other)).has_value() && *moved != *owner; }, Millis(15'000)));
+  REQUIRE(eventually([&] { return c.counter(other, "incr", 1000).has_value(); }, Millis(10'000)));
+  const auto value = c.counter(other, "get", 3000);
+  REQUIRE(value.has_value());
+  CHECK(*value >= 2);  // resumed from the paused owner's snapshot (1), then incremented
+  REQUIRE(::kill(c.nodes.at(*owner)->pid(), SIGCONT) == 0);
+  REQUIRE(eventually([&] { return all_up(c.cli, c.live(), c.live_names()); }, Millis(15'000)));
+  // The woken owner's lease renewal is refused (another lease, higher epoch): the tenant
+  // ends there by itself (not by a plan's stop), and every node sees one runner, the new one.
+  REQUIRE(eventually([&] {
+    for (const auto& n : names) {
+      if (c.runners(n) != std::set<std::string>{*moved}) return false;
+    }
+    return true;
+  }, Millis(15'000)));
+  // Either its renewal was refused first (the tenant ended by itself), or its plan stopped it
+  // (the new owner announced it) and the final snapshot of that stop was refused.
+  const auto& woken = *c.nodes.at(*owner);
+  CHECK(eventually([&] {
+    return woken.log_contains("tenant t1: ended here by itself") || woken.log_contains("tenant t1: stop: tenant 't1': fenced");
+  }, Millis(5'000)));
+  // Only the new owner's counter state survives, read through every node, the woken one included.
+  for (const auto& n : names) CHECK(c.counter(n, "get", 3000) == value);
+  CHECK(c.counter(*owner, "incr", 3000) == *value + 1);
 }

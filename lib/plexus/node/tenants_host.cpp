@@ -187,7 +187,11 @@ void TenantsHost::replan() {
   // A tenant that ended by itself here (fenced, parked) no longer runs: forget
   // it, so the plan sees the truth (sticky placement reads running sets).
   const auto really = runner_->running();
-  std::erase_if(running_generation_, [&](const auto& entry) { return !really.contains(entry.first); });
+  std::erase_if(running_generation_, [&](const auto& entry) {
+    if (really.contains(entry.first)) return false;
+    spdlog::warn("tenant {}: ended here by itself (a fenced write, or a failure)", entry.first);
+    return true;
+  });
   std::set<std::string, std::less<>> here;
   for (const auto& [id, generation] : running_generation_) here.insert(id);
   const auto registry = list();
