@@ -6,7 +6,8 @@
 // partition stops it on the minority side while the majority keeps or takes
 // it, and the heal leaves exactly one owner; the registry survives a full
 // restart; bad input gets a typed 4xx naming the field; a node joining a
-// running cluster takes no tenant (sticky placement); a SIGSTOPped owner that
+// running cluster takes no tenant (sticky placement) unless rebalancing is
+// on, and then within its rate; a SIGSTOPped owner that
 // wakes after its lease expired is fenced.
 #include <httplib.h>
 #include <signal.h>
@@ -29,12 +30,13 @@ struct Cluster {
   Cluster() { cli.secret_file = new_key(cli, dir.path); }
 
   /// Node `name` with its data dir, sharing one LMDB datastore for tenant key spaces.
-  NodeProcess& start(const std::string& name) {
+  NodeProcess& start(const std::string& name, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args{"--name", name, "--secret-file", cli.secret_file, "--data-dir",
                                   (dir.path / name).string(), "--tenants", "--tenant-stable-after-ms", "200",
                                   "--tenant-lease-ttl-ms", "600", "--datastore",
                                   "shared=lmdb:" + (dir.path / "shared").string(), "--tenant-datastore", "shared"};
     for (const auto& a : fast_timers()) args.push_back(a);
+    for (const auto& a : extra) args.push_back(a);
     nodes[name] = NodeProcess::start(args);
     return *nodes[name];
   }
@@ -299,4 +301,48 @@ TEST_CASE("SIGSTOP of the owner on a shared LMDB datastore: the tenant runs else
   // Only the new owner's counter state survives, read through every node, the woken one included.
   for (const auto& n : names) CHECK(c.counter(n, "get", 3000) == value);
   CHECK(c.counter(*owner, "incr", 3000) == *value + 1);
+}
+
+TEST_CASE("opt-in rebalancing: with --tenant-rebalance-per-s the old owners hand tenants to a joiner, at most that rate") {
+  // Proves rebalancing moves running tenants onto a joining node through graceful handoffs, bounded by the rate, each still running once with its state.
+  Cluster c;
+  const std::vector<std::string> rebalance{"--tenant-rebalance-per-s", "2"};
+  c.start("a", rebalance);
+  c.start("b", rebalance);
+  REQUIRE(c.cli.at(c.admin("a"), {"update-members", c.nodes.at("b")->spec}).exit_code == 0);
+  REQUIRE(eventually([&] { return all_up(c.cli, c.live(), c.live_names()); }));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back("t" + std::to_string(i));
+  for (const auto& id : ids) install(c, "a", id);
+  for (const auto& id : ids) {
+    REQUIRE(eventually([&] { return c.whereis("b", id).has_value(); }, Millis(10'000)));
+    const auto r = c.tenant("a", {"call", id, R"({"op":"incr"})", "--deadline-ms", "3000"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  c.start("c", rebalance);
+  const auto began = std::chrono::steady_clock::now();
+  REQUIRE(c.cli.at(c.admin("a"), {"update-members", c.nodes.at("b")->spec, c.nodes.at("c")->spec}).exit_code == 0);
+  REQUIRE(eventually([&] { return all_up(c.cli, c.live(), c.live_names()); }));
+  REQUIRE(eventually([&] {
+    for (const auto& id : ids) {
+      if (c.whereis("a", id) == "c") return true;
+    }
+    return false;
+  }, Millis(15'000)));
+  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  const auto moved = metric(c, "a", "plexus_tenant_rebalanced_total") + metric(c, "b", "plexus_tenant_rebalanced_total");
+  CHECK(moved >= 1);
+  // Per node: a burst of at most 2, then 2 a second.
+  CHECK(double(moved) <= 2 * (2 + 2 * elapsed_s));
+  // Every tenant answers, once, with the state it had before it moved.
+  for (const auto& id : ids) {
+    std::optional<std::int64_t> value;
+    REQUIRE(eventually([&] {
+      const auto r = c.tenant("b", {"call", id, R"({"op":"get"})", "--deadline-ms", "1000"});
+      if (r.exit_code != 0) return false;
+      value = json::parse(json::parse(r.out).at("reply").get<std::string>()).at("value").get<std::int64_t>();
+      return true;
+    }, Millis(15'000)));
+    CHECK_MESSAGE(*value == 1, id);
+  }
 }
