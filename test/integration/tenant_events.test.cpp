@@ -3,10 +3,12 @@
 // update and uninstall of a counter tenant are logged in order with their
 // idempotency keys; a long poll waits for the next event and wakes when it
 // is logged; after a graceful restart the same events are read again from
-// seq 0 (the log lives in the tenant datastore's LMDB files).
+// seq 0 (the log lives in the tenant datastore's LMDB files), also as a
+// bounded --follow.
 #include <httplib.h>
 
 #include <future>
+#include <sstream>
 
 #include "node_harness.hpp"
 
@@ -108,4 +110,14 @@ TEST_CASE("install, update, uninstall are logged in order with idempotency keys,
   REQUIRE(again.at("events").size() >= 4);
   for (std::size_t i = 0; i < 3; ++i) CHECK(again.at("events")[i] == logged[i]);  // the same seqs, keys, times
   CHECK(again.at("events")[3].at("key") == woke.at("events")[0].at("key"));
+
+  // --follow prints one event per line from --after on and ends at --count; unbounded it is refused.
+  const auto followed = n.tenant({"events", "--follow", "--after", "1", "--count", "3", "--seconds", "10"});
+  REQUIRE_MESSAGE(followed.exit_code == 0, followed.err);
+  std::vector<json> lines;
+  std::istringstream text(followed.out);
+  for (std::string line; std::getline(text, line) && lines.size() < 10;) lines.push_back(json::parse(line));
+  REQUIRE(lines.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(lines[i] == again.at("events")[i + 1]);
+  CHECK(n.tenant({"events", "--follow"}).exit_code == 2);
 }

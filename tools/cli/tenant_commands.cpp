@@ -1,6 +1,6 @@
 // `plexus tenant ...`: the tenant manager's admin routes (docs/admin-api.md,
 // "Tenants"): install, update, uninstall, list, get, whereis, nodes, call,
-// cast, events (one long poll of the node's durable lifecycle event log). CONFIG and CAPABILITIES are JSON objects (or @FILE); a call's
+// cast; events is in tenant_events.cpp. CONFIG and CAPABILITIES are JSON objects (or @FILE); a call's
 // REQUEST is sent as text, as the tenant's module reads it.
 #include <httplib.h>
 
@@ -97,27 +97,6 @@ void add_reads(CLI::App& tenant, std::vector<Command>& out) {
   }
 }
 
-struct EventArgs {
-  std::uint64_t after = 0;
-  int limit = 100;
-  int wait_ms = 0;
-};
-
-void add_events(CLI::App& tenant, std::vector<Command>& out) {
-  auto e = std::make_shared<EventArgs>();
-  auto* events = tenant.add_subcommand("events", "this node's lifecycle events after seq --after (resume from \"next\")");
-  events->add_option("--after", e->after, "only events with a larger seq (default 0: all kept)");
-  events->add_option("--limit", e->limit, "most events in the answer")->check(CLI::Range(1, 1'000));
-  events->add_option("--wait-ms", e->wait_ms, "long poll: wait this long for an event when none is there yet")
-      ->check(CLI::Range(0, 30'000));
-  out.push_back({events, [e] {
-                   const auto path = httplib::append_query_params(
-                       "/v1/tenants/events", {{"after", std::to_string(e->after)}, {"limit", std::to_string(e->limit)},
-                                              {"wait_ms", std::to_string(e->wait_ms)}});
-                   return Call{"GET", path, nullptr, Millis(e->wait_ms + 10'000)};
-                 }, nullptr});
-}
-
 void add_calls(CLI::App& tenant, std::vector<Command>& out) {
   auto a = std::make_shared<Args>();
   auto* call = tenant.add_subcommand("call", "call tenant ID with REQUEST (text); prints its reply");
@@ -138,13 +117,13 @@ void add_calls(CLI::App& tenant, std::vector<Command>& out) {
 
 }  // namespace
 
-void add_tenant_commands(CLI::App& app, std::vector<Command>& out) {
+void add_tenant_commands(CLI::App& app, std::vector<Command>& out, const GlobalOptions& global) {
   auto* tenant = app.add_subcommand("tenant", "tenants: install, update, uninstall, list, get, whereis, nodes, call, cast, events");
   tenant->require_subcommand(1);
   add_writes(*tenant, out);
   add_reads(*tenant, out);
   add_calls(*tenant, out);
-  add_events(*tenant, out);
+  add_tenant_events_command(*tenant, out, global);
 }
 
 }  // namespace plexus::tools
