@@ -128,6 +128,7 @@ struct NodeOptions {
   int tenant_calls_pending_max = 10'000;
   int tenant_anti_entropy_ms = 1'000;
   int tenant_lease_ttl_ms = 10'000;
+  int tenant_events_keep = 10'000;
 };
 
 /// Apply a JSON config file to `options`. Unknown keys and wrong types are
@@ -171,6 +172,8 @@ struct TenantSettings {
   std::chrono::milliseconds anti_entropy{1000};
   /// A tenant's lease in its datastore (renewed every third of it).
   std::chrono::milliseconds lease_ttl{10'000};
+  /// Lifecycle events kept in this node's durable event log (tenants/event_log.hpp).
+  std::uint64_t events_keep = 10'000;
 };
 
 /// Checked options: what the node runs with.

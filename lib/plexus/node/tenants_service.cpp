@@ -51,6 +51,9 @@ const OptionTable& tenants_options() {
       integer_option("--tenant-lease-ttl-ms", &O::tenant_lease_ttl_ms, 30, 3'600'000,
                      "a tenant's ownership lease; renewed every third of it", "ms")
           .details("a tenant's ownership lease in its datastore, renewed every third of it: on a shared datastore a crashed owner's tenants start elsewhere once it expired (the failover time), on a node's own datastore it fences only that node's previous life"),
+      integer_option("--tenant-events-keep", &O::tenant_events_keep, 1, 10'000'000,
+                     "lifecycle events kept in this node's durable event log")
+          .details("lifecycle events (install, update, uninstall, error_occurred) kept in this node's durable event log in the tenant datastore (`GET /v1/tenants/events`); an append drops those older than the last this many"),
   }};
   return table;
 }
@@ -121,6 +124,7 @@ class Tenants final : public Service {
   }
 
   void stop(std::function<void()> done) override {
+    if (host_ && host_->runner() && host_->runner()->events()) host_->runner()->events()->close();  // wakes long polls
     if (host_) host_->stop();
     done();
   }
