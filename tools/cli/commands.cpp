@@ -254,7 +254,7 @@ std::vector<Command> add_commands(CLI::App& app, GlobalOptions& global) {
   add_presence_commands(app, out);
   add_store_commands(app, out);
   add_context_commands(app, out);
-  add_tenant_commands(app, out);
+  add_tenant_commands(app, out, global);
   add_tuple_commands(app, out, global);
   return out;
 }

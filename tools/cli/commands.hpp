@@ -47,7 +47,9 @@ void add_store_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus datastore ...` and `plexus context ...` (context_commands.cpp).
 void add_context_commands(CLI::App& app, std::vector<Command>& out);
 /// `plexus tenant ...` (tenant_commands.cpp).
-void add_tenant_commands(CLI::App& app, std::vector<Command>& out);
+void add_tenant_commands(CLI::App& app, std::vector<Command>& out, const GlobalOptions& global);
+/// `plexus tenant events` (tenant_events.cpp): a long poll, or a bounded --follow.
+void add_tenant_events_command(CLI::App& tenant, std::vector<Command>& out, const GlobalOptions& global);
 /// `plexus tuple pack|unpack`, offline (tuple_commands.cpp).
 void add_tuple_commands(CLI::App& app, std::vector<Command>& out, GlobalOptions& global);
 

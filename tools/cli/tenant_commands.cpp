@@ -1,6 +1,6 @@
 // `plexus tenant ...`: the tenant manager's admin routes (docs/admin-api.md,
 // "Tenants"): install, update, uninstall, list, get, whereis, nodes, call,
-// cast. CONFIG and CAPABILITIES are JSON objects (or @FILE); a call's
+// cast; events is in tenant_events.cpp. CONFIG and CAPABILITIES are JSON objects (or @FILE); a call's
 // REQUEST is sent as text, as the tenant's module reads it.
 #include <httplib.h>
 
@@ -117,12 +117,13 @@ void add_calls(CLI::App& tenant, std::vector<Command>& out) {
 
 }  // namespace
 
-void add_tenant_commands(CLI::App& app, std::vector<Command>& out) {
-  auto* tenant = app.add_subcommand("tenant", "tenants: install, update, uninstall, list, get, whereis, nodes, call, cast");
+void add_tenant_commands(CLI::App& app, std::vector<Command>& out, const GlobalOptions& global) {
+  auto* tenant = app.add_subcommand("tenant", "tenants: install, update, uninstall, list, get, whereis, nodes, call, cast, events");
   tenant->require_subcommand(1);
   add_writes(*tenant, out);
   add_reads(*tenant, out);
   add_calls(*tenant, out);
+  add_tenant_events_command(*tenant, out, global);
 }
 
 }  // namespace plexus::tools

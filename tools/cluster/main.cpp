@@ -51,7 +51,9 @@ Result<Node> start_node(const fs::path& plexusd, const fs::path& dir, const std:
                                    "--data-dir", (dir / name).string(),
                                    // One LMDB datastore shared by every node (LMDB is multi-process), so any
                                    // node can open any tenant key space.
-                                   "--datastore", "main=lmdb:" + (dir / "store" / "main").string()};
+                                   "--datastore", "main=lmdb:" + (dir / "store" / "main").string(),
+                                   // The tenant manager, its registry and tenants in that shared datastore.
+                                   "--tenants"};
   for (const auto& j : joins) argv.insert(argv.end(), {"--join", j});
   auto child = tools::Child::spawn(argv);
   if (!child) return child.error();

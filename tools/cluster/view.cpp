@@ -19,6 +19,21 @@ std::string names(const nlohmann::json& list) {
   return out.empty() ? "-" : out;
 }
 
+/// How many tenants the node says it runs; nullopt when its tenant manager is off or silent.
+std::optional<std::size_t> tenants_running(AdminClient& admin, const std::string& name) {
+  const auto response = admin.get("/v1/tenants/nodes", status_timeout);
+  if (!response || response->status != 200) return std::nullopt;
+  const auto body = nlohmann::json::parse(response->body, nullptr, false);
+  if (!body.is_object() || !body.contains("nodes") || !body["nodes"].is_array()) return std::nullopt;
+  for (const auto& node : body["nodes"]) {
+    if (node.is_object() && node.value("name", std::string()) == name && node.contains("running") &&
+        node["running"].is_array()) {
+      return node["running"].size();
+    }
+  }
+  return std::size_t{0};
+}
+
 }  // namespace
 
 void refresh(NodeRow& row) {
@@ -52,6 +67,7 @@ void refresh(NodeRow& row) {
   row.down = names(status.value("down", nlohmann::json::array()));
   row.answered = !status.value("left", false);
   if (!row.answered) row.problem = "left the cluster";
+  row.tenants = tenants_running(*row.admin, row.name);
 }
 
 std::string format_row(const NodeRow& row) {
@@ -60,9 +76,11 @@ std::string format_row(const NodeRow& row) {
     std::snprintf(line, sizeof line, "%-6s %s", row.name.c_str(), row.problem.c_str());
     return line;
   }
-  std::snprintf(line, sizeof line, "%-6s members %-3zu up %-20s down %-12s in %8.1f msg/s  out %8.1f msg/s  warnings %zu",
+  const std::string tenants = row.tenants ? std::to_string(*row.tenants) : "-";
+  std::snprintf(line, sizeof line,
+                "%-6s members %-3zu up %-20s down %-12s in %8.1f msg/s  out %8.1f msg/s  tenants %-5s warnings %zu",
                 row.name.c_str(), row.members, row.up.c_str(), row.down.c_str(), row.received_per_second,
-                row.sent_per_second, row.warnings);
+                row.sent_per_second, tenants.c_str(), row.warnings);
   return line;
 }
 

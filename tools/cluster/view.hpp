@@ -1,6 +1,7 @@
 // The live view of plexus-cluster: one line per node (name, members seen,
-// peers up and down, messages per second in and out, warnings logged),
-// read from each node's admin API (/v1/status) once a second.
+// peers up and down, messages per second in and out, tenants it runs,
+// warnings logged), read from each node's admin API (/v1/status and
+// /v1/tenants/nodes) once a second.
 #pragma once
 
 #include <chrono>
@@ -22,11 +23,12 @@ struct NodeRow {
   std::uint64_t sent = 0, received = 0;
   double sent_per_second = 0, received_per_second = 0;
   std::chrono::steady_clock::time_point sampled_at{};
+  std::optional<std::size_t> tenants;  ///< tenants running on it (none: the tenant manager is off)
   std::size_t warnings = 0;  ///< warn and error lines in its log
   std::string last_warning;
 };
 
-/// Ask the node for /v1/status and update the row (rates from the previous sample).
+/// Ask the node for /v1/status and /v1/tenants/nodes and update the row (rates from the previous sample).
 void refresh(NodeRow& row);
 std::string format_row(const NodeRow& row);
 

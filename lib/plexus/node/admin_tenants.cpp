@@ -1,8 +1,11 @@
 // Admin routes of the tenant manager (tenants_service.cpp): install, update,
 // uninstall (each acknowledged once the registry write is saved and sent,
 // then waiting up to its deadline for the owner's outcome), list, get,
-// whereis, nodes, call and cast. Requests are checked here, each bad field
+// whereis, nodes, call and cast, and the long poll of this node's durable
+// lifecycle event log (events). Requests are checked here, each bad field
 // named; tenant errors map to HTTP statuses by code. docs/admin-api.md.
+#include <limits>
+
 #include "plexus/node/admin_server.hpp"
 #include "plexus/node/tenants_host.hpp"
 #include "plexus/tenants/errors.hpp"
@@ -17,6 +20,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t deadline_max_ms = 600'000;
 /// Longest call or cast request accepted through the admin API (bytes).
 constexpr std::size_t request_max_bytes = 1 << 20;
+/// Longest long poll of GET /v1/tenants/events (wait_ms), and most events per answer (limit).
+constexpr std::uint64_t events_wait_max_ms = 30'000;
+constexpr std::uint64_t events_limit_max = 1'000;
 
 int status_of(te::errc code) {
   switch (code) {
@@ -173,6 +179,35 @@ void add_read_routes(AdminServer& admin) {
   });
 }
 
+json event_json(const te::LoggedEvent& e) {
+  return {{"seq", e.seq}, {"tenant", e.tenant}, {"kind", te::event_kind_name(e.kind)}, {"ok", e.ok},
+          {"reason", e.reason}, {"key", e.key}, {"generation", e.generation}, {"unix_ms", e.unix_ms}};
+}
+
+/// GET /v1/tenants/events: answers at once when events after `after` are
+/// logged, else waits for one (a condition variable, on this request's
+/// thread, counted as a blocking route) up to wait_ms.
+void add_event_routes(AdminServer& admin) {
+  admin.get("/v1/tenants/events", [&admin](const httplib::Request& request) {
+    const auto fields = Fields::query(request, {"after", "limit", "wait_ms"});
+    const auto after = fields.number("after", 0, 0, std::uint64_t(std::numeric_limits<std::int64_t>::max()));
+    const auto limit = fields.number("limit", 100, 1, events_limit_max);
+    const auto wait_ms = fields.number("wait_ms", 0, 0, events_wait_max_ms);
+    auto host = host_of(admin);
+    if (!host) return disabled();
+    auto log = host->runner() ? host->runner()->events() : nullptr;
+    if (!log) return error_reply(404, "events_disabled", "this node runs no tenants (no tenant datastore): it logs no events");
+    return admin.blocking([&] {
+      if (wait_ms > 0) (void)log->wait(after, Clock::now() + std::chrono::milliseconds(wait_ms));
+      auto page = log->read(after, limit);
+      if (!page) return tenant_error(page.error());
+      json events = json::array();
+      for (const auto& e : page->events) events.push_back(event_json(e));
+      return json_reply({{"events", events}, {"next", page->next}, {"first_kept", page->first_kept}, {"last", log->last()}});
+    });
+  });
+}
+
 void add_call_routes(AdminServer& admin) {
   admin.post("/v1/tenants/call", [&admin](const httplib::Request& request) {
     const auto fields = Fields::body(request, {"id", "request", "deadline_ms"});
@@ -208,6 +243,7 @@ void add_tenant_routes(AdminServer& admin) {
   add_write_routes(admin);
   add_read_routes(admin);
   add_call_routes(admin);
+  add_event_routes(admin);
 }
 
 }  // namespace plexus::node

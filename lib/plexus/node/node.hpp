@@ -129,6 +129,7 @@ struct NodeOptions {
   int tenant_anti_entropy_ms = 1'000;
   int tenant_lease_ttl_ms = 10'000;
   int tenant_rebalance_per_s = 0;  ///< 0: a joining node takes no tenants
+  int tenant_events_keep = 10'000;
 };
 
 /// Apply a JSON config file to `options`. Unknown keys and wrong types are
@@ -174,6 +175,8 @@ struct TenantSettings {
   std::chrono::milliseconds lease_ttl{10'000};
   /// Tenants per second handed over to their rendezvous owner (0: never; sticky).
   std::size_t rebalance_per_s = 0;
+  /// Lifecycle events kept in this node's durable event log (tenants/event_log.hpp).
+  std::uint64_t events_keep = 10'000;
 };
 
 /// Checked options: what the node runs with.

@@ -253,6 +253,7 @@ Result<void> resolve_tenants(const NodeOptions& o, Settings& settings) {
   t.anti_entropy = std::chrono::milliseconds(o.tenant_anti_entropy_ms);
   t.lease_ttl = std::chrono::milliseconds(o.tenant_lease_ttl_ms);
   t.rebalance_per_s = std::size_t(o.tenant_rebalance_per_s);
+  t.events_keep = std::uint64_t(o.tenant_events_keep);
   for (const auto& text : o.tenant_policy) {
     const auto eq = text.find('=');
     const std::string policy = eq == std::string::npos ? "" : text.substr(eq + 1);

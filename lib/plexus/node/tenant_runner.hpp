@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plexus/core/result.hpp"
+#include "plexus/tenants/event_log.hpp"
 #include "plexus/tenants/registry.hpp"
 
 namespace plexus::node {
@@ -50,6 +51,9 @@ class TenantRunner {
   [[nodiscard]] virtual std::set<std::string, std::less<>> running() const = 0;
   /// {"status": ..., ...} of a tenant running here, or null.
   [[nodiscard]] virtual nlohmann::json status(const std::string& id) const = 0;
+  /// The durable log of this node's lifecycle events (subscribe() to it for
+  /// each committed event), or null when the runner keeps none.
+  [[nodiscard]] virtual std::shared_ptr<tenants::EventLog> events() const { return nullptr; }
 };
 
 }  // namespace plexus::node

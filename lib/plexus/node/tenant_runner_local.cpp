@@ -2,9 +2,13 @@
 // tenants this node owns run as actors on the runtime's worker pool, with
 // their key space, lease and snapshots in the tenant datastore. A start
 // resumes from the last snapshot when the key space holds one (failover,
-// handoff: the datastore is shared) and installs otherwise.
+// handoff: the datastore is shared) and installs otherwise. Lifecycle events
+// are appended to the node's durable event log (tenants/event_log.hpp) on the
+// pool and acknowledged to the host only once committed; a failed append
+// leaves the event unacknowledged, so the host re-emits it with backoff.
 #include <spdlog/spdlog.h>
 
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <mutex>
@@ -32,14 +36,21 @@ LifecycleOutcome outcome_of(const Result<te::Reply::Kind>& r) {
 class LocalRunner final : public TenantRunner, public std::enable_shared_from_this<LocalRunner> {
  public:
   LocalRunner(asio::any_io_executor pool, std::shared_ptr<te::ModuleRegistry> modules,
-              std::unique_ptr<te::LocalTenants> local)
-      : pool_(std::move(pool)), modules_(std::move(modules)), local_(std::move(local)), running_(std::make_shared<Running>()) {
-    local_->subscribe([running = running_, local = local_.get()](const te::LocalEvent& event) {
+              std::unique_ptr<te::LocalTenants> local, std::shared_ptr<te::EventLog> events)
+      : pool_(std::move(pool)), modules_(std::move(modules)), local_(std::move(local)), events_(std::move(events)),
+        running_(std::make_shared<Running>()) {
+    local_->subscribe([pool = pool_, running = running_, local = local_.get(), log = events_](const te::LocalEvent& event) {
       if (event.kind == te::LocalEvent::Kind::stopped) {
         if (event.reason != "no snapshot") running->erase(event.tenant);  // a failed resume: install follows
         return;
       }
-      local->ack_event(event.tenant, event.event.seq);  // the outbox is a later step
+      if (event.kind != te::LocalEvent::Kind::lifecycle) return;
+      // The sink must not block: the append (a store commit) runs as its own pool job.
+      asio::post(pool, [local, log, tenant = event.tenant, e = event.event] {
+        auto logged = log->append(e);
+        if (!logged) return spdlog::warn("tenant {}: event {} not logged (re-emitted later): {}", tenant, e.key, logged.error().message());
+        local->ack_event(tenant, e.seq);
+      });
     });
   }
 
@@ -117,6 +128,8 @@ class LocalRunner final : public TenantRunner, public std::enable_shared_from_th
             {"restarts", s->counters.restarts}, {"crashes", s->counters.crashes}};
   }
 
+  std::shared_ptr<te::EventLog> events() const override { return events_; }
+
  private:
   using Clock = std::chrono::steady_clock;
   /// The tenants started here and not stopped, shared with the event sink (pool threads).
@@ -140,6 +153,7 @@ class LocalRunner final : public TenantRunner, public std::enable_shared_from_th
   asio::any_io_executor pool_;
   std::shared_ptr<te::ModuleRegistry> modules_;
   std::unique_ptr<te::LocalTenants> local_;
+  std::shared_ptr<te::EventLog> events_;
   std::shared_ptr<Running> running_;
 };
 
@@ -165,9 +179,12 @@ Result<std::shared_ptr<TenantRunner>> make_tenant_runner(Runtime& runtime, const
   options.lease_renew_interval = settings.tenants.lease_ttl / 3;
   options.keyspaces = std::move(keyspaces);
   options.datastore = settings.tenants.datastore;
+  auto events = te::EventLog::open(database, settings.peer.name, {.keep_max = settings.tenants.events_keep});
+  if (!events) return Error{events.error().code, "tenants: event log: " + events.error().message()};
   auto local = te::LocalTenants::create(runtime.workers()->get_executor(), database, **modules, options);
   if (!local) return Error{local.error().code, "tenants: " + local.error().message()};
-  return std::shared_ptr<TenantRunner>(std::make_shared<LocalRunner>(runtime.workers()->get_executor(), std::move(*modules), std::move(*local)));
+  return std::shared_ptr<TenantRunner>(std::make_shared<LocalRunner>(runtime.workers()->get_executor(), std::move(*modules),
+                                                                     std::move(*local), std::move(*events)));
 }
 
 }  // namespace plexus::node

@@ -54,6 +54,9 @@ const OptionTable& tenants_options() {
       integer_option("--tenant-rebalance-per-s", &O::tenant_rebalance_per_s, 0, 100'000,
                      "tenants per second handed over to a joining node; 0: none")
           .details("placement is sticky: a running tenant stays on its owner while that owner is up, so a joining node takes nothing; with N > 0 this node hands at most N tenants per second (a burst of at most N) over to their rendezvous owner, each a graceful handoff"),
+      integer_option("--tenant-events-keep", &O::tenant_events_keep, 1, 10'000'000,
+                     "lifecycle events kept in this node's durable event log")
+          .details("lifecycle events (install, update, uninstall, error_occurred) kept in this node's durable event log in the tenant datastore (`GET /v1/tenants/events`); an append drops those older than the last this many"),
   }};
   return table;
 }
@@ -125,6 +128,7 @@ class Tenants final : public Service {
   }
 
   void stop(std::function<void()> done) override {
+    if (host_ && host_->runner() && host_->runner()->events()) host_->runner()->events()->close();  // wakes long polls
     if (host_) host_->stop();
     done();
   }

@@ -23,18 +23,11 @@ Error reserved_error(std::string_view call) {
 Result<std::optional<Lease>> load(store::TenantTransaction& transaction) {
   auto bytes = transaction.get(lease_key);
   if (!bytes) return bytes.error();
-  if (!*bytes) return std::optional<Lease>();
-  auto tuple = store::unpack(**bytes);
-  const bool shaped = tuple && tuple->size() == 3 && std::holds_alternative<std::string>((*tuple)[0].value) &&
-                      std::holds_alternative<std::int64_t>((*tuple)[1].value) &&
-                      std::holds_alternative<std::int64_t>((*tuple)[2].value);
-  if (!shaped) return make_error(errc::invalid_argument, "lease: stored value is not (owner, epoch, expires_unix_ms)");
-  return std::optional<Lease>(Lease{std::get<std::string>((*tuple)[0].value), std::get<std::int64_t>((*tuple)[1].value),
-                                    std::get<std::int64_t>((*tuple)[2].value)});
+  return decode_lease(*bytes);
 }
 
 Result<void> store_lease(store::TenantTransaction& transaction, const Lease& lease) {
-  auto packed = store::pack({lease.owner, lease.epoch, lease.expires_unix_ms});
+  auto packed = encode_lease(lease);
   if (!packed) return packed.error();
   return transaction.set(lease_key, *packed);
 }
@@ -46,6 +39,21 @@ Error fenced_error(const Lease& held, const std::optional<Lease>& stored) {
 }
 
 }  // namespace
+
+Result<std::string> encode_lease(const Lease& lease) {
+  return store::pack({lease.owner, lease.epoch, lease.expires_unix_ms});
+}
+
+Result<std::optional<Lease>> decode_lease(const std::optional<std::string>& bytes) {
+  if (!bytes) return std::optional<Lease>();
+  auto tuple = store::unpack(*bytes);
+  const bool shaped = tuple && tuple->size() == 3 && std::holds_alternative<std::string>((*tuple)[0].value) &&
+                      std::holds_alternative<std::int64_t>((*tuple)[1].value) &&
+                      std::holds_alternative<std::int64_t>((*tuple)[2].value);
+  if (!shaped) return make_error(errc::invalid_argument, "lease: stored value is not (owner, epoch, expires_unix_ms)");
+  return std::optional<Lease>(Lease{std::get<std::string>((*tuple)[0].value), std::get<std::int64_t>((*tuple)[1].value),
+                                    std::get<std::int64_t>((*tuple)[2].value)});
+}
 
 Result<void> check_fence(store::TenantTransaction& transaction, const Lease& held) {
   auto stored = load(transaction);

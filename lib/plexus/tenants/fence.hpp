@@ -38,6 +38,12 @@ struct Lease {
   friend bool operator==(const Lease&, const Lease&) = default;
 };
 
+/// A lease as its stored bytes: the packed tuple (owner, epoch, expires_unix_ms).
+Result<std::string> encode_lease(const Lease& lease);
+/// The lease in stored bytes (nullopt stays nullopt: never taken);
+/// invalid_argument when the bytes are not that tuple.
+Result<std::optional<Lease>> decode_lease(const std::optional<std::string>& bytes);
+
 /// The lease of `tenant`, nullopt when none was ever taken.
 Result<std::optional<Lease>> read_lease(const store::Tenant& tenant);
 /// Takes the lease for `node` when it is free, released, expired at

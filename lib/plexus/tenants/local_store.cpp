@@ -14,18 +14,11 @@ namespace {
 Result<std::optional<Lease>> load_lease(store::Transaction& transaction, const std::string& key) {
   auto bytes = transaction.get(key);
   if (!bytes) return bytes.error();
-  if (!*bytes) return std::optional<Lease>();
-  auto tuple = store::unpack(**bytes);
-  const bool shaped = tuple && tuple->size() == 3 && std::holds_alternative<std::string>((*tuple)[0].value) &&
-                      std::holds_alternative<std::int64_t>((*tuple)[1].value) &&
-                      std::holds_alternative<std::int64_t>((*tuple)[2].value);
-  if (!shaped) return make_error(errc::invalid_argument, "lease: stored value is not (owner, epoch, expires_unix_ms)");
-  return std::optional<Lease>(Lease{std::get<std::string>((*tuple)[0].value), std::get<std::int64_t>((*tuple)[1].value),
-                                    std::get<std::int64_t>((*tuple)[2].value)});
+  return decode_lease(*bytes);
 }
 
 Result<void> store_lease(store::Transaction& transaction, const std::string& key, const Lease& lease) {
-  auto packed = store::pack({lease.owner, lease.epoch, lease.expires_unix_ms});
+  auto packed = encode_lease(lease);
   if (!packed) return packed.error();
   return transaction.set(key, *packed);
 }
