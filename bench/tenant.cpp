@@ -27,6 +27,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ping_module.hpp"
 #include "plexus/store/lmdb/lmdb_backend.hpp"
 #include "plexus/tenants/local.hpp"
 
@@ -35,15 +36,7 @@ namespace {
 using namespace plexus::tenants;
 using SteadyClock = std::chrono::steady_clock;
 
-class Ping final : public Module {
- public:
-  std::string name() const override { return "ping"; }
-  Outcome install(const Tenant&) override { return Outcome::ok("{}"); }
-  RunOutcome run(const Tenant&, Bytes state) override { return RunOutcome::success(std::move(state)); }
-  CallOutcome call(const Bytes&, From, const Tenant&, Bytes state) override {
-    return CallOutcome::reply_with("pong", std::move(state));
-  }
-};
+using bench::Ping;
 
 struct BenchConfig {
   std::size_t threads = 2, calls = 20'000, installs = 20'000, idle = 100'000;

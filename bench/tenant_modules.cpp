@@ -25,6 +25,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ping_module.hpp"
 #include "plexus/store/lmdb/lmdb_backend.hpp"
 #include "plexus/tenants/modules/counter.hpp"
 #include "plexus/tenants/modules/kv.hpp"
@@ -34,15 +35,7 @@ namespace {
 using namespace plexus;
 using namespace plexus::tenants;
 
-class Ping final : public Module {
- public:
-  std::string name() const override { return "ping"; }
-  Outcome install(const Tenant&) override { return Outcome::ok("{}"); }
-  RunOutcome run(const Tenant&, Bytes state) override { return RunOutcome::success(std::move(state)); }
-  CallOutcome call(const Bytes&, From, const Tenant&, Bytes state) override {
-    return CallOutcome::reply_with("pong", std::move(state));
-  }
-};
+using bench::Ping;
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

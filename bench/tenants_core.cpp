@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ping_module.hpp"
 #include "plexus/tenants/tenants.hpp"
 
 namespace {
@@ -29,16 +30,7 @@ namespace {
 using namespace plexus::tenants;
 using Clock = std::chrono::steady_clock;
 
-/// The seed's MyTenant: ping -> pong.
-class Ping final : public Module {
- public:
-  std::string name() const override { return "ping"; }
-  Outcome install(const Tenant&) override { return Outcome::ok("{}"); }
-  RunOutcome run(const Tenant&, Bytes state) override { return RunOutcome::success(std::move(state)); }
-  CallOutcome call(const Bytes&, From, const Tenant&, Bytes state) override {
-    return CallOutcome::reply_with("pong", std::move(state));
-  }
-};
+using bench::Ping;
 
 long resident_kb() {
   std::ifstream statm("/proc/self/statm");
