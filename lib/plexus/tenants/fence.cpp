@@ -32,13 +32,14 @@ Result<void> store_lease(store::TenantTransaction& transaction, const Lease& lea
   return transaction.set(lease_key, *packed);
 }
 
-Error fenced_error(const Lease& held, const std::optional<Lease>& stored) {
+}  // namespace
+
+Result<void> still_held(const Lease& held, const std::optional<Lease>& stored) {
+  if (stored && stored->epoch == held.epoch && stored->owner == held.owner) return {};
   const std::string now = stored ? "'" + stored->owner + "' at epoch " + std::to_string(stored->epoch) : "no lease";
   return make_error(errc::fenced, "lease of '" + held.owner + "' at epoch " + std::to_string(held.epoch) +
                                       " is stale: stored is " + now);
 }
-
-}  // namespace
 
 Result<std::string> encode_lease(const Lease& lease) {
   return store::pack({lease.owner, lease.epoch, lease.expires_unix_ms});
@@ -58,8 +59,7 @@ Result<std::optional<Lease>> decode_lease(const std::optional<std::string>& byte
 Result<void> check_fence(store::TenantTransaction& transaction, const Lease& held) {
   auto stored = load(transaction);
   if (!stored) return stored.error();
-  if (!*stored || (*stored)->epoch != held.epoch || (*stored)->owner != held.owner) return fenced_error(held, *stored);
-  return {};
+  return still_held(held, *stored);
 }
 
 Result<std::optional<Lease>> read_lease(const store::Tenant& tenant) {

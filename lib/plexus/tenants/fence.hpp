@@ -44,6 +44,10 @@ Result<std::string> encode_lease(const Lease& lease);
 /// invalid_argument when the bytes are not that tuple.
 Result<std::optional<Lease>> decode_lease(const std::optional<std::string>& bytes);
 
+/// The fence rule: ok when `stored` is still `held` (same owner and epoch),
+/// fenced naming both otherwise (also when no lease is stored).
+Result<void> still_held(const Lease& held, const std::optional<Lease>& stored);
+
 /// The lease of `tenant`, nullopt when none was ever taken.
 Result<std::optional<Lease>> read_lease(const store::Tenant& tenant);
 /// Takes the lease for `node` when it is free, released, expired at

@@ -23,12 +23,6 @@ Result<void> store_lease(store::Transaction& transaction, const std::string& key
   return transaction.set(key, *packed);
 }
 
-Error stale(const Lease& held, const std::optional<Lease>& stored) {
-  const std::string now = stored ? "'" + stored->owner + "' at epoch " + std::to_string(stored->epoch) : "no lease";
-  return make_error(errc::fenced, "lease of '" + held.owner + "' at epoch " + std::to_string(held.epoch) +
-                                      " is stale: stored is " + now);
-}
-
 /// One item inside the batch's transaction: the fence check, then its write.
 /// Returns the item's own refusal (fenced) as an ok Result holding an error,
 /// and a transaction-level failure as an error.
@@ -40,9 +34,7 @@ Result<Result<void>> apply(store::Transaction& transaction, const FencedWrite& i
   if (auto ok = store::pack_append(lease_key, store::Tuple{std::string(reserved_element), "lease"}); !ok) return ok.error();
   auto stored = load_lease(transaction, lease_key);
   if (!stored) return stored.error();
-  if (!*stored || (*stored)->epoch != item.lease.epoch || (*stored)->owner != item.lease.owner) {
-    return Result<void>(stale(item.lease, *stored));
-  }
+  if (auto held = still_held(item.lease, *stored); !held) return held;
   Result<void> written;
   switch (item.kind) {
     case WriteKind::snapshot: {
